@@ -1,0 +1,45 @@
+"""python_mastery_portfolio: a typed toolkit of production patterns for Python 3.11+ services.
+
+Import the public names from the package root::
+
+    from python_mastery_portfolio import PortfolioError, ValidationError
+"""
+
+from __future__ import annotations
+
+from python_mastery_portfolio.exceptions import (
+    APIError,
+    CircuitOpenError,
+    CircularDependencyError,
+    ConfigurationError,
+    DataProcessingError,
+    DependencyError,
+    LifetimeError,
+    PortfolioError,
+    RateLimitError,
+    ResolutionError,
+    RetryExhaustedError,
+    ServiceNotRegisteredError,
+    UnwrapError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIError",
+    "CircuitOpenError",
+    "CircularDependencyError",
+    "ConfigurationError",
+    "DataProcessingError",
+    "DependencyError",
+    "LifetimeError",
+    "PortfolioError",
+    "RateLimitError",
+    "ResolutionError",
+    "RetryExhaustedError",
+    "ServiceNotRegisteredError",
+    "UnwrapError",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,274 @@
+"""Tests of the error hierarchy."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from datetime import UTC
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from python_mastery_portfolio import (
+    APIError,
+    CircuitOpenError,
+    CircularDependencyError,
+    ConfigurationError,
+    DataProcessingError,
+    DependencyError,
+    LifetimeError,
+    PortfolioError,
+    RateLimitError,
+    ResolutionError,
+    RetryExhaustedError,
+    ServiceNotRegisteredError,
+    UnwrapError,
+    ValidationError,
+)
+
+FIELDED: list[tuple[type[PortfolioError], dict[str, Any], str, int]] = [
+    (ValidationError, {"field": "age", "value": -1}, "validation_error", 422),
+    (RateLimitError, {"retry_after": 60.0, "limit": 10}, "rate_limit_exceeded", 429),
+    (ConfigurationError, {"config_key": "API_KEY"}, "configuration_error", 500),
+    (DataProcessingError, {"step": "validation", "row_index": 42}, "data_processing_error", 500),
+    (APIError, {"status_code": 503, "endpoint": "/v1/users"}, "api_error", 503),
+    (CircuitOpenError, {"retry_after": 5.0, "breaker": "db"}, "circuit_open", 503),
+    (RetryExhaustedError, {"last_result": None, "attempts": 3}, "retry_exhausted", 500),
+    (UnwrapError, {"failure": "boom"}, "unwrap_error", 500),
+    (DependencyError, {"chain": ("A", "B")}, "dependency_error", 500),
+]
+FIELDED_IDS = [cls.__name__ for cls, *_ in FIELDED]
+
+
+class TestPortfolioError:
+    def test_message_code_context_timestamp(self) -> None:
+        """The base error keeps its message, default code, context and a UTC timestamp."""
+        error = PortfolioError("boom", user="u1")
+        assert str(error) == "boom"
+        assert error.message == "boom"
+        assert error.code == "portfolio_error"
+        assert error.context == {"user": "u1"}
+        assert error.timestamp.tzinfo is UTC
+
+    def test_explicit_code_wins(self) -> None:
+        """A code given by the caller replaces the class default."""
+        assert ValidationError("x", code="too_young").code == "too_young"
+
+    def test_to_dict_keys(self) -> None:
+        """to_dict has the documented keys and JSON-serialises."""
+        error = PortfolioError("boom", user="u1")
+        error.add_note("while saving")
+        data = error.to_dict()
+        assert data["error"] == "PortfolioError"
+        assert data["code"] == "portfolio_error"
+        assert data["message"] == "boom"
+        assert data["context"] == {"user": "u1"}
+        assert data["timestamp"] == error.timestamp.isoformat()
+        assert data["notes"] == ["while saving"]
+        assert "cause" not in data
+        json.dumps(data)
+
+    def test_to_dict_cause(self) -> None:
+        """An error raised from another names that cause."""
+        try:
+            try:
+                raise KeyError("API_KEY")
+            except KeyError as exc:
+                raise ConfigurationError("missing", config_key="API_KEY") from exc
+        except ConfigurationError as error:
+            data = error.to_dict()
+        assert data["cause"] == {"type": "KeyError", "message": "'API_KEY'"}
+
+    def test_to_dict_unserialisable_context(self) -> None:
+        """Values json cannot encode become their repr, at any depth."""
+
+        class Opaque:
+            def __repr__(self) -> str:
+                return "<opaque>"
+
+        cyclic: list[Any] = []
+        cyclic.append(cyclic)
+        error = PortfolioError(
+            "x",
+            obj=Opaque(),
+            nested={"k": [1, Opaque(), {2: 3}]},
+            nan=float("nan"),
+            items=(1, 2),
+            cyclic=cyclic,
+            when=PortfolioError("y").timestamp,
+        )
+        data = error.to_dict()
+        encoded = json.loads(json.dumps(data, allow_nan=False))
+        assert encoded["context"]["obj"] == "<opaque>"
+        assert encoded["context"]["nested"] == {"k": [1, "<opaque>", {"2": 3}]}
+        assert encoded["context"]["nan"] == "nan"
+        assert encoded["context"]["items"] == [1, 2]
+        assert isinstance(encoded["context"]["cyclic"], list)
+
+    @given(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+            lambda inner: st.lists(inner) | st.dictionaries(st.text() | st.integers(), inner),
+            max_leaves=20,
+        )
+    )
+    def test_to_dict_always_json(self, value: object) -> None:
+        """Whatever the context holds, json.dumps accepts to_dict()."""
+        json.dumps(PortfolioError("x", value=value).to_dict(), allow_nan=False)
+
+    def test_repr(self) -> None:
+        """The repr shows the message and context."""
+        assert repr(ValidationError("bad", field="age")) == "ValidationError('bad', field='age')"
+
+    def test_serializable_protocol_shape(self) -> None:
+        """Errors expose to_dict, so they satisfy the Serializable protocol's shape."""
+        assert callable(PortfolioError("x").to_dict)
+
+
+class TestProblemDetails:
+    def test_standard_members(self) -> None:
+        """The problem object has the RFC 9457 members and the extensions."""
+        problem = ValidationError(
+            "Age cannot be negative", field="age", value=-1
+        ).to_problem_details(instance="/users")
+        assert problem == {
+            "type": "about:blank",
+            "title": HTTPStatus(422).phrase,
+            "status": 422,
+            "detail": "Age cannot be negative",
+            "instance": "/users",
+            "code": "validation_error",
+            "context": {"field": "age", "value": -1},
+        }
+
+    def test_instance_omitted_when_none(self) -> None:
+        """No instance member is produced when none is given."""
+        assert "instance" not in PortfolioError("x").to_problem_details()
+
+    def test_extension_never_overwrites_standard_member(self) -> None:
+        """Extensions named like a standard member are dropped; others are kept."""
+        problem = PortfolioError("x").to_problem_details(
+            "/p", status=200, title="hacked", request_id="r1"
+        )
+        assert problem["status"] == 500
+        assert problem["title"] == "Internal Server Error"
+        assert problem["request_id"] == "r1"
+
+    def test_unknown_status_title(self) -> None:
+        """A status with no HTTP phrase falls back to the class name as title."""
+        problem = APIError("odd", status_code=599).to_problem_details()
+        assert problem["status"] == 599
+        assert problem["title"] == "APIError"
+
+    def test_json_safe(self) -> None:
+        """Problem details always JSON-serialise."""
+        json.dumps(PortfolioError("x", obj=object()).to_problem_details(extra=object()))
+
+
+class TestSubclasses:
+    @pytest.mark.parametrize(("cls", "fields", "code", "status"), FIELDED, ids=FIELDED_IDS)
+    def test_fields_attributes_and_context(
+        self, cls: type[PortfolioError], fields: dict[str, Any], code: str, status: int
+    ) -> None:
+        """Seed fields are attributes and context entries, with the class's code and status."""
+        error = cls("message", **fields)
+        for name, value in fields.items():
+            assert getattr(error, name) == value
+            if value is not None:
+                assert error.context[name] == value
+        assert error.code == code
+        assert error.http_status == status
+        assert isinstance(error, PortfolioError)
+
+    @pytest.mark.parametrize(("cls", "fields", "code", "status"), FIELDED, ids=FIELDED_IDS)
+    def test_unset_fields_are_none(
+        self, cls: type[PortfolioError], fields: dict[str, Any], code: str, status: int
+    ) -> None:
+        """A field not given is None and absent from context."""
+        error = cls("message")
+        for name in fields:
+            assert getattr(error, name) is None
+            assert name not in error.context
+
+    @pytest.mark.parametrize(("cls", "fields", "code", "status"), FIELDED, ids=FIELDED_IDS)
+    def test_pickle_round_trip(
+        self, cls: type[PortfolioError], fields: dict[str, Any], code: str, status: int
+    ) -> None:
+        """Every error survives pickling with message, code, context, fields and notes."""
+        error = cls("message", code="custom", extra=[1, 2], **fields)
+        error.add_note("a note")
+        clone = pickle.loads(pickle.dumps(error))
+        assert type(clone) is cls
+        assert str(clone) == "message"
+        assert clone.code == "custom"
+        assert clone.context == error.context
+        assert clone.timestamp == error.timestamp
+        assert clone.http_status == error.http_status
+        assert clone.__notes__ == ["a note"]
+        for name in fields:
+            assert getattr(clone, name) == getattr(error, name)
+
+    def test_validation_error_is_value_error(self) -> None:
+        """ValidationError can be caught as a ValueError."""
+        with pytest.raises(ValueError, match="bad"):
+            raise ValidationError("bad", field="x")
+
+    def test_api_error_default_status(self) -> None:
+        """APIError without a status code maps to 502 Bad Gateway."""
+        assert APIError("down").http_status == 502
+
+    @pytest.mark.parametrize(
+        "cls",
+        [ServiceNotRegisteredError, CircularDependencyError, LifetimeError, ResolutionError],
+        ids=lambda cls: cls.__name__,
+    )
+    def test_dependency_family(self, cls: type[DependencyError]) -> None:
+        """The DI errors are DependencyErrors carrying a chain."""
+        error = cls("x", chain=("A", "B"))
+        assert isinstance(error, DependencyError)
+        assert error.chain == ("A", "B")
+
+    def test_not_registered_is_lookup_error(self) -> None:
+        """A missing registration can be caught as LookupError."""
+        assert isinstance(ServiceNotRegisteredError("x"), LookupError)
+
+
+class TestSeedExamples:
+    def test_section_1(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """The seed's section 1 example runs as written."""
+        user_age = -5
+        try:
+            if user_age < 0:
+                raise ValidationError("Age cannot be negative", field="age", value=user_age)
+        except ValidationError as e:
+            print(e.to_dict())  # noqa: T201 - the seed prints
+            print(e.context)  # noqa: T201
+        out = capsys.readouterr().out
+        assert "{'field': 'age', 'value': -5}" in out
+
+    def test_section_9(self) -> None:
+        """The seed's section 9 examples raise the documented errors."""
+        with pytest.raises(DataProcessingError) as info:
+            try:
+                raise RuntimeError("bad row")
+            except Exception as e:
+                raise DataProcessingError(
+                    "Failed to process row", step="validation", row_index=42
+                ) from e
+        assert info.value.to_dict()["cause"]["type"] == "RuntimeError"
+        limit = 10
+        with pytest.raises(RateLimitError) as rate:
+            raise RateLimitError("Too many requests", retry_after=60.0, limit=limit)
+        assert rate.value.retry_after == 60.0
+        assert rate.value.limit == 10
+        with pytest.raises(ConfigurationError) as config:
+            try:
+                _ = dict[str, str]()["API_KEY"]
+            except KeyError:
+                raise ConfigurationError(
+                    "Missing required environment variable", config_key="API_KEY"
+                ) from None
+        assert config.value.config_key == "API_KEY"

@@ -1,0 +1,121 @@
+"""Tests of the private helpers shared by the decorators."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import pytest
+
+from python_mastery_portfolio._utils import (
+    exception_matcher,
+    is_async_callable,
+    qualified_name,
+    reject_generator,
+    require_at_least,
+    require_positive,
+)
+
+
+class TestExceptionMatcher:
+    def test_type(self) -> None:
+        """A single type matches its instances and subclasses only."""
+        matches = exception_matcher(OSError, param="exceptions")
+        assert matches(ConnectionError())
+        assert not matches(ValueError())
+
+    def test_tuple(self) -> None:
+        """A tuple matches any of its types."""
+        matches = exception_matcher((KeyError, ValueError), param="exceptions")
+        assert matches(KeyError())
+        assert matches(ValueError())
+        assert not matches(OSError())
+
+    def test_predicate(self) -> None:
+        """A predicate decides, with its result coerced to bool."""
+        matches = exception_matcher(lambda e: "retry" in str(e), param="exceptions")
+        assert matches(ValueError("please retry"))
+        assert not matches(ValueError("no"))
+
+    @pytest.mark.parametrize(
+        "spec",
+        [BaseException, (BaseException,), lambda e: True],
+        ids=["type", "tuple", "predicate"],
+    )
+    @pytest.mark.parametrize(
+        "fatal",
+        [asyncio.CancelledError(), KeyboardInterrupt(), SystemExit(), GeneratorExit()],
+        ids=["cancelled", "keyboard", "exit", "genexit"],
+    )
+    def test_fatal_never_match(self, spec: Any, fatal: BaseException) -> None:
+        """Cancellation, interrupts and exits never match, whatever the spec says."""
+        assert not exception_matcher(spec, param="exceptions")(fatal)
+
+    @pytest.mark.parametrize("spec", [int, (), (ValueError, int), 3], ids=str)
+    def test_bad_spec(self, spec: Any) -> None:
+        """Anything else is a TypeError naming the parameter."""
+        with pytest.raises(TypeError, match="exclude"):
+            exception_matcher(spec, param="exclude")
+
+
+class TestCallables:
+    def test_is_async_callable(self) -> None:
+        """Coroutine functions, partials of them and async __call__ objects are async."""
+
+        async def coro() -> None: ...
+
+        def plain() -> None: ...
+
+        class AsyncCallable:
+            async def __call__(self) -> None: ...
+
+        assert is_async_callable(coro)
+        assert is_async_callable(functools.partial(coro))
+        assert is_async_callable(AsyncCallable())
+        assert not is_async_callable(plain)
+        assert not is_async_callable(functools.partial(plain))
+        assert not is_async_callable(AsyncCallable)
+
+    def test_reject_generator(self) -> None:
+        """Generator and async generator functions are refused; others pass."""
+
+        def gen() -> Any:
+            yield 1
+
+        async def agen() -> Any:
+            yield 1
+
+        for func in (gen, agen):
+            with pytest.raises(TypeError, match="@retry cannot decorate generator"):
+                reject_generator(func, "retry")
+        reject_generator(lambda: None, "retry")
+
+    def test_qualified_name(self) -> None:
+        """Names include the module; objects without a qualname use their repr."""
+        assert qualified_name(qualified_name) == "python_mastery_portfolio._utils.qualified_name"
+        assert qualified_name(3) == "3"
+
+
+class TestNumbers:
+    @pytest.mark.parametrize("value", [-1, float("nan")], ids=["negative", "nan"])
+    def test_at_least(self, value: float) -> None:
+        """Values below the minimum, and NaN, are refused by name."""
+        with pytest.raises(ValueError, match="delay must be >= 0"):
+            require_at_least("delay", value, 0)
+        require_at_least("delay", 0, 0)
+
+    @pytest.mark.parametrize("value", [0, -1, float("nan")], ids=["zero", "negative", "nan"])
+    def test_positive(self, value: float) -> None:
+        """Zero, negatives and NaN are not positive."""
+        with pytest.raises(ValueError, match="ttl must be > 0"):
+            require_positive("ttl", value)
+        require_positive("ttl", 0.5)
+
+    @pytest.mark.parametrize("value", [True, "1", None], ids=["bool", "str", "none"])
+    def test_not_a_number(self, value: Any) -> None:
+        """Non-numbers are a TypeError naming the parameter."""
+        with pytest.raises(TypeError, match="rate must be a number"):
+            require_positive("rate", value)
+        with pytest.raises(TypeError, match="rate must be a number"):
+            require_at_least("rate", value, 0)
