@@ -23,11 +23,14 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
+from python_mastery_portfolio.descriptors import CachedProperty
+from python_mastery_portfolio.timing import measure_block, timed
 
 __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "CachedProperty",
     "CircuitOpenError",
     "CircularDependencyError",
     "ConfigurationError",
@@ -42,4 +45,6 @@ __all__ = [
     "UnwrapError",
     "ValidationError",
     "__version__",
+    "measure_block",
+    "timed",
 ]
