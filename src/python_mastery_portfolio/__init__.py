@@ -7,6 +7,7 @@ Import the public names from the package root::
 
 from __future__ import annotations
 
+from python_mastery_portfolio.descriptors import CachedProperty
 from python_mastery_portfolio.exceptions import (
     APIError,
     CircuitOpenError,
@@ -23,7 +24,6 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
-from python_mastery_portfolio.descriptors import CachedProperty
 from python_mastery_portfolio.timing import measure_block, timed
 
 __version__ = "0.1.0"
