@@ -25,6 +25,18 @@ from python_mastery_portfolio.exceptions import (
     ValidationError,
 )
 from python_mastery_portfolio.timing import measure_block, timed
+from python_mastery_portfolio.typing_utils import (
+    Container,
+    Failure,
+    InMemoryRepository,
+    Pipeline,
+    Repository,
+    Result,
+    Serializable,
+    Success,
+    as_result,
+    attempt,
+)
 
 __version__ = "0.1.0"
 
@@ -34,17 +46,27 @@ __all__ = [
     "CircuitOpenError",
     "CircularDependencyError",
     "ConfigurationError",
+    "Container",
     "DataProcessingError",
     "DependencyError",
+    "Failure",
+    "InMemoryRepository",
     "LifetimeError",
+    "Pipeline",
     "PortfolioError",
     "RateLimitError",
+    "Repository",
     "ResolutionError",
+    "Result",
     "RetryExhaustedError",
+    "Serializable",
     "ServiceNotRegisteredError",
+    "Success",
     "UnwrapError",
     "ValidationError",
     "__version__",
+    "as_result",
+    "attempt",
     "measure_block",
     "timed",
 ]
