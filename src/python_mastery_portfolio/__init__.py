@@ -24,6 +24,13 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
+from python_mastery_portfolio.retrying import (
+    RetryState,
+    async_retry,
+    retry,
+    retry_testing,
+    retrying,
+)
 from python_mastery_portfolio.timing import measure_block, timed
 from python_mastery_portfolio.typing_utils import (
     Container,
@@ -59,6 +66,7 @@ __all__ = [
     "ResolutionError",
     "Result",
     "RetryExhaustedError",
+    "RetryState",
     "Serializable",
     "ServiceNotRegisteredError",
     "Success",
@@ -66,7 +74,11 @@ __all__ = [
     "ValidationError",
     "__version__",
     "as_result",
+    "async_retry",
     "attempt",
     "measure_block",
+    "retry",
+    "retry_testing",
+    "retrying",
     "timed",
 ]
