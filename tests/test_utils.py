@@ -92,9 +92,14 @@ class TestCallables:
         reject_generator(lambda: None, "retry")
 
     def test_qualified_name(self) -> None:
-        """Names include the module; objects without a qualname use their repr."""
+        """Names include the module; callable instances are named by their class."""
         assert qualified_name(qualified_name) == "python_mastery_portfolio._utils.qualified_name"
-        assert qualified_name(3) == "3"
+        assert qualified_name(functools.partial(int)) == "functools.partial"
+
+        def orphan() -> None: ...
+
+        orphan.__module__ = None  # type: ignore[assignment]  # as for functions built by exec
+        assert qualified_name(orphan).endswith("orphan")
 
 
 class TestNumbers:

@@ -100,11 +100,14 @@ def reject_generator(func: Callable[..., Any], decorator: str) -> None:
 
 
 def qualified_name(func: Any) -> str:
-    """Return ``module.qualname`` of ``func`` for log messages, or its repr."""
+    """Return ``module.qualname`` of ``func`` (of its class for a callable instance) for logs."""
     qualname = getattr(func, "__qualname__", None)
+    owner = func
     if qualname is None:
-        return repr(func)
-    module = getattr(func, "__module__", None)
+        # A callable instance: name its class, which reads better in logs than a repr.
+        owner = type(func)
+        qualname = owner.__qualname__
+    module = getattr(owner, "__module__", None)
     return f"{module}.{qualname}" if module else str(qualname)
 
 
