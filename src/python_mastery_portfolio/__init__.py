@@ -44,6 +44,7 @@ from python_mastery_portfolio.typing_utils import (
     as_result,
     attempt,
 )
+from python_mastery_portfolio.validation import validate_types
 
 __version__ = "0.1.0"
 
@@ -81,4 +82,5 @@ __all__ = [
     "retry_testing",
     "retrying",
     "timed",
+    "validate_types",
 ]
