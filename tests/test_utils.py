@@ -14,6 +14,7 @@ from python_mastery_portfolio._utils import (
     qualified_name,
     reject_generator,
     require_at_least,
+    require_count,
     require_positive,
 )
 
@@ -124,3 +125,19 @@ class TestNumbers:
             require_positive("rate", value)
         with pytest.raises(TypeError, match="rate must be a number"):
             require_at_least("rate", value, 0)
+
+
+class TestCounts:
+    @pytest.mark.parametrize(
+        ("value", "error"),
+        [(0, ValueError), (1.0, TypeError), (True, TypeError)],
+        ids=["below", "float", "bool"],
+    )
+    def test_refused(self, value: Any, error: type[Exception]) -> None:
+        """Counts must be ints at or above the minimum; bools are not counts."""
+        with pytest.raises(error, match="max_keys must be"):
+            require_count("max_keys", value, 1)
+
+    def test_accepted(self) -> None:
+        """An int at the minimum passes."""
+        require_count("max_keys", 1, 1)

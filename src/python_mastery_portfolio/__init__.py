@@ -24,6 +24,12 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
+from python_mastery_portfolio.resilience import (
+    CircuitBreaker,
+    CircuitState,
+    RateLimiter,
+    rate_limit,
+)
 from python_mastery_portfolio.retrying import (
     RetryState,
     async_retry,
@@ -51,7 +57,9 @@ __version__ = "0.1.0"
 __all__ = [
     "APIError",
     "CachedProperty",
+    "CircuitBreaker",
     "CircuitOpenError",
+    "CircuitState",
     "CircularDependencyError",
     "ConfigurationError",
     "Container",
@@ -63,6 +71,7 @@ __all__ = [
     "Pipeline",
     "PortfolioError",
     "RateLimitError",
+    "RateLimiter",
     "Repository",
     "ResolutionError",
     "Result",
@@ -78,6 +87,7 @@ __all__ = [
     "async_retry",
     "attempt",
     "measure_block",
+    "rate_limit",
     "retry",
     "retry_testing",
     "retrying",

@@ -15,6 +15,7 @@ __all__ = [
     "qualified_name",
     "reject_generator",
     "require_at_least",
+    "require_count",
     "require_positive",
 ]
 
@@ -125,3 +126,11 @@ def require_positive(name: str, value: float) -> None:
         raise TypeError(f"{name} must be a number, got {value!r}")
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
+
+
+def require_count(name: str, value: int, minimum: int) -> None:
+    """Raise ``TypeError``/``ValueError`` naming ``name`` unless ``value`` is an int >= minimum."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")

@@ -56,6 +56,7 @@ from python_mastery_portfolio._utils import (
     qualified_name,
     reject_generator,
     require_at_least,
+    require_count,
     require_positive,
 )
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
@@ -193,9 +194,7 @@ class _Policy:
         clock: Clock,
         logger: logging.Logger | None,
     ) -> None:
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
-            raise TypeError(f"max_attempts must be an int, got {max_attempts!r}")
-        require_at_least("max_attempts", max_attempts, 1)
+        require_count("max_attempts", max_attempts, 1)
         require_at_least("delay", delay, 0)
         require_at_least("backoff", backoff, 1)
         require_at_least("jitter", jitter, 0)

@@ -1,0 +1,176 @@
+"""Static proofs of the types of the resilience module (mypy checks, pytest runs)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, assert_type
+
+import pytest
+
+from python_mastery_portfolio.exceptions import CircuitOpenError, RateLimitError
+from python_mastery_portfolio.resilience import (
+    CircuitBreaker,
+    CircuitState,
+    RateLimitDecorator,
+    RateLimited,
+    RateLimitedClassMethod,
+    RateLimiter,
+    rate_limit,
+)
+from python_mastery_portfolio.testing import ManualClock
+
+
+def test_rate_limiter_methods() -> None:
+    """The limiter's methods are typed; a wrong argument type is rejected."""
+    limiter = RateLimiter(10, clock=ManualClock())
+    assert_type(limiter.try_acquire(), bool)
+    assert_type(limiter.try_acquire(2, key=("user", 1)), bool)
+    assert_type(limiter.acquire(timeout=0), None)
+    asyncio.run(assert_type(limiter.aacquire(), Coroutine[Any, Any, None]))
+    assert_type(limiter.stats(), dict[str, int | float])
+    assert_type(limiter.burst, float)
+    assert_type(limiter.available(key="a"), float)
+    with pytest.raises(TypeError):
+        limiter.try_acquire("2")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        limiter.try_acquire(key=["unhashable"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        RateLimiter(10, 1.0, 5)  # type: ignore[call-arg]
+
+
+def test_rate_limit_keeps_signature() -> None:
+    """@rate_limit keeps parameters and return type and adds ``limiter``."""
+    assert_type(rate_limit(5), RateLimitDecorator)
+
+    @rate_limit(5, key=lambda user, **_: user, clock=ManualClock())
+    def greet(user: str, *, loud: bool = False) -> str:
+        return user.upper() if loud else user
+
+    limited: RateLimited[..., str] = greet
+    assert limited is greet
+    assert_type(greet("ann", loud=True), str)
+    assert_type(greet.limiter, RateLimiter)
+    wrong: Any = greet(1)  # type: ignore[arg-type]
+    assert wrong == 1
+    with pytest.raises(TypeError):
+        greet("ann", True)  # type: ignore[call-arg]
+
+
+def test_rate_limit_async() -> None:
+    """An async function keeps its coroutine type."""
+
+    @rate_limit(5, clock=ManualClock())
+    async def fetch(item: int) -> bytes:
+        return bytes(item)
+
+    assert asyncio.run(assert_type(fetch(1), Coroutine[Any, Any, bytes])) == b"\x00"
+
+
+class Store:
+    @rate_limit(5, clock=ManualClock())
+    def get(self, key: str) -> int:
+        return len(key)
+
+    @classmethod
+    @rate_limit(5, clock=ManualClock())
+    def create(cls, size: int) -> Store:
+        return cls()
+
+    @rate_limit(5, clock=ManualClock())
+    @classmethod
+    def build(cls, size: int) -> Store:
+        return cls()
+
+    @staticmethod
+    @rate_limit(5, clock=ManualClock())
+    def version(major: int) -> str:
+        return str(major)
+
+
+def test_rate_limit_methods() -> None:
+    """Methods bind ``self``; classmethods bind ``cls`` in either order.
+
+    A staticmethod is typed right when reached through its class (mypy binds the first
+    parameter of a callable object reached through an instance).
+    """
+    store = Store()
+    assert_type(store.get("abc"), int)
+    assert_type(store.get.limiter, RateLimiter)
+    assert_type(Store.get(store, "abc"), int)
+    assert_type(Store.create(1), Store)
+    assert_type(store.create(1), Store)
+    assert_type(Store.build(1), Store)
+    assert_type(Store.version(1), str)
+    with pytest.raises(TypeError):
+        store.get(3)  # type: ignore[arg-type]
+
+
+def test_rate_limited_class_method_protocol() -> None:
+    """A function taking a class first is seen as a rate-limited classmethod."""
+
+    @rate_limit(5, clock=ManualClock())
+    def make(cls: type[Store], size: int) -> Store:
+        return cls()
+
+    checked: RateLimitedClassMethod[Store, [int], Store] = make
+    assert checked is make
+    assert isinstance(make(Store, 1), Store)
+
+
+def test_circuit_breaker_keeps_signature() -> None:
+    """A breaker used as a decorator keeps the exact signature, sync and async."""
+    breaker = CircuitBreaker(failure_threshold=3, clock=ManualClock())
+
+    @breaker
+    def add(x: int, y: int = 0) -> int:
+        return x + y
+
+    @breaker
+    async def fetch(url: str) -> bytes:
+        return url.encode()
+
+    assert_type(add(1, y=2), int)
+    assert asyncio.run(assert_type(fetch("u"), Coroutine[Any, Any, bytes])) == b"u"
+    with pytest.raises(TypeError):
+        add("1", 2)  # type: ignore[arg-type]
+
+
+def test_circuit_breaker_call_and_state() -> None:
+    """``call``, ``acall``, ``state``, ``stats`` and listeners are typed."""
+    breaker = CircuitBreaker(clock=ManualClock())
+
+    async def double(x: int) -> int:
+        return 2 * x
+
+    assert_type(breaker.call(len, "abc"), int)
+    assert_type(asyncio.run(breaker.acall(double, 2)), int)
+    assert_type(breaker.state, CircuitState)
+    assert_type(breaker.stats(), dict[str, int | float | str])
+    with pytest.raises(TypeError):
+        breaker.call(len, 3)  # type: ignore[arg-type]
+
+    def listener(old: CircuitState, new: CircuitState) -> None:
+        return None
+
+    registered = breaker.on_state_change(listener)
+    assert registered is listener
+    with breaker as entered:
+        assert_type(entered, CircuitBreaker)
+
+
+def test_errors_carry_retry_after() -> None:
+    """Both errors expose a numeric ``retry_after``."""
+    limiter = RateLimiter(1, clock=ManualClock())
+    limiter.acquire()
+    with pytest.raises(RateLimitError) as limited:
+        limiter.acquire(timeout=0)
+    assert_type(limited.value.retry_after, float | None)
+    assert limited.value.retry_after == 1.0
+    breaker = CircuitBreaker(failure_threshold=1, clock=ManualClock())
+    with pytest.raises(ZeroDivisionError):
+        breaker.call(lambda: 1 / 0)
+    with pytest.raises(CircuitOpenError) as opened:
+        breaker.call(lambda: 1)
+    assert_type(opened.value.retry_after, float | None)
+    assert opened.value.retry_after == 30.0
