@@ -46,7 +46,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from python_mastery_portfolio import validation
+from python_mastery_portfolio import _type_checks, validation
 from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
 from python_mastery_portfolio.validation import validate_types
 
@@ -1028,13 +1028,13 @@ class TestResolution:
     def test_not_resolved_at_decoration(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Decorating never evaluates the annotations; the first call does."""
         evaluations: list[str] = []
-        original = validation._Compiler.evaluate
+        original = _type_checks.Compiler.evaluate
 
-        def counting(self: validation._Compiler, source: str) -> object:
+        def counting(self: _type_checks.Compiler, source: str) -> object:
             evaluations.append(source)
             return original(self, source)
 
-        monkeypatch.setattr(validation._Compiler, "evaluate", counting)
+        monkeypatch.setattr(_type_checks.Compiler, "evaluate", counting)
 
         @validate_types
         def handle(event: int, other: Unknown = None) -> None:  # type: ignore[name-defined]  # noqa: F821 - never resolved
@@ -1071,13 +1071,13 @@ class TestResolution:
     def test_concurrent_first_calls(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Many threads making the first call at once compile the annotations once."""
         evaluations: list[str] = []
-        original = validation._Compiler.evaluate
+        original = _type_checks.Compiler.evaluate
 
-        def counting(self: validation._Compiler, source: str) -> object:
+        def counting(self: _type_checks.Compiler, source: str) -> object:
             evaluations.append(source)
             return original(self, source)
 
-        monkeypatch.setattr(validation._Compiler, "evaluate", counting)
+        monkeypatch.setattr(_type_checks.Compiler, "evaluate", counting)
 
         @validate_types
         def handle(event: int) -> int:
