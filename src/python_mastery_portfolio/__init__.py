@@ -8,6 +8,12 @@ Import the public names from the package root::
 from __future__ import annotations
 
 from python_mastery_portfolio.descriptors import CachedProperty
+from python_mastery_portfolio.di_container import (
+    DIContainer,
+    LifecycleScope,
+    Scope,
+    ServiceProvider,
+)
 from python_mastery_portfolio.exceptions import (
     APIError,
     CircuitOpenError,
@@ -63,10 +69,12 @@ __all__ = [
     "CircularDependencyError",
     "ConfigurationError",
     "Container",
+    "DIContainer",
     "DataProcessingError",
     "DependencyError",
     "Failure",
     "InMemoryRepository",
+    "LifecycleScope",
     "LifetimeError",
     "Pipeline",
     "PortfolioError",
@@ -77,8 +85,10 @@ __all__ = [
     "Result",
     "RetryExhaustedError",
     "RetryState",
+    "Scope",
     "Serializable",
     "ServiceNotRegisteredError",
+    "ServiceProvider",
     "Success",
     "UnwrapError",
     "ValidationError",

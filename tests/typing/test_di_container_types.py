@@ -1,0 +1,188 @@
+"""Static proofs of the DI container's types: mypy --strict checks them, pytest runs them."""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Protocol, assert_type
+
+from python_mastery_portfolio.di_container import (
+    DIContainer,
+    LifecycleScope,
+    Scope,
+    ServiceProvider,
+)
+
+
+class Database:
+    def query(self) -> str:
+        return "rows"
+
+
+class Repository(ABC):
+    @abstractmethod
+    def get(self) -> str: ...
+
+
+class SqlRepository(Repository):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self) -> str:
+        return self.db.query()
+
+
+class Greeter(Protocol):
+    def greet(self) -> str: ...
+
+
+class English:
+    def greet(self) -> str:
+        return "hello"
+
+
+def make_repository(db: Database) -> SqlRepository:
+    return SqlRepository(db)
+
+
+def open_database() -> Iterator[Database]:
+    yield Database()
+
+
+async def open_database_async() -> AsyncIterator[Database]:
+    yield Database()
+
+
+async def make_database() -> Database:
+    return Database()
+
+
+def build() -> DIContainer:
+    return (
+        DIContainer()
+        .register(Database, scope=LifecycleScope.SINGLETON)
+        .register(Repository, SqlRepository)
+        .register(Greeter, English)
+    )
+
+
+def test_register_chains() -> None:
+    """register returns the container itself, for every kind of source."""
+    container = DIContainer()
+    assert_type(container.register(Database), DIContainer)
+    assert_type(container.register(Database, factory=Database), DIContainer)
+    assert_type(container.register(Database, factory=open_database), DIContainer)
+    assert_type(container.register(Database, factory=make_database), DIContainer)
+    assert_type(container.register(Database, factory=open_database_async), DIContainer)
+    assert_type(container.register(Database, instance=Database()), DIContainer)
+    assert_type(container.register(Repository, factory=make_repository), DIContainer)
+    assert_type(container.register(Repository, instance=SqlRepository(Database())), DIContainer)
+
+
+def test_resolve_concrete_abstract_and_protocol() -> None:
+    """resolve(T) is a T, for abstract classes and Protocols too."""
+    container = build()
+    assert_type(container.resolve(Database), Database)
+    assert_type(container.resolve(Repository), Repository)
+    assert_type(container.resolve(Greeter), Greeter)
+    assert container.resolve(Repository).get() == "rows"
+
+
+def test_resolve_rejects_non_types() -> None:
+    """Resolving something that is not a type is a type error."""
+    with contextlib.suppress(Exception):
+        build().resolve(3)  # type: ignore[call-overload]
+
+
+def test_register_rejects_wrong_scope() -> None:
+    """scope must be a LifecycleScope."""
+    with contextlib.suppress(TypeError):
+        DIContainer().register(Database, scope="singleton")  # type: ignore[call-overload]
+
+
+async def test_aresolve() -> None:
+    """aresolve(T) awaits to a T."""
+    container = DIContainer().register(Database, factory=make_database)
+    assert_type(await container.aresolve(Database), Database)
+    container.register(Repository, SqlRepository)
+    assert_type(await container.aresolve(Repository), Repository)
+
+
+async def test_scope_resolution() -> None:
+    """Scopes resolve to T, sync and async, and are context managers of themselves."""
+    container = build()
+    with container.scope() as scope:
+        assert_type(scope, Scope)
+        assert_type(scope.resolve(Greeter), Greeter)
+    async with container.scope() as ascope:
+        assert_type(await ascope.aresolve(Repository), Repository)
+    with container as entered:
+        assert_type(entered, DIContainer)
+
+
+def test_inject_one_type_drops_the_parameter() -> None:
+    """inject(T) on a function taking T first drops that parameter from its type."""
+    provider = ServiceProvider(build())
+
+    @provider.inject(Database)
+    def process_data(db: Database) -> str:
+        return db.query()
+
+    @provider.inject(Database)
+    def with_more(db: Database, limit: int, *, verbose: bool = False) -> list[str]:
+        return [db.query()] * limit
+
+    assert_type(process_data, Callable[[], str])
+    assert_type(process_data(), str)
+    assert_type(with_more(2), list[str])
+    with contextlib.suppress(TypeError):
+        with_more()  # type: ignore[call-arg]
+    assert process_data() == "rows"
+
+
+def test_inject_elsewhere_keeps_the_return_type() -> None:
+    """inject(T) elsewhere in the signature, and inject(), keep the return type."""
+    provider = ServiceProvider(build())
+
+    @provider.inject(Database)
+    def later(limit: int, db: Database) -> int:
+        return limit
+
+    @provider.inject()
+    def everything(db: Database, greeter: Greeter) -> str:
+        return greeter.greet()
+
+    assert_type(later, Callable[..., int])
+    assert_type(everything, Callable[..., str])
+    assert everything() == "hello"
+
+
+async def test_inject_async() -> None:
+    """An injected async def stays awaitable with its result type."""
+    provider = ServiceProvider(build())
+
+    @provider.inject(Database)
+    async def handler(db: Database) -> str:
+        return db.query()
+
+    assert_type(handler, Callable[[], Coroutine[Any, Any, str]])
+    assert_type(await handler(), str)
+
+
+def test_inject_abstract_type() -> None:
+    """inject() accepts an abstract class and drops the parameter that takes it."""
+    provider = ServiceProvider(build())
+
+    @provider.inject(Repository)
+    def read(repository: Repository) -> str:
+        return repository.get()
+
+    assert_type(read(), str)
+
+
+def test_override_is_a_context_manager() -> None:
+    """override() is used with `with`."""
+    container = build()
+    with container.override(Database, Database()) as nothing:
+        assert_type(nothing, None)
