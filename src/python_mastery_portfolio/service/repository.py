@@ -1,0 +1,323 @@
+"""Users stored in a SQLite file, behind the toolkit's ``Repository`` protocol.
+
+The repository is synchronous and thread-safe; the async service calls it from worker
+threads so the event loop never waits on the disk. Each thread gets its own connection
+(SQLite connections must not be used by two threads at once); writes inside this process
+queue on a lock instead of polling SQLite's busy handler, and a write that still meets
+``database is locked`` (another process holds the file) is retried with backoff.
+
+The file is in WAL mode, so readers never block the writer; every write is one
+``BEGIN IMMEDIATE`` transaction, committed whole or rolled back whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import uuid4
+
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.retrying import retry
+from python_mastery_portfolio.service.errors import DuplicateEmailError
+from python_mastery_portfolio.service.models import User
+
+__all__ = ["SQLiteUserRepository", "is_database_locked"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    age INTEGER CHECK (age IS NULL OR age BETWEEN 0 AND 150),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+"""
+_COLUMNS = "id, email, name, age, created_at, updated_at"
+_UPDATABLE = frozenset({"email", "name", "age"})
+
+
+def is_database_locked(error: BaseException) -> bool:
+    """Return whether ``error`` is SQLite's "database is locked" (worth retrying).
+
+    Example:
+        >>> is_database_locked(sqlite3.OperationalError("database is locked"))
+        True
+        >>> is_database_locked(sqlite3.OperationalError("no such table: users"))
+        False
+    """
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error).lower()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        age=row["age"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class SQLiteUserRepository:
+    """Store :class:`~python_mastery_portfolio.service.models.User` objects in SQLite.
+
+    Implements ``Repository[User]`` (``get``, ``save``, ``delete``) plus the operations the
+    API needs (``add``, ``update``, ``remove``, ``page``). The database file, its directory
+    and the table are created by :meth:`open`.
+
+    Args:
+        path: The database file.
+        busy_timeout: Seconds SQLite waits for a lock held by another process.
+        write_attempts: Attempts of a write that meets "database is locked".
+        retry_delay: First wait between those attempts (doubled each time, at most 1 s).
+        clock: The clock the retry waits on.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp, SQLiteUserRepository(
+        ...     Path(tmp) / "users.db"
+        ... ) as repo:
+        ...     user = repo.add(email="ada@example.org", name="Ada")
+        ...     repo.get(user.id).name, repo.delete(user.id), repo.get(user.id)
+        ('Ada', True, None)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout: float = 5.0,
+        write_attempts: int = 5,
+        retry_delay: float = 0.05,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._opened = False
+        self._closed = False
+        # Built once here: the retry policy is configuration, not per-call work.
+        self._retrying_write: Callable[[Callable[[sqlite3.Connection], Any]], Any] = retry(
+            max_attempts=write_attempts,
+            delay=retry_delay,
+            backoff=2.0,
+            max_delay=1.0,
+            exceptions=is_database_locked,
+            clock=clock,
+        )(self._write_once)
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def open(self) -> SQLiteUserRepository:
+        """Create the directory, the database (in WAL mode) and the table if missing."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            self._opened = True
+        connection = self._connection()
+        connection.execute("PRAGMA journal_mode=WAL")
+        self._write(lambda conn: conn.execute(_SCHEMA))
+        logger.info("Opened user database %s", self.path)
+        return self
+
+    def close(self) -> None:
+        """Close every connection; the repository cannot be used afterwards."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+
+    def __enter__(self) -> SQLiteUserRepository:
+        return self.open()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None or self._closed:
+            with self._lock:
+                if self._closed or not self._opened:
+                    raise RuntimeError("the repository is not open")
+                connection = sqlite3.connect(
+                    self.path,
+                    timeout=self._busy_timeout,
+                    isolation_level=None,  # transactions are explicit: BEGIN ... COMMIT
+                    # Used by one thread only; close() runs in another thread at shutdown.
+                    check_same_thread=False,
+                )
+                connection.row_factory = sqlite3.Row
+                self._connections.append(connection)
+            self._local.connection = connection
+        return connection
+
+    # -- transactions ------------------------------------------------------------------
+
+    def _write_once(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._connection()
+        with self._write_lock:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = body(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return result
+
+    def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        result: T = self._retrying_write(body)
+        return result
+
+    def _read(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        connection = self._connection()
+        # One read transaction, so several statements see one snapshot.
+        connection.execute("BEGIN")
+        try:
+            return body(connection)
+        finally:
+            connection.execute("COMMIT")
+
+    # -- Repository[User] --------------------------------------------------------------
+
+    def get(self, entity_id: str, /) -> User | None:
+        """Return the user with ``entity_id``, or ``None``."""
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM users WHERE id = ?",  # noqa: S608 - constant columns
+                (entity_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else _user(row)
+
+    def save(self, entity: User, /) -> str:
+        """Insert ``entity`` or replace the stored user with its ID; return the ID.
+
+        Raises:
+            DuplicateEmailError: If another user has its e-mail address.
+        """
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "  # noqa: S608 - constant columns
+                "ON CONFLICT(id) DO UPDATE SET email = excluded.email, name = excluded.name, "
+                "age = excluded.age, updated_at = excluded.updated_at",
+                (
+                    entity.id,
+                    entity.email,
+                    entity.name,
+                    entity.age,
+                    entity.created_at.isoformat(),
+                    entity.updated_at.isoformat(),
+                ),
+            )
+
+        self._unique_email(upsert, entity.email)
+        return entity.id
+
+    def delete(self, entity_id: str, /) -> bool:
+        """Delete the user with ``entity_id``; return whether there was one."""
+        return self.remove(entity_id) is not None
+
+    # -- the API's operations ----------------------------------------------------------
+
+    def _unique_email(self, body: Callable[[sqlite3.Connection], T], email: str) -> T:
+        try:
+            return self._write(body)
+        except sqlite3.IntegrityError as error:
+            if "users.email" in str(error):
+                raise DuplicateEmailError(email) from error
+            raise
+
+    def add(
+        self, *, email: str, name: str, age: int | None = None, user_id: str | None = None
+    ) -> User:
+        """Insert a new user and return it.
+
+        Raises:
+            DuplicateEmailError: If another user has ``email``.
+        """
+        now = _now()
+        values = (user_id or uuid4().hex, email, name, age, now, now)
+
+        def insert(conn: sqlite3.Connection) -> User:
+            row = conn.execute(
+                f"INSERT INTO users ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",  # noqa: S608 - constant columns
+                values,
+            ).fetchone()
+            return _user(row)
+
+        return self._unique_email(insert, email)
+
+    def update(self, user_id: str, changes: Mapping[str, Any]) -> User | None:
+        """Apply ``changes`` (``email``, ``name``, ``age``) to a user; return it, or ``None``.
+
+        Raises:
+            ValueError: If ``changes`` names another column.
+            DuplicateEmailError: If the new e-mail address belongs to another user.
+        """
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"changes has unknown fields: {sorted(unknown)}")
+        columns = sorted(changes)
+        assignments = ", ".join([*(f"{column} = ?" for column in columns), "updated_at = ?"])
+        params = [*(changes[column] for column in columns), _now(), user_id]
+
+        def apply(conn: sqlite3.Connection) -> User | None:
+            row = conn.execute(
+                f"UPDATE users SET {assignments} WHERE id = ? RETURNING {_COLUMNS}",  # noqa: S608 - column names come from _UPDATABLE
+                params,
+            ).fetchone()
+            return None if row is None else _user(row)
+
+        return self._unique_email(apply, str(changes.get("email", "")))
+
+    def remove(self, user_id: str) -> User | None:
+        """Delete the user with ``user_id`` and return it, or ``None`` if there was none."""
+
+        def delete(conn: sqlite3.Connection) -> User | None:
+            row = conn.execute(
+                f"DELETE FROM users WHERE id = ? RETURNING {_COLUMNS}",  # noqa: S608 - constant columns
+                (user_id,),
+            ).fetchone()
+            return None if row is None else _user(row)
+
+        return self._write(delete)
+
+    def page(self, *, limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
+        """Return up to ``limit`` users from ``offset`` in creation order, and the total."""
+
+        def select(conn: sqlite3.Connection) -> tuple[list[User], int]:
+            total = conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM users ORDER BY seq LIMIT ? OFFSET ?",  # noqa: S608 - constant columns
+                (limit, offset),
+            ).fetchall()
+            return [_user(row) for row in rows], int(total)
+
+        return self._read(select)
+
+    def ping(self) -> None:
+        """Run a trivial query; raise if the database cannot answer."""
+        self._connection().execute("SELECT 1 FROM users LIMIT 1").fetchall()

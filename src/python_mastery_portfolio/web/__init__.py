@@ -1,0 +1,70 @@
+"""FastAPI integration of the toolkit (extra ``[web]``).
+
+- :class:`RequestContextMiddleware`: request IDs (``X-Request-ID``), access logs, request
+  metrics and the last-resort 500, as pure ASGI.
+- :func:`install_error_handlers`: RFC 9457 ``application/problem+json`` for every error.
+- :class:`RateLimit`: a dependency on the toolkit's ``RateLimiter``, keyed per client.
+- :func:`Inject` / :func:`install_container`: resolve dependencies from a ``DIContainer``,
+  one DI scope per request.
+- :func:`install_offline_docs`: ``/docs`` and ``/redoc`` without a CDN.
+- :func:`build_log_config`, :class:`JsonFormatter`, :class:`RequestIdFilter`: logs that
+  carry the request ID, as text or JSON.
+
+The core package never imports this one, so ``import python_mastery_portfolio`` does not
+need FastAPI.
+"""
+
+from __future__ import annotations
+
+from python_mastery_portfolio.web.context import (
+    get_request_id,
+    is_safe_request_id,
+    new_request_id,
+    request_id_var,
+)
+from python_mastery_portfolio.web.di import Inject, get_container, install_container, request_scope
+from python_mastery_portfolio.web.docs import install_offline_docs
+from python_mastery_portfolio.web.errors import (
+    PROBLEM_JSON,
+    ProblemResponse,
+    install_error_handlers,
+    internal_error_problem,
+    problem,
+    retry_after_header,
+)
+from python_mastery_portfolio.web.log import (
+    JsonFormatter,
+    RequestIdFilter,
+    build_log_config,
+    configure_logging,
+)
+from python_mastery_portfolio.web.metrics import RequestMetrics
+from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
+from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit
+
+__all__ = [
+    "PROBLEM_JSON",
+    "REQUEST_ID_HEADER",
+    "ClientAddress",
+    "Inject",
+    "JsonFormatter",
+    "ProblemResponse",
+    "RateLimit",
+    "RequestContextMiddleware",
+    "RequestIdFilter",
+    "RequestMetrics",
+    "build_log_config",
+    "configure_logging",
+    "get_container",
+    "get_request_id",
+    "install_container",
+    "install_error_handlers",
+    "install_offline_docs",
+    "internal_error_problem",
+    "is_safe_request_id",
+    "new_request_id",
+    "problem",
+    "request_id_var",
+    "request_scope",
+    "retry_after_header",
+]

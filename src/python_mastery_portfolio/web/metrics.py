@@ -1,0 +1,77 @@
+"""Request counts by status and latency percentiles over a sliding window."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, deque
+
+__all__ = ["RequestMetrics"]
+
+
+class RequestMetrics:
+    """Count requests by status and keep the latest durations for percentiles.
+
+    Safe from any thread. Percentiles use the nearest-rank method over the last ``window``
+    requests, so they follow the service's recent behaviour and memory stays bounded.
+
+    Args:
+        window: How many recent durations the percentiles are computed over.
+
+    Example:
+        >>> metrics = RequestMetrics()
+        >>> for ms in (10, 20, 30, 40):
+        ...     metrics.record(200, ms / 1000)
+        >>> metrics.record(404, 0.005)
+        >>> metrics.by_status()
+        {'200': 4, '404': 1}
+        >>> stats = metrics.stats()
+        >>> stats["requests"], stats["latency_p50_ms"], stats["latency_p99_ms"]
+        (5, 20.0, 40.0)
+    """
+
+    def __init__(self, *, window: int = 10_000) -> None:
+        if isinstance(window, bool) or not isinstance(window, int):
+            raise TypeError(f"window must be an int, got {window!r}")
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window!r}")
+        self._lock = threading.Lock()
+        self._durations: deque[float] = deque(maxlen=window)
+        self._by_status: Counter[int] = Counter()
+        self._total = 0
+
+    def record(self, status: int, seconds: float) -> None:
+        """Record one finished request with its status and duration in seconds."""
+        with self._lock:
+            self._total += 1
+            self._by_status[status] += 1
+            self._durations.append(seconds)
+
+    def by_status(self) -> dict[str, int]:
+        """Return the request count per status, keyed by the status as a string, sorted."""
+        with self._lock:
+            return {str(status): count for status, count in sorted(self._by_status.items())}
+
+    def stats(self) -> dict[str, int | float]:
+        """Return ``requests``, ``samples`` and ``latency_p50_ms`` / ``_p90_ms`` / ``_p99_ms``.
+
+        Percentiles are 0.0 before the first request.
+        """
+        with self._lock:
+            durations = sorted(self._durations)
+            total = self._total
+        stats: dict[str, int | float] = {"requests": total, "samples": len(durations)}
+        for percentile in (50, 90, 99):
+            value = 0.0
+            if durations:
+                rank = max(1, math.ceil(percentile / 100 * len(durations)))
+                value = durations[rank - 1] * 1000
+            stats[f"latency_p{percentile}_ms"] = round(value, 3)
+        return stats
+
+    def reset(self) -> None:
+        """Forget every recorded request."""
+        with self._lock:
+            self._durations.clear()
+            self._by_status.clear()
+            self._total = 0

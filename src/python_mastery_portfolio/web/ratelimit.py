@@ -1,0 +1,189 @@
+"""A FastAPI rate-limit dependency on the toolkit's :class:`RateLimiter`, keyed per client.
+
+The client is its socket address by default. ``X-Forwarded-For`` is believed only when the
+connection comes from a configured trusted proxy, and then only as far back as the chain
+of trusted proxies goes: the client is the nearest address that is not a trusted proxy, so
+a client cannot choose its own key by sending the header itself.
+
+Example:
+    >>> from fastapi import Depends, FastAPI
+    >>> from fastapi.testclient import TestClient
+    >>> from python_mastery_portfolio.resilience import RateLimiter
+    >>> from python_mastery_portfolio.testing import ManualClock
+    >>> from python_mastery_portfolio.web.errors import install_error_handlers
+    >>> app = FastAPI()
+    >>> install_error_handlers(app)
+    >>> limit = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+    >>> @app.post("/things", dependencies=[Depends(limit)])
+    ... async def create() -> str:
+    ...     return "ok"
+    >>> client = TestClient(app)
+    >>> first = client.post("/things")
+    >>> first.headers["RateLimit-Limit"], first.headers["RateLimit-Remaining"]
+    ('1', '0')
+    >>> second = client.post("/things")
+    >>> second.status_code, second.headers["Retry-After"]
+    (429, '60')
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable, Iterable
+from typing import TypeAlias
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from python_mastery_portfolio._utils import require_positive
+from python_mastery_portfolio.exceptions import RateLimitError
+from python_mastery_portfolio.resilience import RateLimiter
+
+__all__ = ["ClientAddress", "RateLimit"]
+
+_Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+UNKNOWN_CLIENT = "unknown"
+
+
+def _parse_address(text: str) -> _Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+class ClientAddress:
+    """Find the client's address, believing ``X-Forwarded-For`` only from trusted proxies.
+
+    Args:
+        trusted_proxies: Addresses or networks (``"10.0.0.0/8"``) of the proxies in front of
+            the service. Empty (the default) means the socket address is always the client.
+
+    Raises:
+        ValueError: If an entry is not an IP address or network.
+
+    Example:
+        >>> from starlette.requests import Request
+        >>> scope = {
+        ...     "type": "http",
+        ...     "client": ("10.0.0.5", 1234),
+        ...     "headers": [(b"x-forwarded-for", b"203.0.113.9, 10.0.0.7")],
+        ... }
+        >>> ClientAddress()(Request(scope))
+        '10.0.0.5'
+        >>> ClientAddress(["10.0.0.0/8"])(Request(scope))
+        '203.0.113.9'
+    """
+
+    __slots__ = ("_networks",)
+
+    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
+        if isinstance(trusted_proxies, str):
+            raise TypeError("trusted_proxies must be an iterable of strings, not one string")
+        networks: list[_Network] = []
+        for entry in trusted_proxies:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError as error:
+                raise ValueError(f"trusted_proxies has an invalid entry {entry!r}") from error
+        self._networks = tuple(networks)
+
+    def _trusted(self, address: _Address) -> bool:
+        return any(address in network for network in self._networks)
+
+    def __call__(self, connection: HTTPConnection) -> str:
+        """Return the address of the client behind ``connection``."""
+        client = connection.client
+        if client is None or not client.host:
+            return UNKNOWN_CLIENT
+        peer = _parse_address(client.host)
+        if peer is None or not self._networks or not self._trusted(peer):
+            return client.host
+        hops = [
+            hop
+            for header in connection.headers.getlist("x-forwarded-for")
+            for hop in header.split(",")
+        ]
+        address = peer
+        # Walk from the nearest hop back; stop at the first address no trusted proxy vouches for.
+        for hop in reversed(hops):
+            parsed = _parse_address(hop)
+            if parsed is None:
+                break
+            address = parsed
+            if not self._trusted(parsed):
+                break
+        return str(address)
+
+
+class RateLimit:
+    """A FastAPI dependency that spends ``cost`` tokens of the caller's bucket per request.
+
+    Over the limit it raises :class:`~python_mastery_portfolio.exceptions.RateLimitError`,
+    which :func:`~python_mastery_portfolio.web.errors.install_error_handlers` turns into a
+    429 with ``Retry-After``, ``RateLimit-Limit`` and ``RateLimit-Remaining: 0``. Allowed
+    responses carry ``RateLimit-Limit`` (the bucket's capacity, ``burst``) and
+    ``RateLimit-Remaining`` (whole tokens left).
+
+    Args:
+        limiter: The limiter; each client gets its own bucket in it.
+        cost: Tokens one request spends (> 0, at most the limiter's ``burst``).
+        key: Maps a request to its bucket; defaults to :class:`ClientAddress`.
+        trusted_proxies: Passed to the default :class:`ClientAddress` (not with ``key``).
+        prefix: Prepended to every key, so several dependencies can share one limiter.
+
+    Raises:
+        ValueError: If ``cost`` is out of range, or both ``key`` and ``trusted_proxies``
+            are given.
+    """
+
+    __slots__ = ("_cost", "_key", "_limit", "_limiter", "_prefix")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        cost: float = 1,
+        key: Callable[[Request], str] | None = None,
+        trusted_proxies: Iterable[str] = (),
+        prefix: str = "",
+    ) -> None:
+        require_positive("cost", cost)
+        if cost > limiter.burst:
+            raise ValueError(
+                f"cost must be <= the limiter's burst ({limiter.burst!r}), got {cost!r}"
+            )
+        trusted = tuple(trusted_proxies)
+        if key is not None and trusted:
+            raise ValueError("give either key or trusted_proxies, not both")
+        self._limiter = limiter
+        self._cost = cost
+        self._key: Callable[[Request], str] = key if key is not None else ClientAddress(trusted)
+        self._prefix = prefix
+        self._limit = str(math.floor(limiter.burst))
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The limiter this dependency spends tokens from."""
+        return self._limiter
+
+    async def __call__(self, request: Request, response: Response) -> None:
+        """Spend the request's tokens, or raise ``RateLimitError`` (a 429)."""
+        key = self._prefix + self._key(request)
+        try:
+            # timeout=0: never wait; over the limit, raise with retry_after at once.
+            self._limiter.acquire(self._cost, key=key, timeout=0)
+        except RateLimitError as error:
+            # Report the same limit as RateLimit-Limit on allowed responses: the capacity.
+            raise RateLimitError(
+                "Too many requests; retry after the number of seconds in Retry-After",
+                retry_after=error.retry_after,
+                limit=self._limiter.burst,
+            ) from error
+        response.headers["RateLimit-Limit"] = self._limit
+        # The epsilon absorbs float error: 0.9999999 tokens left is one token.
+        remaining = math.floor(self._limiter.available(key=key) + 1e-9)
+        response.headers["RateLimit-Remaining"] = str(remaining)

@@ -1,0 +1,196 @@
+"""Tests of the DIContainer-to-FastAPI bridge: one DI scope per request."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
+
+import pytest
+from fastapi import Depends, FastAPI, HTTPException, WebSocket
+from fastapi.testclient import TestClient
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
+from python_mastery_portfolio.exceptions import ConfigurationError
+from python_mastery_portfolio.web.di import Inject, get_container, install_container
+from python_mastery_portfolio.web.errors import install_error_handlers
+
+_ids = itertools.count()
+
+
+class Settings:
+    def __init__(self) -> None:
+        self.name = "demo"
+
+
+class UnitOfWork:
+    def __init__(self) -> None:
+        self.id = next(_ids)
+
+
+class Repo:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+
+class AsyncClientThing:
+    pass
+
+
+class SentRecorder:
+    """Pure ASGI middleware noting when the last body chunk has been sent."""
+
+    def __init__(self, app: ASGIApp, log: list[str]) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def recording(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                self.log.append("sent")
+
+        await self.app(scope, receive, recording)
+
+
+def repo_id(repo: Annotated[Repo, Inject(Repo)]) -> int:
+    """A nested dependency (module level: FastAPI resolves annotations in module globals)."""
+    return repo.uow.id
+
+
+def make_app(log: list[str]) -> tuple[FastAPI, DIContainer]:
+    def unit_of_work() -> Iterator[UnitOfWork]:
+        uow = UnitOfWork()
+        log.append(f"open {uow.id}")
+        try:
+            yield uow
+        except Exception as error:
+            log.append(f"rollback {type(error).__name__}")
+            raise
+        log.append(f"finalised {uow.id}")
+
+    async def async_thing() -> AsyncIterator[AsyncClientThing]:
+        yield AsyncClientThing()
+        log.append("async finalised")
+
+    container = (
+        DIContainer()
+        .register(Settings, scope=LifecycleScope.SINGLETON)
+        .register(UnitOfWork, factory=unit_of_work, scope=LifecycleScope.SCOPED)
+        .register(Repo)
+        .register(AsyncClientThing, factory=async_thing, scope=LifecycleScope.SCOPED)
+    )
+    app = FastAPI()
+    app.add_middleware(SentRecorder, log=log)
+    install_error_handlers(app)
+    install_container(app, container)
+
+    @app.get("/ids")
+    async def ids(
+        uow: Annotated[UnitOfWork, Inject(UnitOfWork)],
+        repo: Annotated[Repo, Inject(Repo)],
+        nested: Annotated[int, Depends(repo_id)],
+        settings: Annotated[Settings, Inject(Settings)],
+    ) -> dict[str, object]:
+        log.append("endpoint")
+        return {"uow": uow.id, "repo": repo.uow.id, "nested": nested, "name": settings.name}
+
+    @app.get("/fail")
+    async def fail(uow: Annotated[UnitOfWork, Inject(UnitOfWork)]) -> None:
+        raise HTTPException(409, detail="conflict")
+
+    @app.get("/async")
+    async def async_endpoint(thing: AsyncClientThing = Inject(AsyncClientThing)) -> str:  # noqa: B008 - FastAPI's default-style dependency
+        return type(thing).__name__
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, uow: Annotated[UnitOfWork, Inject(UnitOfWork)]) -> None:
+        await websocket.accept()
+        await websocket.send_json({"uow": uow.id})
+        await websocket.close()
+
+    return app, container
+
+
+@pytest.fixture
+def log() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def client(log: list[str]) -> TestClient:
+    return TestClient(make_app(log)[0])
+
+
+class TestInject:
+    def test_one_scope_per_request(self, client: TestClient) -> None:
+        """Every Inject of one request shares its scoped services, nested ones included."""
+        body = client.get("/ids").json()
+        assert body["uow"] == body["repo"] == body["nested"]
+        assert body["name"] == "demo"
+
+    def test_scopes_differ_between_requests(self, client: TestClient) -> None:
+        """Two requests get two scopes."""
+        assert client.get("/ids").json()["uow"] != client.get("/ids").json()["uow"]
+
+    def test_finalised_after_the_response_is_sent(self, client: TestClient, log: list[str]) -> None:
+        """The scope's generators are finalised after the response body was sent."""
+        uow = client.get("/ids").json()["uow"]
+        assert log == [f"open {uow}", "endpoint", "sent", f"finalised {uow}"]
+
+    def test_endpoint_error_is_thrown_into_the_scope(
+        self, client: TestClient, log: list[str]
+    ) -> None:
+        """An exception from the endpoint reaches the generator (so it can roll back)."""
+        response = client.get("/fail")
+        assert response.status_code == 409
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "rollback HTTPException" in log
+
+    def test_async_factories(self, client: TestClient, log: list[str]) -> None:
+        """Async generator factories are resolved and finalised too."""
+        assert client.get("/async").json() == "AsyncClientThing"
+        assert log[-1] == "async finalised"
+
+    def test_websocket_sessions_get_a_scope(self, client: TestClient, log: list[str]) -> None:
+        """A WebSocket session resolves in its own scope, finalised when it ends."""
+        with client.websocket_connect("/ws") as ws:
+            uow = ws.receive_json()["uow"]
+        assert f"finalised {uow}" in log
+
+    def test_missing_container_is_a_500(self) -> None:
+        """Without an installed container the request fails as a server error."""
+        app = FastAPI()
+        install_error_handlers(app)
+
+        @app.get("/")
+        async def root(settings: Annotated[Settings, Inject(Settings)]) -> None:
+            return None  # pragma: no cover - never reached
+
+        response = TestClient(app, raise_server_exceptions=False).get("/")
+        assert response.status_code == 500
+        assert response.json()["code"] == "internal_error"
+
+    def test_dependency_named_after_the_service(self) -> None:
+        """The generated dependency is named for readable errors and docs."""
+        assert Inject(Settings).dependency.__name__ == "inject_Settings"
+
+
+class TestContainerAccess:
+    def test_get_container_from_app(self, log: list[str]) -> None:
+        """get_container accepts the application itself."""
+        app, container = make_app(log)
+        assert get_container(app) is container
+
+    def test_install_replaces(self, log: list[str]) -> None:
+        """Installing again replaces the container."""
+        app, _ = make_app(log)
+        other = DIContainer()
+        install_container(app, other)
+        assert get_container(app) is other
+
+    def test_missing(self) -> None:
+        """Asking an app without a container is a ConfigurationError."""
+        with pytest.raises(ConfigurationError, match="install_container"):
+            get_container(FastAPI())

@@ -1,0 +1,184 @@
+"""Tests of the rate-limit dependency and of client address resolution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+
+from python_mastery_portfolio.exceptions import RateLimitError
+from python_mastery_portfolio.resilience import RateLimiter
+from python_mastery_portfolio.testing import ManualClock
+from python_mastery_portfolio.web.errors import install_error_handlers
+from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit
+
+
+def request(client: tuple[str, int] | None = ("203.0.113.5", 4000), *forwarded: str) -> Request:
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded]
+    scope: dict[str, Any] = {"type": "http", "client": client, "headers": headers}
+    return Request(scope)
+
+
+class TestClientAddress:
+    def test_socket_address_by_default(self) -> None:
+        """Without trusted proxies the socket address is the client."""
+        assert ClientAddress()(request(("203.0.113.5", 1))) == "203.0.113.5"
+
+    def test_forwarded_for_ignored_without_trust(self) -> None:
+        """A client cannot pick its key by sending X-Forwarded-For."""
+        assert ClientAddress()(request(("203.0.113.5", 1), "1.2.3.4")) == "203.0.113.5"
+
+    def test_forwarded_for_ignored_from_untrusted_peer(self) -> None:
+        """X-Forwarded-For from a peer that is not a trusted proxy is ignored."""
+        address = ClientAddress(["10.0.0.0/8"])
+        assert address(request(("203.0.113.5", 1), "1.2.3.4")) == "203.0.113.5"
+
+    @pytest.mark.parametrize(
+        ("forwarded", "client"),
+        [
+            (("198.51.100.7",), "198.51.100.7"),
+            (("6.6.6.6, 198.51.100.7",), "198.51.100.7"),
+            (("198.51.100.7, 10.0.0.9",), "198.51.100.7"),
+            (("6.6.6.6", "198.51.100.7, 10.1.1.1"), "198.51.100.7"),
+            (("10.0.0.3, 10.0.0.9",), "10.0.0.3"),
+            (("garbage, 10.0.0.9",), "10.0.0.9"),
+            (("198.51.100.7, not-an-ip",), "10.0.0.1"),
+            ((), "10.0.0.1"),
+        ],
+        ids=[
+            "one-hop",
+            "spoofed-left-part-ignored",
+            "proxy-chain",
+            "several-headers",
+            "all-trusted",
+            "garbage-stops-walk",
+            "garbage-nearest",
+            "no-header",
+        ],
+    )
+    def test_trusted_proxy_chain(self, forwarded: tuple[str, ...], client: str) -> None:
+        """Behind trusted proxies the client is the nearest untrusted forwarded address."""
+        address = ClientAddress(["10.0.0.0/8"])
+        assert address(request(("10.0.0.1", 1), *forwarded)) == client
+
+    def test_ipv6(self) -> None:
+        """IPv6 proxies and clients work."""
+        address = ClientAddress(["::1"])
+        assert address(request(("::1", 1), "2001:db8::7")) == "2001:db8::7"
+
+    def test_non_ip_peer(self) -> None:
+        """A peer that is not an IP address (a test client's name) is used as is."""
+        assert ClientAddress(["10.0.0.0/8"])(request(("testclient", 1), "1.2.3.4")) == "testclient"
+
+    def test_no_client(self) -> None:
+        """Without a socket address (some servers, unix sockets) the key is 'unknown'."""
+        assert ClientAddress()(request(None)) == "unknown"
+
+    def test_invalid_trusted_entry(self) -> None:
+        """An entry that is neither an address nor a network is a ValueError naming it."""
+        with pytest.raises(ValueError, match="not-a-network"):
+            ClientAddress(["10.0.0.0/8", "not-a-network"])
+
+    def test_single_string_refused(self) -> None:
+        """A lone string (iterable of characters) is a TypeError, not a silent mistake."""
+        with pytest.raises(TypeError, match="trusted_proxies"):
+            ClientAddress("10.0.0.1")
+
+
+def limited_app(limit: RateLimit) -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/things", dependencies=[Depends(limit)])
+    async def create() -> dict[str, str]:
+        return {}
+
+    return TestClient(app)
+
+
+class TestRateLimit:
+    def test_allowed_requests_carry_the_limit(self) -> None:
+        """Allowed responses carry RateLimit-Limit (the burst)."""
+        client = limited_app(RateLimit(RateLimiter(5, burst=3, clock=ManualClock())))
+        response = client.post("/things")
+        assert response.status_code == 200
+        assert response.headers["RateLimit-Limit"] == "3"
+
+    def test_remaining_counts_down_and_refills(self) -> None:
+        """RateLimit-Remaining is the whole number of tokens left after the request."""
+        clock = ManualClock()
+        client = limited_app(RateLimit(RateLimiter(3, per=3.0, clock=clock)))
+        remaining = [client.post("/things").headers["RateLimit-Remaining"] for _ in range(3)]
+        assert remaining == ["2", "1", "0"]
+        clock.advance(1.5)
+        assert client.post("/things").headers["RateLimit-Remaining"] == "0"
+        clock.advance(3.0)
+        assert client.post("/things").headers["RateLimit-Remaining"] == "2"
+
+    def test_over_the_limit_is_429(self) -> None:
+        """Past the burst a 429 problem with Retry-After (rounded up) is returned."""
+        clock = ManualClock()
+        client = limited_app(RateLimit(RateLimiter(2, per=5.0, clock=clock)))
+        assert [client.post("/things").status_code for _ in range(3)] == [200, 200, 429]
+        response = client.post("/things")
+        assert response.headers["Retry-After"] == "3"
+        assert response.headers["RateLimit-Limit"] == "2"
+        assert response.headers["RateLimit-Remaining"] == "0"
+        assert response.headers["content-type"] == "application/problem+json"
+        clock.advance(2.5)
+        assert client.post("/things").status_code == 200
+
+    async def test_error_carries_retry_after_and_limit(self) -> None:
+        """The raised RateLimitError has retry_after and the burst as limit."""
+        limit = RateLimit(RateLimiter(1, per=10, burst=2, clock=ManualClock()), cost=2)
+        response: Any = type("R", (), {"headers": {}})()
+        await limit(request(), response)
+        with pytest.raises(RateLimitError) as info:
+            await limit(request(), response)
+        assert info.value.retry_after == pytest.approx(20.0)
+        assert info.value.limit == 2
+        assert isinstance(info.value.__cause__, RateLimitError)
+
+    def test_custom_key(self) -> None:
+        """key= chooses the bucket, e.g. per API key."""
+        limit = RateLimit(
+            RateLimiter(1, per=60, clock=ManualClock()),
+            key=lambda req: req.headers.get("x-api-key", "anonymous"),
+        )
+        client = limited_app(limit)
+        assert client.post("/things", headers={"x-api-key": "a"}).status_code == 200
+        assert client.post("/things", headers={"x-api-key": "b"}).status_code == 200
+        assert client.post("/things", headers={"x-api-key": "a"}).status_code == 429
+
+    async def test_prefix_separates_dependencies_sharing_a_limiter(self) -> None:
+        """Two dependencies with different prefixes keep separate buckets in one limiter."""
+        limiter = RateLimiter(1, per=60, clock=ManualClock())
+        response: Any = type("R", (), {"headers": {}})()
+        await RateLimit(limiter, prefix="read:")(request(), response)
+        await RateLimit(limiter, prefix="write:")(request(), response)
+        assert limiter.stats()["keys"] == 2
+
+    def test_limiter_property(self) -> None:
+        """The limiter is exposed for stats."""
+        limiter = RateLimiter(1, clock=ManualClock())
+        assert RateLimit(limiter).limiter is limiter
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "match"),
+        [
+            ({"cost": 0}, ValueError, "cost"),
+            ({"cost": 5}, ValueError, "burst"),
+            ({"key": str, "trusted_proxies": ["10.0.0.1"]}, ValueError, "either"),
+            ({"trusted_proxies": ["nope"]}, ValueError, "nope"),
+        ],
+        ids=["zero-cost", "cost-over-burst", "key-and-proxies", "bad-proxy"],
+    )
+    def test_bad_configuration(
+        self, kwargs: dict[str, Any], error: type[Exception], match: str
+    ) -> None:
+        """Configuration errors surface when the dependency is built."""
+        with pytest.raises(error, match=match):
+            RateLimit(RateLimiter(2, clock=ManualClock()), **kwargs)
