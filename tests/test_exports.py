@@ -47,12 +47,29 @@ class TestExports:
         }
         assert public <= set(pmp.__all__)
 
-    @pytest.mark.parametrize("module", ["exceptions", "clock", "testing"])
+    @pytest.mark.parametrize(
+        "module",
+        [
+            "exceptions",
+            "clock",
+            "testing",
+            "decorators",
+            "caching",
+            "retrying",
+            "resilience",
+            "di_container",
+            "typing_utils",
+            "timing",
+            "validation",
+            "descriptors",
+        ],
+    )
     def test_submodules_define_all(self, module: str) -> None:
         """Public submodules list their exports too."""
         mod = importlib.import_module(f"python_mastery_portfolio.{module}")
         for name in mod.__all__:
             assert hasattr(mod, name)
+            assert not name.startswith("_"), name
 
     def test_core_import_has_no_third_party(self) -> None:
         """Importing the package imports neither FastAPI, pydantic, redis nor rich."""

@@ -7,6 +7,7 @@ Import the public names from the package root::
 
 from __future__ import annotations
 
+from python_mastery_portfolio.caching import LRUCache, async_cache, cache
 from python_mastery_portfolio.descriptors import CachedProperty
 from python_mastery_portfolio.di_container import (
     DIContainer,
@@ -74,6 +75,7 @@ __all__ = [
     "DependencyError",
     "Failure",
     "InMemoryRepository",
+    "LRUCache",
     "LifecycleScope",
     "LifetimeError",
     "Pipeline",
@@ -94,8 +96,10 @@ __all__ = [
     "ValidationError",
     "__version__",
     "as_result",
+    "async_cache",
     "async_retry",
     "attempt",
+    "cache",
     "measure_block",
     "rate_limit",
     "retry",

@@ -1,0 +1,1 @@
+"""Peer benchmarks for python_mastery_portfolio, run with ``make bench``."""

@@ -1,0 +1,104 @@
+"""Run the peer benchmarks: ``python -m benchmarks [--quick] [--only NAME ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks.harness import Result, Scenario, markdown, run_scenario, write_json
+from benchmarks.scenarios import all_scenarios
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[Callable[[str], Callable[[], None]]]:
+    """Yield a factory of per-scenario ``advance`` callbacks driving one progress bar."""
+    try:
+        from rich.progress import Progress
+    except ImportError:  # rich is in the [bench] extra; fall back to plain lines
+        done = 0
+
+        def plain(name: str) -> Callable[[], None]:
+            def advance() -> None:
+                nonlocal done
+                done += 1
+                if done % 25 == 0 or done == total:
+                    print(f"[{done}/{total}] {name}", file=sys.stderr)
+
+            return advance
+
+        yield plain
+        return
+    with Progress(transient=False) as progress:
+        task = progress.add_task("benchmarks", total=total)
+
+        def fancy(name: str) -> Callable[[], None]:
+            progress.update(task, description=name)
+            return lambda: progress.advance(task)
+
+        yield fancy
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected scenarios, write JSON results and the markdown table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="few short rounds (< 1 minute)")
+    parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+
+    # The timed code must not pay for log output (e.g. @timed logs at INFO).
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        return _run(args, parser)
+    finally:
+        logging.disable(previous)
+
+
+def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    scenarios = all_scenarios()
+    if args.list:
+        for scenario in scenarios:
+            print(f"{scenario.name}: {scenario.title}")
+        return 0
+    if args.only:
+        unknown = set(args.only) - {s.name for s in scenarios}
+        if unknown:
+            parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+        scenarios = [s for s in scenarios if s.name in args.only]
+
+    rounds, target = (5, 0.004) if args.quick else (21, 0.03)
+    total = sum(rounds * len(s.contenders) for s in scenarios)
+    collected: list[tuple[Scenario, list[Result]]] = []
+    with progress_bar(total) as bar:
+        for scenario in scenarios:
+            results = run_scenario(
+                scenario, rounds=rounds, target_seconds=target, advance=bar(scenario.name)
+            )
+            write_json(args.results, scenario, results, args.quick)
+            collected.append((scenario, results))
+    table = markdown(collected, args.quick)
+    args.docs.parent.mkdir(parents=True, exist_ok=True)
+    args.docs.write_text(table, encoding="utf-8")
+    print(table)
+    missed = [
+        f"{scenario.name} vs {result.name}: {result.ratio:.2f} > {result.goal}"
+        for scenario, results in collected
+        for result in results
+        if result.met is False and result.ratio is not None
+    ]
+    if missed:
+        print("Goals missed:\n  " + "\n  ".join(missed), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

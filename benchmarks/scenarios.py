@@ -1,0 +1,662 @@
+"""The scenarios of the benchmark issue: ours against each peer, doing the same work."""
+
+from __future__ import annotations
+
+import functools
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.harness import OURS, Contender, Prepared, Scenario
+
+ENTRIES = 100_000
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+# ----------------------------------------------------------------------------- caching
+
+
+def _counted() -> tuple[Callable[[int], int], list[int]]:
+    calls = [0]
+
+    def compute(x: int) -> int:
+        calls[0] += 1
+        return x * 2
+
+    return compute, calls
+
+
+def _cache_hit(decorate: Callable[[Callable[[int], int]], Callable[[int], int]]) -> Prepared:
+    compute, calls = _counted()
+    cached = decorate(compute)
+    cached(7)
+    op = functools.partial(cached, 7)
+
+    def verify() -> None:
+        _check(cached(7) == 14, "wrong result")
+        _check(calls[0] == 1, f"a hit recomputed ({calls[0]} calls)")
+
+    return Prepared(op, verify)
+
+
+def _ours_cache(**options: Any) -> Callable[[Callable[[int], int]], Callable[[int], int]]:
+    from python_mastery_portfolio import cache
+
+    return cache(**options)
+
+
+def _cachetools(kind: str, maxsize: int) -> Callable[[Callable[[int], int]], Callable[[int], int]]:
+    import cachetools
+
+    def decorate(func: Callable[[int], int]) -> Callable[[int], int]:
+        store = (
+            cachetools.TTLCache(maxsize=maxsize, ttl=3600)
+            if kind == "ttl"
+            else cachetools.LRUCache(maxsize=maxsize)
+        )
+        wrapped: Callable[[int], int] = cachetools.cached(store)(func)
+        return wrapped
+
+    return decorate
+
+
+def _cache_miss(decorate: Callable[[Callable[[int], int]], Callable[[int], int]]) -> Prepared:
+    compute, calls = _counted()
+    cached = decorate(compute)
+    keys = iter(range(10**12))
+
+    def op() -> None:
+        cached(next(keys) % 256)
+
+    def verify() -> None:
+        before = calls[0]
+        for _ in range(256):
+            op()
+        # With 128 slots and 256 keys cycling, every call is a miss.
+        _check(calls[0] - before == 256, "expected every cycling call to miss")
+
+    return Prepared(op, verify)
+
+
+def _async_hit(decorate: Callable[[Any], Any]) -> Prepared:
+    calls = [0]
+
+    async def compute(x: int) -> int:
+        calls[0] += 1
+        return x * 2
+
+    cached = decorate(compute)
+
+    async def op() -> int:
+        return await cached(7)  # type: ignore[no-any-return]
+
+    def verify() -> None:
+        _check(calls[0] == 1, f"an async hit recomputed ({calls[0]} calls)")
+
+    return Prepared(op, verify, is_async=True)
+
+
+def _lru_get_ours() -> Prepared:
+    from python_mastery_portfolio import LRUCache
+
+    store: Any = LRUCache(maxsize=256, ttl=3600)
+    store.set("k", 1)
+    op = functools.partial(store.get, "k")
+    return Prepared(op, lambda: _check(store.get("k") == 1, "miss"))
+
+
+def _lru_get_cachetools() -> Prepared:
+    import cachetools
+
+    store: Any = cachetools.TTLCache(maxsize=256, ttl=3600)
+    store["k"] = 1
+    op = functools.partial(store.get, "k")
+    return Prepared(op, lambda: _check(store.get("k") == 1, "miss"))
+
+
+def _lru_set(store: Any, setter: Callable[[Any, int, int], None]) -> Prepared:
+    keys = iter(range(10**12))
+
+    def op() -> None:
+        key = next(keys)
+        setter(store, key, key)
+
+    def verify() -> None:
+        _check(len(store) <= 128, "cache grew past maxsize")
+
+    return Prepared(op, verify)
+
+
+def _lru_set_ours() -> Prepared:
+    from python_mastery_portfolio import LRUCache
+
+    return _lru_set(LRUCache(maxsize=128, ttl=3600), lambda s, k, v: s.set(k, v))
+
+
+def _lru_set_cachetools() -> Prepared:
+    import cachetools
+
+    return _lru_set(cachetools.TTLCache(maxsize=128, ttl=3600), lambda s, k, v: s.__setitem__(k, v))
+
+
+def _memory(contender: Contender) -> float:
+    if contender.name == OURS:
+        from python_mastery_portfolio import LRUCache
+
+        factory: Callable[[], Any] = lambda: LRUCache(maxsize=ENTRIES, ttl=3600)  # noqa: E731
+        setter: Callable[[Any, int], None] = lambda s, k: s.set(k, k)  # noqa: E731
+    else:
+        import cachetools
+
+        factory = lambda: cachetools.TTLCache(maxsize=ENTRIES, ttl=3600)  # noqa: E731
+        setter = lambda s, k: s.__setitem__(k, k)  # noqa: E731
+    keys = list(range(10**6, 10**6 + ENTRIES))  # made before tracing: not the cache's memory
+    tracemalloc.start()
+    try:
+        store = factory()
+        baseline = tracemalloc.get_traced_memory()[0]
+        for key in keys:
+            setter(store, key)
+        used = tracemalloc.get_traced_memory()[0] - baseline
+    finally:
+        tracemalloc.stop()
+    _check(len(store) == ENTRIES, "not every entry was stored")
+    return used / ENTRIES
+
+
+# ----------------------------------------------------------------------------- retry
+
+
+def _flaky(failures: int, exc: type[Exception] = ConnectionError) -> Callable[[], int]:
+    state = [0]
+
+    def call() -> int:
+        state[0] += 1
+        if state[0] % (failures + 1) != 0:
+            raise exc("transient")
+        return 1
+
+    return call
+
+
+def _retry_ours(func: Callable[[], Any], *, is_async: bool = False) -> Prepared:
+    from python_mastery_portfolio import retry
+
+    wrapped = retry(max_attempts=3, delay=0.0, backoff=1.0, exceptions=ConnectionError)(func)
+    return Prepared(wrapped, is_async=is_async)
+
+
+def _retry_tenacity(func: Callable[[], Any], *, is_async: bool = False) -> Prepared:
+    import tenacity
+
+    wrapped = tenacity.retry(
+        stop=tenacity.stop_after_attempt(3),
+        wait=tenacity.wait_none(),
+        retry=tenacity.retry_if_exception_type(ConnectionError),
+        reraise=True,
+    )(func)
+    return Prepared(wrapped, is_async=is_async)
+
+
+def _retry_stamina(func: Callable[[], Any], *, is_async: bool = False) -> Prepared:
+    import stamina
+
+    stamina.instrumentation.set_on_retry_hooks([])
+    wrapped = stamina.retry(
+        on=ConnectionError, attempts=3, wait_initial=0.0, wait_max=0.0, wait_jitter=0.0
+    )(func)
+    return Prepared(wrapped, is_async=is_async)
+
+
+def _retry_backoff(func: Callable[[], Any], *, is_async: bool = False) -> Prepared:
+    import backoff
+
+    wrapped = backoff.on_exception(
+        backoff.constant, ConnectionError, max_tries=3, interval=0, jitter=None, logger=None
+    )(func)
+    return Prepared(wrapped, is_async=is_async)
+
+
+def _ok() -> int:
+    return 1
+
+
+async def _aok() -> int:
+    return 1
+
+
+def _two_failures(make: Callable[..., Prepared]) -> Prepared:
+    prepared = make(_flaky(2))
+
+    def verify() -> None:
+        _check(prepared.op() == 1, "did not succeed on the third attempt")
+
+    return Prepared(prepared.op, verify)
+
+
+# ----------------------------------------------------------------------------- DI
+
+
+class _Leaf:
+    pass
+
+
+class _Mid:
+    def __init__(self, leaf: _Leaf) -> None:
+        self.leaf = leaf
+
+
+class _Root:
+    def __init__(self, mid: _Mid) -> None:
+        self.mid = mid
+
+
+class _Single:
+    pass
+
+
+def _verify_graph(resolve: Callable[[], Any]) -> Callable[[], None]:
+    def verify() -> None:
+        first, second = resolve(), resolve()
+        _check(isinstance(first, _Root) and isinstance(first.mid.leaf, _Leaf), "wrong graph")
+        _check(first is not second and first.mid.leaf is not second.mid.leaf, "not transient")
+
+    return verify
+
+
+def _verify_single(resolve: Callable[[], Any]) -> Callable[[], None]:
+    def verify() -> None:
+        _check(isinstance(resolve(), _Single) and resolve() is resolve(), "not a singleton")
+
+    return verify
+
+
+def _di_ours(graph: bool) -> Prepared:
+    from python_mastery_portfolio import DIContainer, LifecycleScope
+
+    container = DIContainer()
+    if graph:
+        container.register(_Leaf).register(_Mid).register(_Root)
+        op = functools.partial(container.resolve, _Root)
+        return Prepared(op, _verify_graph(op))
+    container.register(_Single, scope=LifecycleScope.SINGLETON)
+    op = functools.partial(container.resolve, _Single)
+    return Prepared(op, _verify_single(op))
+
+
+def _di_punq(graph: bool) -> Prepared:
+    import punq
+
+    container = punq.Container()
+    if graph:
+        container.register(_Leaf)
+        container.register(_Mid)
+        container.register(_Root)
+        op = functools.partial(container.resolve, _Root)
+        return Prepared(op, _verify_graph(op))
+    container.register(_Single, scope=punq.Scope.singleton)
+    op = functools.partial(container.resolve, _Single)
+    return Prepared(op, _verify_single(op))
+
+
+def _di_lagom(graph: bool) -> Prepared:
+    import lagom
+
+    container = lagom.Container()
+    if graph:
+        op = functools.partial(container.resolve, _Root)
+        return Prepared(op, _verify_graph(op))
+    container[_Single] = lagom.Singleton(_Single)
+    op = functools.partial(container.resolve, _Single)
+    return Prepared(op, _verify_single(op))
+
+
+def _di_dependency_injector(graph: bool) -> Prepared:
+    from dependency_injector import providers
+
+    if graph:
+        leaf = providers.Factory(_Leaf)
+        mid = providers.Factory(_Mid, leaf=leaf)
+        root = providers.Factory(_Root, mid=mid)
+        return Prepared(root, _verify_graph(root))
+    single = providers.ThreadSafeSingleton(_Single)
+    return Prepared(single, _verify_single(single))
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _scalar(a: int, b: str) -> int:
+    return a
+
+
+def _listed(items: list[int]) -> int:
+    return len(items)
+
+
+_ITEMS = list(range(1000))
+
+
+def _validated(decorate: Callable[[Any], Any], *, listed: bool) -> Prepared:
+    if listed:
+        func = decorate(_listed)
+        op = functools.partial(func, _ITEMS)
+        bad: Any = [*_ITEMS[:-1], "x"]
+    else:
+        func = decorate(_scalar)
+        op = functools.partial(func, 1, "x")
+        bad = "not an int"
+
+    def verify() -> None:
+        _check(op() in (1, 1000), "wrong result")
+        try:
+            func(bad) if listed else func(bad, "x")
+        except Exception:  # each library raises its own error type
+            return
+        raise AssertionError("a bad argument was accepted (the check is not done)")
+
+    return Prepared(op, verify)
+
+
+def _ours_validate(func: Any) -> Any:
+    from python_mastery_portfolio import validate_types
+
+    return validate_types(func)
+
+
+def _pydantic_strict(func: Any) -> Any:
+    import pydantic
+
+    return pydantic.validate_call(config=pydantic.ConfigDict(strict=True))(func)
+
+
+def _typeguard(func: Any) -> Any:
+    import typeguard
+
+    return typeguard.typechecked(func)
+
+
+def _beartype(func: Any) -> Any:
+    import beartype
+
+    return beartype.beartype(func)
+
+
+# ----------------------------------------------------------------------------- resilience
+
+
+def _limiter_ours() -> Prepared:
+    from python_mastery_portfolio import RateLimiter
+
+    limiter = RateLimiter(10**9, per=1.0)
+    op = limiter.try_acquire
+    return Prepared(op, lambda: _check(limiter.try_acquire() is True, "rejected"))
+
+
+def _limiter_limits() -> Prepared:
+    import limits
+    from limits.storage import MemoryStorage
+    from limits.strategies import MovingWindowRateLimiter
+
+    limiter = MovingWindowRateLimiter(MemoryStorage())
+    item = limits.RateLimitItemPerSecond(10**9)
+    op = functools.partial(limiter.hit, item, "bench")
+    return Prepared(op, lambda: _check(limiter.hit(item, "bench") is True, "rejected"))
+
+
+def _breaker_ours() -> Prepared:
+    from python_mastery_portfolio import CircuitBreaker
+
+    breaker = CircuitBreaker(failure_threshold=5, recovery_timeout=30.0)
+    op = breaker(_ok)
+    return Prepared(op, lambda: _check(op() == 1, "wrong result"))
+
+
+def _breaker_pybreaker() -> Prepared:
+    import pybreaker
+
+    breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30)
+    op = breaker(_ok)
+    return Prepared(op, lambda: _check(op() == 1, "wrong result"))
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def _timed_ours() -> Prepared:
+    from python_mastery_portfolio import timed
+
+    return Prepared(timed(unit="ms")(_ok))
+
+
+def _bare_timer() -> Prepared:
+    counter = time.perf_counter
+
+    def op() -> int:
+        start = counter()
+        result = _ok()
+        _ = counter() - start
+        return result
+
+    return Prepared(op)
+
+
+# ----------------------------------------------------------------------------- the list
+
+
+def all_scenarios() -> list[Scenario]:
+    """Return every scenario of the benchmark issue, in the issue's order."""
+    return [
+        Scenario(
+            "cache_hit",
+            "@cache(ttl=...) hit, one int argument",
+            [
+                Contender(OURS, lambda: _cache_hit(_ours_cache(maxsize=256, ttl=3600))),
+                Contender(
+                    "cachetools cached(TTLCache)",
+                    lambda: _cache_hit(_cachetools("ttl", 256)),
+                    "cachetools",
+                    0.5,
+                ),
+                Contender(
+                    "functools.lru_cache",
+                    lambda: _cache_hit(functools.lru_cache(maxsize=256)),
+                    None,
+                    3.0,
+                ),
+            ],
+        ),
+        Scenario(
+            "cache_miss_eviction",
+            "@cache miss with eviction (maxsize 128, 256 keys cycling)",
+            [
+                Contender(OURS, lambda: _cache_miss(_ours_cache(maxsize=128, ttl=3600))),
+                Contender(
+                    "cachetools cached(TTLCache)",
+                    lambda: _cache_miss(_cachetools("ttl", 128)),
+                    "cachetools",
+                    0.5,
+                ),
+                Contender(
+                    "cachetools cached(LRUCache)",
+                    lambda: _cache_miss(_cachetools("lru", 128)),
+                    "cachetools",
+                    0.5,
+                ),
+                Contender(
+                    "functools.lru_cache", lambda: _cache_miss(functools.lru_cache(maxsize=128))
+                ),
+            ],
+        ),
+        Scenario(
+            "async_cache_hit",
+            "async_cache hit",
+            [
+                Contender(OURS, lambda: _async_hit(_async_cache_ours())),
+                Contender("async-lru alru_cache", lambda: _async_hit(_alru()), "async-lru", 1.0),
+            ],
+        ),
+        Scenario(
+            "lrucache_get_hit",
+            "LRUCache.get hit",
+            [
+                Contender(OURS, _lru_get_ours),
+                Contender("cachetools TTLCache", _lru_get_cachetools, "cachetools", 0.5),
+            ],
+        ),
+        Scenario(
+            "lrucache_set_eviction",
+            "LRUCache.set with eviction",
+            [
+                Contender(OURS, _lru_set_ours),
+                Contender("cachetools TTLCache", _lru_set_cachetools, "cachetools", 0.5),
+            ],
+        ),
+        Scenario(
+            "cache_memory",
+            f"memory per entry, {ENTRIES:,} entries (tracemalloc)",
+            [
+                Contender(OURS, lambda: Prepared(_ok)),
+                Contender("cachetools TTLCache", lambda: Prepared(_ok), "cachetools", 1.0),
+            ],
+            unit="bytes/entry",
+            measure=_memory,
+        ),
+        Scenario(
+            "retry_success_sync",
+            "@retry call that succeeds at once (sync)",
+            [
+                Contender(OURS, lambda: _retry_ours(_ok)),
+                Contender("tenacity", lambda: _retry_tenacity(_ok), "tenacity", 0.2),
+                Contender("stamina", lambda: _retry_stamina(_ok), "stamina", 0.5),
+                Contender("backoff", lambda: _retry_backoff(_ok), "backoff", 1.0),
+            ],
+        ),
+        Scenario(
+            "retry_success_async",
+            "@retry call that succeeds at once (async)",
+            [
+                Contender(OURS, lambda: _retry_ours(_aok, is_async=True)),
+                Contender(
+                    "tenacity", lambda: _retry_tenacity(_aok, is_async=True), "tenacity", 0.2
+                ),
+                Contender("stamina", lambda: _retry_stamina(_aok, is_async=True), "stamina", 0.5),
+                Contender("backoff", lambda: _retry_backoff(_aok, is_async=True), "backoff", 1.0),
+            ],
+        ),
+        Scenario(
+            "retry_two_failures",
+            "@retry with two failures then success, waits off",
+            [
+                Contender(OURS, lambda: _two_failures(_retry_ours)),
+                Contender("tenacity", lambda: _two_failures(_retry_tenacity), "tenacity", 0.2),
+            ],
+            note="Waits are zero for every contender, so only the retry machinery is timed.",
+        ),
+        Scenario(
+            "di_singleton",
+            "DI resolve of a singleton",
+            [
+                Contender(OURS, lambda: _di_ours(graph=False)),
+                Contender("punq", lambda: _di_punq(graph=False), "punq", 1.0),
+                Contender("lagom", lambda: _di_lagom(graph=False), "lagom", 1.0),
+                Contender(
+                    "dependency-injector",
+                    lambda: _di_dependency_injector(graph=False),
+                    "dependency-injector",
+                    1.0,
+                ),
+            ],
+        ),
+        Scenario(
+            "di_transient_graph",
+            "DI resolve of a transient three-level graph",
+            [
+                Contender(OURS, lambda: _di_ours(graph=True)),
+                Contender("punq", lambda: _di_punq(graph=True), "punq", 0.1),
+                Contender("lagom", lambda: _di_lagom(graph=True), "lagom", 0.5),
+                Contender(
+                    "dependency-injector",
+                    lambda: _di_dependency_injector(graph=True),
+                    "dependency-injector",
+                    2.0,
+                ),
+            ],
+        ),
+        Scenario(
+            "validate_scalars",
+            "@validate_types call, two scalar arguments",
+            [
+                Contender(OURS, lambda: _validated(_ours_validate, listed=False)),
+                Contender(
+                    "typeguard", lambda: _validated(_typeguard, listed=False), "typeguard", 0.5
+                ),
+                Contender(
+                    "pydantic validate_call (strict)",
+                    lambda: _validated(_pydantic_strict, listed=False),
+                    "pydantic",
+                    1.0,
+                ),
+                Contender("beartype", lambda: _validated(_beartype, listed=False), "beartype", 2.0),
+            ],
+        ),
+        Scenario(
+            "validate_list",
+            "@validate_types call, list[int] of 1 000 items (full check)",
+            [
+                Contender(OURS, lambda: _validated(_ours_validate, listed=True)),
+                Contender(
+                    "pydantic validate_call (strict)",
+                    lambda: _validated(_pydantic_strict, listed=True),
+                    "pydantic",
+                    1.0,
+                ),
+            ],
+            note="Only pydantic also checks every item; beartype samples one item per call "
+            "and typeguard checks the first by default, so they are not comparable here.",
+        ),
+        Scenario(
+            "ratelimiter_try_acquire",
+            "RateLimiter.try_acquire",
+            [
+                Contender(OURS, _limiter_ours),
+                Contender("limits (memory, moving window)", _limiter_limits, "limits", 0.5),
+            ],
+        ),
+        Scenario(
+            "breaker_closed",
+            "call through a closed CircuitBreaker",
+            [
+                Contender(OURS, _breaker_ours),
+                Contender("pybreaker", _breaker_pybreaker, "pybreaker", 0.5),
+            ],
+        ),
+        Scenario(
+            "timed_overhead",
+            "@timed call overhead",
+            [
+                Contender(OURS, _timed_ours),
+                Contender("bare perf_counter pair", _bare_timer, None, 2.0),
+            ],
+            note="Logging is disabled during the run, as in a service whose log level is above "
+            "the decorator's; the peer is a hand-written perf_counter pair around the call.",
+        ),
+    ]
+
+
+def _async_cache_ours() -> Callable[[Any], Any]:
+    from python_mastery_portfolio import async_cache
+
+    return async_cache(maxsize=128)
+
+
+def _alru() -> Callable[[Any], Any]:
+    from async_lru import alru_cache
+
+    decorate: Callable[[Any], Any] = alru_cache(maxsize=128)
+    return decorate

@@ -1,0 +1,280 @@
+"""The contract every cache implementation passes (LRUCache today, the Redis backend later).
+
+Subclass :class:`CacheContract` in a ``test_*.py`` module and implement :meth:`make_cache`.
+The tests use only the public, mapping-like API -- ``get``, ``set``, ``delete``, ``clear``,
+``len``, ``in`` and ``stats`` -- and drive time through a ``ManualClock``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from python_mastery_portfolio.testing import ManualClock
+
+STAT_KEYS = {"hits", "misses", "hit_rate", "evictions", "expirations", "size", "maxsize"}
+
+
+class CacheContract:
+    """Behaviour shared by every cache; not collected on its own (no ``Test`` prefix)."""
+
+    def make_cache(
+        self, maxsize: int = 128, ttl: float | None = None, clock: ManualClock | None = None
+    ) -> Any:
+        """Return a new, empty cache under test."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def clock(self) -> ManualClock:
+        return ManualClock(start=1000.0)
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def test_get_missing_returns_none(self) -> None:
+        """A missing key reads as None."""
+        assert self.make_cache().get("missing") is None
+
+    def test_get_missing_returns_default(self) -> None:
+        """A missing key reads as the given default."""
+        assert self.make_cache().get("missing", "fallback") == "fallback"
+
+    def test_set_then_get(self) -> None:
+        """A stored value reads back."""
+        cache = self.make_cache()
+        cache.set("user:123", 42)
+        assert cache.get("user:123") == 42
+
+    @pytest.mark.parametrize("value", [None, 0, "", False, 0.0, ()], ids=repr)
+    def test_falsy_values_are_values(self, value: object) -> None:
+        """None, 0, "", False... are stored and told apart from a missing key."""
+        cache = self.make_cache()
+        cache.set("key", value)
+        sentinel = object()
+        assert cache.get("key", sentinel) == value
+        assert cache.get("key", sentinel) is not sentinel
+        assert "key" in cache
+        assert cache.stats()["hits"] == 2
+
+    def test_set_overwrites(self) -> None:
+        """Setting a key again replaces its value without growing the cache."""
+        cache = self.make_cache()
+        cache.set("key", 1)
+        cache.set("key", 2)
+        assert cache.get("key") == 2
+        assert len(cache) == 1
+
+    def test_delete_existing(self) -> None:
+        """Deleting a stored key returns True and removes it."""
+        cache = self.make_cache()
+        cache.set("key", 1)
+        assert cache.delete("key") is True
+        assert "key" not in cache
+        assert cache.get("key") is None
+
+    def test_delete_missing(self) -> None:
+        """Deleting a missing key returns False."""
+        assert self.make_cache().delete("missing") is False
+
+    def test_clear(self) -> None:
+        """clear() removes every entry."""
+        cache = self.make_cache()
+        for number in range(5):
+            cache.set(number, number)
+        cache.clear()
+        assert len(cache) == 0
+        assert all(number not in cache for number in range(5))
+
+    def test_len_counts_entries(self) -> None:
+        """len() is the number of stored entries."""
+        cache = self.make_cache()
+        for number in range(3):
+            cache.set(number, str(number))
+        assert len(cache) == 3
+
+    def test_contains(self) -> None:
+        """`in` is True for stored keys only."""
+        cache = self.make_cache()
+        cache.set("here", 1)
+        assert "here" in cache
+        assert "absent" not in cache
+
+    def test_contains_does_not_count(self) -> None:
+        """`in` counts neither hits nor misses."""
+        cache = self.make_cache()
+        cache.set("here", 1)
+        assert "here" in cache
+        assert "absent" not in cache
+        stats = cache.stats()
+        assert (stats["hits"], stats["misses"]) == (0, 0)
+
+    # -- LRU -------------------------------------------------------------------------------
+
+    def test_evicts_least_recently_used(self) -> None:
+        """When full, the least recently used entry goes."""
+        cache = self.make_cache(maxsize=2)
+        cache.set("a", 1)
+        cache.set("b", 2)
+        cache.set("c", 3)
+        assert "a" not in cache
+        assert ("b" in cache, "c" in cache) == (True, True)
+
+    def test_read_refreshes_recency(self) -> None:
+        """A read makes an entry the most recently used."""
+        cache = self.make_cache(maxsize=2)
+        cache.set("a", 1)
+        cache.set("b", 2)
+        assert cache.get("a") == 1
+        cache.set("c", 3)
+        assert "a" in cache
+        assert "b" not in cache
+
+    def test_set_refreshes_recency(self) -> None:
+        """Setting an existing key makes it the most recently used."""
+        cache = self.make_cache(maxsize=2)
+        cache.set("a", 1)
+        cache.set("b", 2)
+        cache.set("a", 10)
+        cache.set("c", 3)
+        assert cache.get("a") == 10
+        assert "b" not in cache
+
+    def test_size_never_exceeds_maxsize(self) -> None:
+        """len() stays within maxsize however many keys are set."""
+        cache = self.make_cache(maxsize=3)
+        for number in range(50):
+            cache.set(number, number)
+            assert len(cache) <= 3
+        assert cache.stats()["evictions"] == 47
+
+    # -- TTL -------------------------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        ("elapsed", "hit"),
+        [(0.0, True), (9.999, True), (10.0, False), (10.001, False), (1e6, False)],
+        ids=["fresh", "just-before", "at-expiry", "just-after", "long-after"],
+    )
+    def test_ttl_boundary(self, clock: ManualClock, elapsed: float, hit: bool) -> None:
+        """An entry is a hit while t < expiry and a miss from t >= expiry on."""
+        cache = self.make_cache(ttl=10, clock=clock)
+        cache.set("key", "value")
+        clock.advance(elapsed)
+        assert (cache.get("key") == "value") is hit
+        assert ("key" in cache) is hit
+
+    def test_expired_entry_counts_as_miss(self, clock: ManualClock) -> None:
+        """Reading an expired entry is a miss and an expiration."""
+        cache = self.make_cache(ttl=5, clock=clock)
+        cache.set("key", 1)
+        clock.advance(5)
+        assert cache.get("key", "gone") == "gone"
+        stats = cache.stats()
+        assert (stats["hits"], stats["misses"], stats["expirations"]) == (0, 1, 1)
+
+    def test_expired_entries_leave_len(self, clock: ManualClock) -> None:
+        """Expired entries are not counted by len() or stats()['size']."""
+        cache = self.make_cache(ttl=5, clock=clock)
+        cache.set("old", 1)
+        clock.advance(3)
+        cache.set("new", 2)
+        clock.advance(2)
+        assert len(cache) == 1
+        assert cache.stats()["size"] == 1
+
+    def test_read_does_not_refresh_ttl(self, clock: ManualClock) -> None:
+        """A read refreshes recency, never the time to live."""
+        cache = self.make_cache(ttl=10, clock=clock)
+        cache.set("key", 1)
+        clock.advance(9)
+        assert cache.get("key") == 1
+        clock.advance(1)
+        assert cache.get("key") is None
+
+    def test_set_refreshes_ttl(self, clock: ManualClock) -> None:
+        """Setting a key again starts its time to live anew."""
+        cache = self.make_cache(ttl=10, clock=clock)
+        cache.set("key", 1)
+        clock.advance(9)
+        cache.set("key", 2)
+        clock.advance(9)
+        assert cache.get("key") == 2
+
+    @pytest.mark.parametrize(
+        ("default_ttl", "entry_ttl"),
+        [(None, 5), (100, 5), (5, 100)],
+        ids=["no-default", "shorter", "longer"],
+    )
+    def test_per_entry_ttl_overrides(
+        self, clock: ManualClock, default_ttl: float | None, entry_ttl: float
+    ) -> None:
+        """A ttl given to set() overrides the cache's own."""
+        cache = self.make_cache(ttl=default_ttl, clock=clock)
+        cache.set("key", 1, ttl=entry_ttl)
+        clock.advance(entry_ttl - 0.5)
+        assert cache.get("key") == 1
+        clock.advance(0.5)
+        assert cache.get("key") is None
+
+    def test_expired_go_before_live_are_evicted(self, clock: ManualClock) -> None:
+        """When full, expired entries are dropped rather than the least recently used live one."""
+        cache = self.make_cache(maxsize=3, ttl=100, clock=clock)
+        cache.set("live-lru", 1)
+        cache.set("short", 2, ttl=1)
+        cache.set("live", 3)
+        assert cache.get("short") == 2  # now the most recently used
+        clock.advance(1)
+        cache.set("new", 4)
+        assert ("live-lru" in cache, "live" in cache, "new" in cache) == (True, True, True)
+        stats = cache.stats()
+        assert (stats["evictions"], stats["expirations"]) == (0, 1)
+
+    def test_delete_expired_returns_false(self, clock: ManualClock) -> None:
+        """Deleting an entry that has expired reports that nothing live was removed."""
+        cache = self.make_cache(ttl=1, clock=clock)
+        cache.set("key", 1)
+        clock.advance(1)
+        assert cache.delete("key") is False
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def test_stats_keys(self) -> None:
+        """stats() has the documented keys."""
+        assert set(self.make_cache().stats()) >= STAT_KEYS
+
+    def test_stats_before_any_lookup(self) -> None:
+        """Before any lookup, the hit rate is 0.0 and every counter is zero."""
+        stats = self.make_cache(maxsize=7).stats()
+        assert stats["hit_rate"] == 0.0
+        assert (stats["hits"], stats["misses"], stats["size"], stats["maxsize"]) == (0, 0, 0, 7)
+
+    def test_stats_count_lookups(self) -> None:
+        """Hits and misses count get() calls; the hit rate is their ratio."""
+        cache = self.make_cache()
+        cache.set("a", 1)
+        for key in ["a", "a", "a", "missing"]:
+            cache.get(key)
+        stats = cache.stats()
+        assert (stats["hits"], stats["misses"]) == (3, 1)
+        assert stats["hit_rate"] == pytest.approx(0.75)
+
+    # -- validation ------------------------------------------------------------------------
+
+    @pytest.mark.parametrize("maxsize", [0, -1], ids=["zero", "negative"])
+    def test_rejects_maxsize(self, maxsize: int) -> None:
+        """maxsize must be at least 1."""
+        with pytest.raises(ValueError, match="maxsize"):
+            self.make_cache(maxsize=maxsize)
+
+    @pytest.mark.parametrize("ttl", [0, -1, float("nan")], ids=["zero", "negative", "nan"])
+    def test_rejects_ttl(self, ttl: float) -> None:
+        """ttl must be None or positive."""
+        with pytest.raises(ValueError, match="ttl"):
+            self.make_cache(ttl=ttl)
+
+    @pytest.mark.parametrize("ttl", [0, -5], ids=["zero", "negative"])
+    def test_rejects_entry_ttl(self, ttl: float) -> None:
+        """A per-entry ttl must be positive too, and nothing is stored."""
+        cache = self.make_cache()
+        with pytest.raises(ValueError, match="ttl"):
+            cache.set("key", 1, ttl=ttl)
+        assert "key" not in cache

@@ -1,0 +1,123 @@
+"""Static proofs of the caching types: checked by mypy --strict, and run by pytest."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any, assert_type
+
+import pytest
+
+from python_mastery_portfolio.caching import CachedFunction, LRUCache, async_cache, cache
+
+
+@cache(maxsize=256, ttl=3600)
+def expensive(x: int, scale: float = 1.0) -> float:
+    return x * scale
+
+
+@cache
+def bare(name: str) -> str:
+    return name.upper()
+
+
+@async_cache(maxsize=128)
+async def fetch_user(user_id: int) -> dict[str, int]:
+    return {"id": user_id}
+
+
+@cache()
+async def fetch_name(user_id: int) -> str:
+    return str(user_id)
+
+
+class Repository:
+    @cache(maxsize=8)
+    def lookup(self, user_id: int, *, verbose: bool = False) -> str:
+        return f"{user_id}:{verbose}"
+
+    @async_cache
+    async def fetch(self, user_id: int) -> bytes:
+        return bytes(user_id)
+
+
+def test_lru_cache_types() -> None:
+    """LRUCache[K, V] narrows get() to V | None, or V | default."""
+    store: LRUCache[str, int] = LRUCache(maxsize=128, ttl=3600)
+    store.set("user:123", 42)
+    store.set("user:124", 43, ttl=5)
+    assert_type(store.get("user:123"), int | None)
+    assert_type(store.get("user:123", 0), int)
+    assert_type(store.get("user:123", "none"), int | str)
+    assert_type(store.delete("user:123"), bool)
+    assert_type(store.stats(), dict[str, int | float])
+    assert_type(len(store), int)
+
+
+def test_cache_keeps_the_signature() -> None:
+    """A cached function keeps its parameters and return type (ParamSpec)."""
+    assert_type(expensive(1), float)
+    assert_type(expensive(x=1, scale=2.0), float)
+    assert_type(bare("a"), str)
+    same: Callable[[int, float], float] = expensive
+    assert same(2, 1.0) == 2.0
+    named: CachedFunction[[int, float], float] = expensive
+    assert named.cache_invalidate(2, 1.0) is True
+
+
+def test_control_methods() -> None:
+    """cache_stats, cache_clear and cache_invalidate are typed; invalidate takes the args."""
+    assert_type(expensive.cache_stats(), dict[str, int | float])
+    assert_type(expensive.cache_clear(), None)
+    assert_type(expensive.cache_invalidate(1, scale=2.0), bool)
+    assert_type(expensive.__wrapped__(3), float)
+
+
+def test_async_types() -> None:
+    """async_cache and cache on async def keep a coroutine's return type."""
+
+    async def main() -> None:
+        assert_type(await fetch_user(1), dict[str, int])
+        assert_type(await fetch_name(1), str)
+
+    same: Callable[[int], Coroutine[Any, Any, dict[str, int]]] = fetch_user
+    assert same is fetch_user
+    asyncio.run(main())
+
+
+def test_async_cache_rejects_sync_functions() -> None:
+    """async_cache only accepts coroutine functions."""
+
+    def sync(x: int) -> int:
+        return x
+
+    with pytest.raises(TypeError, match="coroutine functions"):
+        async_cache()(sync)  # type: ignore[arg-type]
+
+
+def test_methods_bind_the_instance() -> None:
+    """On an instance, a cached method drops self and keeps the rest of the signature."""
+    repo = Repository()
+    assert_type(repo.lookup(1), str)
+    assert_type(repo.lookup(1, verbose=True), str)
+    assert_type(repo.lookup.cache_invalidate(1), bool)
+    assert_type(repo.lookup.cache_stats(), dict[str, int | float])
+    assert_type(Repository.lookup(repo, 1), str)
+    assert_type(Repository.lookup.cache_stats(), dict[str, int | float])
+
+    async def main() -> None:
+        assert_type(await repo.fetch(2), bytes)
+
+    asyncio.run(main())
+
+
+async def rejected_calls(store: LRUCache[str, int], repo: Repository) -> None:
+    """Calls mypy must reject; never run (each ignore fails strict mode if unused)."""
+    store.set("user:125", "text")  # type: ignore[arg-type]
+    store.set(125, 1)  # type: ignore[arg-type]
+    expensive("1")  # type: ignore[arg-type]
+    bare(1)  # type: ignore[arg-type]
+    expensive.cache_invalidate("1")  # type: ignore[arg-type]
+    await fetch_user("1")  # type: ignore[arg-type]
+    repo.lookup("1")  # type: ignore[arg-type]
+    repo.lookup(1, True)  # type: ignore[call-arg]
