@@ -31,7 +31,7 @@ from python_mastery_portfolio.exceptions import CircularDependencyError, Lifetim
 if TYPE_CHECKING:
     from python_mastery_portfolio.di_container import DIContainer
 
-__all__ = ["Cell", "Cleanups", "Scope"]
+__all__ = ["Cell", "Cleanups", "ClosesOnExit", "Scope"]
 
 logger = logging.getLogger("python_mastery_portfolio.di_container")
 
@@ -230,7 +230,44 @@ def _settle(failures: list[BaseException], error: BaseException | None) -> None:
     raise BaseExceptionGroup(f"{len(failures)} DI finalisers failed", failures)
 
 
-class Scope:
+class ClosesOnExit:
+    """Mixin: ``with``/``async with`` call ``close(error)``/``aclose(error)`` on exit.
+
+    The exception raised in the block (if any) is handed on, so generator finalisers see it.
+    """
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Finalise what this object owns (implemented by subclasses)."""
+        raise NotImplementedError
+
+    async def aclose(self, error: BaseException | None = None) -> None:
+        """Finalise what this object owns, awaiting async finalisers (implemented by subclasses)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close(exc)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose(exc)
+
+
+class Scope(ClosesOnExit):
     """A unit of work (a request, a job) with its own instances of the scoped services.
 
     Open one with ``with container.scope() as scope:`` or ``async with``. Each scoped
@@ -257,28 +294,6 @@ class Scope:
 
     def __repr__(self) -> str:
         return f"<Scope with {len(self._instances)} scoped instances>"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close(exc)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose(exc)
 
     @overload
     def resolve(self, service_type: type[T]) -> T: ...

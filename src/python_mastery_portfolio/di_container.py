@@ -53,7 +53,6 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
 from python_mastery_portfolio._di_compile import (
@@ -71,7 +70,7 @@ from python_mastery_portfolio._di_graph import (
     read_params,
 )
 from python_mastery_portfolio._di_inject import ServiceProvider
-from python_mastery_portfolio._di_scope import Cell, Cleanups, Scope
+from python_mastery_portfolio._di_scope import Cell, Cleanups, ClosesOnExit, Scope
 from python_mastery_portfolio._utils import is_async_callable
 from python_mastery_portfolio.exceptions import DependencyError
 
@@ -116,7 +115,7 @@ def _kind_of(factory: Callable[..., Any]) -> Kind:
     return Kind.ASYNC if is_async_callable(factory) else Kind.SYNC
 
 
-class DIContainer(Compiler):
+class DIContainer(Compiler, ClosesOnExit):
     """Register services, then resolve them with their dependencies wired from type hints.
 
     Registration and resolution are thread-safe. See the module docstring for errors,
@@ -512,28 +511,6 @@ class DIContainer(Compiler):
         """Like :meth:`close`, awaiting async generator finalisers too."""
         self._forget_singletons()
         await self._cleanups.aclose(error)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close(exc)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose(exc)
 
     def stats(self) -> dict[str, int | float]:
         """Return counters: ``registrations``, ``compiled``, ``singletons`` built, ``overrides``.
