@@ -69,10 +69,13 @@ class TestManualClock:
         await task
 
     @pytest.mark.parametrize("method", ["advance", "sleep"])
-    def test_negative_rejected(self, method: str) -> None:
-        """Time never goes backwards."""
+    @pytest.mark.parametrize("seconds", [-1, float("nan")], ids=["negative", "nan"])
+    def test_negative_rejected(self, method: str, seconds: float) -> None:
+        """Time never goes backwards, and NaN never corrupts the clock."""
+        clock = ManualClock()
         with pytest.raises(ValueError, match="seconds must be >= 0"):
-            getattr(ManualClock(), method)(-1)
+            getattr(clock, method)(seconds)
+        assert clock.now() == 0.0
 
     def test_threads(self) -> None:
         """Concurrent sleeps from many threads all count."""

@@ -216,6 +216,19 @@ class TestSubclasses:
         with pytest.raises(ValueError, match="bad"):
             raise ValidationError("bad", field="x")
 
+    @pytest.mark.parametrize("status", [True, 0, 99, 600, "502", 502.0], ids=repr)
+    def test_api_error_refuses_bad_status(self, status: Any) -> None:
+        """An APIError status must be an HTTP status code."""
+        with pytest.raises(ValueError, match="status_code must be an HTTP status"):
+            APIError("x", status_code=status)
+
+    @pytest.mark.parametrize("status", [200, 301], ids=["ok", "redirect"])
+    def test_api_error_success_status_is_still_a_failure(self, status: int) -> None:
+        """An upstream answering 2xx/3xx where it should not is still served as 502."""
+        error = APIError("unexpected answer", status_code=status)
+        assert error.status_code == status
+        assert error.http_status == 502
+
     def test_api_error_default_status(self) -> None:
         """APIError without a status code maps to 502 Bad Gateway."""
         assert APIError("down").http_status == 502

@@ -107,6 +107,9 @@ class TestConstruction:
             ({"rate": 1, "max_keys": 1.5}, TypeError, "max_keys"),
             ({"rate": 1, "max_keys": True}, TypeError, "max_keys"),
             ({"rate": 1, "clock": object()}, TypeError, "clock"),
+            ({"rate": math.inf}, ValueError, "rate"),
+            ({"rate": 1, "per": math.inf}, ValueError, "per"),
+            ({"rate": 1, "burst": math.inf}, ValueError, "burst"),
         ],
         ids=[
             "rate-zero",
@@ -120,6 +123,9 @@ class TestConstruction:
             "max-keys-float",
             "max-keys-bool",
             "clock",
+            "rate-inf",
+            "per-inf",
+            "burst-inf",
         ],
     )
     def test_bad_arguments(self, kwargs: dict[str, Any], error: type[Exception], name: str) -> None:

@@ -115,8 +115,19 @@ class TestCreate:
             ({"email": "a@example.org", "name": "A", "age": 151}, "age"),
             ({"email": "a@example.org", "name": "A", "age": -1}, "age"),
             ({"email": "a@example.org", "name": "A", "role": "admin"}, "role"),
+            ({"email": "a@example.org", "name": "A", "age": True}, "age"),
+            ({"email": "a@example.org", "name": "A", "age": "36"}, "age"),
         ],
-        ids=["email", "empty-name", "long-name", "old", "negative-age", "extra-field"],
+        ids=[
+            "email",
+            "empty-name",
+            "long-name",
+            "old",
+            "negative-age",
+            "extra-field",
+            "bool-age",
+            "string-age",
+        ],
     )
     def test_invalid_body_is_422(
         self, client: TestClient, body: dict[str, Any], field: str

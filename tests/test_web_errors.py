@@ -61,6 +61,10 @@ def make_app(*, middleware: bool = True) -> FastAPI:
     async def http() -> None:
         raise HTTPException(418, detail="I refuse", headers={"X-Extra": "1"})
 
+    @app.get("/http-status/{status}")
+    async def http_status(status: int) -> None:
+        raise HTTPException(status)
+
     @app.get("/http-data")
     async def http_data() -> None:
         raise HTTPException(400, detail={"why": ["a", "b"]})
@@ -160,6 +164,14 @@ class TestHttpExceptions:
         assert body["detail"] == "I refuse"
         assert body["code"] == "i_m_a_teapot"
         assert response.headers["X-Extra"] == "1"
+
+    @pytest.mark.parametrize("status", [204, 304], ids=["no-content", "not-modified"])
+    def test_bodiless_statuses_have_no_body(self, client: TestClient, status: int) -> None:
+        """204 and 304 carry no body, as HTTP requires."""
+        response = client.get(f"/http-status/{status}")
+        assert response.status_code == status
+        assert response.content == b""
+        assert "X-Request-ID" in response.headers
 
     def test_structured_detail_goes_to_errors(self, client: TestClient) -> None:
         """A non-string detail is kept in the errors member; detail stays text."""

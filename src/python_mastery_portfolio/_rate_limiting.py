@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Hashable
@@ -169,6 +170,10 @@ class RateLimiter:
             burst = max(float(rate), 1.0)
         else:
             require_at_least("burst", burst, 1)
+        # An infinite rate, period or burst turns the bucket arithmetic into NaN.
+        for name, value in (("rate", rate), ("per", per), ("burst", burst)):
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
         if not isinstance(clock, Clock):
             raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
         require_count("max_keys", max_keys, 1)

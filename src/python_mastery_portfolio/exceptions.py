@@ -320,7 +320,7 @@ class DataProcessingError(PortfolioError):
 
 
 class APIError(PortfolioError):
-    """A call to an upstream API failed; the status is ``status_code`` or 502.
+    """A call to an upstream API failed; the status is ``status_code`` (when 4xx/5xx) or 502.
 
     Example:
         >>> APIError("upstream down", status_code=503, endpoint="/v1").http_status
@@ -344,8 +344,14 @@ class APIError(PortfolioError):
         code: str | None = None,
         **context: Any,
     ) -> None:
+        status: object = status_code  # checked at run time: callers may pass anything
+        if status is not None and (
+            isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
+        ):
+            raise ValueError(f"status_code must be an HTTP status (100-599), got {status_code!r}")
         super().__init__(message, code=code, status_code=status_code, endpoint=endpoint, **context)
-        if status_code is not None:
+        # An upstream's 4xx/5xx is relayed; anything else still means the upstream failed.
+        if status_code is not None and status_code >= 400:
             self.http_status = status_code
 
 

@@ -47,13 +47,13 @@ class ManualClock:
         Raises:
             ValueError: If ``seconds`` is negative (monotonic time never goes back).
         """
-        if seconds < 0:
+        if not seconds >= 0:  # also refuses NaN, which would corrupt every later reading
             raise ValueError(f"seconds must be >= 0, got {seconds!r}")
         with self._lock:
             self._now += seconds
 
     def _record(self, seconds: float) -> None:
-        if seconds < 0:
+        if not seconds >= 0:
             raise ValueError(f"seconds must be >= 0, got {seconds!r}")
         with self._lock:
             self.sleeps.append(seconds)

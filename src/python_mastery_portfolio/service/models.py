@@ -37,7 +37,8 @@ Email = Annotated[EmailStr, AfterValidator(str.lower)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 """A name of 1 to 100 characters once surrounding whitespace is stripped."""
 
-Age = Annotated[int, Field(ge=0, le=150)]
+Age = Annotated[int, Field(ge=0, le=150, strict=True)]
+"""An age from 0 to 150; strict, so JSON ``true`` or ``"36"`` is refused rather than coerced."""
 
 
 class UserCreate(BaseModel):

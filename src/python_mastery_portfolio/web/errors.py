@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from python_mastery_portfolio.exceptions import PortfolioError, RateLimitError
 from python_mastery_portfolio.web.context import get_request_id
@@ -176,8 +176,14 @@ async def _handle_portfolio_error(request: Request, exc: Exception) -> ProblemRe
     return ProblemResponse(body, headers=headers)
 
 
-async def _handle_http_exception(request: Request, exc: Exception) -> ProblemResponse:
+_NO_BODY_STATUSES = frozenset({204, 205, 304})
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
+    if exc.status_code < 200 or exc.status_code in _NO_BODY_STATUSES:
+        # HTTP forbids a body on these; strict servers reject a response that has one.
+        return Response(status_code=exc.status_code, headers=exc.headers)
     extensions: dict[str, Any] = {}
     # Starlette types detail as str; FastAPI's HTTPException accepts any JSON value.
     detail: Any = exc.detail
