@@ -143,6 +143,29 @@ class TestLRUCache:
         assert cache.get("a") == 2
         assert cache.stats()["expirations"] == 1
 
+    def test_overwrite_of_expired_entry_ttl_counts_expiration(self) -> None:
+        """Setting a key whose entry, stored with its own ttl, has expired counts it expired."""
+        clock = ManualClock()
+        cache: LRUCache[str, int] = LRUCache(clock=clock)
+        cache.set("a", 1, ttl=1)
+        clock.advance(1)
+        cache.set("a", 2, ttl=1)
+        assert cache.get("a") == 2
+        assert cache.stats()["expirations"] == 1
+
+    def test_many_overwrites_beside_an_entry_ttl(self) -> None:
+        """Overwrites with the cache's ttl stay correct while another entry has its own."""
+        clock = ManualClock()
+        cache: LRUCache[str, int] = LRUCache(maxsize=2, ttl=10, clock=clock)
+        cache.set("own", -1, ttl=100)
+        for number in range(200):
+            cache.set("key", number)
+            clock.advance(0.01)
+        assert (cache.get("key"), cache.get("own")) == (199, -1)
+        clock.advance(10)
+        assert len(cache) == 1
+        assert cache.stats()["expirations"] == 1
+
     def test_clear_counts_expired_and_keeps_stats(self) -> None:
         """clear() keeps the statistics, counting entries that had expired."""
         clock = ManualClock()
@@ -167,6 +190,17 @@ class TestLRUCache:
         clock.advance(10)
         assert len(cache) == 0
         assert cache.stats()["expirations"] == 1
+
+    def test_expired_entries_make_room_before_eviction(self) -> None:
+        """A full cache whose entries have expired drops them instead of evicting."""
+        clock = ManualClock()
+        cache: LRUCache[str, int] = LRUCache(maxsize=2, ttl=10, clock=clock)
+        cache.set("a", 1)
+        cache.set("b", 2)
+        clock.advance(10)
+        cache.set("c", 3)
+        stats = cache.stats()
+        assert (stats["evictions"], stats["expirations"], stats["size"]) == (0, 2, 1)
 
     def test_eviction_without_ttl(self) -> None:
         """Without ttl the cache is a plain LRU."""
@@ -599,6 +633,27 @@ class TestCacheBehaviour:
         assert attempts == [1, 1]
         assert flaky.cache_stats()["size"] == 1
 
+    def test_exception_recomputing_an_expired_entry(self) -> None:
+        """Recomputing an expired entry that raises caches nothing either."""
+        clock = ManualClock()
+        attempts: list[int] = []
+
+        @cache(ttl=10, clock=clock)
+        def flaky(x: int) -> int:
+            attempts.append(x)
+            if len(attempts) == 2:
+                raise ValueError("second time")
+            return x
+
+        flaky(1)
+        clock.advance(10)
+        with pytest.raises(ValueError, match="second time"):
+            flaky(1)
+        assert flaky(1) == 1
+        assert attempts == [1, 1, 1]
+        stats = flaky.cache_stats()
+        assert (stats["misses"], stats["expirations"], stats["size"]) == (3, 1, 1)
+
     def test_cache_clear(self) -> None:
         """cache_clear() drops every result, keeping the statistics."""
         record = Recorder()
@@ -858,6 +913,41 @@ class TestCacheThreads:
         assert f(1) == 1
         assert runs == [1]
         assert f.cache_stats()["hits"] == 1
+
+    def test_value_landed_before_registering(self) -> None:
+        """A computation that lands between a call's lookup and its registration is a hit."""
+        slow = SlowFunction()
+        f = cache(slow)
+        registering = threading.Event()
+        landed = threading.Event()
+
+        class PausingKey(int):
+            """An int key that pauses its caller at its second hash: the registration."""
+
+            hashes = 0
+
+            def __hash__(self) -> int:
+                PausingKey.hashes += 1
+                if PausingKey.hashes == 2:
+                    registering.set()
+                    assert landed.wait(TIMEOUT)
+                return int.__hash__(self)
+
+        owner = threading.Thread(target=f, args=(1,))
+        owner.start()
+        assert slow.started.wait(TIMEOUT)
+        results: list[int] = []
+        late = threading.Thread(target=lambda: results.append(f(PausingKey(1))))
+        late.start()
+        assert registering.wait(TIMEOUT)  # the late call looked and missed
+        slow.release.set()
+        owner.join(TIMEOUT)
+        landed.set()
+        late.join(TIMEOUT)
+        assert results == [2]
+        assert slow.runs == 1
+        stats = f.cache_stats()
+        assert (stats["hits"], stats["misses"], stats["size"]) == (1, 1, 1)
 
     def test_entry_removed_during_a_hit(self) -> None:
         """An entry removed between the lock-free lookup and the recency update is a miss."""

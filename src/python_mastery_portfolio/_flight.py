@@ -35,8 +35,10 @@ _waiting: dict[object, Flight | AsyncFlight] = {}  # waiter -> the flight it wai
 class Flight:
     """A computation in progress in one thread, and its outcome once ``done``.
 
-    Made only when needed: while nobody else asks for the key, the registry holds just the
-    owner's thread ident, which saves an object per miss in the common, uncontended case.
+    Made only when needed: while nobody else asks for the key, the registry holds just a
+    *token*, the 1-tuple ``(owner's thread ident,)``, which is cheaper than an object per miss
+    in the common, uncontended case. A new tuple is unique, so ``registry.setdefault(key,
+    token) is token`` tells the caller that it registered (see :meth:`Memo.miss`).
     """
 
     __slots__ = ("done", "error", "owner", "store", "value", "waiter")
@@ -51,10 +53,14 @@ class Flight:
 
 
 def _flight_of(flights: dict[Any, Any], key: Any) -> Any:
-    """Return the flight for ``key``, upgrading a bare owner ident to a :class:`Flight`."""
+    """Return the flight for ``key``, upgrading a token to a :class:`Flight`.
+
+    The caller holds the cache's lock, as every change to the registry but a registration
+    does: the flight cannot land meanwhile.
+    """
     marker = flights[key]
-    if type(marker) is int:
-        marker = flights[key] = Flight(marker)
+    if type(marker) is tuple:
+        marker = flights[key] = Flight(marker[0])
     return marker
 
 
@@ -139,7 +145,9 @@ def consume_outcome(task: asyncio.Task[Any]) -> None:
 class Memo:
     """The store and the computations in flight of one cached function (or instance).
 
-    The wrapper's hit path reads the store without the lock; everything here takes it, only
+    The wrapper's hit path reads the store without the lock, and a ``def`` wrapper registers
+    its uncontended computations without it too (``setdefault``; see ``_codegen``). Every
+    other change to the registry, and every change to the store, takes the lock -- only
     briefly, and never while the function runs.
     """
 
@@ -170,7 +178,12 @@ class Memo:
             return self.cache._delete(key)
 
     def miss(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """Return the value for ``key``: cached, from a computation under way, or computed."""
+        """Return the value for ``key``: cached, from a computation under way, or computed.
+
+        The wrapper registers uncontended computations itself (a token put in the registry
+        with ``setdefault``, atomic under the GIL) and calls this when the key is taken: to
+        join that computation, to raise on re-entry, or to compute if it landed meanwhile.
+        """
         cache = self.cache
         flights = self.flights
         me = threading.get_ident()
@@ -183,9 +196,9 @@ class Memo:
                 if entry is not None:  # stored since the wrapper looked
                     cache._hit()
                     return entry[0]
-                if key not in flights:
-                    flights[key] = me
-                    cache._misses += 1
+                token = (me,)
+                if flights.setdefault(key, token) is token:
+                    cache._miss()
                     break
                 flight = _flight_of(flights, key)
                 if flight.owner == me:
@@ -204,34 +217,87 @@ class Memo:
                 raise flight.error
             # The owner was interrupted (KeyboardInterrupt, SystemExit): nothing failed, so
             # look again -- and count again: this caller then computes or joins a new flight.
+        return self.compute(key, args, kwargs)
+
+    def adopt(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Settle the flight the wrapper registered for ``key`` while an entry was stored.
+
+        A live entry landed after the wrapper looked: the call is a hit. Nobody can have
+        joined the flight meanwhile (joiners take the value), so it simply ends. An entry
+        gone or expired since is computed again, as by any owner.
+        """
+        cache = self.cache
+        lock = cache._lock
+        lock.acquire()
+        try:
+            entry = cache._find(key) if key in cache._data else None
+            if entry is None:
+                cache._miss()
+            else:
+                cache._hit()
+                value = entry[0]
+        finally:
+            lock.release()
+        if entry is None:
+            return self.compute(key, args, kwargs)
+        self.land(key, value, None, store=False)  # stored already: not again (nor its ttl)
+        return value
+
+    def compute(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run the function for the flight the caller registered, and land it."""
         try:
             value = self.func(*args, **kwargs)
         except BaseException as error:
-            self._land(key, None, error)
+            self.land(key, None, error)
             raise
-        self._land(key, value, None)
+        self.land(key, value, None)
         return value
 
-    def _land(self, key: Any, value: Any, error: BaseException | None) -> None:
+    def land(
+        self, key: Any, value: Any, error: BaseException | None, *, store: bool = True
+    ) -> None:
         """Store a computation's value, publish its outcome to the waiters and wake them."""
         lock = self.cache._lock
         lock.acquire()
         try:
-            flight = self.flights.pop(key)
-            if type(flight) is int:  # nobody joined or invalidated: nothing to publish
-                if error is None:
-                    self.cache._insert(key, value)
+            flight = self.flights[key]
+            if type(flight) is tuple:  # nobody joined or invalidated: nothing to publish
+                try:
+                    if store and error is None:
+                        self.cache._put(key, value)
+                finally:
+                    del self.flights[key]
                 return
-            if error is None and flight.store:
-                self.cache._insert(key, value)
-            flight.value = value
-            flight.error = error
-            flight.done = True
-            waiter = flight.waiter
+            waiter = self.publish(flight, key, value, error, store=store)
         finally:
             lock.release()
         if waiter is not None:
             waiter.release()
+
+    def publish(
+        self,
+        flight: Flight,
+        key: Any,
+        value: Any,
+        error: BaseException | None,
+        *,
+        store: bool = True,
+    ) -> Any:
+        """Store the value unless invalidated, end the flight; return the lock to release.
+
+        The caller holds the cache's lock and releases the returned waiters' lock (if any)
+        once it has released the cache's. The value is stored *before* the flight leaves the
+        registry: a caller that registers the key next finds it (see :meth:`adopt`).
+        """
+        try:
+            if store and error is None and flight.store:
+                self.cache._put(key, value)
+        finally:
+            del self.flights[key]
+        flight.value = value
+        flight.error = error
+        flight.done = True
+        return flight.waiter
 
     async def amiss(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Return the value for ``key``: cached, from a task under way, or computed in one."""
@@ -249,11 +315,11 @@ class Memo:
                 flight = None
             if flight is None:
                 flight = self.flights[key] = AsyncFlight(loop)
-                cache._misses += 1
+                cache._miss()
                 start = True
             elif flight.loop is not loop:
                 # A task cannot wait for another loop's task: compute here, store for all.
-                cache._misses += 1
+                cache._miss()
                 flight = None
             elif flight.owner is None or flight.owner is asyncio.current_task():
                 raise reentry_error(self.qualname)
@@ -263,7 +329,7 @@ class Memo:
         if flight is None:
             value = await self.func(*args, **kwargs)
             with cache._lock:
-                cache._insert(key, value)
+                cache._put(key, value)
             return value
         if start:
             # Created outside the lock: an eager task factory runs the coroutine at once.
@@ -284,7 +350,7 @@ class Memo:
         finally:
             with self.cache._lock:
                 if stored and flight.store:
-                    self.cache._insert(key, value)
+                    self.cache._put(key, value)
                 if self.flights.get(key) is flight:
                     del self.flights[key]
                 flight.done = True

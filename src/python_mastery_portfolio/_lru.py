@@ -56,9 +56,9 @@ def clock_reader(clock: Clock) -> Callable[[], float]:
 def counter_value(counter: itertools.count[int]) -> int:
     """Return the next value ``counter`` would produce, without consuming it.
 
-    Hits are counted with ``itertools.count.__next__``, a single C call that the GIL makes
-    atomic, so that lock-free hit paths still count exactly; ``repr`` is the one public way
-    to read it back (``count(5)``).
+    Hits and misses are counted with ``itertools.count.__next__``, a single C call that the
+    GIL makes atomic, so that lock-free paths still count exactly; ``repr`` is the one public
+    way to read it back (``count(5)``).
     """
     return int(repr(counter)[6:-1])
 
@@ -124,6 +124,7 @@ class LRUCache(Generic[K, V]):
         "_hits",
         "_lock",
         "_maxsize",
+        "_miss",
         "_misses",
         "_now",
         "_queue",
@@ -143,7 +144,8 @@ class LRUCache(Generic[K, V]):
         self._seq = itertools.count()  # breaks ties in the heap without comparing entries
         self._hits = itertools.count()
         self._hit = self._hits.__next__
-        self._misses = 0
+        self._misses = itertools.count()  # like hits: the decorators count misses lock-free
+        self._miss = self._misses.__next__
         self._evictions = 0
         self._expirations = 0
         self._lock = threading.Lock()
@@ -179,7 +181,7 @@ class LRUCache(Generic[K, V]):
             if entry is not None:
                 self._hit()
                 return entry[0]
-            self._misses += 1
+            self._miss()
             return default
         finally:
             lock.release()
@@ -195,9 +197,15 @@ class LRUCache(Generic[K, V]):
         Raises:
             ValueError: If ``ttl <= 0``.
         """
-        if ttl is not None:
-            require_positive("ttl", ttl)
         lock = self._lock
+        if ttl is None:
+            lock.acquire()
+            try:
+                self._put(key, value)
+            finally:
+                lock.release()
+            return
+        require_positive("ttl", ttl)
         lock.acquire()
         try:
             self._insert(key, value, ttl)
@@ -232,10 +240,11 @@ class LRUCache(Generic[K, V]):
         with self._lock:
             self._purge()
             hits = counter_value(self._hits)
-            lookups = hits + self._misses
+            misses = counter_value(self._misses)
+            lookups = hits + misses
             return {
                 "hits": hits,
-                "misses": self._misses,
+                "misses": misses,
                 "hit_rate": hits / lookups if lookups else 0.0,
                 "evictions": self._evictions,
                 "expirations": self._expirations,
@@ -291,7 +300,64 @@ class LRUCache(Generic[K, V]):
         self._queue.clear()
         self._heap.clear()
 
-    def _insert(self, key: Any, value: Any, ttl: float | None = None) -> None:  # noqa: PLR0912 - one frame: this is every miss's path, and a call costs 10 %
+    def _put(self, key: Any, value: Any) -> None:  # noqa: PLR0912 - one frame: this is every miss's path
+        """Store ``value`` under ``key`` with the cache's own ttl: the decorators' path.
+
+        :meth:`_insert` specialised for the usual case, where no entry has a ttl of its own
+        (the heap is empty): without a ttl no entry can expire; with one, the expiry index
+        is the queue alone. Entries are killed inline, as a call costs more than the kill.
+        """
+        if self._heap:
+            self._insert(key, value)
+            return
+        data = self._data
+        ttl = self._ttl
+        if ttl is None:
+            entry = [value, NEVER, key]
+            old = data.get(key)
+            if old is not None:
+                old[1] = _DEAD
+                old[0] = old[2] = None
+                data[key] = entry
+                data.move_to_end(key)
+            elif len(data) < self._maxsize:
+                data[key] = entry
+            else:
+                victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                victim[1] = _DEAD
+                victim[0] = victim[2] = None
+                self._evictions += 1
+                data[key] = entry
+            return
+        now = self._now()
+        entry = [value, now + ttl, key]
+        queue = self._queue
+        old = data.get(key)
+        if old is not None:
+            if old[1] <= now:
+                self._expirations += 1
+            old[1] = _DEAD
+            old[0] = old[2] = None
+            data[key] = entry
+            data.move_to_end(key)
+        elif len(data) < self._maxsize:
+            data[key] = entry
+        else:
+            if queue and queue[0][1] <= now:
+                self._purge(now)
+            if len(data) >= self._maxsize:
+                victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                if queue and queue[0] is victim:
+                    queue.popleft()  # the oldest is often the least recently used too
+                victim[1] = _DEAD
+                victim[0] = victim[2] = None
+                self._evictions += 1
+            data[key] = entry
+        queue.append(entry)
+        if len(queue) > 2 * len(data) + _COMPACT_SLACK:
+            self._queue = deque(slot for slot in queue if slot[1] != _DEAD)
+
+    def _insert(self, key: Any, value: Any, ttl: float | None = None) -> None:  # noqa: PLR0912 - the general case of _put, kept in one piece like it
         """Store ``value`` under ``key`` with ``ttl`` (``None``: the cache's own)."""
         data = self._data
         queue = self._queue

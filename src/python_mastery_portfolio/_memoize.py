@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import weakref
 from collections.abc import Callable, Hashable
 from types import MethodType
@@ -170,6 +171,18 @@ class _Builder:
             never=NEVER,
             miss=memo.amiss if self.is_async else memo.miss,
             keyfn=self.key,
+            ident=threading.get_ident,
+            register=memo.flights.setdefault,
+            count_miss=store._miss,
+            acquire=store._lock.acquire,
+            release=store._lock.release,
+            flights=memo.flights,
+            data=store._data,
+            insert=store._put,
+            publish=memo.publish,
+            land=memo.land,
+            adopt=memo.adopt,
+            func=self.func,
         )
         functools.update_wrapper(wrapper, self.func)
 
