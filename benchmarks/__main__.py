@@ -80,6 +80,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     collected: list[tuple[Scenario, list[Result]]] = []
     with progress_bar(total) as bar:
         for scenario in scenarios:
+            logging.disable(logging.NOTSET if scenario.logging_enabled else logging.CRITICAL)
             results = run_scenario(
                 scenario, rounds=rounds, target_seconds=target, advance=bar(scenario.name)
             )

@@ -55,6 +55,7 @@ class Scenario:
     unit: str = "ns/op"
     measure: Callable[[Contender], float] | None = None  # for non-timing scenarios
     note: str = ""
+    logging_enabled: bool = False  # the run disables logging unless a scenario needs it
 
 
 @dataclass
@@ -266,7 +267,8 @@ def markdown(all_results: list[tuple[Scenario, list[Result]]], quick: bool) -> s
         f"{env['machine']}, {env['system']}). Lower ratios are better: the ratio is "
         "ours / peer, from medians measured in the same process, interleaved over several "
         "rounds. Spread is the interquartile range as a share of the median. Absolute times "
-        "are noise on a shared machine; compare ratios only.",
+        "are noise on a shared machine; compare ratios only. Logging is disabled while timing "
+        "unless a scenario says otherwise. Peer versions are pinned in the `[bench]` extra.",
         "",
         "| scenario | contender | version | median | spread | ours / peer | goal | met |",
         "|---|---|---|---|---|---|---|---|",
