@@ -17,6 +17,25 @@ class TestExports:
         major, minor, patch = pmp.__version__.split(".")
         assert all(part.isdigit() for part in (major, minor, patch))
 
+    def test_required_names_exported(self) -> None:
+        """Every name the issues and the seed promise at the root is exported."""
+        required = {
+            # exceptions
+            "PortfolioError", "ValidationError", "RateLimitError", "ConfigurationError",
+            "DataProcessingError", "APIError", "UnwrapError", "RetryExhaustedError",
+            "CircuitOpenError", "DependencyError",
+            # typing_utils
+            "Result", "Success", "Failure", "attempt", "as_result", "Container", "Pipeline",
+            "Serializable", "Repository", "InMemoryRepository",
+            # decorators and timing
+            "retry", "async_retry", "retrying", "retry_testing", "RetryState", "timed",
+            "measure_block", "validate_types", "CachedProperty",
+            # caching, DI, resilience
+            "LRUCache", "cache", "async_cache", "DIContainer", "LifecycleScope",
+            "ServiceProvider", "RateLimiter", "rate_limit", "CircuitBreaker", "CircuitState",
+        }  # fmt: skip
+        assert required <= set(pmp.__all__)
+
     def test_all_names_import(self) -> None:
         """Every name in __all__ is an attribute of the package."""
         for name in pmp.__all__:
