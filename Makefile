@@ -5,8 +5,6 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 WEB_STAMP := $(VENV)/.installed-web
-HOST ?= 127.0.0.1
-PORT ?= 8000
 
 .PHONY: test lint format typecheck pytest run bench clean
 
@@ -43,8 +41,9 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term-missing
 
+# Host and port come from PMP_HOST / PMP_PORT (default 127.0.0.1:8000), or `make run PORT=9000`.
 run: $(WEB_STAMP)
-	$(BIN)/pmp serve --host $(HOST) --port $(PORT)
+	$(BIN)/pmp serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)

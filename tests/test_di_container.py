@@ -37,6 +37,7 @@ TRANSIENT = LifecycleScope.TRANSIENT
 SCOPED = LifecycleScope.SCOPED
 
 THREADS = 32
+TIMEOUT = 10.0  # bound on waits for other threads; never reached when tests pass
 
 
 # -- the seed's section 5 services ----------------------------------------------------------
@@ -601,13 +602,27 @@ class TestLifetimes:
     def test_singleton_built_once_under_thread_race(self) -> None:
         """32 threads resolving at once get the one instance, built once, never None."""
         built: list[object] = []
+        arrived = 0
+        all_arrived = threading.Condition()
 
         class Expensive:
             def __init__(self) -> None:
                 built.append(self)
+                # Hold the build open until every thread has called resolve, so that
+                # without the container's serialisation the builds would overlap.
+                with all_arrived:
+                    all_arrived.wait_for(lambda: arrived == THREADS, TIMEOUT)
 
         container = DIContainer().register(Expensive, scope=SINGLETON)
-        results = run_threads(THREADS, lambda _: container.resolve(Expensive))
+
+        def resolve(_: int) -> Expensive:
+            nonlocal arrived
+            with all_arrived:
+                arrived += 1
+                all_arrived.notify_all()
+            return container.resolve(Expensive)
+
+        results = run_threads(THREADS, resolve)
         assert len(built) == 1
         assert all(result is built[0] for result in results)
 

@@ -162,3 +162,25 @@ class TestRules:
         finally:
             request_id_var.reset(token)
         assert seen == ["ctx-1"]
+
+    async def test_database_calls_leave_the_event_loop(
+        self, service: UserService, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Every repository call runs in a worker thread, never on the loop's thread."""
+        loop_thread = threading.get_ident()
+        threads: list[int] = []
+        repository = service._repository
+        for name in ("ping", "add", "get", "update", "remove", "page"):
+            original = getattr(repository, name)
+
+            def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+                threads.append(threading.get_ident())
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(repository, name, recording)
+        await service.ping()
+        user = await service.create(UserCreate(email="t@example.org", name="T"))
+        await service.get(user.id)
+        await service.delete(user.id)
+        assert len(threads) >= 4
+        assert loop_thread not in threads
