@@ -142,6 +142,15 @@ class TestRateLimit:
         assert info.value.limit == 2
         assert isinstance(info.value.__cause__, RateLimitError)
 
+    def test_refusal_reports_tokens_left(self) -> None:
+        """A costly request refused while some tokens remain reports them, not 0."""
+        clock = ManualClock()
+        client = limited_app(RateLimit(RateLimiter(1, per=10, burst=3, clock=clock), cost=2))
+        assert client.post("/things").status_code == 200
+        refused = client.post("/things")
+        assert refused.status_code == 429
+        assert refused.headers["RateLimit-Remaining"] == "1"
+
     def test_custom_key(self) -> None:
         """key= chooses the bucket, e.g. per API key."""
         limit = RateLimit(

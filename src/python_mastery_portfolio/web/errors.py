@@ -170,7 +170,8 @@ async def _handle_portfolio_error(request: Request, exc: Exception) -> ProblemRe
         headers["Retry-After"] = retry_after
     if isinstance(exc, RateLimitError) and exc.limit is not None:
         headers["RateLimit-Limit"] = str(math.floor(exc.limit))
-        headers["RateLimit-Remaining"] = "0"
+        remaining = exc.context.get("remaining", 0)
+        headers["RateLimit-Remaining"] = str(remaining if isinstance(remaining, int) else 0)
     level = logging.WARNING if exc.http_status >= 500 else logging.INFO
     logger.log(level, "%s: %s (%s)", type(exc).__name__, exc.message, exc.code)
     return ProblemResponse(body, headers=headers)

@@ -182,8 +182,12 @@ class RateLimit:
                 "Too many requests; retry after the number of seconds in Retry-After",
                 retry_after=error.retry_after,
                 limit=self._limiter.burst,
+                # A request costing several tokens can be refused while a few remain.
+                remaining=self._remaining(key),
             ) from error
         response.headers["RateLimit-Limit"] = self._limit
+        response.headers["RateLimit-Remaining"] = str(self._remaining(key))
+
+    def _remaining(self, key: str) -> int:
         # The epsilon absorbs float error: 0.9999999 tokens left is one token.
-        remaining = math.floor(self._limiter.available(key=key) + 1e-9)
-        response.headers["RateLimit-Remaining"] = str(remaining)
+        return math.floor(self._limiter.available(key=key) + 1e-9)
