@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from python_mastery_portfolio._utils import (
+    decorate_function,
     exception_matcher,
     is_async_callable,
     qualified_name,
@@ -141,3 +142,34 @@ class TestCounts:
     def test_accepted(self) -> None:
         """An int at the minimum passes."""
         require_count("max_keys", 1, 1)
+
+
+class TestDecorateFunction:
+    def test_wraps_plain_callables(self) -> None:
+        """A plain function is handed to the wrapper as it is."""
+        assert decorate_function(len, lambda f: (f,), "deco") == (len,)
+
+    @pytest.mark.parametrize("kind", [classmethod, staticmethod], ids=["class", "static"])
+    def test_rebuilds_method_descriptors(self, kind: Any) -> None:
+        """The function inside a classmethod/staticmethod is wrapped and the descriptor kept."""
+
+        def inner() -> None: ...
+
+        result = decorate_function(kind(inner), lambda f: ("wrapped", f), "deco")
+        assert type(result) is kind
+        assert result.__func__ == ("wrapped", inner)
+
+    def test_refuses_non_callables(self) -> None:
+        """Anything not callable is a TypeError naming the decorator."""
+        with pytest.raises(TypeError, match="@deco needs a callable"):
+            decorate_function(3, lambda f: f, "deco")
+
+    def test_generators_refused_unless_allowed(self) -> None:
+        """Generator functions are refused by default and accepted on request."""
+
+        def gen() -> Any:
+            yield 1
+
+        with pytest.raises(TypeError, match="@deco cannot decorate generator"):
+            decorate_function(gen, lambda f: f, "deco")
+        assert decorate_function(gen, lambda f: f, "deco", generators=True) is gen

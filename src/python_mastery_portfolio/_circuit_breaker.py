@@ -35,9 +35,9 @@ from typing import Any, ParamSpec, Protocol, Self, TypeAlias, TypeVar, overload
 from python_mastery_portfolio._utils import (
     FATAL_EXCEPTIONS,
     ExceptionSpec,
+    decorate_function,
     exception_matcher,
     is_async_callable,
-    reject_generator,
     require_at_least,
     require_count,
     require_positive,
@@ -423,11 +423,9 @@ class CircuitBreaker:
     def __call__(self, func: Callable[P, R], /) -> Callable[P, R]: ...
     def __call__(self, func: Any, /) -> Any:
         """Decorate ``func`` (``def`` or ``async def``) so that its calls go through the breaker."""
-        if isinstance(func, classmethod | staticmethod):
-            return type(func)(self(func.__func__))
-        if not callable(func):
-            raise TypeError(f"a CircuitBreaker decorates callables, got {func!r}")
-        reject_generator(func, "CircuitBreaker")
+        return decorate_function(func, self._wrap, "CircuitBreaker")
+
+    def _wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:
         # Bound once here: the wrappers below are the hot path.
         admit = self._admit
         on_success = self._on_success

@@ -32,9 +32,9 @@ from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar, cast, overload
 
 from python_mastery_portfolio._utils import (
+    decorate_function,
     is_async_callable,
     qualified_name,
-    reject_generator,
     require_at_least,
     require_count,
     require_positive,
@@ -656,17 +656,15 @@ def rate_limit(
     if timeout is not None:
         require_at_least("timeout", timeout, 0)
 
-    def decorate(func: Any, /) -> Any:
-        if isinstance(func, classmethod | staticmethod):
-            return type(func)(decorate(func.__func__))
-        if not callable(func):
-            raise TypeError(f"@rate_limit needs a callable, got {func!r}")
-        reject_generator(func, "rate_limit")
+    def wrap(func: Callable[..., Any]) -> Any:
         limiter = RateLimiter(rate, per, burst=burst, clock=clock)
         wrapper = _limited(func, limiter, key, timeout)
         cast("Any", wrapper).limiter = limiter
         logger.debug("rate limiting %s to %g per %ss", qualified_name(func), rate, per)
         return wrapper
+
+    def decorate(func: Any, /) -> Any:
+        return decorate_function(func, wrap, "rate_limit")
 
     return cast("RateLimitDecorator", decorate)
 

@@ -10,6 +10,7 @@ from typing import Any, TypeAlias, cast
 __all__ = [
     "FATAL_EXCEPTIONS",
     "ExceptionSpec",
+    "decorate_function",
     "exception_matcher",
     "is_async_callable",
     "qualified_name",
@@ -134,3 +135,35 @@ def require_count(name: str, value: int, minimum: int) -> None:
         raise TypeError(f"{name} must be an int, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def decorate_function(
+    func: Any,
+    wrap: Callable[[Any], Any],
+    decorator: str,
+    *,
+    generators: bool = False,
+) -> Any:
+    """Apply ``wrap`` to ``func``, reaching inside a ``classmethod`` or ``staticmethod``.
+
+    This is the one place where the decorators check what they were given: a
+    classmethod/staticmethod object is unwrapped, its function decorated and the descriptor
+    rebuilt (so ``@decorator`` may stand above ``@classmethod``); anything not callable is a
+    ``TypeError``; generator functions are refused unless ``generators`` is true.
+
+    Args:
+        func: What the decorator was applied to.
+        wrap: Builds the wrapper of a plain callable.
+        decorator: The decorator's name, for error messages.
+        generators: Whether generator functions may be decorated.
+
+    Raises:
+        TypeError: If ``func`` is not callable, or is a refused generator function.
+    """
+    if isinstance(func, classmethod | staticmethod):
+        return type(func)(decorate_function(func.__func__, wrap, decorator, generators=generators))
+    if not callable(func):
+        raise TypeError(f"@{decorator} needs a callable, got {func!r}")
+    if not generators:
+        reject_generator(func, decorator)
+    return wrap(func)

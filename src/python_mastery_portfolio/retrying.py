@@ -51,10 +51,10 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from python_mastery_portfolio._utils import (
     ExceptionSpec,
+    decorate_function,
     exception_matcher,
     is_async_callable,
     qualified_name,
-    reject_generator,
     require_at_least,
     require_count,
     require_positive,
@@ -363,11 +363,18 @@ async def _retry_async(
 
 def _wrap(func: Callable[..., Any], policy: _Policy, decorator: str, *, only_async: bool) -> Any:
     """Wrap a plain function, classmethod or staticmethod in the retry policy."""
-    if isinstance(func, classmethod | staticmethod):
-        return type(func)(_wrap(func.__func__, policy, decorator, only_async=only_async))
-    if not callable(func):
-        raise TypeError(f"@{decorator} needs a callable, got {func!r}")
-    reject_generator(func, decorator)
+    return decorate_function(
+        func,
+        functools.partial(
+            _wrap_callable, policy=policy, decorator=decorator, only_async=only_async
+        ),
+        decorator,
+    )
+
+
+def _wrap_callable(
+    func: Callable[..., Any], *, policy: _Policy, decorator: str, only_async: bool
+) -> Any:
     is_async = is_async_callable(func)
     if only_async and not is_async:
         raise TypeError(

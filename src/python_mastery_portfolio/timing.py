@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar, cast, overload
 
-from python_mastery_portfolio._utils import is_async_callable, qualified_name, reject_generator
+from python_mastery_portfolio._utils import decorate_function, is_async_callable, qualified_name
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
 
 __all__ = ["BlockTimer", "TimeUnit", "measure_block", "timed"]
@@ -200,18 +200,15 @@ def timed(
     """
     template = _Settings("", unit=unit, logger=logger, level=level, clock=clock)
 
-    def decorate(target: Callable[P, R]) -> Callable[P, R]:
-        raw: object = target
-        if isinstance(raw, classmethod | staticmethod):
-            # @timed written above @classmethod/@staticmethod: time the function inside, and
-            # keep the descriptor so binding still works.
-            inner = cast("Callable[P, R]", raw.__func__)
-            return cast("Callable[P, R]", type(raw)(cast("Any", decorate(inner))))
-        reject_generator(target, "timed")
+    def wrap(target: Callable[P, R]) -> Callable[P, R]:
         settings = template.renamed(qualified_name(target))
         if is_async_callable(target):
             return cast("Callable[P, R]", _wrap_async(target, settings))
         return _wrap_sync(target, settings)
+
+    def decorate(target: Callable[P, R]) -> Callable[P, R]:
+        # Above @classmethod/@staticmethod, the function inside is timed and the descriptor kept.
+        return cast("Callable[P, R]", decorate_function(target, wrap, "timed"))
 
     if func is not None:
         return decorate(func)

@@ -51,7 +51,7 @@ from python_mastery_portfolio._type_checks import (
     safe_repr,
     type_name,
 )
-from python_mastery_portfolio._utils import is_async_callable
+from python_mastery_portfolio._utils import decorate_function, is_async_callable
 from python_mastery_portfolio.exceptions import ValidationError
 
 __all__ = ["validate_types"]
@@ -344,11 +344,15 @@ class _Validated:
 
 
 def _decorate(func: Any, explicit: dict[str, object] | None, frame: FrameType | None) -> Any:
-    if isinstance(func, classmethod | staticmethod):
-        return type(func)(_decorate(func.__func__, explicit, frame))
-    if isinstance(func, type) or not callable(func):
+    if isinstance(func, type) or not (callable(func) or isinstance(func, classmethod)):
         raise TypeError(f"@validate_types decorates functions and methods, got {func!r}")
-    return _Validated(func, explicit, frame).wrapper
+    # Generator functions are fine here: their arguments are checked when they are called.
+    return decorate_function(
+        func,
+        lambda target: _Validated(target, explicit, frame).wrapper,
+        "validate_types",
+        generators=True,
+    )
 
 
 class _TypeValidator(Protocol):
