@@ -7,9 +7,9 @@ Import the public names from the package root::
 
 from __future__ import annotations
 
-from python_mastery_portfolio.caching import LRUCache, async_cache, cache
-from python_mastery_portfolio.descriptors import CachedProperty
-from python_mastery_portfolio.di_container import (
+from python_mastery_portfolio._version import __version__
+from python_mastery_portfolio.caching import CachedProperty, LRUCache, async_cache, cache
+from python_mastery_portfolio.di import (
     DIContainer,
     LifecycleScope,
     Scope,
@@ -31,12 +31,15 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
+from python_mastery_portfolio.pipeline import Container, Pipeline
+from python_mastery_portfolio.repository import InMemoryRepository, Repository, Serializable
 from python_mastery_portfolio.resilience import (
     CircuitBreaker,
     CircuitState,
     RateLimiter,
     rate_limit,
 )
+from python_mastery_portfolio.result import Failure, Result, Success, as_result, attempt
 from python_mastery_portfolio.retrying import (
     RetryState,
     async_retry,
@@ -45,21 +48,7 @@ from python_mastery_portfolio.retrying import (
     retrying,
 )
 from python_mastery_portfolio.timing import measure_block, timed
-from python_mastery_portfolio.typing_utils import (
-    Container,
-    Failure,
-    InMemoryRepository,
-    Pipeline,
-    Repository,
-    Result,
-    Serializable,
-    Success,
-    as_result,
-    attempt,
-)
 from python_mastery_portfolio.validation import validate_types
-
-__version__ = "0.1.0"
 
 __all__ = [
     "APIError",

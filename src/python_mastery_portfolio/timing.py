@@ -31,7 +31,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, ParamSpec, TypeAlias, TypeVar, cast, overload
 
-from python_mastery_portfolio._utils import decorate_function, is_async_callable, qualified_name
+from python_mastery_portfolio._internal.callables import (
+    decorate_function,
+    is_async_callable,
+    qualified_name,
+)
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
 
 __all__ = ["BlockTimer", "TimeUnit", "measure_block", "timed"]

@@ -32,11 +32,10 @@ flags such a test too.
 
 from __future__ import annotations
 
-# The implementations live in private modules, one concept each; this module is their public face.
-from python_mastery_portfolio._capture import as_result, attempt
-from python_mastery_portfolio._pipeline import Container, Pipeline
-from python_mastery_portfolio._repository import InMemoryRepository, Repository, Serializable
-from python_mastery_portfolio._result import Failure, Result, Success
+# The implementations live in one subpackage or module per concept; this is the seed's facade.
+from python_mastery_portfolio.pipeline import Container, Pipeline
+from python_mastery_portfolio.repository import InMemoryRepository, Repository, Serializable
+from python_mastery_portfolio.result import Failure, Result, Success, as_result, attempt
 
 __all__ = [
     "Container",

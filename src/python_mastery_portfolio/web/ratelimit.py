@@ -36,7 +36,7 @@ from typing import TypeAlias
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from python_mastery_portfolio._utils import require_positive
+from python_mastery_portfolio._internal.checks import require_positive
 from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter
 

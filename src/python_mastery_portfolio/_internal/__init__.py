@@ -1,0 +1,1 @@
+"""Private foundations shared by the subpackages: nothing here is public API."""

@@ -1,0 +1,136 @@
+"""The memoizing decorators ``cache`` and ``async_cache``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, ParamSpec, TypeVar, overload
+
+from python_mastery_portfolio.caching._memoize import CachedFunction, decorate, validate_decorator
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+
+__all__ = ["async_cache", "cache"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@overload
+def cache(maxsize: Callable[P, R], /) -> CachedFunction[P, R]: ...
+@overload
+def cache(
+    maxsize: int = 128,
+    ttl: float | None = None,
+    *,
+    typed: bool = False,
+    key: Callable[..., Hashable] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Callable[[Callable[P, R]], CachedFunction[P, R]]: ...
+def cache(
+    maxsize: Any = 128,
+    ttl: float | None = None,
+    *,
+    typed: bool = False,
+    key: Callable[..., Hashable] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    """Memoize a function (``def`` or ``async def``) in an :class:`LRUCache`, single-flight.
+
+    Usable bare (``@cache``) or called (``@cache(maxsize=256, ttl=3600)``). The wrapper keeps
+    the function's signature and adds ``cache_stats()``, ``cache_clear()`` and
+    ``cache_invalidate(*args, **kwargs)`` (see :class:`CachedFunction`).
+
+    Args:
+        maxsize: The most results kept (``>= 1``); the least recently used go first.
+        ttl: Seconds a result stays valid, or ``None`` to keep it until evicted.
+        typed: Cache arguments of different types apart (``1``, ``1.0`` and ``True``).
+        key: Build the key from the call's arguments yourself (they are passed as bound to
+            the signature, defaults applied; without the instance for methods).
+        clock: The time source for ``ttl``.
+
+    Raises:
+        TypeError: At decoration time, for a wrong option or a generator function; at call
+            time, for an unhashable argument (named in the message; nothing is cached).
+        ValueError: If ``maxsize < 1``, ``ttl <= 0``, or ``typed`` is combined with ``key``.
+
+    Example:
+        >>> calls = []
+        >>> @cache
+        ... def square(x: int) -> int:
+        ...     calls.append(x)
+        ...     return x * x
+        >>> square(3), square(3), calls
+        (9, 9, [3])
+        >>> square.cache_invalidate(3), square(3), calls
+        (True, 9, [3, 3])
+        >>> square([1])
+        Traceback (most recent call last):
+        TypeError: ...square: argument 'x' is unhashable (list) and cannot be part of a cache key
+    """
+    if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
+        return cache()(maxsize)
+    ttl = validate_decorator(maxsize, ttl, clock, typed, key)
+
+    def decorator(func: Callable[P, R]) -> CachedFunction[P, R]:
+        wrapped: CachedFunction[P, R] = decorate(
+            func, "cache", maxsize=maxsize, ttl=ttl, clock=clock, typed=typed, key=key
+        )
+        return wrapped
+
+    return decorator
+
+
+@overload
+def async_cache(
+    maxsize: Callable[P, Coroutine[Any, Any, R]], /
+) -> CachedFunction[P, Coroutine[Any, Any, R]]: ...
+@overload
+def async_cache(
+    maxsize: int = 128,
+    ttl: float | None = None,
+    *,
+    typed: bool = False,
+    key: Callable[..., Hashable] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], CachedFunction[P, Coroutine[Any, Any, R]]]: ...
+def async_cache(
+    maxsize: Any = 128,
+    ttl: float | None = None,
+    *,
+    typed: bool = False,
+    key: Callable[..., Hashable] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Any:
+    """Memoize a coroutine function like :func:`cache`, refusing any other callable.
+
+    Concurrent awaits of one key share one computation, run as its own task: cancelling a
+    waiter leaves it running for the others (the last waiter's cancellation cancels it).
+
+    Raises:
+        TypeError: At decoration time, if the function is not a coroutine function.
+
+    Example:
+        >>> import asyncio
+        >>> @async_cache(maxsize=128)
+        ... async def fetch_user(user_id: int) -> dict[str, int]:
+        ...     await asyncio.sleep(0)
+        ...     return {"id": user_id}
+        >>> async def main() -> list[dict[str, int]]:
+        ...     return await asyncio.gather(*(fetch_user(7) for _ in range(3)))
+        >>> asyncio.run(main())
+        [{'id': 7}, {'id': 7}, {'id': 7}]
+        >>> fetch_user.cache_stats()["misses"]
+        1
+    """
+    if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
+        return async_cache()(maxsize)
+    ttl = validate_decorator(maxsize, ttl, clock, typed, key)
+
+    def decorator(
+        func: Callable[P, Coroutine[Any, Any, R]],
+    ) -> CachedFunction[P, Coroutine[Any, Any, R]]:
+        wrapped: CachedFunction[P, Coroutine[Any, Any, R]] = decorate(
+            func, "async_cache", maxsize=maxsize, ttl=ttl, clock=clock, typed=typed, key=key
+        )
+        return wrapped
+
+    return decorator

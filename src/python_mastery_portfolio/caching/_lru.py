@@ -1,0 +1,431 @@
+"""The thread-safe LRU cache with TTL behind :class:`caching.LRUCache` and the decorators.
+
+Layout of the store, chosen for speed and for memory no larger than ``cachetools.TTLCache``:
+
+* ``_data`` is an :class:`~collections.OrderedDict` (C-implemented ``move_to_end`` and
+  ``popitem``) mapping each key to its *entry*, a three-item list ``[value, expiry, key]``,
+  least recently used first.
+* An entry that expires sits in an expiry index: ``_queue`` (a deque) for entries stored with
+  the cache's own ``ttl`` -- the clock is monotonic and the ttl fixed, so appending keeps the
+  deque in expiry order -- or ``_heap`` for entries stored with a ``ttl`` of their own.
+* Removing an entry *kills* it (value dropped, expiry set to ``-inf``) instead of searching the
+  index for it; dead slots are skipped when they reach the front, and the index is compacted
+  when it holds more than twice as many slots as the cache holds entries.
+
+Complexity: ``get``, ``set``, ``delete`` and ``in`` are O(1) (a ``set`` with a per-entry
+``ttl`` is O(log n)); dropping expired entries (when full, and in ``len()``/``stats()``) costs
+O(1) per entry dropped, amortised, because each index slot is popped at most once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar, overload
+
+from python_mastery_portfolio._internal.checks import require_at_least, require_positive
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
+
+__all__ = ["NEVER", "LRUCache", "clock_reader", "counter_value", "validate_options"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+NEVER = math.inf
+"""The expiry of an entry without TTL; compared by identity on the hot paths."""
+
+_DEAD = -math.inf  # the expiry of a removed entry: every clock reading is past it
+_COMPACT_SLACK = 32  # index slots tolerated beyond twice the number of entries
+
+
+def clock_reader(clock: Clock) -> Callable[[], float]:
+    """Return the cheapest callable reading ``clock``.
+
+    ``SystemClock.now`` is a Python frame around ``time.monotonic``; calling the latter
+    directly saves that frame on every cache hit.
+    """
+    return time.monotonic if type(clock) is SystemClock else clock.now
+
+
+def counter_value(counter: itertools.count[int]) -> int:
+    """Return the next value ``counter`` would produce, without consuming it.
+
+    Hits and misses are counted with ``itertools.count.__next__``, a single C call that the
+    GIL makes atomic, so that lock-free paths still count exactly; ``repr`` is the one public
+    way to read it back (``count(5)``).
+    """
+    return int(repr(counter)[6:-1])
+
+
+def validate_options(maxsize: int, ttl: float | None, clock: Clock) -> float | None:
+    """Check the options shared by :class:`LRUCache` and the decorators; return the ttl.
+
+    Raises:
+        TypeError: If ``maxsize`` is not an int, ``ttl`` not a number or ``clock`` not a Clock.
+        ValueError: If ``maxsize < 1`` or ``ttl <= 0``.
+    """
+    if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+        raise TypeError(f"maxsize must be an int, got {maxsize!r}")
+    require_at_least("maxsize", maxsize, 1)
+    if ttl is not None:
+        require_positive("ttl", ttl)
+    if not isinstance(clock, Clock):
+        raise TypeError(f"clock must provide now(), sleep() and asleep(), got {clock!r}")
+    return None if ttl == math.inf else ttl
+
+
+class LRUCache(Generic[K, V]):
+    """Map keys to values, evicting the least recently used and dropping expired entries.
+
+    A read refreshes an entry's recency but not its time to live. With the clock at ``t``,
+    an entry stored with expiry ``e`` is a hit while ``t < e`` and a miss from ``t >= e`` on;
+    expired entries count as misses, leave ``len()`` and are never returned. When the cache is
+    full, expired entries are dropped before a live one is evicted. ``None``, ``0``, ``""``
+    and ``False`` are values like any other. Every method is safe to call from many threads.
+    Operations are O(1), amortised (O(log n) for a ``set`` with its own ``ttl``); see the
+    module's docstring for how expired entries are found.
+
+    Args:
+        maxsize: The most entries held at once (``>= 1``).
+        ttl: Seconds an entry lives after it is set, or ``None`` for no expiry.
+        clock: The time source for ``ttl``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If ``maxsize < 1`` or ``ttl <= 0``.
+
+    Example:
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> clock = ManualClock()
+        >>> users: LRUCache[str, int] = LRUCache(maxsize=2, ttl=60, clock=clock)
+        >>> users.set("user:1", 42)
+        >>> users.get("user:1")
+        42
+        >>> clock.advance(60)
+        >>> users.get("user:1", "gone")
+        'gone'
+        >>> users.stats()["hit_rate"]
+        0.5
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_data",
+        "_evictions",
+        "_expirations",
+        "_heap",
+        "_hit",
+        "_hits",
+        "_lock",
+        "_maxsize",
+        "_miss",
+        "_misses",
+        "_now",
+        "_queue",
+        "_seq",
+        "_ttl",
+    )
+
+    def __init__(
+        self, maxsize: int = 128, ttl: float | None = None, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self._ttl = validate_options(maxsize, ttl, clock)
+        self._maxsize = maxsize
+        self._now = clock_reader(clock)
+        self._data: OrderedDict[Any, list[Any]] = OrderedDict()
+        self._queue: deque[list[Any]] = deque()
+        self._heap: list[tuple[float, int, list[Any]]] = []
+        self._seq = itertools.count()  # breaks ties in the heap without comparing entries
+        self._hits = itertools.count()
+        self._hit = self._hits.__next__
+        self._misses = itertools.count()  # like hits: the decorators count misses lock-free
+        self._miss = self._misses.__next__
+        self._evictions = 0
+        self._expirations = 0
+        self._lock = threading.Lock()
+
+    @property
+    def maxsize(self) -> int:
+        """The most entries held at once."""
+        return self._maxsize
+
+    @property
+    def ttl(self) -> float | None:
+        """The default time to live in seconds, or ``None``."""
+        return self._ttl
+
+    @overload
+    def get(self, key: K) -> V | None: ...
+    @overload
+    def get(self, key: K, default: T) -> V | T: ...
+    def get(self, key: K, default: object = None) -> object:
+        """Return the live value stored under ``key``, or ``default``; count a hit or a miss.
+
+        Example:
+            >>> cache: LRUCache[str, int | None] = LRUCache()
+            >>> cache.set("nothing", None)
+            >>> cache.get("nothing", -1), cache.get("missing", -1)
+            (None, -1)
+        """
+        # acquire/release rather than ``with``: a third of the cost on CPython 3.11.
+        lock = self._lock
+        lock.acquire()
+        try:
+            entry = self._find(key)
+            if entry is not None:
+                self._hit()
+                return entry[0]
+            self._miss()
+            return default
+        finally:
+            lock.release()
+
+    def set(self, key: K, value: V, ttl: float | None = None) -> None:
+        """Store ``value`` under ``key`` as the most recently used entry.
+
+        Args:
+            key: A hashable key.
+            value: Any value, ``None`` included.
+            ttl: Seconds this entry lives, overriding the cache's ``ttl``; ``None`` keeps it.
+
+        Raises:
+            ValueError: If ``ttl <= 0``.
+        """
+        lock = self._lock
+        if ttl is None:
+            lock.acquire()
+            try:
+                self._put(key, value)
+            finally:
+                lock.release()
+            return
+        require_positive("ttl", ttl)
+        lock.acquire()
+        try:
+            self._insert(key, value, ttl)
+        finally:
+            lock.release()
+
+    def delete(self, key: K) -> bool:
+        """Remove ``key``; return whether a live entry was removed.
+
+        Example:
+            >>> cache: LRUCache[str, int] = LRUCache()
+            >>> cache.set("a", 1)
+            >>> cache.delete("a"), cache.delete("a")
+            (True, False)
+        """
+        with self._lock:
+            return self._delete(key)
+
+    def clear(self) -> None:
+        """Remove every entry; the statistics are kept (expired entries count as expirations)."""
+        with self._lock:
+            self._clear()
+
+    def stats(self) -> dict[str, int | float]:
+        """Return the statistics.
+
+        Returns:
+            ``hits`` and ``misses`` (lookups), ``hit_rate`` (``0.0`` before any lookup),
+            ``evictions`` (live entries dropped to make room), ``expirations`` (expired
+            entries dropped), ``size`` (live entries) and ``maxsize``.
+        """
+        with self._lock:
+            self._purge()
+            hits = counter_value(self._hits)
+            misses = counter_value(self._misses)
+            lookups = hits + misses
+            return {
+                "hits": hits,
+                "misses": misses,
+                "hit_rate": hits / lookups if lookups else 0.0,
+                "evictions": self._evictions,
+                "expirations": self._expirations,
+                "size": len(self._data),
+                "maxsize": self._maxsize,
+            }
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge()
+            return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        """Return whether ``key`` holds a live entry, without counting or refreshing it."""
+        entry = self._data.get(key)
+        return entry is not None and (entry[1] is NEVER or self._now() < entry[1])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(maxsize={self._maxsize}, ttl={self._ttl}, size={len(self)})"
+
+    # -- internals, also used by the decorators; the caller holds ``_lock`` ------------------
+
+    def _find(self, key: Any) -> list[Any] | None:
+        """Return the live entry for ``key`` and mark it most recently used, or ``None``."""
+        data = self._data
+        entry = data.get(key)
+        if entry is None:
+            return None
+        expiry = entry[1]
+        if expiry is NEVER or self._now() < expiry:
+            data.move_to_end(key)
+            return entry
+        del data[key]
+        self._kill(entry)
+        self._expirations += 1
+        return None
+
+    def _delete(self, key: Any) -> bool:
+        entry = self._data.pop(key, None)
+        if entry is None:
+            return False
+        live = entry[1] is NEVER or self._now() < entry[1]
+        if not live:
+            self._expirations += 1
+        self._kill(entry)
+        return live
+
+    def _clear(self) -> None:
+        # No Python-level loop over _data: lock-free hits may reorder it meanwhile. Entries
+        # are left alive: once the indexes are cleared nothing refers to them any more.
+        self._purge()
+        self._data.clear()
+        self._queue.clear()
+        self._heap.clear()
+
+    def _put(self, key: Any, value: Any) -> None:  # noqa: PLR0912 - one frame: this is every miss's path
+        """Store ``value`` under ``key`` with the cache's own ttl: the decorators' path.
+
+        :meth:`_insert` specialised for the usual case, where no entry has a ttl of its own
+        (the heap is empty): without a ttl no entry can expire; with one, the expiry index
+        is the queue alone. Entries are killed inline, as a call costs more than the kill.
+        """
+        if self._heap:
+            self._insert(key, value)
+            return
+        data = self._data
+        ttl = self._ttl
+        if ttl is None:
+            entry = [value, NEVER, key]
+            old = data.get(key)
+            if old is not None:
+                old[1] = _DEAD
+                old[0] = old[2] = None
+                data[key] = entry
+                data.move_to_end(key)
+            elif len(data) < self._maxsize:
+                data[key] = entry
+            else:
+                victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                victim[1] = _DEAD
+                victim[0] = victim[2] = None
+                self._evictions += 1
+                data[key] = entry
+            return
+        now = self._now()
+        entry = [value, now + ttl, key]
+        queue = self._queue
+        old = data.get(key)
+        if old is not None:
+            if old[1] <= now:
+                self._expirations += 1
+            old[1] = _DEAD
+            old[0] = old[2] = None
+            data[key] = entry
+            data.move_to_end(key)
+        elif len(data) < self._maxsize:
+            data[key] = entry
+        else:
+            if queue and queue[0][1] <= now:
+                self._purge(now)
+            if len(data) >= self._maxsize:
+                victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                if queue and queue[0] is victim:
+                    queue.popleft()  # the oldest is often the least recently used too
+                victim[1] = _DEAD
+                victim[0] = victim[2] = None
+                self._evictions += 1
+            data[key] = entry
+        queue.append(entry)
+        if len(queue) > 2 * len(data) + _COMPACT_SLACK:
+            self._queue = deque(slot for slot in queue if slot[1] != _DEAD)
+
+    def _insert(self, key: Any, value: Any, ttl: float | None = None) -> None:  # noqa: PLR0912 - the general case of _put, kept in one piece like it
+        """Store ``value`` under ``key`` with ``ttl`` (``None``: the cache's own)."""
+        data = self._data
+        queue = self._queue
+        heap = self._heap
+        own_ttl = ttl is None or ttl == self._ttl
+        if own_ttl:
+            ttl = self._ttl
+        if ttl is None or ttl == NEVER:
+            expiry = NEVER
+            # The clock only matters if some entry expires (an old one, or one to purge).
+            now = self._now() if queue or heap else _DEAD
+        else:
+            now = self._now()
+            expiry = now + ttl
+        entry = [value, expiry, key]
+        old = data.get(key)
+        if old is not None:
+            if old[1] <= now:
+                self._expirations += 1
+            self._kill(old)
+            data[key] = entry
+            data.move_to_end(key)
+        elif len(data) < self._maxsize:
+            data[key] = entry
+        else:
+            if (queue and queue[0][1] <= now) or (heap and heap[0][2][1] <= now):
+                self._purge(now)
+            if len(data) >= self._maxsize:
+                victim = data.popitem(last=False)[1]
+                if queue and queue[0] is victim:
+                    queue.popleft()  # the oldest is often the least recently used too
+                self._kill(victim)
+                self._evictions += 1
+            data[key] = entry
+        if expiry is NEVER:
+            return
+        if own_ttl:
+            queue.append(entry)
+            if len(queue) > 2 * len(data) + _COMPACT_SLACK:
+                self._queue = deque(slot for slot in queue if slot[1] != _DEAD)
+        else:
+            heapq.heappush(heap, (expiry, next(self._seq), entry))
+            if len(heap) > 2 * len(data) + _COMPACT_SLACK:
+                self._heap = [slot for slot in heap if slot[2][1] != _DEAD]
+                heapq.heapify(self._heap)
+
+    def _purge(self, now: float = _DEAD) -> None:
+        """Drop every expired entry, and the dead slots at the front of the expiry indexes."""
+        queue = self._queue
+        heap = self._heap
+        if now == _DEAD and (queue or heap):
+            now = self._now()
+        # Dead slots have expiry -inf, so one comparison pops dead and expired slots alike.
+        while queue and queue[0][1] <= now:
+            self._drop(queue.popleft())
+        while heap and heap[0][2][1] <= now:
+            self._drop(heapq.heappop(heap)[2])
+
+    def _drop(self, entry: list[Any]) -> None:
+        """Remove a slot's entry if it is still stored: it has expired."""
+        if entry[1] != _DEAD:
+            del self._data[entry[2]]
+            self._kill(entry)
+            self._expirations += 1
+
+    @staticmethod
+    def _kill(entry: list[Any]) -> None:
+        # Expiry first: a lock-free reader that unpacks the entry sees either the whole live
+        # entry or a dead one, never a live expiry with a dropped value.
+        entry[1] = _DEAD
+        entry[0] = entry[2] = None

@@ -1,0 +1,63 @@
+"""Dependency injection: a typed, thread-safe container with autowiring, scopes and clean-up.
+
+:class:`DIContainer` maps service types to registrations (a class, a factory or a ready
+instance) with a :class:`LifecycleScope`; :meth:`DIContainer.resolve` builds a service by
+reading the type hints of its constructor or factory, once, at the first resolve, and
+compiling the registration into a closure that calls its dependencies' closures directly.
+A built singleton is then one C-level dict lookup.
+
+Decisions worth knowing:
+
+- **Errors** are :class:`~python_mastery_portfolio.exceptions.DependencyError` subclasses whose
+  message names the whole chain (``Root -> Mid -> Leaf (not registered)``, ``A -> B -> A
+  (circular dependency)``); a constructor or factory that raises becomes a
+  :class:`~python_mastery_portfolio.exceptions.ResolutionError` raised ``from`` the original.
+  Asking for an async-only service through the sync ``resolve`` is a ``TypeError``.
+- **validate()** checks every registration (missing dependencies, cycles, singletons that
+  depend on scoped services) and raises one ``DependencyError`` listing every problem, one
+  per line; the individual errors are in ``error.context["problems"]``.
+- **Generator factories** (sync or async) are finalised newest first when their owner ends:
+  a scope (scoped services, and transients resolved in it), the container's ``close()``
+  (singletons, and transients resolved outside any scope) or an ``override`` block. An
+  exception raised in the ``with`` body is thrown into each generator and always propagates
+  (a generator cannot swallow it). A failing finaliser does not stop the others; at the end
+  the one error is raised as is, several are raised as an ``ExceptionGroup``; when the body
+  raised, its exception propagates instead, with each finaliser error logged and added to it
+  as a note. ``KeyboardInterrupt``, ``SystemExit`` and cancellation always win.
+- **close()** also forgets the singletons it built, so a later resolve builds new ones.
+- **override(T, replacement)** swaps ``T`` for everything resolved in the block: services
+  not built yet, and singletons that depend on ``T`` (rebuilt once inside the block, their
+  originals back afterwards). Objects resolved before the block keep what they hold.
+  Overrides are container-wide (every thread sees them) and must nest.
+
+Example:
+    >>> class Database:
+    ...     def __init__(self, url: str = "sqlite://") -> None:
+    ...         self.url = url
+    >>> class Repository:
+    ...     def __init__(self, db: Database) -> None:
+    ...         self.db = db
+    >>> container = (
+    ...     DIContainer()
+    ...     .register(Database, scope=LifecycleScope.SINGLETON)
+    ...     .register(Repository)
+    ... )
+    >>> container.resolve(Repository).db is container.resolve(Database)
+    True
+"""
+
+from __future__ import annotations
+
+from python_mastery_portfolio.di._container import (
+    DIContainer,
+    LifecycleScope,
+    Scope,
+    ServiceProvider,
+)
+
+__all__ = [
+    "DIContainer",
+    "LifecycleScope",
+    "Scope",
+    "ServiceProvider",
+]

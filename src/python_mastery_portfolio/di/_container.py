@@ -1,0 +1,487 @@
+"""The dependency-injection container and its registrations."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Self, TypeVar, overload
+
+from python_mastery_portfolio._internal.callables import is_async_callable
+from python_mastery_portfolio.di._compile import (
+    Compiler,
+    Frame,
+    Kind,
+    LifecycleScope,
+    Registration,
+)
+from python_mastery_portfolio.di._graph import (
+    MISSING,
+    Param,
+    find_problems,
+    local_names,
+    read_params,
+)
+from python_mastery_portfolio.di._inject import ServiceProvider
+from python_mastery_portfolio.di._scope import Cell, Cleanups, ClosesOnExit, Scope
+from python_mastery_portfolio.exceptions import DependencyError
+
+__all__ = ["DIContainer", "LifecycleScope", "Scope", "ServiceProvider"]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+# The public classes live in private modules; they present themselves as ours.
+for _public in (LifecycleScope, Scope, ServiceProvider):
+    _public.__module__ = __name__
+del _public
+
+T = TypeVar("T")
+
+_Factory = Callable[..., T | Awaitable[T] | Iterator[T] | AsyncIterator[T]]
+
+
+def _is_protocol(cls: type) -> bool:
+    return bool(getattr(cls, "_is_protocol", False))
+
+
+def _require_concrete(cls: Any, param: str) -> None:
+    if not isinstance(cls, type):
+        raise TypeError(
+            f"{param} must be a class, got {cls!r}; register other keys with "
+            "implementation=, factory= or instance="
+        )
+    if inspect.isabstract(cls) or _is_protocol(cls):
+        raise TypeError(
+            f"{param} {cls.__name__} is abstract; give implementation=, factory= or instance="
+        )
+
+
+def _kind_of(factory: Callable[..., Any]) -> Kind:
+    function: Any = factory
+    if not (inspect.isroutine(function) or isinstance(function, functools.partial | type)):
+        function = type(function).__call__
+    if inspect.isasyncgenfunction(function):
+        return Kind.ASYNC_GENERATOR
+    if inspect.isgeneratorfunction(function):
+        return Kind.GENERATOR
+    return Kind.ASYNC if is_async_callable(factory) else Kind.SYNC
+
+
+class DIContainer(Compiler, ClosesOnExit):
+    """Register services, then resolve them with their dependencies wired from type hints.
+
+    Registration and resolution are thread-safe. See the module docstring for errors,
+    clean-up and overrides.
+
+    Example:
+        >>> class Config:
+        ...     debug = False
+        >>> class Service:
+        ...     def __init__(self, config: Config, retries: int = 3) -> None:
+        ...         self.config, self.retries = config, retries
+        >>> container = DIContainer().register(Config, instance=Config()).register(Service)
+        >>> service = container.resolve(Service)
+        >>> service.retries, service is container.resolve(Service)
+        (3, False)
+    """
+
+    def __init__(self) -> None:
+        # The instance's ``resolve`` becomes the C-level lookup of the built singletons
+        # (see Resolver), unless a subclass overrides ``resolve``.
+        self._bind_resolve = type(self).resolve is DIContainer.resolve
+        super().__init__()
+
+    def __repr__(self) -> str:
+        return f"<DIContainer with {len(self._registry)} registrations>"
+
+    def __contains__(self, service_type: object) -> bool:
+        """Return whether ``service_type`` is registered."""
+        return self._registered(service_type)
+
+    # -- registration -----------------------------------------------------------------------
+
+    @overload
+    def register(
+        self,
+        service_type: type[T],
+        implementation: type[T] | None = None,
+        *,
+        scope: LifecycleScope = LifecycleScope.TRANSIENT,
+        factory: _Factory[T] | None = None,
+        instance: T | None = None,
+    ) -> Self: ...
+    @overload
+    def register(
+        self,
+        service_type: Callable[..., object],
+        implementation: Callable[..., object] | None = None,
+        *,
+        scope: LifecycleScope = LifecycleScope.TRANSIENT,
+        factory: Callable[..., object] | None = None,
+        instance: object = None,
+    ) -> Self: ...
+    def register(
+        self,
+        service_type: Any,
+        implementation: Any = None,
+        *,
+        scope: LifecycleScope = LifecycleScope.TRANSIENT,
+        factory: Any = None,
+        instance: Any = None,
+    ) -> Self:
+        """Register how to build ``service_type``; return the container, so calls chain.
+
+        For type checkers, a concrete ``service_type`` binds ``T`` to check the other
+        arguments; an abstract class or Protocol goes through a looser overload, because
+        mypy refuses abstract classes where ``type[T]`` is expected.
+
+        Registering a type again replaces its registration and drops a singleton already
+        built from the old one (a generator singleton is still finalised by ``close()``).
+
+        Args:
+            service_type: The key to resolve: a class, an abstract class or a Protocol.
+            implementation: A concrete class to build for ``service_type``.
+            scope: The lifetime of resolved instances.
+            factory: A callable (or generator, ``async def``, async generator) whose
+                parameters are resolved like a constructor's.
+            instance: A ready object, always a singleton.
+
+        Returns:
+            The container.
+
+        Raises:
+            ValueError: If more than one of ``implementation``, ``factory`` and ``instance``
+                is given, or ``instance`` with ``scope=SCOPED``.
+            TypeError: If an argument has the wrong type, ``implementation`` is abstract
+                or not a subclass of ``service_type``, or there is nothing to build.
+
+        Example:
+            >>> from abc import ABC, abstractmethod
+            >>> class Greeter(ABC):
+            ...     @abstractmethod
+            ...     def greet(self) -> str: ...
+            >>> class English(Greeter):
+            ...     def greet(self) -> str:
+            ...         return "hello"
+            >>> DIContainer().register(Greeter, English).resolve(Greeter).greet()
+            'hello'
+        """
+        registration = self._registration(
+            service_type,
+            implementation=implementation,
+            scope=scope,
+            factory=factory,
+            instance=instance,
+            cleanups=self._cleanups,
+            frame=None,
+        )
+        with self._lock:
+            self._registry[service_type] = registration
+            self._invalidate()
+        logger.debug(
+            "registered %s (%s, %s)", registration.name, scope.value, registration.kind.value
+        )
+        return self
+
+    def _registration(
+        self,
+        service_type: Any,
+        *,
+        implementation: Any,
+        scope: Any,
+        factory: Any,
+        instance: Any,
+        cleanups: Cleanups,
+        frame: Frame | None,
+    ) -> Registration:
+        given = [
+            name
+            for name, value in (
+                ("implementation", implementation),
+                ("factory", factory),
+                ("instance", instance),
+            )
+            if value is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(
+                f"give at most one of implementation, factory and instance, got {given}"
+            )
+        if not isinstance(scope, LifecycleScope):
+            raise TypeError(f"scope must be a LifecycleScope, got {scope!r}")
+        try:
+            hash(service_type)
+        except TypeError:
+            raise TypeError(f"service_type must be hashable, got {service_type!r}") from None
+        if instance is not None:
+            if scope is LifecycleScope.SCOPED:
+                raise ValueError("an instance is shared by the container: scope cannot be SCOPED")
+            return Registration(
+                service_type,
+                instance,
+                kind=Kind.INSTANCE,
+                lifetime=LifecycleScope.SINGLETON,
+                cleanups=cleanups,
+                frame=frame,
+            )
+        if factory is not None:
+            if not callable(factory):
+                raise TypeError(f"factory must be callable, got {factory!r}")
+            return Registration(
+                service_type,
+                factory,
+                kind=_kind_of(factory),
+                lifetime=scope,
+                cleanups=cleanups,
+                frame=frame,
+            )
+        if implementation is None:
+            _require_concrete(service_type, "service_type")
+            implementation = service_type
+        else:
+            _require_concrete(implementation, "implementation")
+            if (
+                isinstance(service_type, type)
+                and not _is_protocol(service_type)
+                and not issubclass(implementation, service_type)
+            ):
+                raise TypeError(
+                    f"implementation {implementation.__name__} is not a subclass of "
+                    f"{service_type.__name__}"
+                )
+        return Registration(
+            service_type,
+            implementation,
+            kind=Kind.SYNC,
+            lifetime=scope,
+            cleanups=cleanups,
+            frame=frame,
+        )
+
+    # -- resolution -------------------------------------------------------------------------
+
+    @overload
+    def resolve(self, service_type: type[T]) -> T: ...
+    @overload
+    def resolve(self, service_type: Callable[..., T]) -> T: ...
+    def resolve(self, service_type: Any) -> Any:
+        """Return the service registered for ``service_type``, with its dependencies.
+
+        Abstract classes and Protocols type-check too (through the ``Callable`` overload).
+
+        Raises:
+            ServiceNotRegisteredError: If it, or a dependency without a default, is not
+                registered.
+            CircularDependencyError: If services depend on each other in a cycle.
+            LifetimeError: If it needs a scoped service (use a :class:`Scope`).
+            ResolutionError: If a constructor or factory raised.
+            DependencyError: If a parameter has no usable type hint and no default.
+            TypeError: If it needs an async factory (use :meth:`aresolve`).
+
+        Example:
+            >>> class Clock: ...
+            >>> container = DIContainer().register(Clock, scope=LifecycleScope.SINGLETON)
+            >>> container.resolve(Clock) is container.resolve(Clock)
+            True
+        """
+        # Normally shadowed on the instance by the resolver's C-level lookup; this is the
+        # same thing for subclasses and unbound calls.
+        return self._resolver[service_type]
+
+    @overload
+    async def aresolve(self, service_type: type[T]) -> T: ...
+    @overload
+    async def aresolve(self, service_type: Callable[..., T]) -> T: ...
+    async def aresolve(self, service_type: Any) -> Any:
+        """Return the service for ``service_type``, awaiting async factories on the way.
+
+        Raises:
+            DependencyError: As :meth:`resolve`.
+
+        Example:
+            >>> import asyncio
+            >>> async def make_number() -> int:
+            ...     return 42
+            >>> container = DIContainer().register(int, factory=make_number)
+            >>> asyncio.run(container.aresolve(int))
+            42
+        """
+        node = self._compile(service_type)
+        if node.aprov is None:
+            return node.sync(None)
+        return await node.aprov(None)
+
+    def scope(self) -> Scope:
+        """Return a new :class:`Scope`; use it as ``with`` (or ``async with``) block.
+
+        Example:
+            >>> class Request: ...
+            >>> container = DIContainer().register(Request, scope=LifecycleScope.SCOPED)
+            >>> with container.scope() as first, container.scope() as second:
+            ...     first.resolve(Request) is second.resolve(Request)
+            False
+        """
+        return Scope(self)
+
+    # -- checks, overrides, clean-up -------------------------------------------------------
+
+    def validate(self) -> None:
+        """Check the whole graph now, so a broken registration fails at start-up.
+
+        Every registration is checked for dependencies that are not registered (and have
+        no default), parameters without a usable hint, cycles, and singletons that depend
+        on scoped services (directly or through transients).
+
+        Raises:
+            DependencyError: Listing every problem, one per line; the individual errors
+                are in ``error.context["problems"]``.
+
+        Example:
+            >>> class Leaf:
+            ...     def __init__(self, missing: bytearray) -> None: ...
+            >>> DIContainer().register(Leaf).validate()
+            Traceback (most recent call last):
+              ...
+            python_mastery_portfolio.exceptions.DependencyError: 1 problem in the DI container:
+            - Leaf -> bytearray (not registered)
+        """
+        with self._lock:
+            registry = dict(self._registry)
+            localns = local_names(registry)
+            graph: dict[Any, tuple[str, tuple[Param, ...] | DependencyError]] = {}
+            for key, registration in registry.items():
+                try:
+                    params = registration.params
+                    if params is None:
+                        params = registration.params = read_params(registration.target, localns)
+                except DependencyError as error:
+                    graph[key] = (registration.lifetime.value, error)
+                else:
+                    graph[key] = (registration.lifetime.value, params)
+        problems = find_problems(graph)
+        if problems:
+            count = len(problems)
+            lines = "".join(f"\n- {problem}" for problem in problems)
+            message = f"{count} problem{'s' if count > 1 else ''} in the DI container:{lines}"
+            raise DependencyError(message, problems=problems)
+
+    @contextlib.contextmanager
+    def override(
+        self, service_type: Any, replacement: object, *, scope: LifecycleScope | None = None
+    ) -> Iterator[None]:
+        """Swap ``service_type`` for ``replacement`` inside a ``with`` block (for tests).
+
+        ``replacement`` is called like a factory when it is a class, function, method or
+        ``functools.partial`` (a test double need not subclass the original), and used as an
+        instance otherwise (wrap a callable instance in ``lambda: obj``).
+
+        Inside the block, everything resolved sees the replacement: services not built yet,
+        and singletons that depend on ``service_type``, which are built again (once per
+        block) and get their originals back on exit. Objects resolved before the block keep
+        what they hold, and so do scoped instances already built in an open scope. The
+        original registration comes back on exit, even when the block raises; generator
+        factories built inside are finalised then. Overrides are seen by every thread.
+
+        Args:
+            service_type: The service to replace (it need not be registered).
+            replacement: The class, factory or instance to use.
+            scope: The lifetime inside the block; by default the original's (transient if
+                it was not registered). An instance is always a singleton.
+
+        Example:
+            >>> class Mailer:
+            ...     def send(self) -> str:
+            ...         return "sent"
+            >>> class FakeMailer(Mailer):
+            ...     def send(self) -> str:
+            ...         return "faked"
+            >>> container = DIContainer().register(Mailer)
+            >>> with container.override(Mailer, FakeMailer()):
+            ...     container.resolve(Mailer).send()
+            'faked'
+            >>> container.resolve(Mailer).send()
+            'sent'
+        """
+        frame = Frame()
+        factory = instance = None
+        if isinstance(replacement, type | functools.partial) or inspect.isroutine(replacement):
+            # A class is called like a factory: a test double need not subclass the original.
+            factory = replacement
+        else:
+            instance = replacement
+        with self._lock:
+            saved = self._registry.get(service_type)
+            lifetime = scope or (saved.lifetime if saved else LifecycleScope.TRANSIENT)
+            if instance is not None and lifetime is LifecycleScope.SCOPED:
+                lifetime = LifecycleScope.SINGLETON
+            registration = self._registration(
+                service_type,
+                implementation=None,
+                scope=lifetime,
+                factory=factory,
+                instance=instance,
+                cleanups=frame.cleanups,
+                frame=frame,
+            )
+            self._frames.append(frame)
+            self._registry[service_type] = registration
+            self._invalidate()
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            with self._lock:
+                self._frames.remove(frame)
+                if saved is None:
+                    self._registry.pop(service_type, None)
+                else:
+                    self._registry[service_type] = saved
+                self._invalidate()
+            frame.cleanups.close(error)
+
+    def _forget_singletons(self) -> None:
+        with self._lock:
+            for registration in self._registry.values():
+                if registration.kind is not Kind.INSTANCE:
+                    registration.cell = Cell()
+            self._invalidate()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Finalise singleton (and unscoped transient) generators and forget the singletons.
+
+        Args:
+            error: An exception to throw into the generators (what ``with container:``
+                passes when its body raised).
+        """
+        self._forget_singletons()
+        self._cleanups.close(error)
+
+    async def aclose(self, error: BaseException | None = None) -> None:
+        """Like :meth:`close`, awaiting async generator finalisers too."""
+        self._forget_singletons()
+        await self._cleanups.aclose(error)
+
+    def stats(self) -> dict[str, int | float]:
+        """Return counters: ``registrations``, ``compiled``, ``singletons`` built, ``overrides``.
+
+        Example:
+            >>> DIContainer().register(object).stats()["registrations"]
+            1
+        """
+        registrations = list(self._registry.values())
+        return {
+            "registrations": len(registrations),
+            "compiled": len(self._nodes),
+            "singletons": sum(
+                1
+                for registration in registrations
+                if registration.lifetime is LifecycleScope.SINGLETON
+                and registration.cell.value is not MISSING
+            ),
+            "overrides": len(self._frames),
+        }

@@ -1,0 +1,54 @@
+"""Resilience: rate limiting and circuit breaking, for sync and async callers alike.
+
+- :class:`RateLimiter` is a token bucket (one per key if asked) that can refuse
+  (:meth:`~RateLimiter.try_acquire`), wait in a thread (:meth:`~RateLimiter.acquire`) or wait
+  in a coroutine (:meth:`~RateLimiter.aacquire`), first come, first served.
+  :func:`rate_limit` puts one in front of a function.
+- :class:`CircuitBreaker` fails calls fast with :class:`CircuitOpenError` while a dependency
+  keeps failing, in consecutive-failure or failure-rate mode, and probes for its recovery.
+
+Both raise errors carrying ``retry_after`` (:class:`RateLimitError`,
+:class:`CircuitOpenError`), which ``retry`` honours when it retries them.
+
+Example:
+    >>> from python_mastery_portfolio.testing import ManualClock
+    >>> clock = ManualClock()
+    >>> breaker = CircuitBreaker(failure_threshold=3, clock=clock)
+    >>> @breaker
+    ... @rate_limit(10, per=1.0, clock=clock)
+    ... def lookup(name: str) -> str:
+    ...     return name.upper()
+    >>> lookup("ok"), breaker.state
+    ('OK', <CircuitState.CLOSED: 'closed'>)
+"""
+
+from __future__ import annotations
+
+from python_mastery_portfolio.exceptions import CircuitOpenError, RateLimitError
+from python_mastery_portfolio.resilience._circuit_breaker import (
+    CircuitBreaker,
+    CircuitBreakerDecorator,
+    CircuitState,
+    StateListener,
+)
+from python_mastery_portfolio.resilience._rate_limiter import (
+    RateLimitDecorator,
+    RateLimited,
+    RateLimitedClassMethod,
+    RateLimiter,
+    rate_limit,
+)
+
+__all__ = [
+    "CircuitBreaker",
+    "CircuitBreakerDecorator",
+    "CircuitOpenError",
+    "CircuitState",
+    "RateLimitDecorator",
+    "RateLimitError",
+    "RateLimited",
+    "RateLimitedClassMethod",
+    "RateLimiter",
+    "StateListener",
+    "rate_limit",
+]

@@ -1,0 +1,701 @@
+"""Rate limiting: a token bucket per key, serving threads and coroutines alike.
+
+Public names are re-exported by :mod:`python_mastery_portfolio.resilience`.
+
+How it works (GCRA, the "virtual scheduling" form of a token bucket): each bucket is one
+number, its *theoretical arrival time* ``tat``, the moment at which the bucket is full again.
+Taking ``n`` tokens moves ``tat`` ``n`` emission intervals (``per / rate`` seconds each) into
+the future; that is allowed at once while ``tat`` stays at most ``burst`` intervals ahead of
+now. A caller willing to wait *reserves* its tokens at once, which queues it behind everybody
+who reserved earlier (first come, first served) and tells it exactly how long to sleep. Each
+grant owns a disjoint slot of ``n`` intervals on that time line, no later than ``burst``
+intervals after the grant, which is what bounds any interval of length ``T`` to
+``burst + rate * T / per`` tokens.
+
+A waiter that gives up (a cancelled task, an interrupted thread) hands its slot back: the
+coroutines queued behind it move forward by what it returns, so nobody is held up by a
+waiter that left. Coroutines wait for their turn (the head of the queue) before sleeping, so
+only the head ever sleeps and moving the others is just arithmetic. A thread's sleep cannot
+be shortened, so the slots behind a waiting thread stay where they are (the returned time is
+then simply lost capacity, which errs on the strict side).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar, cast, overload
+
+from python_mastery_portfolio._internal.callables import (
+    decorate_function,
+    is_async_callable,
+    qualified_name,
+)
+from python_mastery_portfolio._internal.checks import (
+    require_at_least,
+    require_count,
+    require_positive,
+)
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.exceptions import RateLimitError
+
+__all__ = [
+    "RateLimitDecorator",
+    "RateLimited",
+    "RateLimitedClassMethod",
+    "RateLimiter",
+    "rate_limit",
+]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+P = ParamSpec("P")
+P2 = ParamSpec("P2")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+S = TypeVar("S")
+S_contra = TypeVar("S_contra", contravariant=True)
+T = TypeVar("T")
+
+# Floating-point sums of intervals may land a hair past the exact boundary; this fraction of
+# the burst window (a billionth of it) keeps the burst-th token from being refused for that.
+_SLACK = 1e-9
+
+
+def _wake(turn: asyncio.Future[None]) -> None:
+    """Tell a coroutine it reached the head of its queue (unless it already left)."""
+    if not turn.done():
+        turn.set_result(None)
+
+
+class _Waiter:
+    """One reservation waiting for its tokens: the slot ends at ``end`` on the bucket's line."""
+
+    __slots__ = ("cost", "end", "loop", "movable", "turn", "wait")
+
+    def __init__(self, cost: float, end: float, wait: float, *, movable: bool) -> None:
+        self.cost = cost
+        self.end = end
+        self.wait = wait
+        # Only a coroutine's slot may move earlier: a sleeping thread cannot be woken sooner.
+        self.movable = movable
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.turn: asyncio.Future[None] | None = None
+
+
+class RateLimiter:
+    """Grant at most ``rate`` tokens per ``per`` seconds, with bursts of up to ``burst``.
+
+    A token bucket refilled continuously at ``rate / per`` tokens a second and holding at most
+    ``burst`` tokens (default ``rate``, at least 1). Over any interval of length ``T`` it grants
+    at most ``burst + rate * T / per`` tokens. One limiter serves threads and coroutines at
+    once, and keeps one bucket per ``key=`` (for example per client) besides the default
+    bucket used when no key is given.
+
+    Waiting callers are served first come, first served: :meth:`acquire` and :meth:`aacquire`
+    reserve their tokens on arrival, so a later caller (even a :meth:`try_acquire`) never
+    overtakes an earlier one. A waiter that is cancelled or interrupted takes no tokens and
+    the coroutines queued behind it move forward.
+
+    Memory: a bucket that has refilled is the same as no bucket, so refilled buckets are
+    dropped (lazily, when a new key arrives and in :meth:`stats`). When ``max_keys`` keyed
+    buckets are still live and a new key arrives, the least recently used bucket is evicted,
+    which can only make limiting more lenient for that key (it starts again with a full
+    bucket); buckets with waiters are never evicted, so the count may exceed ``max_keys`` by
+    the number of keys that have callers waiting. ``stats()["evicted"]`` counts evictions.
+
+    Args:
+        rate: Tokens added per ``per`` seconds (> 0).
+        per: Length of the rate's period in seconds (> 0).
+        burst: Bucket capacity, the most tokens granted at once (>= 1; default ``rate``, or 1
+            when ``rate`` is below 1).
+        clock: Source of time and of waiting.
+        max_keys: Most keyed buckets kept (>= 1).
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If an argument is out of range; the message names it.
+
+    Example:
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> clock = ManualClock()
+        >>> limiter = RateLimiter(2, per=1.0, clock=clock)
+        >>> [limiter.try_acquire() for _ in range(3)]
+        [True, True, False]
+        >>> limiter.acquire()  # waits (on the manual clock) until a token is back
+        >>> clock.sleeps
+        [0.5]
+        >>> limiter.try_acquire(key="alice")
+        True
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_allowed",
+        "_burst",
+        "_cancelled",
+        "_clock",
+        "_evicted",
+        "_horizon",
+        "_interval",
+        "_lock",
+        "_max_keys",
+        "_pending",
+        "_per",
+        "_rate",
+        "_rejected",
+        "_slack",
+        "_tat",
+        "_tats",
+        "_tau",
+        "_waited",
+        "_waiting",
+    )
+
+    def __init__(
+        self,
+        rate: float,
+        per: float = 1.0,
+        *,
+        burst: float | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        max_keys: int = 10_000,
+    ) -> None:
+        require_positive("rate", rate)
+        require_positive("per", per)
+        if burst is None:
+            burst = max(float(rate), 1.0)
+        else:
+            require_at_least("burst", burst, 1)
+        # An infinite rate, period or burst turns the bucket arithmetic into NaN.
+        for name, value in (("rate", rate), ("per", per), ("burst", burst)):
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+        if not isinstance(clock, Clock):
+            raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
+        require_count("max_keys", max_keys, 1)
+        self._rate = rate
+        self._per = per
+        self._burst = burst
+        self._clock = clock
+        self._max_keys = max_keys
+        self._interval = per / rate
+        self._tau = burst * self._interval
+        self._slack = self._tau * _SLACK
+        self._horizon = self._tau + self._slack
+        self._lock = threading.Lock()
+        self._tat = clock.now()
+        self._tats: OrderedDict[Hashable, float] = OrderedDict()
+        self._pending: dict[Hashable, list[_Waiter]] = {}
+        self._allowed = 0
+        self._rejected = 0
+        self._waited = 0
+        self._cancelled = 0
+        self._evicted = 0
+        self._waiting = 0
+
+    @property
+    def rate(self) -> float:
+        """Tokens added per :attr:`per` seconds."""
+        return self._rate
+
+    @property
+    def per(self) -> float:
+        """Length of the rate's period in seconds."""
+        return self._per
+
+    @property
+    def burst(self) -> float:
+        """Capacity of each bucket."""
+        return self._burst
+
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self._rate!r}, per={self._per!r}, burst={self._burst!r})"
+
+    def try_acquire(self, tokens: float = 1, *, key: Hashable = None) -> bool:
+        """Take ``tokens`` tokens if they are there now; never wait.
+
+        Args:
+            tokens: How many tokens to take (> 0, at most ``burst``).
+            key: The bucket to take them from; ``None`` is the default bucket.
+
+        Returns:
+            Whether the tokens were granted.
+
+        Raises:
+            ValueError: If ``tokens`` is not positive or exceeds ``burst``.
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(5, burst=5, clock=ManualClock())
+            >>> limiter.try_acquire(5), limiter.try_acquire()
+            (True, False)
+        """
+        cost = self._interval if tokens == 1 else self._cost(tokens)
+        with self._lock:
+            now = self._clock.now()
+            if key is None:
+                tat = self._tat
+                if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
+                    tat = now
+                tat += cost
+                if tat - now <= self._horizon:
+                    self._tat = tat
+                    self._allowed += 1
+                    return True
+                self._rejected += 1
+                return False
+            tat = self._load(key, now)
+            if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
+                tat = now
+            tat += cost
+            if tat - now <= self._horizon:
+                self._tats[key] = tat
+                self._allowed += 1
+                return True
+            self._rejected += 1
+            return False
+
+    def acquire(
+        self, tokens: float = 1, *, key: Hashable = None, timeout: float | None = None
+    ) -> None:
+        """Take ``tokens`` tokens, blocking the thread exactly until they are there.
+
+        Args:
+            tokens: How many tokens to take (> 0, at most ``burst``).
+            key: The bucket to take them from; ``None`` is the default bucket.
+            timeout: Longest acceptable wait in seconds; ``None`` waits as long as needed and
+                ``0`` never waits.
+
+        Raises:
+            RateLimitError: At once, without taking tokens, when the wait would exceed
+                ``timeout``; ``retry_after`` is the time until the tokens will be there and
+                ``limit`` the rate.
+            ValueError: If ``tokens`` or ``timeout`` is out of range.
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(1, clock=ManualClock())
+            >>> limiter.acquire()
+            >>> limiter.acquire(timeout=0)
+            Traceback (most recent call last):
+            ...
+            python_mastery_portfolio.exceptions.RateLimitError: rate limit of 1 per 1s exceeded; ...
+        """
+        cost = self._interval if tokens == 1 else self._cost(tokens)
+        if timeout:
+            require_at_least("timeout", timeout, 0)
+        with self._lock:
+            waiter = self._reserve(key, cost, timeout, movable=False)
+        if waiter is None:
+            return
+        try:
+            self._clock.sleep(waiter.wait)
+        except BaseException:
+            with self._lock:
+                self._withdraw(key, waiter)
+            raise
+        with self._lock:
+            self._finish(key, waiter)
+
+    async def aacquire(
+        self,
+        tokens: float = 1,
+        *,
+        key: Hashable = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - judged up front from the known wait, not a deadline
+    ) -> None:
+        """Take ``tokens`` tokens, suspending the coroutine (never the loop) until they are there.
+
+        Waiters are served in arrival order. Cancelling the waiting task takes no tokens and
+        lets the waiters queued behind it move forward.
+
+        Args:
+            tokens: How many tokens to take (> 0, at most ``burst``).
+            key: The bucket to take them from; ``None`` is the default bucket.
+            timeout: Longest acceptable wait in seconds; ``None`` waits as long as needed and
+                ``0`` never waits.
+
+        Raises:
+            RateLimitError: At once, without taking tokens, when the wait would exceed
+                ``timeout``.
+            ValueError: If ``tokens`` or ``timeout`` is out of range.
+
+        Example:
+            >>> import asyncio
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> clock = ManualClock()
+            >>> limiter = RateLimiter(4, burst=1, clock=clock)
+            >>> async def main() -> None:
+            ...     await asyncio.gather(*(limiter.aacquire() for _ in range(3)))
+            >>> asyncio.run(main())
+            >>> clock.sleeps
+            [0.25, 0.25]
+        """
+        cost = self._interval if tokens == 1 else self._cost(tokens)
+        if timeout:
+            require_at_least("timeout", timeout, 0)
+        with self._lock:
+            waiter = self._reserve(key, cost, timeout, movable=True)
+        if waiter is None:
+            return
+        try:
+            await self._await_turn(key, waiter)
+        except BaseException:
+            with self._lock:
+                self._withdraw(key, waiter)
+            raise
+        with self._lock:
+            self._finish(key, waiter)
+
+    def available(self, *, key: Hashable = None) -> float:
+        """Return the tokens ``key``'s bucket holds now, without taking any.
+
+        Tokens already reserved by waiters count as taken, so this is 0 while anyone waits.
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(4, clock=ManualClock())
+            >>> limiter.try_acquire(3)
+            True
+            >>> limiter.available(), limiter.available(key="new")
+            (1.0, 4.0)
+        """
+        with self._lock:
+            now = self._clock.now()
+            tat = self._tat if key is None else self._tats.get(key, now)
+            return max(0.0, self._burst - max(0.0, tat - now) / self._interval)
+
+    def stats(self) -> dict[str, int | float]:
+        """Return counters: a snapshot, safe to call from any thread.
+
+        Returns:
+            ``allowed`` (acquisitions granted), ``rejected`` (refused, by
+            :meth:`try_acquire` or a ``timeout``), ``waited`` (granted after waiting),
+            ``cancelled`` (waiters that gave up), ``waiting`` (waiting now), ``keys`` (live
+            keyed buckets, refilled ones dropped first) and ``evicted`` (live buckets evicted
+            to stay within ``max_keys``).
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(1, clock=ManualClock())
+            >>> limiter.try_acquire(key="a"), limiter.try_acquire(key="a")
+            (True, False)
+            >>> stats = limiter.stats()
+            >>> stats["allowed"], stats["rejected"], stats["keys"]
+            (1, 1, 1)
+        """
+        with self._lock:
+            self._drop_refilled(self._clock.now())
+            return {
+                "allowed": self._allowed,
+                "rejected": self._rejected,
+                "waited": self._waited,
+                "cancelled": self._cancelled,
+                "waiting": self._waiting,
+                "keys": len(self._tats),
+                "evicted": self._evicted,
+            }
+
+    # -- internals; every method below runs with the lock held unless it says otherwise --
+
+    def _cost(self, tokens: float) -> float:
+        """Return the time ``tokens`` tokens take on the line, validating them (lock-free)."""
+        require_positive("tokens", tokens)
+        if tokens > self._burst:
+            raise ValueError(
+                f"tokens must be <= burst ({self._burst!r}), got {tokens!r}: it could never succeed"
+            )
+        return tokens * self._interval
+
+    def _load(self, key: Hashable, now: float) -> float:
+        """Return the ``tat`` of ``key``'s bucket, marking it most recently used."""
+        if key is None:
+            return self._tat
+        tats = self._tats
+        tat = tats.get(key)
+        if tat is None:
+            self._make_room(now)
+            return now
+        tats.move_to_end(key)
+        return tat
+
+    def _store(self, key: Hashable, tat: float) -> None:
+        if key is None:
+            self._tat = tat
+        else:
+            self._tats[key] = tat
+
+    def _drop_refilled(self, now: float) -> None:
+        """Drop refilled buckets from the least recently used end, up to the first live one."""
+        tats = self._tats
+        while tats:
+            key, tat = next(iter(tats.items()))
+            if tat > now or key in self._pending:
+                return
+            del tats[key]
+
+    def _make_room(self, now: float) -> None:
+        """Make room for one more keyed bucket, evicting the least recently used if needed."""
+        self._drop_refilled(now)
+        if len(self._tats) < self._max_keys:
+            return
+        for key in self._tats:
+            if key not in self._pending:
+                del self._tats[key]
+                self._evicted += 1
+                logger.debug("rate limiter at max_keys=%d: evicted a live bucket", self._max_keys)
+                return
+
+    def _reserve(
+        self, key: Hashable, cost: float, timeout: float | None, *, movable: bool
+    ) -> _Waiter | None:
+        """Grant ``cost`` now (``None``), queue a waiter, or raise ``RateLimitError``."""
+        now = self._clock.now()
+        tat = max(self._load(key, now), now) + cost
+        wait = tat - self._tau - now
+        if wait <= self._slack:
+            self._store(key, tat)
+            self._allowed += 1
+            return None
+        if timeout is not None and wait > timeout + self._slack:
+            self._rejected += 1
+            raise RateLimitError(
+                f"rate limit of {self._rate:g} per {self._per:g}s exceeded; retry in {wait:.3g}s",
+                retry_after=wait,
+                limit=self._rate,
+                per=self._per,
+            )
+        self._store(key, tat)
+        waiter = _Waiter(cost, tat, wait, movable=movable)
+        self._pending.setdefault(key, []).append(waiter)
+        self._waiting += 1
+        return waiter
+
+    async def _await_turn(self, key: Hashable, waiter: _Waiter) -> None:
+        """Wait, outside the lock, for ``waiter`` to head its queue and then for its tokens."""
+        with self._lock:
+            if self._pending[key][0] is not waiter:
+                waiter.loop = asyncio.get_running_loop()
+                waiter.turn = waiter.loop.create_future()
+        if waiter.turn is not None:
+            await waiter.turn
+            # Nothing queued ahead any more, so ``end`` is final; it may have moved forward.
+            waiter.wait = waiter.end - self._tau - self._clock.now()
+        if waiter.wait > 0:
+            await self._clock.asleep(waiter.wait)
+
+    def _finish(self, key: Hashable, waiter: _Waiter) -> None:
+        """Grant ``waiter``'s tokens: it leaves the queue and the next one may go."""
+        queue = self._pending[key]
+        index = queue.index(waiter)
+        del queue[index]
+        self._waiting -= 1
+        self._allowed += 1
+        self._waited += 1
+        self._after_leave(key, queue, index)
+
+    def _withdraw(self, key: Hashable, waiter: _Waiter) -> None:
+        """Give ``waiter``'s slot back and move the coroutines queued behind it forward."""
+        now = self._clock.now()
+        queue = self._pending[key]
+        index = queue.index(waiter)
+        del queue[index]
+        self._waiting -= 1
+        self._cancelled += 1
+        # Only the part of the slot still ahead of now can be handed back; the rest is past.
+        refund = min(waiter.cost, waiter.end - now)
+        if refund > 0:
+            for later in queue[index:]:
+                if not later.movable:
+                    break
+                later.end -= refund
+            else:
+                self._store(key, (self._tat if key is None else self._tats[key]) - refund)
+        self._after_leave(key, queue, index)
+
+    def _after_leave(self, key: Hashable, queue: list[_Waiter], index: int) -> None:
+        if not queue:
+            del self._pending[key]
+        elif index == 0:
+            head = queue[0]
+            if head.turn is not None and head.loop is not None:
+                head.loop.call_soon_threadsafe(_wake, head.turn)
+
+
+class RateLimited(Protocol[P, R_co]):
+    """A function wrapped by :func:`rate_limit`: call it as before; ``limiter`` is its limiter."""
+
+    __name__: str
+    __qualname__: str
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        """The undecorated function."""
+        ...
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The limiter every call goes through."""
+        ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Take a token, then call the wrapped function."""
+        ...
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None, /) -> Self: ...
+    @overload
+    def __get__(
+        self: RateLimited[Concatenate[S, P2], T], instance: S, owner: type[Any] | None = None, /
+    ) -> RateLimited[P2, T]: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None, /) -> Any:
+        """Bind like a function, so a rate-limited method keeps its signature."""
+        ...
+
+
+class RateLimitedClassMethod(Protocol[S_contra, P, R_co]):
+    """A function whose first parameter is a class, wrapped by :func:`rate_limit`.
+
+    This is how type checkers see a rate-limited classmethod, in either decorator order:
+    reached through the class or an instance, it is a :class:`RateLimited` with ``cls``
+    bound.
+    """
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """The limiter every call goes through."""
+        ...
+
+    def __call__(self, cls: type[S_contra], /, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Take a token, then call the wrapped function."""
+        ...
+
+    def __get__(self, instance: object, owner: type[Any] | None = None, /) -> RateLimited[P, R_co]:
+        """Bind ``cls``."""
+        ...
+
+
+class RateLimitDecorator(Protocol):
+    """What ``rate_limit(...)`` returns: a decorator keeping the function's signature."""
+
+    @overload
+    def __call__(self, func: classmethod[T, P, R], /) -> classmethod[T, P, R]: ...
+    @overload
+    def __call__(  # type: ignore[overload-overlap]  # a staticmethod is callable: this overload wins
+        self, func: staticmethod[P, R], /
+    ) -> staticmethod[P, R]: ...
+    @overload
+    def __call__(
+        self, func: Callable[Concatenate[type[S], P], R], /
+    ) -> RateLimitedClassMethod[S, P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> RateLimited[P, R]: ...
+    def __call__(self, func: Any, /) -> Any:
+        """Wrap ``func`` so that each call first takes a token."""
+        ...
+
+
+def rate_limit(
+    rate: float,
+    per: float = 1.0,
+    *,
+    burst: float | None = None,
+    key: Callable[..., Hashable] | None = None,
+    timeout: float | None = 0,
+    clock: Clock = SYSTEM_CLOCK,
+) -> RateLimitDecorator:
+    """Limit calls of the decorated function to ``rate`` per ``per`` seconds.
+
+    Works on ``def`` and ``async def`` functions, methods, classmethods and staticmethods (in
+    either order; type checkers see a staticmethod right when it is called through its
+    class). Each
+    decorated function gets its own :class:`RateLimiter`, reachable as ``func.limiter``; with
+    ``key`` it keeps one bucket per key (for example per user). A coroutine function waits on
+    the clock without blocking the event loop.
+
+    Args:
+        rate: Calls allowed per ``per`` seconds.
+        per: Length of the period in seconds.
+        burst: Most calls allowed at once (default ``rate``).
+        key: Called with the call's arguments (the same parameters as the function) to pick
+            the bucket; ``None`` shares one bucket between all calls.
+        timeout: Longest wait for a token in seconds before raising; ``0`` (the default)
+            never waits and ``None`` waits as long as needed.
+        clock: Source of time and of waiting.
+
+    Returns:
+        A decorator; over the limit, calls raise :class:`RateLimitError` (with
+        ``retry_after``) without running the function.
+
+    Raises:
+        TypeError: If ``key`` is not callable or another argument has the wrong type.
+        ValueError: If an argument is out of range; the message names it.
+
+    Example:
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> @rate_limit(2, per=60, key=lambda user: user, clock=ManualClock())
+        ... def greet(user: str) -> str:
+        ...     return f"hi {user}"
+        >>> greet("ann"), greet("ann"), greet("bob")
+        ('hi ann', 'hi ann', 'hi bob')
+        >>> greet("ann")
+        Traceback (most recent call last):
+        ...
+        python_mastery_portfolio.exceptions.RateLimitError: rate limit of 2 per 60s exceeded; ...
+        >>> greet.limiter.stats()["rejected"]
+        1
+    """
+    # Built now so that every argument is validated at decoration time.
+    RateLimiter(rate, per, burst=burst, clock=clock)
+    if key is not None and not callable(key):
+        raise TypeError(f"key must be a callable or None, got {key!r}")
+    if timeout is not None:
+        require_at_least("timeout", timeout, 0)
+
+    def wrap(func: Callable[..., Any]) -> Any:
+        limiter = RateLimiter(rate, per, burst=burst, clock=clock)
+        wrapper = _limited(func, limiter, key, timeout)
+        cast("Any", wrapper).limiter = limiter
+        logger.debug("rate limiting %s to %g per %ss", qualified_name(func), rate, per)
+        return wrapper
+
+    def decorate(func: Any, /) -> Any:
+        return decorate_function(func, wrap, "rate_limit")
+
+    return cast("RateLimitDecorator", decorate)
+
+
+def _limited(
+    func: Callable[..., Any],
+    limiter: RateLimiter,
+    key: Callable[..., Hashable] | None,
+    timeout: float | None,
+) -> Callable[..., Any]:
+    """Return the wrapper of ``func`` that takes a token from ``limiter`` before each call."""
+    acquire = limiter.acquire
+    aacquire = limiter.aacquire
+    if is_async_callable(func):
+        coroutine_function = cast("Callable[..., Coroutine[Any, Any, Any]]", func)
+
+        @functools.wraps(func)
+        async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+            await aacquire(
+                key=None if key is None else key(*args, **kwargs),
+                timeout=timeout,
+            )
+            return await coroutine_function(*args, **kwargs)
+
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        acquire(key=None if key is None else key(*args, **kwargs), timeout=timeout)
+        return func(*args, **kwargs)
+
+    return wrapper

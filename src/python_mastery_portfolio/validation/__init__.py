@@ -1,0 +1,39 @@
+"""Runtime type validation of function arguments: :func:`validate_types`.
+
+Each annotation is compiled once, at the first call, into a checker: a plain class becomes an
+``isinstance`` test written straight into a generated wrapper, a container becomes a loop that
+runs in C on the fast path and only walks the data again, to name the failing path, when a
+check fails. The wrapper has the function's own signature, so Python binds the arguments and
+a call costs one extra frame and the checks, nothing more. Until that first call the wrapper
+keeps the namespaces of the class bodies and the frames of the functions enclosing the
+function, so that annotations naming local classes, even ones defined after it, resolve.
+
+What a hint means at run time:
+
+* Classes (``isinstance``, so ``bool`` passes for ``int``, and, following PEP 484's numeric
+  tower, ``int`` for ``float`` and ``int``/``float`` for ``complex``); runtime-checkable
+  protocols; ``Any``/``object`` (never checked); ``None``.
+* ``X | Y``, ``Optional``, ``Union``, ``Literal`` (value *and* exact type: ``True`` is not
+  ``Literal[1]``), ``Annotated`` (metadata ignored), ``NewType`` (its supertype), ``TypeVar``
+  (its bound or constraints; a bare one is ``Any``), ``LiteralString`` (``str``), ``Never``.
+* Containers, checked in full, every element, in iteration order: ``list``, ``set``,
+  ``frozenset``, ``deque``, ``dict`` and its relatives, ``tuple[T, ...]``, ``tuple[A, B]``,
+  ``TypedDict`` classes, and the ``collections.abc`` ones that can be iterated again
+  (``Sequence``, ``MutableSequence``, ``Set``, ``Collection``, ``Mapping``, views...).
+* ``Iterable``, ``Iterator``, ``Generator``, ``Awaitable`` and user generics are checked as a
+  class only (never consumed); ``Callable[...]`` as ``callable()``; ``type[T]`` as a subclass.
+* ``typing.Self`` and ``ParamSpec`` components are not checked. Recursive aliases (a string
+  forward reference to themselves) and cyclic data work.
+
+Anything else is a ``TypeError`` naming the annotation.
+"""
+
+from __future__ import annotations
+
+from python_mastery_portfolio.validation._decorator import (
+    validate_types,
+)
+
+__all__ = [
+    "validate_types",
+]

@@ -1,0 +1,409 @@
+"""The ``validate_types`` decorator over compiled annotation checks."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import inspect
+import logging
+import sys
+import threading
+import typing
+from collections.abc import Callable, Iterable
+from types import FrameType, FunctionType
+from typing import Any, Protocol, TypeVar, overload
+
+from python_mastery_portfolio._internal.callables import decorate_function, is_async_callable
+from python_mastery_portfolio.exceptions import ValidationError
+from python_mastery_portfolio.validation._checks import (
+    ANY,
+    Compiler,
+    Failure,
+    Node,
+    explain,
+    is_unpack,
+    safe_repr,
+    type_name,
+)
+
+__all__ = ["validate_types"]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+# classmethod and staticmethod are not subscriptable at run time before Python 3.12.
+_F = TypeVar("_F", bound="Callable[..., Any] | classmethod[Any, Any, Any] | staticmethod[Any, Any]")
+
+_EMPTY = inspect.Parameter.empty
+_POSITIONAL_ONLY = inspect.Parameter.POSITIONAL_ONLY
+_VAR_POSITIONAL = inspect.Parameter.VAR_POSITIONAL
+_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
+_VAR_KEYWORD = inspect.Parameter.VAR_KEYWORD
+_ONE, _EACH, _WHOLE = "one", "each", "whole"
+
+
+def _lexical_frames(func: object, frame: FrameType | None) -> list[FrameType]:
+    """Return the frames of the scopes ``func`` is defined in, innermost first.
+
+    A function defined inside another function or a class body may name, in its
+    annotations, classes that live only in those scopes; :func:`_scope_namespaces` keeps
+    what the first call needs of them.
+    """
+    qualname = getattr(func, "__qualname__", "")
+    frames: list[FrameType] = []
+    scopes: set[str] = set()
+    # Lexical scopes run inside the module that defines them: stop at the first module frame.
+    while frame is not None and "." in qualname and frame.f_code.co_name != "<module>":
+        scope = frame.f_code.co_qualname
+        if scope not in scopes and qualname.startswith(scope + "."):
+            frames.append(frame)
+            scopes.add(scope)
+        frame = frame.f_back
+    return frames
+
+
+def _scope_namespaces(frames: list[FrameType]) -> list[FrameType | dict[str, Any]]:
+    """Keep, of each enclosing scope, what resolving annotations at the first call needs.
+
+    A class body's ``f_locals`` is its namespace itself, live, so the dict is kept and the
+    frame let go. A function's locals live in slots that no dict mirrors: a copy of
+    ``f_locals`` taken now would miss a class defined after the decorated function, and frames
+    refuse weak references, so the frame itself is kept and read at the first call. The cost:
+    until that call succeeds, all of that function's locals stay alive and, once it has
+    returned, so do its callers' frames (a finished frame owns its ``f_back``); a wrapper that
+    is never called holds them for as long as it lives. Holding them up to the first call is
+    what makes late local classes work; the reference is dropped as soon as it has served.
+    """
+    return [
+        frame if frame.f_code.co_flags & inspect.CO_OPTIMIZED else frame.f_locals
+        for frame in frames
+    ]
+
+
+def _globals_of(func: object) -> dict[str, Any]:
+    target = inspect.unwrap(typing.cast("Callable[..., Any]", func))
+    while isinstance(target, functools.partial):
+        target = inspect.unwrap(target.func)
+    found = getattr(target, "__globals__", None)
+    if found is None:  # a callable instance: its class's __call__ knows the module
+        found = getattr(getattr(type(target), "__call__", None), "__globals__", {})  # noqa: B004 - the method, not callability
+    return typing.cast("dict[str, Any]", found)
+
+
+def _unpacked(hint: object) -> object | None:
+    """Return ``X`` for ``Unpack[X]`` or ``*X``, else None."""
+    if is_unpack(hint):
+        inner: object = typing.get_args(hint)[0]
+        return inner
+    if getattr(hint, "__unpacked__", False):
+        return tuple.__class_getitem__(typing.get_args(hint))
+    return None
+
+
+class _Validated:
+    """The state behind one decorated function: its parameters, checkers and wrapper."""
+
+    def __init__(
+        self, func: Callable[..., Any], explicit: dict[str, object] | None, frame: FrameType | None
+    ) -> None:
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"@validate_types cannot read the signature of {func!r}") from error
+        self.func = func
+        self.qualname: str = getattr(func, "__qualname__", None) or type(func).__qualname__
+        self.params = params
+        self.explicit = explicit
+        if explicit is not None:
+            self._check_explicit(explicit)
+        self.scopes: list[FrameType | dict[str, Any]] | None = _scope_namespaces(
+            _lexical_frames(func, frame)
+        )
+        self.lock = threading.Lock()
+        self.resolved = False
+        self.nodes: dict[int, Node] = {}
+        reserved = {param.name for param in params}
+        prefix = "_pmp_"
+        while any(name.startswith(prefix) for name in reserved):
+            prefix = "_" + prefix
+        self.prefix = prefix
+        self.name: str = getattr(func, "__name__", None) or type(func).__name__
+        self.is_async = is_async_callable(func)
+        self.namespace: dict[str, Any] = {
+            f"{prefix}func": func,
+            f"{prefix}resolve": self.resolve,
+            f"{prefix}isinstance": isinstance,
+            f"{prefix}fail": self.fail,
+            f"{prefix}fail_each": self.fail_each,
+        }
+        for index, param in enumerate(params):
+            if param.default is not _EMPTY:
+                self.namespace[f"{prefix}d{index}"] = param.default
+        stub = f" {prefix}resolve()\n return {self._await()}{prefix}self({self._call()})\n"
+        self.wrapper = self._define(stub)
+        self.wrapper.__name__, self.wrapper.__qualname__ = self.name, self.qualname
+        functools.update_wrapper(self.wrapper, func)
+        self.namespace[f"{prefix}self"] = self.wrapper
+
+    def _check_explicit(self, explicit: dict[str, object]) -> None:
+        unknown = sorted(explicit.keys() - {param.name for param in self.params})
+        if unknown:
+            raise TypeError(
+                f"@validate_types got types for {', '.join(map(repr, unknown))} but "
+                f"{self.qualname}() has no such parameter"
+            )
+        compiler = Compiler({}, {}, lazy=True)
+        for name, hint in explicit.items():
+            try:
+                compiler.compile(hint)
+            except TypeError as error:
+                raise TypeError(f"@validate_types: parameter {name!r}: {error}") from error
+
+    def _await(self) -> str:
+        return "await " if self.is_async else ""
+
+    def _call(self) -> str:
+        parts = []
+        for param in self.params:
+            if param.kind is _VAR_POSITIONAL:
+                parts.append(f"*{param.name}")
+            elif param.kind is _VAR_KEYWORD:
+                parts.append(f"**{param.name}")
+            elif param.kind is _KEYWORD_ONLY:
+                parts.append(f"{param.name}={param.name}")
+            else:
+                parts.append(param.name)
+        return ", ".join(parts)
+
+    def _define(self, body: str) -> FunctionType:
+        parts: list[str] = []
+        star = False
+        last_positional_only = max(
+            (i for i, p in enumerate(self.params) if p.kind is _POSITIONAL_ONLY), default=-1
+        )
+        for index, param in enumerate(self.params):
+            default = "" if param.default is _EMPTY else f"={self.prefix}d{index}"
+            if param.kind is _VAR_POSITIONAL:
+                parts.append(f"*{param.name}")
+                star = True
+            elif param.kind is _VAR_KEYWORD:
+                parts.append(f"**{param.name}")
+            else:
+                if param.kind is _KEYWORD_ONLY and not star:
+                    parts.append("*")
+                    star = True
+                parts.append(param.name + default)
+            if index == last_positional_only:
+                parts.append("/")
+        head = "async def" if self.is_async else "def"
+        source = f"{head} {self.prefix}wrapper({', '.join(parts)}):\n{body}"
+        code = compile(source, f"<validate_types {self.qualname}>", "exec")
+        # The source is built only from the parameters' identifiers and our own names, the
+        # way dataclasses builds __init__.
+        exec(code, self.namespace)  # noqa: S102 - see above
+        function: FunctionType = self.namespace.pop(f"{self.prefix}wrapper")
+        # Tracebacks then name the function, in a frame whose file is <validate_types ...>.
+        function.__code__ = function.__code__.replace(co_name=self.name, co_qualname=self.qualname)
+        return function
+
+    def resolve(self) -> None:
+        """Compile the checkers (on the first call) and install the checking code."""
+        with self.lock:
+            if self.resolved:
+                return
+            localns = collections.ChainMap(*(
+                scope.f_locals if isinstance(scope, FrameType) else scope
+                for scope in self.scopes or ()
+            ))  # fmt: skip
+            compiler = Compiler(_globals_of(self.func), localns)
+            lines: list[str] = []
+            for index, param in enumerate(self.params):
+                hint = self._hint(param)
+                if hint is _EMPTY:
+                    continue
+                try:
+                    mode, node = self._compile(compiler, param, hint)
+                except NameError as error:
+                    raise NameError(self._context(param, hint, error), name=error.name) from error
+                except TypeError as error:
+                    raise TypeError(self._context(param, hint, error)) from error
+                if node is not ANY:
+                    self.nodes[index] = node
+                    lines.extend(self._lines(index, param, mode, node))
+            body = "".join(lines)
+            real = self._define(f"{body} return {self._await()}{self.prefix}func({self._call()})\n")
+            self.wrapper.__code__ = real.__code__
+            self.scopes = None  # resolved: the frames and namespaces may now be freed
+            self.resolved = True
+            logger.debug("validate_types compiled %s: %d checked", self.qualname, len(self.nodes))
+
+    def _hint(self, param: inspect.Parameter) -> object:
+        if self.explicit is None:
+            return param.annotation
+        return self.explicit.get(param.name, _EMPTY)
+
+    def _context(self, param: inspect.Parameter, hint: object, error: Exception) -> str:
+        return (
+            f"@validate_types on {self.qualname}(): parameter {param.name!r}: "
+            f"annotation {hint!r}: {error}"
+        )
+
+    @staticmethod
+    def _compile(compiler: Compiler, param: inspect.Parameter, hint: object) -> tuple[str, Node]:
+        if param.kind is not _VAR_POSITIONAL and param.kind is not _VAR_KEYWORD:
+            return _ONE, compiler.compile(hint)
+        if isinstance(hint, str):
+            hint = compiler.evaluate(hint)
+        inner = _unpacked(hint)
+        if inner is None:
+            return _EACH, compiler.compile(hint)
+        return _WHOLE, compiler.compile(inner)
+
+    def _lines(self, index: int, param: inspect.Parameter, mode: str, node: Node) -> list[str]:
+        p, name = self.prefix, param.name
+        if node.cls is not None:
+            self.namespace[f"{p}t{index}"] = node.cls
+
+            def test(value: str) -> str:
+                return f"{p}isinstance({value}, {p}t{index})"
+        else:
+            self.namespace[f"{p}c{index}"] = node.check
+
+            def test(value: str) -> str:
+                return f"{p}c{index}({value})"
+
+        if mode == _EACH:
+            values = f"{name}.values()" if param.kind is _VAR_KEYWORD else name
+            return [
+                f" for {p}v in {values}:\n",
+                f"  if not {test(p + 'v')}: raise {p}fail_each({index}, {name})\n",
+            ]
+        guard = "" if param.default is _EMPTY else f"{name} is not {p}d{index} and "
+        return [f" if {guard}not {test(name)}: raise {p}fail({index}, {name})\n"]
+
+    def fail(self, index: int, value: object) -> ValidationError:
+        """Explain why ``value`` failed the check of parameter ``index``."""
+        name = self.params[index].name
+        return self._error(name, explain(self.nodes[index], value, name))
+
+    def fail_each(
+        self, index: int, values: tuple[object, ...] | dict[str, object]
+    ) -> ValidationError:
+        """Explain which item of a ``*args`` tuple or ``**kwargs`` dict failed its check."""
+        name = self.params[index].name
+        node = self.nodes[index]
+        items: Iterable[tuple[str, object]]
+        if isinstance(values, dict):
+            items = ((f"{name}[{key!r}]", value) for key, value in values.items())
+        else:
+            items = ((f"{name}[{i}]", value) for i, value in enumerate(values))
+        for path, value in items:
+            if not node.check(value):
+                return self._error(name, explain(node, value, path))
+        return self._error(name, (name, node.expected, values))  # a check changed its mind
+
+    def _error(self, field: str, failure: Failure) -> ValidationError:
+        path, expected, value = failure
+        where = "" if path == field else f" at {path}"
+        actual = "None" if value is None else f"{type_name(type(value))}: {safe_repr(value)}"
+        return ValidationError(
+            f"{self.qualname}() argument {field!r}{where} expected {expected}, got {actual}",
+            field=field,
+            value=value,
+            path=path,
+            expected=expected,
+            function=self.qualname,
+        )
+
+
+def _decorate(func: Any, explicit: dict[str, object] | None, frame: FrameType | None) -> Any:
+    if isinstance(func, type) or not (callable(func) or isinstance(func, classmethod)):
+        raise TypeError(f"@validate_types decorates functions and methods, got {func!r}")
+    # Generator functions are fine here: their arguments are checked when they are called.
+    return decorate_function(
+        func,
+        lambda target: _Validated(target, explicit, frame).wrapper,
+        "validate_types",
+        generators=True,
+    )
+
+
+class _TypeValidator(Protocol):
+    """The decorator returned by ``validate_types(**types)``."""
+
+    def __call__(self, func: _F, /) -> _F: ...
+
+
+@overload
+def validate_types(func: _F, /) -> _F: ...
+
+
+@overload
+def validate_types(**types: object) -> _TypeValidator: ...
+
+
+def validate_types(func: Any = None, /, **types: object) -> Any:
+    """Check the types of a function's arguments on every call.
+
+    ``@validate_types`` (or ``@validate_types()``) checks every annotated parameter against
+    its annotation; ``@validate_types(name=str, age=int)`` checks exactly the parameters it
+    names, and naming one the function lacks is a ``TypeError`` at once. Annotations are
+    resolved at the first call, so ``from __future__ import annotations`` and classes
+    defined after the function work; an annotation that cannot be resolved then raises
+    ``NameError`` (or ``TypeError`` when it cannot be checked), naming it, and the next call
+    tries again.
+
+    Arguments are checked whether passed by position or keyword; ``*args`` and ``**kwargs``
+    annotations apply to each item (``*args: Unpack[tuple[...]]`` and
+    ``**kwargs: Unpack[SomeTypedDict]`` to the whole). A parameter left at its default (the
+    very default object) is not checked, so sentinels work. An unannotated ``self`` or
+    ``cls`` is not checked. ``bool`` passes where ``int`` is expected, because ``bool``
+    subclasses ``int``, and ``int`` passes for ``float`` (PEP 484's numeric tower). The
+    return value is not checked. A coroutine function stays one and is checked when the
+    coroutine starts. Put the decorator below or above ``@classmethod``/``@staticmethod``.
+
+    Args:
+        func: The function, for the bare ``@validate_types`` form.
+        **types: Parameter names and the annotations to check them against.
+
+    Returns:
+        The checking wrapper (``functools.wraps`` keeps the name, docstring and
+        ``__wrapped__``), or a decorator making one.
+
+    Raises:
+        ValidationError: On a call, when an argument does not match: ``field`` is the
+            parameter, ``value`` the offending value (the item, inside a container), the
+            message names the expected and actual types and the path
+            (``data['k'][2]``; ``{x}`` for a set item or a mapping key).
+        TypeError: When decorating, for a mapping naming a missing parameter, an annotation
+            that cannot be checked, or something that is not a function.
+
+    Example:
+        >>> @validate_types(name=str, age=int)
+        ... def create_user(name: str, age: int) -> str:
+        ...     return f"{name} ({age})"
+        >>> create_user("Ada", age=36)
+        'Ada (36)'
+        >>> try:
+        ...     create_user("Ada", "36")
+        ... except ValidationError as error:
+        ...     print(error)
+        create_user() argument 'age' expected int, got str: '36'
+        >>> @validate_types
+        ... def total(data: dict[str, list[int]]) -> int:
+        ...     return sum(map(sum, data.values()))
+        >>> total({"a": [1, 2], "b": [3]})
+        6
+        >>> try:
+        ...     total({"a": [1, 2, "3"]})
+        ... except ValidationError as error:
+        ...     print(error, "|", error.field, error.value)
+        total() argument 'data' at data['a'][2] expected int, got str: '3' | data 3
+    """
+    if func is None:
+        explicit = types or None
+
+        def decorate(target: Any) -> Any:
+            return _decorate(target, explicit, sys._getframe(1))
+
+        return decorate
+    return _decorate(func, types or None, sys._getframe(1))

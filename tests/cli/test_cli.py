@@ -1,0 +1,227 @@
+"""Tests of the ``pmp`` command line, including one real server run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from python_mastery_portfolio import cli
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PMP_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replace uvicorn.run with a recorder (uvicorn itself is not under test here)."""
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run(app: str, **kwargs: Any) -> None:
+        calls.append({"app": app, **kwargs})
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    return calls
+
+
+class TestParser:
+    def test_serve_defaults(self) -> None:
+        """serve without options leaves host and port to the settings."""
+        args = cli.build_parser().parse_args(["serve"])
+        assert (args.command, args.host, args.port, args.reload) == ("serve", None, None, False)
+
+    def test_serve_options(self) -> None:
+        """--host, --port and --reload are parsed."""
+        args = cli.build_parser().parse_args(
+            ["serve", "--host", "0.0.0.0", "--port", "9000", "--reload"]  # noqa: S104 - parsed only
+        )
+        assert (args.host, args.port, args.reload) == ("0.0.0.0", 9000, True)  # noqa: S104 - idem
+
+    @pytest.mark.parametrize(
+        "argv",
+        [[], ["serve", "--port", "eighty"], ["launch"], ["serve", "--bogus"]],
+        ids=["no-command", "bad-port", "unknown-command", "unknown-option"],
+    )
+    def test_bad_arguments_exit_2(
+        self, argv: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bad command lines exit with status 2 and a usage message."""
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        assert "usage: pmp" in capsys.readouterr().err
+
+    def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--version prints the package version."""
+        from python_mastery_portfolio import __version__
+
+        with pytest.raises(SystemExit) as info:
+            cli.main(["--version"])
+        assert info.value.code == 0
+        assert capsys.readouterr().out.strip() == f"pmp {__version__}"
+
+
+class TestServe:
+    def test_runs_uvicorn_with_the_factory(self, runs: list[dict[str, Any]]) -> None:
+        """serve runs the app factory on the given host and port."""
+        assert cli.main(["serve", "--host", "127.0.0.2", "--port", "8123"]) == 0
+        (call,) = runs
+        assert call["app"] == "python_mastery_portfolio.service.app:create_app"
+        assert call["factory"] is True
+        assert (call["host"], call["port"], call["reload"]) == ("127.0.0.2", 8123, False)
+        assert call["reload_dirs"] is None
+
+    def test_defaults_come_from_settings(
+        self, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without options, PMP_HOST and PMP_PORT (or their defaults) are used."""
+        cli.main(["serve"])
+        monkeypatch.setenv("PMP_HOST", "127.0.0.3")
+        monkeypatch.setenv("PMP_PORT", "9999")
+        cli.main(["serve"])
+        assert [(c["host"], c["port"]) for c in runs] == [("127.0.0.1", 8000), ("127.0.0.3", 9999)]
+
+    def test_reload_watches_the_package(self, runs: list[dict[str, Any]]) -> None:
+        """--reload turns reloading on and watches the package's source."""
+        cli.main(["serve", "--reload"])
+        (call,) = runs
+        assert call["reload"] is True
+        assert call["reload_dirs"] == [str(Path(cli.__file__).resolve().parent.parent)]
+
+    def test_logging_and_proxy_options(
+        self, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Logging follows the settings; uvicorn neither logs access nor trusts proxies."""
+        monkeypatch.setenv("PMP_LOG_FORMAT", "json")
+        monkeypatch.setenv("PMP_LOG_LEVEL", "warning")
+        cli.main(["serve"])
+        (call,) = runs
+        assert call["log_config"]["handlers"]["default"]["formatter"] == "json"
+        assert call["log_config"]["root"]["level"] == "WARNING"
+        assert call["access_log"] is False
+        assert call["proxy_headers"] is False
+
+    def test_ctrl_c_exits_cleanly(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A KeyboardInterrupt after uvicorn's graceful shutdown gives status 0."""
+        import uvicorn
+
+        def interrupted(app: str, **kwargs: Any) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(uvicorn, "run", interrupted)
+        assert cli.main(["serve"]) == 0
+
+    def test_invalid_settings_exit_2(
+        self, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: Any
+    ) -> None:
+        """Invalid PMP_* variables stop the command before the server starts."""
+        monkeypatch.setenv("PMP_LOG_FORMAT", "xml")
+        with pytest.raises(SystemExit) as info:
+            cli.main(["serve"])
+        assert info.value.code == 2
+        assert "log_format" in capsys.readouterr().err
+        assert runs == []
+
+    def test_missing_web_extra(self, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+        """Without uvicorn installed, serve says which extra to install."""
+        monkeypatch.setitem(sys.modules, "uvicorn", None)
+        with pytest.raises(SystemExit) as info:
+            cli.main(["serve"])
+        assert info.value.code == 1
+        assert "[web]" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """Start `python -m python_mastery_portfolio serve` on a free port; stop it afterwards."""
+    port = free_port()
+    database = tmp_path / "data" / "users.db"
+    env = {**os.environ, "PMP_DATABASE_PATH": str(database), "PMP_LOG_FORMAT": "json"}
+    process = subprocess.Popen(  # noqa: S603 - fixed arguments
+        [sys.executable, "-m", "python_mastery_portfolio", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield process, f"http://127.0.0.1:{port}", database
+    finally:
+        if process.poll() is None:  # pragma: no cover - only when the test failed early
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def wait_until_up(process: subprocess.Popen[bytes], base_url: str) -> None:
+    """Poll /health until the server answers (at most about 10 s)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:  # pragma: no cover - reported by the assert below
+            break
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        # Waiting for another process to start listening; nothing else to wait on.
+        time.sleep(0.05)
+    _, err = process.communicate(timeout=5)  # pragma: no cover - failure path
+    pytest.fail(f"server did not start:\n{err.decode()}")  # pragma: no cover - failure path
+
+
+class TestRealServer:
+    def test_serve_then_ctrl_c_keeps_data(
+        self, server: tuple[subprocess.Popen[bytes], str, Path]
+    ) -> None:
+        """The real server starts, stores a user, streams the event, stops on SIGINT, keeps data."""
+        from websockets.sync.client import connect
+
+        process, base_url, database = server
+        wait_until_up(process, base_url)
+        with connect(base_url.replace("http", "ws") + "/ws/events", open_timeout=5) as ws:
+            response = httpx.post(
+                f"{base_url}/users",
+                json={"email": "Ada@Example.org", "name": "Ada"},
+                headers={"X-Request-ID": "e2e-1"},
+                timeout=5,
+            )
+            event = json.loads(ws.recv(timeout=5))
+        assert response.status_code == 201, response.text
+        user_id = response.json()["id"]
+        assert response.headers["X-Request-ID"] == "e2e-1"
+        assert (event["type"], event["request_id"]) == ("user.created", "e2e-1")
+
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=10)
+        assert process.returncode == 0, err.decode()
+        assert b"Traceback" not in err
+        with closing(sqlite3.connect(database)) as connection:
+            row = connection.execute(
+                "SELECT email, name FROM users WHERE id = ?", (user_id,)
+            ).fetchone()
+        assert row == ("ada@example.org", "Ada")
