@@ -23,15 +23,13 @@ import heapq
 import itertools
 import math
 import threading
-import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
 from python_mastery_portfolio._internal.checks import require_at_least, require_positive
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 
-__all__ = ["NEVER", "LRUCache", "clock_reader", "counter_value", "validate_options"]
+__all__ = ["NEVER", "LRUCache", "counter_value", "validate_options"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -43,14 +41,6 @@ NEVER = math.inf
 _DEAD = -math.inf  # the expiry of a removed entry: every clock reading is past it
 _COMPACT_SLACK = 32  # index slots tolerated beyond twice the number of entries
 
-
-def clock_reader(clock: Clock) -> Callable[[], float]:
-    """Return the cheapest callable reading ``clock``.
-
-    ``SystemClock.now`` is a Python frame around ``time.monotonic``; calling the latter
-    directly saves that frame on every cache hit.
-    """
-    return time.monotonic if type(clock) is SystemClock else clock.now
 
 
 def counter_value(counter: itertools.count[int]) -> int:
@@ -137,7 +127,7 @@ class LRUCache(Generic[K, V]):
     ) -> None:
         self._ttl = validate_options(maxsize, ttl, clock)
         self._maxsize = maxsize
-        self._now = clock_reader(clock)
+        self._now = now_reader(clock)
         self._data: OrderedDict[Any, list[Any]] = OrderedDict()
         self._queue: deque[list[Any]] = deque()
         self._heap: list[tuple[float, int, list[Any]]] = []

@@ -7,7 +7,6 @@ import functools
 import logging
 import math
 import random
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -25,7 +24,7 @@ from python_mastery_portfolio._internal.checks import (
     require_count,
     require_positive,
 )
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import RetryExhaustedError
 
 __all__ = [
@@ -185,8 +184,7 @@ class _Policy:
         self.check = retry_on_result
         self.on_retry = on_retry
         self.clock = clock
-        # SystemClock.now is time.monotonic; calling it directly saves a frame per call.
-        self.now: Callable[[], float] = time.monotonic if type(clock) is SystemClock else clock.now
+        self.now: Callable[[], float] = now_reader(clock)
         self.logger = (
             logger if logger is not None else logging.getLogger(__package__)
         )  # the subpackage is the public logger name
