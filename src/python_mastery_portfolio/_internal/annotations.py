@@ -24,8 +24,8 @@ def globals_of(target: object) -> dict[str, Any]:
     instance (the globals of its class's ``__call__``).
 
     Example:
-        >>> globals_of(globals_of) is globals()
-        True
+        >>> globals_of(functools.partial(globals_of))["__name__"]
+        'python_mastery_portfolio._internal.annotations'
     """
     while True:
         target = inspect.unwrap(target)  # type: ignore[arg-type]  # any object may be unwrapped
