@@ -12,12 +12,11 @@ Example:
 
 from __future__ import annotations
 
-from python_mastery_portfolio.caching import async_cache, cache
-from python_mastery_portfolio.descriptors import CachedProperty
+from python_mastery_portfolio.caching import CachedProperty, async_cache, cache
 from python_mastery_portfolio.resilience import rate_limit
+from python_mastery_portfolio.result import as_result
 from python_mastery_portfolio.retrying import async_retry, retry
 from python_mastery_portfolio.timing import timed
-from python_mastery_portfolio.typing_utils import as_result
 from python_mastery_portfolio.validation import validate_types
 
 __all__ = [
