@@ -139,9 +139,12 @@ def private_reads(name: str, tree: ast.Module) -> Iterator[str]:
     """Yield each read of an underscore name that the module does not define itself."""
     own = defined_names(tree)
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and is_private(node.attr):
-            if node.attr not in own and node.attr not in STDLIB_PRIVATE:
-                yield f"{name}:{node.lineno} reads .{node.attr}"
+        if (
+            isinstance(node, ast.Attribute)
+            and is_private(node.attr)
+            and node.attr not in own | STDLIB_PRIVATE
+        ):
+            yield f"{name}:{node.lineno} reads .{node.attr}"
     for target, node in imports_of(name, tree):
         assert isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names:
