@@ -15,11 +15,6 @@ from python_mastery_portfolio._internal.callables import (
     qualified_name,
     reject_generator,
 )
-from python_mastery_portfolio._internal.checks import (
-    require_at_least,
-    require_count,
-    require_positive,
-)
 
 
 class TestExceptionMatcher:
@@ -107,46 +102,6 @@ class TestCallables:
 
         orphan.__module__ = None  # type: ignore[assignment]  # as for functions built by exec
         assert qualified_name(orphan).endswith("orphan")
-
-
-class TestNumbers:
-    @pytest.mark.parametrize("value", [-1, float("nan")], ids=["negative", "nan"])
-    def test_at_least(self, value: float) -> None:
-        """Values below the minimum, and NaN, are refused by name."""
-        with pytest.raises(ValueError, match="delay must be >= 0"):
-            require_at_least("delay", value, 0)
-        require_at_least("delay", 0, 0)
-
-    @pytest.mark.parametrize("value", [0, -1, float("nan")], ids=["zero", "negative", "nan"])
-    def test_positive(self, value: float) -> None:
-        """Zero, negatives and NaN are not positive."""
-        with pytest.raises(ValueError, match="ttl must be > 0"):
-            require_positive("ttl", value)
-        require_positive("ttl", 0.5)
-
-    @pytest.mark.parametrize("value", [True, "1", None], ids=["bool", "str", "none"])
-    def test_not_a_number(self, value: Any) -> None:
-        """Non-numbers are a TypeError naming the parameter."""
-        with pytest.raises(TypeError, match="rate must be a number"):
-            require_positive("rate", value)
-        with pytest.raises(TypeError, match="rate must be a number"):
-            require_at_least("rate", value, 0)
-
-
-class TestCounts:
-    @pytest.mark.parametrize(
-        ("value", "error"),
-        [(0, ValueError), (1.0, TypeError), (True, TypeError)],
-        ids=["below", "float", "bool"],
-    )
-    def test_refused(self, value: Any, error: type[Exception]) -> None:
-        """Counts must be ints at or above the minimum; bools are not counts."""
-        with pytest.raises(error, match="max_keys must be"):
-            require_count("max_keys", value, 1)
-
-    def test_accepted(self) -> None:
-        """An int at the minimum passes."""
-        require_count("max_keys", 1, 1)
 
 
 class TestDecorateFunction:

@@ -9,6 +9,7 @@ import functools
 import inspect
 import re
 import threading
+import traceback
 import types
 import typing
 from collections.abc import (
@@ -1179,16 +1180,29 @@ class TestInternals:
         create_user.__globals__["_pmp_resolve"]()
         assert create_user.__code__ is code
 
-    def test_globals_of_partial_and_instance(self) -> None:
-        """Globals come from the function a partial wraps, or a callable's class."""
+    def test_traceback_shows_the_generated_wrapper(self) -> None:
+        """A traceback through a validated call prints the wrapper's generated source line."""
 
-        class Handler:
-            def __call__(self) -> None:
-                pass
+        @validate_types
+        def explode(count: int) -> None:
+            raise RuntimeError(f"boom {count}")
 
-        assert validation._globals_of(functools.partial(make, int)) is globals()
-        assert validation._globals_of(Handler()) is globals()
-        assert validation._globals_of(len) == {}
+        with pytest.raises(RuntimeError):
+            explode(1)  # the first call compiles the checks
+        with pytest.raises(RuntimeError) as info:
+            explode(3)
+        frames = traceback.extract_tb(info.value.__traceback__)
+        [wrapper] = [frame for frame in frames if frame.filename.startswith("<validate_types")]
+        assert wrapper.name == "explode"
+        assert wrapper.line == "return _pmp_func(count)"
+        assert "return _pmp_func(count)" in "".join(traceback.format_tb(info.value.__traceback__))
+
+    def test_traceback_shows_the_failing_check(self) -> None:
+        """A ValidationError's traceback shows the generated line that checked the argument."""
+        with pytest.raises(ValidationError) as info:
+            create_user("a", "1", "e")  # type: ignore[arg-type]  # the point of the test
+        lines = [frame.line for frame in traceback.extract_tb(info.value.__traceback__)]
+        assert any(line and "_pmp_fail(1, age)" in line for line in lines)
 
 
 # Hypothesis: the checker agrees with a plain reference predicate on random data.

@@ -26,6 +26,8 @@ from operator import itemgetter, methodcaller
 from types import NoneType, UnionType
 from typing import Any, ForwardRef, Literal, TypeAlias, TypeVar
 
+from python_mastery_portfolio._internal.annotations import evaluate as evaluate_annotation
+
 __all__ = [
     "ANY",
     "Compiler",
@@ -480,12 +482,8 @@ class Compiler:
 
     def evaluate(self, source: str) -> object:
         """Evaluate a string annotation in the function's scope."""
-        if source.startswith("*"):  # *tuple[int, str] or *Ts, as typing.ForwardRef does
-            source = f"({source},)[0]"
         try:
-            # The string is an annotation the function's author wrote, evaluated the way
-            # typing.get_type_hints does, in the function's own scope.
-            return eval(source, self.globalns, dict(self.localns))  # noqa: S307 - see above
+            return evaluate_annotation(source, self.globalns, self.localns)
         except NameError as error:
             raise NameError(f"cannot resolve it: {error}", name=error.name) from error
         except Exception as error:

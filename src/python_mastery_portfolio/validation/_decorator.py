@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 from types import FrameType, FunctionType
 from typing import Any, Protocol, TypeVar, overload
 
+from python_mastery_portfolio._internal.annotations import globals_of
 from python_mastery_portfolio._internal.callables import decorate_function, is_async_callable
+from python_mastery_portfolio._internal.codegen import define
 from python_mastery_portfolio.exceptions import ValidationError
 from python_mastery_portfolio.validation._checks import (
     ANY,
@@ -77,16 +79,6 @@ def _scope_namespaces(frames: list[FrameType]) -> list[FrameType | dict[str, Any
         frame if frame.f_code.co_flags & inspect.CO_OPTIMIZED else frame.f_locals
         for frame in frames
     ]
-
-
-def _globals_of(func: object) -> dict[str, Any]:
-    target = inspect.unwrap(typing.cast("Callable[..., Any]", func))
-    while isinstance(target, functools.partial):
-        target = inspect.unwrap(target.func)
-    found = getattr(target, "__globals__", None)
-    if found is None:  # a callable instance: its class's __call__ knows the module
-        found = getattr(getattr(type(target), "__call__", None), "__globals__", {})  # noqa: B004 - the method, not callability
-    return typing.cast("dict[str, Any]", found)
 
 
 def _unpacked(hint: object) -> object | None:
@@ -196,10 +188,9 @@ class _Validated:
                 parts.append("/")
         head = "async def" if self.is_async else "def"
         source = f"{head} {self.prefix}wrapper({', '.join(parts)}):\n{body}"
-        code = compile(source, f"<validate_types {self.qualname}>", "exec")
         # The source is built only from the parameters' identifiers and our own names, the
-        # way dataclasses builds __init__.
-        exec(code, self.namespace)  # noqa: S102 - see above
+        # way dataclasses builds __init__; define() registers it so tracebacks can show it.
+        define(source, f"validate_types {self.qualname}", self.namespace)
         function: FunctionType = self.namespace.pop(f"{self.prefix}wrapper")
         # Tracebacks then name the function, in a frame whose file is <validate_types ...>.
         function.__code__ = function.__code__.replace(co_name=self.name, co_qualname=self.qualname)
@@ -214,7 +205,7 @@ class _Validated:
                 scope.f_locals if isinstance(scope, FrameType) else scope
                 for scope in self.scopes or ()
             ))  # fmt: skip
-            compiler = Compiler(_globals_of(self.func), localns)
+            compiler = Compiler(globals_of(self.func), localns)
             lines: list[str] = []
             for index, param in enumerate(self.params):
                 hint = self._hint(param)
