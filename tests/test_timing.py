@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from python_mastery_portfolio import timing
 from python_mastery_portfolio.clock import SystemClock
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.timing import BlockTimer, measure_block, timed
@@ -302,6 +303,39 @@ class TestTimedClock:
 
         work()
         assert sink.messages == [f"{_name(work)} took 125.000 ms"]
+
+    def test_system_clock_subclass_is_read_through_now(
+        self, sink: Sink, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A SystemClock subclass is not the system clock: its own now() is read."""
+        monkeypatch.setattr(time, "perf_counter", lambda: pytest.fail("perf_counter was read"))
+        readings = iter([5.0, 5.5])
+
+        class Shifted(SystemClock):
+            def now(self) -> float:
+                return next(readings)
+
+        @timed(logger=sink.logger, clock=Shifted())
+        def work() -> None:
+            pass
+
+        work()
+        assert sink.messages == [f"{_name(work)} took 500.000 ms"]
+
+    def test_follows_the_shared_fast_path(
+        self, sink: Sink, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Whether perf_counter replaces a clock is clock.now_reader's decision, not ours."""
+        monkeypatch.setattr(time, "perf_counter", lambda: 0.0)
+        monkeypatch.setattr(timing, "now_reader", lambda clock: time.monotonic)
+        clock = ManualClock()
+
+        @timed(logger=sink.logger, clock=clock)
+        def work() -> None:
+            clock.advance(1.0)
+
+        work()
+        assert sink.messages == [f"{_name(work)} took 0.000 ms"]
 
     def test_real_clock(self, sink: Sink) -> None:
         """With the real clock the logged duration is a non-negative number."""

@@ -11,6 +11,8 @@ Timer source:
     measuring durations (``SystemClock.now`` is :func:`time.monotonic`, whose resolution is
     coarser on some platforms). Any other clock, such as
     :class:`~python_mastery_portfolio.testing.ManualClock`, is read through its ``now()``.
+    Which clocks count as the system clock is decided in one place for every component,
+    :func:`~python_mastery_portfolio.clock.now_reader`.
 
 Cost:
     ``@timed`` asks ``logger.isEnabledFor(level)`` on every call (the logging module caches the
@@ -36,7 +38,8 @@ from python_mastery_portfolio._internal.callables import (
     is_async_callable,
     qualified_name,
 )
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
+from python_mastery_portfolio._internal.checks import require_instance
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 
 __all__ = ["BlockTimer", "TimeUnit", "measure_block", "timed"]
 
@@ -63,21 +66,19 @@ def _scale_for(unit: object) -> float:
 
 
 def _reader_for(clock: object) -> Callable[[], float]:
-    # The system clock's now() is time.monotonic; perf_counter is the right timer for durations.
-    if type(clock) is SystemClock:
-        return time.perf_counter
-    now = getattr(clock, "now", None)
-    if not callable(now):
+    if not callable(getattr(clock, "now", None)):
         raise TypeError(f"clock must be a Clock with a now() method, got {clock!r}")
-    return cast("Callable[[], float]", now)
+    reader = now_reader(cast("Clock", clock))
+    # now_reader alone decides whether this is the system clock (its fast path is
+    # time.monotonic); for durations perf_counter, the finest monotonic timer, replaces it.
+    return time.perf_counter if reader is time.monotonic else reader
 
 
 def _logger_for(given: object) -> logging.Logger:
     if given is None:
         return logger
-    if not isinstance(given, logging.Logger):
-        raise TypeError(f"logger must be a logging.Logger, got {given!r}")
-    return given
+    require_instance("logger", given, logging.Logger, "a logging.Logger")
+    return cast("logging.Logger", given)
 
 
 def _check_level(level: object) -> int:
@@ -362,6 +363,5 @@ def measure_block(
         >>> timer.elapsed
         1.5
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {name!r}")
+    require_instance("name", name, str, "a str")
     return BlockTimer(_Settings(name, unit=unit, logger=logger, level=level, clock=clock))
