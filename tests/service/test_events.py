@@ -167,3 +167,26 @@ class TestEventHub:
         """queue_size must be an int >= 1."""
         with pytest.raises(error, match="queue_size"):
             EventHub(queue_size=size)
+
+    @pytest.mark.parametrize(
+        ("size", "message"),
+        [(0, "queue_size must be >= 1, got 0"), (2.5, "queue_size must be an int, got 2.5")],
+        ids=["zero", "float"],
+    )
+    def test_bad_queue_size_message(self, size: Any, message: str) -> None:
+        """The refusal reads like every other argument check of the toolkit."""
+        with pytest.raises((TypeError, ValueError)) as info:
+            EventHub(queue_size=size)
+        assert str(info.value) == message
+
+    async def test_closing_one_subscription_leaves_the_others(self) -> None:
+        """A subscriber that leaves stops receiving; the rest go on, with their own counts."""
+        hub = EventHub(queue_size=1)
+        first, second = hub.subscribe(), hub.subscribe()
+        hub.publish({"n": 1})
+        first.close()
+        assert hub.publish({"n": 2}) == 1
+        assert (first.pending, first.dropped) == (1, 0)
+        assert (second.pending, second.dropped) == (1, 1)
+        assert await second.get() == '{"n": 2}'
+        assert hub.stats() == {"subscribers": 1, "published": 2, "dropped": 1}

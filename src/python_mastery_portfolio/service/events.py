@@ -14,35 +14,42 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
+
+from python_mastery_portfolio._internal.checks import require_count
 
 __all__ = ["EventHub", "Subscription"]
 
 logger = logging.getLogger(__name__)
 
 
+def _offer(queue: asyncio.Queue[str | None], item: str | None) -> bool:
+    """Put ``item`` without waiting, dropping the oldest event if full; return whether it did."""
+    dropped = queue.full()
+    if dropped:
+        queue.get_nowait()
+    queue.put_nowait(item)
+    return dropped
+
+
 class Subscription:
     """One subscriber's queue of JSON events; use it as a context manager.
 
     ``await get()`` returns the next event as JSON text, or ``None`` once the hub is closed.
+    Made by :meth:`EventHub.subscribe`, which fills the queue it shares with it.
     """
 
-    def __init__(self, hub: EventHub, maxsize: int) -> None:
-        self._hub = hub
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize)
+    def __init__(
+        self,
+        queue: asyncio.Queue[str | None],
+        unsubscribe: Callable[[Subscription], None],
+    ) -> None:
+        self._queue = queue
+        self._unsubscribe = unsubscribe
         self.dropped = 0
         """How many events were dropped because this subscriber fell behind."""
-
-    def _put(self, item: str | None) -> bool:
-        dropped = False
-        if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped += 1
-            dropped = True
-        self._queue.put_nowait(item)
-        return dropped
 
     async def get(self) -> str | None:
         """Wait for the next event (JSON text); ``None`` means the hub closed."""
@@ -55,7 +62,7 @@ class Subscription:
 
     def close(self) -> None:
         """Stop receiving events."""
-        self._hub._unsubscribe(self)
+        self._unsubscribe(self)
 
     def __enter__(self) -> Subscription:
         return self
@@ -88,12 +95,10 @@ class EventHub:
     """
 
     def __init__(self, *, queue_size: int = 100) -> None:
-        if isinstance(queue_size, bool) or not isinstance(queue_size, int):
-            raise TypeError(f"queue_size must be an int, got {queue_size!r}")
-        if queue_size < 1:
-            raise ValueError(f"queue_size must be >= 1, got {queue_size!r}")
+        require_count("queue_size", queue_size, 1)
         self._queue_size = queue_size
-        self._subscribers: set[Subscription] = set()
+        # The hub keeps each subscriber's queue itself: it fills them, the subscriptions read.
+        self._subscribers: dict[Subscription, asyncio.Queue[str | None]] = {}
         self._closed = False
         self._published = 0
         self._dropped = 0
@@ -103,15 +108,22 @@ class EventHub:
 
         A subscription made after :meth:`close` receives only the end-of-stream ``None``.
         """
-        subscription = Subscription(self, self._queue_size)
+        queue: asyncio.Queue[str | None] = asyncio.Queue(self._queue_size)
+        subscription = Subscription(queue, self._unsubscribe)
         if self._closed:
-            subscription._put(None)
+            queue.put_nowait(None)
         else:
-            self._subscribers.add(subscription)
+            self._subscribers[subscription] = queue
         return subscription
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        self._subscribers.discard(subscription)
+        self._subscribers.pop(subscription, None)
+
+    def _deliver(self, item: str | None) -> None:
+        for subscription, queue in self._subscribers.items():  # runs no code of others
+            if _offer(queue, item):
+                subscription.dropped += 1
+                self._dropped += 1
 
     def publish(self, event: Mapping[str, Any]) -> int:
         """Send ``event`` to every subscriber without waiting; return how many got it.
@@ -123,17 +135,13 @@ class EventHub:
             return 0
         text = json.dumps(event)
         self._published += 1
-        for subscription in tuple(self._subscribers):
-            if subscription._put(text):
-                self._dropped += 1
+        self._deliver(text)
         return len(self._subscribers)
 
     def close(self) -> None:
         """Tell every subscriber the stream ended (their ``get`` returns ``None``)."""
         self._closed = True
-        for subscription in tuple(self._subscribers):
-            if subscription._put(None):
-                self._dropped += 1
+        self._deliver(None)
         self._subscribers.clear()
 
     @property

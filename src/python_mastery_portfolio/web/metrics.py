@@ -6,6 +6,8 @@ import math
 import threading
 from collections import Counter, deque
 
+from python_mastery_portfolio._internal.checks import require_count
+
 __all__ = ["RequestMetrics"]
 
 
@@ -31,10 +33,7 @@ class RequestMetrics:
     """
 
     def __init__(self, *, window: int = 10_000) -> None:
-        if isinstance(window, bool) or not isinstance(window, int):
-            raise TypeError(f"window must be an int, got {window!r}")
-        if window < 1:
-            raise ValueError(f"window must be >= 1, got {window!r}")
+        require_count("window", window, 1)
         self._lock = threading.Lock()
         self._durations: deque[float] = deque(maxlen=window)
         self._by_status: Counter[int] = Counter()
