@@ -4,6 +4,8 @@
   per-cache and per-entry time to live through an injectable clock, and ``stats()``.
 * :func:`cache` -- memoize a ``def`` or ``async def`` function in an :class:`LRUCache`.
 * :func:`async_cache` -- the same, refusing anything but coroutine functions.
+* :class:`CacheStore` -- the protocol of a store the decorators can use (``store=``), which
+  :class:`LRUCache` implements; :class:`CacheStats` -- the statistics every store reports.
 
 What the decorators guarantee, for threads (``def``) and tasks (``async def``) alike:
 
@@ -43,8 +45,11 @@ from python_mastery_portfolio.caching._decorators import async_cache, cache
 from python_mastery_portfolio.caching._lru import LRUCache
 from python_mastery_portfolio.caching._memoize import CachedFunction
 from python_mastery_portfolio.caching._property import CachedProperty
+from python_mastery_portfolio.caching._store import CacheStats, CacheStore
 
 __all__ = [
+    "CacheStats",
+    "CacheStore",
     "CachedFunction",
     "CachedProperty",
     "LRUCache",

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any, ParamSpec, TypeVar, overload
 
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching._memoize import CachedFunction, decorate, validate_decorator
+from python_mastery_portfolio.caching._store import CacheStore
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["async_cache", "cache"]
@@ -24,16 +26,18 @@ def cache(
     typed: bool = False,
     key: Callable[..., Hashable] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    store: CacheStore[Any, Any] | None = None,
 ) -> Callable[[Callable[P, R]], CachedFunction[P, R]]: ...
 def cache(
-    maxsize: Any = 128,
-    ttl: float | None = None,
+    maxsize: Any = MISSING,
+    ttl: Any = MISSING,
     *,
     typed: bool = False,
     key: Callable[..., Hashable] | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Any = MISSING,
+    store: CacheStore[Any, Any] | None = None,
 ) -> Any:
-    """Memoize a function (``def`` or ``async def``) in an :class:`LRUCache`, single-flight.
+    """Memoize a function (``def`` or ``async def``) in a cache store, single-flight.
 
     Usable bare (``@cache``) or called (``@cache(maxsize=256, ttl=3600)``). The wrapper keeps
     the function's signature and adds ``cache_stats()``, ``cache_clear()`` and
@@ -46,11 +50,19 @@ def cache(
         key: Build the key from the call's arguments yourself (they are passed as bound to
             the signature, defaults applied; without the instance for methods).
         clock: The time source for ``ttl``.
+        store: Keep the results in this :class:`CacheStore` instead of a new
+            :class:`LRUCache` configured by ``maxsize``, ``ttl`` and ``clock`` (which it
+            excludes). Single-flight stays in-process; ``cache_stats()`` reports the store's
+            statistics and ``cache_clear()`` clears the whole store. One store serves every
+            call, so it is refused for a method defined in a class body (which caches per
+            instance). A store shared by several functions needs keys that tell them apart.
 
     Raises:
-        TypeError: At decoration time, for a wrong option or a generator function; at call
-            time, for an unhashable argument (named in the message; nothing is cached).
-        ValueError: If ``maxsize < 1``, ``ttl <= 0``, or ``typed`` is combined with ``key``.
+        TypeError: At decoration time, for a wrong option or a generator function, or
+            ``store`` with a method; at call time, for an unhashable argument (named in the
+            message; nothing is cached).
+        ValueError: If ``maxsize < 1``, ``ttl <= 0``, ``typed`` is combined with ``key``, or
+            ``store`` with ``maxsize``, ``ttl`` or ``clock``.
 
     Example:
         >>> calls = []
@@ -65,14 +77,34 @@ def cache(
         >>> square([1])
         Traceback (most recent call last):
         TypeError: ...square: argument 'x' is unhashable (list) and cannot be part of a cache key
+
+        With a store of your own (any :class:`CacheStore`):
+
+        >>> from python_mastery_portfolio.caching import LRUCache
+        >>> shared: LRUCache[int, int] = LRUCache(maxsize=1000)
+        >>> @cache(store=shared)
+        ... def cube(x: int) -> int:
+        ...     return x**3
+        >>> cube(2), shared.get(2)
+        (8, 8)
+        >>> cache(maxsize=10, store=shared)
+        Traceback (most recent call last):
+        ValueError: maxsize configures the default LRUCache and cannot be combined with store=: ...
     """
     if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
         return cache()(maxsize)
-    ttl = validate_decorator(maxsize, ttl, clock, typed, key)
+    maxsize, ttl, clock = validate_decorator(maxsize, ttl, clock, typed=typed, key=key, store=store)
 
     def decorator(func: Callable[P, R]) -> CachedFunction[P, R]:
         wrapped: CachedFunction[P, R] = decorate(
-            func, "cache", maxsize=maxsize, ttl=ttl, clock=clock, typed=typed, key=key
+            func,
+            "cache",
+            maxsize=maxsize,
+            ttl=ttl,
+            clock=clock,
+            typed=typed,
+            key=key,
+            store=store,
         )
         return wrapped
 
@@ -91,14 +123,16 @@ def async_cache(
     typed: bool = False,
     key: Callable[..., Hashable] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    store: CacheStore[Any, Any] | None = None,
 ) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], CachedFunction[P, Coroutine[Any, Any, R]]]: ...
 def async_cache(
-    maxsize: Any = 128,
-    ttl: float | None = None,
+    maxsize: Any = MISSING,
+    ttl: Any = MISSING,
     *,
     typed: bool = False,
     key: Callable[..., Hashable] | None = None,
-    clock: Clock = SYSTEM_CLOCK,
+    clock: Any = MISSING,
+    store: CacheStore[Any, Any] | None = None,
 ) -> Any:
     """Memoize a coroutine function like :func:`cache`, refusing any other callable.
 
@@ -123,13 +157,20 @@ def async_cache(
     """
     if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
         return async_cache()(maxsize)
-    ttl = validate_decorator(maxsize, ttl, clock, typed, key)
+    maxsize, ttl, clock = validate_decorator(maxsize, ttl, clock, typed=typed, key=key, store=store)
 
     def decorator(
         func: Callable[P, Coroutine[Any, Any, R]],
     ) -> CachedFunction[P, Coroutine[Any, Any, R]]:
         wrapped: CachedFunction[P, Coroutine[Any, Any, R]] = decorate(
-            func, "async_cache", maxsize=maxsize, ttl=ttl, clock=clock, typed=typed, key=key
+            func,
+            "async_cache",
+            maxsize=maxsize,
+            ttl=ttl,
+            clock=clock,
+            typed=typed,
+            key=key,
+            store=store,
         )
         return wrapped
 

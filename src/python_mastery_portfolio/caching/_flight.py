@@ -14,17 +14,26 @@ instead of deadlocking. Owners are thread idents for ``def`` functions and tasks
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, Protocol
 
 from python_mastery_portfolio._internal.callables import FATAL_EXCEPTIONS
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.caching._store import CacheStats, CacheStore
 
-if TYPE_CHECKING:
-    from python_mastery_portfolio.caching._lru import LRUCache
-
-__all__ = ["AsyncFlight", "Flight", "Memo", "join_async", "join_sync"]
+__all__ = [
+    "AsyncFlight",
+    "Flight",
+    "LockedOperations",
+    "Memo",
+    "StoreOperations",
+    "join_async",
+    "join_sync",
+    "locked_operations",
+]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
@@ -55,8 +64,8 @@ class Flight:
 def _flight_of(flights: dict[Any, Any], key: Any) -> Any:
     """Return the flight for ``key``, upgrading a token to a :class:`Flight`.
 
-    The caller holds the cache's lock, as every change to the registry but a registration
-    does: the flight cannot land meanwhile.
+    The caller holds the store's ``ops.lock``, as every change to the registry but a
+    registration does: the flight cannot land meanwhile.
     """
     marker = flights[key]
     if type(marker) is tuple:
@@ -142,40 +151,143 @@ def consume_outcome(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
+class LockedOperations(Protocol):
+    """What single-flight runs on a store, under ``lock`` (with its own registry changes).
+
+    :meth:`LRUCache.operations` provides them for our own store, under the cache's lock, so
+    that the generated wrapper's lock-free reads see a value and its flight change together;
+    :func:`locked_operations` adapts any :class:`CacheStore` under a lock of its own.
+    """
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock held while calling the operations below and changing the registry."""
+        ...
+
+    @property
+    def lookup(self) -> Callable[[Any, Any], Any]:
+        """``lookup(key, default)``: the live value or ``default``, counting nothing."""
+        ...
+
+    @property
+    def put(self) -> Callable[[Any, Any], None]:
+        """``put(key, value)``: store a computed value."""
+        ...
+
+    @property
+    def delete(self) -> Callable[[Any], bool]:
+        """``delete(key)``: remove; whether a live entry went."""
+        ...
+
+    @property
+    def clear(self) -> Callable[[], None]:
+        """Remove every entry."""
+        ...
+
+    @property
+    def hit(self) -> Callable[[], object]:
+        """Count a hit."""
+        ...
+
+    @property
+    def miss(self) -> Callable[[], object]:
+        """Count a miss."""
+        ...
+
+
+class StoreOperations(NamedTuple):
+    """:class:`LockedOperations` over any :class:`CacheStore`, under a lock of their own."""
+
+    lock: threading.Lock
+    lookup: Callable[[Any, Any], Any]
+    put: Callable[[Any, Any], None]
+    delete: Callable[[Any], bool]
+    clear: Callable[[], None]
+    hit: Callable[[], object]
+    miss: Callable[[], object]
+
+
+def locked_operations(store: CacheStore[Any, Any]) -> StoreOperations:
+    """Adapt ``store`` for single-flight: its methods, run under a new lock.
+
+    The store's own methods are thread-safe; the lock orders them with the registry's
+    changes (a value is stored before its flight leaves the registry, an invalidated
+    flight does not store), at the cost of serialising one function's stores and misses.
+    """
+    return StoreOperations(
+        lock=threading.Lock(),
+        lookup=store.lookup,
+        put=store.set,
+        delete=store.delete,
+        clear=store.clear,
+        hit=functools.partial(store.record, hits=1),
+        miss=functools.partial(store.record, misses=1),
+    )
+
+
 class Memo:
     """The store and the computations in flight of one cached function (or instance).
 
-    The wrapper's hit path reads the store without the lock, and a ``def`` wrapper registers
-    its uncontended computations without it too (``setdefault``; see ``_codegen``). Every
-    other change to the registry, and every change to the store, takes the lock -- only
-    briefly, and never while the function runs.
+    The wrapper's hit path reads the store without the lock, and a ``def`` wrapper over an
+    :class:`LRUCache` registers its uncontended computations without it too (``setdefault``;
+    see ``_wrapper_source``). Every other change to the registry, and every change to the
+    store, takes ``ops.lock`` -- only briefly, and never while the function runs.
     """
 
-    __slots__ = ("cache", "flights", "func", "qualname")
+    __slots__ = ("flights", "func", "ops", "qualname", "store")
 
-    def __init__(self, func: Callable[..., Any], qualname: str, cache: LRUCache[Any, Any]) -> None:
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        qualname: str,
+        store: CacheStore[Any, Any],
+        ops: LockedOperations,
+    ) -> None:
         self.func = func
         self.qualname = qualname
-        self.cache = cache
+        self.store = store
+        self.ops = ops
         self.flights: dict[Any, Any] = {}
 
-    def stats(self) -> dict[str, int | float]:
-        """Return the cache's statistics."""
-        return self.cache.stats()
+    def stats(self) -> CacheStats:
+        """Return the store's statistics."""
+        return self.store.stats()
 
     def clear(self) -> None:
         """Drop every entry; computations under way will not store their results."""
-        with self.cache._lock:
+        ops = self.ops
+        with ops.lock:
             for key in list(self.flights):
                 _flight_of(self.flights, key).store = False
-            self.cache._clear()
+            ops.clear()
 
     def invalidate(self, key: Any) -> bool:
         """Drop the entry for ``key``; a computation under way for it will not store."""
-        with self.cache._lock:
+        ops = self.ops
+        with ops.lock:
             if key in self.flights:
                 _flight_of(self.flights, key).store = False
-            return self.cache._delete(key)
+            return ops.delete(key)
+
+    def fetch(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Return the value for ``key`` from the store, or single-flight: any store's path.
+
+        The lookup runs without the lock (the store is thread-safe), so hits of one function
+        do not wait for each other.
+        """
+        value = self.ops.lookup(key, MISSING)
+        if value is MISSING:
+            return self.miss(key, args, kwargs)
+        self.ops.hit()
+        return value
+
+    async def afetch(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Return the value for ``key`` like :meth:`fetch`, for ``async def`` functions."""
+        value = self.ops.lookup(key, MISSING)
+        if value is MISSING:
+            return await self.amiss(key, args, kwargs)
+        self.ops.hit()
+        return value
 
     def miss(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Return the value for ``key``: cached, from a computation under way, or computed.
@@ -184,26 +296,26 @@ class Memo:
         with ``setdefault``, atomic under the GIL) and calls this when the key is taken: to
         join that computation, to raise on re-entry, or to compute if it landed meanwhile.
         """
-        cache = self.cache
+        ops = self.ops
         flights = self.flights
         me = threading.get_ident()
-        lock = cache._lock
+        lock = ops.lock
         while True:
             # acquire/release rather than ``with``: a third of the cost on CPython 3.11.
             lock.acquire()
             try:
-                entry = cache._find(key) if key in cache._data else None
-                if entry is not None:  # stored since the wrapper looked
-                    cache._hit()
-                    return entry[0]
+                value = ops.lookup(key, MISSING)
+                if value is not MISSING:  # stored since the wrapper looked
+                    ops.hit()
+                    return value
                 token = (me,)
                 if flights.setdefault(key, token) is token:
-                    cache._miss()
+                    ops.miss()
                     break
                 flight = _flight_of(flights, key)
                 if flight.owner == me:
                     raise reentry_error(self.qualname)
-                cache._hit()
+                ops.hit()
                 waiter = flight.waiter
                 if waiter is None:
                     waiter = flight.waiter = threading.Lock()
@@ -226,19 +338,18 @@ class Memo:
         joined the flight meanwhile (joiners take the value), so it simply ends. An entry
         gone or expired since is computed again, as by any owner.
         """
-        cache = self.cache
-        lock = cache._lock
+        ops = self.ops
+        lock = ops.lock
         lock.acquire()
         try:
-            entry = cache._find(key) if key in cache._data else None
-            if entry is None:
-                cache._miss()
+            value = ops.lookup(key, MISSING)
+            if value is MISSING:
+                ops.miss()
             else:
-                cache._hit()
-                value = entry[0]
+                ops.hit()
         finally:
             lock.release()
-        if entry is None:
+        if value is MISSING:
             return self.compute(key, args, kwargs)
         self.land(key, value, None, store=False)  # stored already: not again (nor its ttl)
         return value
@@ -257,14 +368,14 @@ class Memo:
         self, key: Any, value: Any, error: BaseException | None, *, store: bool = True
     ) -> None:
         """Store a computation's value, publish its outcome to the waiters and wake them."""
-        lock = self.cache._lock
+        lock = self.ops.lock
         lock.acquire()
         try:
             flight = self.flights[key]
             if type(flight) is tuple:  # nobody joined or invalidated: nothing to publish
                 try:
                     if store and error is None:
-                        self.cache._put(key, value)
+                        self.ops.put(key, value)
                 finally:
                     del self.flights[key]
                 return
@@ -285,13 +396,13 @@ class Memo:
     ) -> Any:
         """Store the value unless invalidated, end the flight; return the lock to release.
 
-        The caller holds the cache's lock and releases the returned waiters' lock (if any)
-        once it has released the cache's. The value is stored *before* the flight leaves the
+        The caller holds ``ops.lock`` and releases the returned waiters' lock (if any) once
+        it has released that one. The value is stored *before* the flight leaves the
         registry: a caller that registers the key next finds it (see :meth:`adopt`).
         """
         try:
             if store and error is None and flight.store:
-                self.cache._put(key, value)
+                self.ops.put(key, value)
         finally:
             del self.flights[key]
         flight.value = value
@@ -301,13 +412,13 @@ class Memo:
 
     async def amiss(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Return the value for ``key``: cached, from a task under way, or computed in one."""
-        cache = self.cache
+        ops = self.ops
         loop = asyncio.get_running_loop()
-        with cache._lock:
-            entry = cache._find(key) if key in cache._data else None
-            if entry is not None:
-                cache._hit()
-                return entry[0]
+        with ops.lock:
+            value = ops.lookup(key, MISSING)
+            if value is not MISSING:
+                ops.hit()
+                return value
             flight = self.flights.get(key)
             if flight is not None and flight.loop is not loop and flight.loop.is_closed():
                 logger.debug("%s: forgetting a computation of a closed loop", self.qualname)
@@ -315,21 +426,21 @@ class Memo:
                 flight = None
             if flight is None:
                 flight = self.flights[key] = AsyncFlight(loop)
-                cache._miss()
+                ops.miss()
                 start = True
             elif flight.loop is not loop:
                 # A task cannot wait for another loop's task: compute here, store for all.
-                cache._miss()
+                ops.miss()
                 flight = None
             elif flight.owner is None or flight.owner is asyncio.current_task():
                 raise reentry_error(self.qualname)
             else:
-                cache._hit()
+                ops.hit()
                 start = False
         if flight is None:
             value = await self.func(*args, **kwargs)
-            with cache._lock:
-                cache._put(key, value)
+            with ops.lock:
+                ops.put(key, value)
             return value
         if start:
             # Created outside the lock: an eager task factory runs the coroutine at once.
@@ -348,9 +459,9 @@ class Memo:
             stored = True
             return value
         finally:
-            with self.cache._lock:
+            with self.ops.lock:
                 if stored and flight.store:
-                    self.cache._put(key, value)
+                    self.ops.put(key, value)
                 if self.flights.get(key) is flight:
                     del self.flights[key]
                 flight.done = True

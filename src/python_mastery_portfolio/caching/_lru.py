@@ -24,12 +24,14 @@ import itertools
 import math
 import threading
 from collections import OrderedDict, deque
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from python_mastery_portfolio._internal.checks import require_at_least, require_positive
+from python_mastery_portfolio.caching._store import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 
-__all__ = ["NEVER", "LRUCache", "counter_value", "validate_options"]
+__all__ = ["NEVER", "LRUCache", "LRUOperations", "counter_value", "validate_options"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -40,7 +42,6 @@ NEVER = math.inf
 
 _DEAD = -math.inf  # the expiry of a removed entry: every clock reading is past it
 _COMPACT_SLACK = 32  # index slots tolerated beyond twice the number of entries
-
 
 
 def counter_value(counter: itertools.count[int]) -> int:
@@ -70,6 +71,35 @@ def validate_options(maxsize: int, ttl: float | None, clock: Clock) -> float | N
     return None if ttl == math.inf else ttl
 
 
+class LRUOperations(NamedTuple):
+    """The bound operations of one :class:`LRUCache` that the caching decorators run.
+
+    What :meth:`LRUCache.operations` returns: the decorators' generated wrapper reads
+    ``data`` without the lock on a hit (see ``_wrapper_source``), and single-flight runs the
+    ``lock held`` operations under ``lock``, together with its own bookkeeping. The layout of
+    the entries in ``data`` is private to :mod:`._lru` and may change with it.
+    """
+
+    lock: threading.Lock
+    """The cache's lock; the operations marked "lock held" expect their caller to hold it."""
+    data: OrderedDict[Any, list[Any]]
+    """Key -> entry ``[value, expiry, key]``, least recently used first; read it lock-free."""
+    now: Callable[[], float]
+    """Read the cache's clock."""
+    hit: Callable[[], object]
+    """Count a hit (atomic, lock-free)."""
+    miss: Callable[[], object]
+    """Count a miss (atomic, lock-free)."""
+    lookup: Callable[[Any, Any], Any]
+    """``lookup(key, default)``: the live value, refreshed, or ``default``; lock held."""
+    put: Callable[[Any, Any], None]
+    """``put(key, value)``: store with the cache's own ttl; lock held."""
+    delete: Callable[[Any], bool]
+    """``delete(key)``: remove; whether a live entry went; lock held."""
+    clear: Callable[[], None]
+    """Remove every entry; lock held."""
+
+
 class LRUCache(Generic[K, V]):
     """Map keys to values, evicting the least recently used and dropping expired entries.
 
@@ -89,6 +119,9 @@ class LRUCache(Generic[K, V]):
     Raises:
         TypeError: If an argument has the wrong type.
         ValueError: If ``maxsize < 1`` or ``ttl <= 0``.
+
+    It implements :class:`~python_mastery_portfolio.caching.CacheStore`, and the caching
+    decorators run their fastest path on it.
 
     Example:
         >>> from python_mastery_portfolio.testing import ManualClock
@@ -176,6 +209,64 @@ class LRUCache(Generic[K, V]):
         finally:
             lock.release()
 
+    def lookup(self, key: K, default: T, /) -> V | T:
+        """Return the live value stored under ``key``, or ``default``, counting nothing.
+
+        Like :meth:`get`, a hit makes the entry the most recently used; unlike it, neither
+        hits nor misses are counted (see :meth:`record`).
+
+        Example:
+            >>> cache: LRUCache[str, int] = LRUCache()
+            >>> cache.set("a", 1)
+            >>> cache.lookup("a", 0), cache.lookup("b", 0), cache.stats()["hits"]
+            (1, 0, 0)
+        """
+        lock = self._lock
+        lock.acquire()
+        try:
+            value: V | T = self._lookup(key, default)
+            return value
+        finally:
+            lock.release()
+
+    def record(self, *, hits: int = 0, misses: int = 0) -> None:
+        """Add ``hits`` and ``misses`` to the lookup counters, for lookups made by :meth:`lookup`.
+
+        Example:
+            >>> cache: LRUCache[str, int] = LRUCache()
+            >>> cache.record(hits=3, misses=1)
+            >>> cache.stats()["hit_rate"]
+            0.75
+        """
+        # itertools.count moves one step a call; counts are small (the decorators pass 1).
+        for _ in range(hits):
+            self._hit()
+        for _ in range(misses):
+            self._miss()
+
+    def operations(self) -> LRUOperations:
+        """Return this cache's bound operations for the caching decorators' fast path.
+
+        Example:
+            >>> cache: LRUCache[str, int] = LRUCache()
+            >>> ops = cache.operations()
+            >>> with ops.lock:
+            ...     ops.put("a", 1)
+            ...     ops.lookup("a", None)
+            1
+        """
+        return LRUOperations(
+            lock=self._lock,
+            data=self._data,
+            now=self._now,
+            hit=self._hit,
+            miss=self._miss,
+            lookup=self._lookup,
+            put=self._put,
+            delete=self._delete,
+            clear=self._clear,
+        )
+
     def set(self, key: K, value: V, ttl: float | None = None) -> None:
         """Store ``value`` under ``key`` as the most recently used entry.
 
@@ -219,7 +310,7 @@ class LRUCache(Generic[K, V]):
         with self._lock:
             self._clear()
 
-    def stats(self) -> dict[str, int | float]:
+    def stats(self) -> CacheStats:
         """Return the statistics.
 
         Returns:
@@ -255,7 +346,11 @@ class LRUCache(Generic[K, V]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(maxsize={self._maxsize}, ttl={self._ttl}, size={len(self)})"
 
-    # -- internals, also used by the decorators; the caller holds ``_lock`` ------------------
+    # -- internals, also run by the decorators (see operations()); the caller holds ``_lock``
+
+    def _lookup(self, key: Any, default: Any) -> Any:
+        entry = self._find(key)
+        return default if entry is None else entry[0]
 
     def _find(self, key: Any) -> list[Any] | None:
         """Return the live entry for ``key`` and mark it most recently used, or ``None``."""

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, Self, TypeVar, cast, overload
 
+from python_mastery_portfolio._internal.sentinels import MISSING
+
 __all__ = ["CachedProperty"]
 
 T = TypeVar("T")
@@ -34,9 +36,6 @@ class _Guard:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.owner: int | None = None
-
-
-_MISSING: Any = object()
 
 
 def _retire(cache: dict[str, Any], key: str, guard: _Guard) -> None:
@@ -149,8 +148,8 @@ class CachedProperty(Generic[T]):
                 f"No '__dict__' attribute on {type(instance).__name__!r} instance to cache "
                 f"{name!r} property (a class with __slots__ needs '__dict__' among them)"
             ) from None
-        value = cache.get(name, _MISSING)
-        if value is not _MISSING:
+        value = cache.get(name, MISSING)
+        if value is not MISSING:
             return cast("T", value)
         return self._compute(instance, cache, name)
 
@@ -167,8 +166,8 @@ class CachedProperty(Generic[T]):
                     "while being computed"
                 )
             with guard.lock:
-                value = cache.get(name, _MISSING)
-                if value is not _MISSING:
+                value = cache.get(name, MISSING)
+                if value is not MISSING:
                     # Another thread computed it; drop the guard if it is still registered.
                     _retire(cache, key, guard)
                     return cast("T", value)

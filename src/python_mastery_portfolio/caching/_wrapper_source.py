@@ -20,21 +20,24 @@ function directly with its own parameters, and takes the cache's lock once, to s
 value. Joining a computation under way, re-entry, and a value that landed since the lookup
 are handed to ``miss`` and ``adopt`` (see ``_flight``); ``async def`` wrappers hand every
 miss to ``miss``.
+
+All of the above is the path over our own :class:`LRUCache`, whose entry layout it reads
+(through :meth:`LRUCache.operations`). Over any other :class:`CacheStore` the wrapper only
+builds and checks the key, and hands the call to ``fetch`` (``Memo.fetch``/``Memo.afetch``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import itertools
-import linecache
 import math
 from collections.abc import Callable
 from typing import Any
 
+from python_mastery_portfolio._internal.codegen import define
+
 __all__ = ["compile_wrapper", "unhashable_error"]
 
-_serial = itertools.count(1)  # tells apart the generated "files" of same-named functions
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
@@ -185,16 +188,19 @@ def compile_wrapper(
     custom_key: bool,
     is_async: bool,
     expires: bool,
+    fast: bool = True,
 ) -> Callable[..., tuple[Callable[..., Any], Callable[..., Any]]]:
     """Compile, once per decorated function, a maker of ``(wrapper, keyof)`` pairs.
 
-    The maker takes the operations of one cache by keyword -- ``get`` and ``move`` (the
+    Without ``fast`` (a store other than our :class:`LRUCache`), the maker takes ``fetch``
+    (``Memo.fetch`` or ``Memo.afetch``) and ``keyfn``. With it, the maker takes the operations
+    of one cache by keyword, from :meth:`LRUCache.operations` -- ``get`` and ``move`` (the
     store's ``get`` and ``move_to_end``), ``hit`` (count a hit), ``now`` (read the clock),
     ``never`` (the expiry of an entry without ttl), ``miss(key, args, kwargs)`` and ``keyfn``
     (the user's key function or ``None``); for the inlined miss, ``ident`` (the thread's
     ident), ``register`` (the registry's ``setdefault``), ``count_miss``, ``acquire`` and
     ``release`` (the cache's lock), ``flights`` (the registry), ``data`` (the store's dict),
-    ``insert`` (``LRUCache._put``), ``publish``, ``land`` and ``adopt`` (of ``Memo``) and
+    ``insert`` (``put``), ``publish``, ``land`` and ``adopt`` (of ``Memo``) and
     ``func`` -- and returns the wrapper and ``keyof``, which maps the same arguments to their
     key (for ``cache_invalidate``).
 
@@ -206,6 +212,7 @@ def compile_wrapper(
         custom_key: Build the key with ``keyfn`` instead.
         is_async: Generate ``async def`` awaiting ``miss``.
         expires: Entries carry a ttl: check the clock on a hit.
+        fast: Generate the lock-free hit path (and inlined miss) over an :class:`LRUCache`.
     """
     names = [param.name for param in params]
     p = "_pmp_"
@@ -217,7 +224,7 @@ def compile_wrapper(
     args, kwargs = _call(params)
     labelled = "()" if custom_key else _labelled(key_params)
     live = f"{p}now() < {p}expiry" if expires else f"{p}expiry is {p}never"
-    define = "async def" if is_async else "def"
+    def_ = "async def" if is_async else "def"
     # A one-parameter key is the argument itself: no local to store it in.
     k, bind_key = (key, "") if key.isidentifier() else (f"{p}key", f"\n        {p}key = {key}")
     bindings = ["get", "move", "hit", "now", "never", "miss", "keyfn", "unhashable", "absent"]
@@ -265,9 +272,23 @@ def compile_wrapper(
         if {p}waiter is not None:
             {p}waiter.release()
         return {p}value"""
-    source = f"""\
-def {p}factory(*, {", ".join(factory_params)}):
-    {define} wrapper({_signature(params, defaults)}):{bind_key}
+    if not fast:
+        bindings = ["fetch", "keyfn", "unhashable", "absent"]
+        bindings += ["type", "types", "kw_key", "kw_types", "hash", "TypeError", "KeyError"]
+        bindings += ["BaseException"]
+        factory_params = [f"{p}{name}" for name in bindings] + [
+            defaults[param.name] for param in params if param.default is not param.empty
+        ]
+        wait = "await " if is_async else ""
+        # Hashed first: the key goes into the flights' registry (a dict) whatever the store.
+        body = f"""{bind_key}
+        try:
+            {p}hash({k})
+        except {p}TypeError as {p}error:
+            raise {p}unhashable({p}error, {labelled})  # it sets __cause__
+        return {wait}{p}fetch({k}, {args}, {kwargs})"""
+    else:
+        body = f"""{bind_key}
         try:
             {p}value, {p}expiry, {p}stored = {p}get({k}, {p}absent)
             if {live}:
@@ -278,7 +299,10 @@ def {p}factory(*, {", ".join(factory_params)}):
             pass
         except {p}TypeError as {p}error:
             raise {p}unhashable({p}error, {labelled})  # it sets __cause__
-        {tail}
+        {tail}"""
+    source = f"""\
+def {p}factory(*, {", ".join(factory_params)}):
+    {def_} wrapper({_signature(params, defaults)}):{body}
 
     def keyof({_signature(key_params, defaults)}):
         {p}key = {key}
@@ -290,12 +314,8 @@ def {p}factory(*, {", ".join(factory_params)}):
 
     return wrapper, keyof
 """
-    filename = f"<cache wrapper {next(_serial)} of {qualname}>"
-    # Registered so that tracebacks through the wrapper show its source, as dataclasses do.
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    namespace: dict[str, Any] = {}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the source is built from the function's own parameter names, which are identifiers
-    factory = namespace[f"{p}factory"]
+    # Registered in linecache so that tracebacks through the wrapper show its source.
+    factory = define(source, f"cache wrapper of {qualname}", {})[f"{p}factory"]
     fixed = {
         f"{p}unhashable": functools.partial(unhashable_error, qualname),
         f"{p}type": type,
