@@ -6,7 +6,6 @@ import collections
 import functools
 import inspect
 import logging
-import sys
 import threading
 import typing
 from collections.abc import Callable, Iterable
@@ -306,6 +305,16 @@ class _Validated:
         )
 
 
+def _outer_caller() -> FrameType:
+    """Return the frame of the code that called the function calling this one."""
+    # inspect.currentframe() is None only on Pythons without frame support, which
+    # validate_types could not serve anyway: it reads enclosing scopes from frames.
+    here = typing.cast("FrameType", inspect.currentframe())
+    caller = typing.cast("FrameType", here.f_back)
+    del here  # a local naming its own frame would keep the frame alive until the GC runs
+    return typing.cast("FrameType", caller.f_back)
+
+
 def _decorate(func: Any, explicit: dict[str, object] | None, frame: FrameType | None) -> Any:
     if isinstance(func, type) or not (callable(func) or isinstance(func, classmethod)):
         raise TypeError(f"@validate_types decorates functions and methods, got {func!r}")
@@ -394,7 +403,7 @@ def validate_types(func: Any = None, /, **types: object) -> Any:
         explicit = types or None
 
         def decorate(target: Any) -> Any:
-            return _decorate(target, explicit, sys._getframe(1))
+            return _decorate(target, explicit, _outer_caller())
 
         return decorate
-    return _decorate(func, types or None, sys._getframe(1))
+    return _decorate(func, types or None, _outer_caller())
