@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from python_mastery_portfolio.di import DIContainer, LifecycleScope, Scope, ServiceProvider
+from python_mastery_portfolio.di import (
+    ContainerStats,
+    DIContainer,
+    LifecycleScope,
+    Scope,
+    ServiceProvider,
+)
 
-__all__ = ["DIContainer", "LifecycleScope", "Scope", "ServiceProvider"]
+__all__ = ["ContainerStats", "DIContainer", "LifecycleScope", "Scope", "ServiceProvider"]

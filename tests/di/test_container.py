@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.di import _cells as _di_cells
 from python_mastery_portfolio.di import _graph as _di_graph
-from python_mastery_portfolio.di import _scope as _di_scope
 from python_mastery_portfolio.di_container import (
     DIContainer,
     LifecycleScope,
@@ -32,6 +33,7 @@ from python_mastery_portfolio.exceptions import (
     ResolutionError,
     ServiceNotRegisteredError,
 )
+from tests.conftest import raise_first, run_threads
 
 SINGLETON = LifecycleScope.SINGLETON
 TRANSIENT = LifecycleScope.TRANSIENT
@@ -72,29 +74,6 @@ class EarlyService:
 
     def __init__(self, late: LateService) -> None:
         self.late = late
-
-
-def run_threads(count: int, target: Any) -> list[Any]:
-    """Run ``target(index)`` in ``count`` threads released together; return the results."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def work(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = target(index)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
 
 
 class TestSeedExamples:
@@ -623,7 +602,7 @@ class TestLifetimes:
                 all_arrived.notify_all()
             return container.resolve(Expensive)
 
-        results = run_threads(THREADS, resolve)
+        results = raise_first(run_threads(THREADS, resolve))
         assert len(built) == 1
         assert all(result is built[0] for result in results)
 
@@ -734,7 +713,7 @@ class TestScopes:
                 assert scope.resolve(Service).config is config
                 return config
 
-        results = run_threads(THREADS, work)
+        results = raise_first(run_threads(THREADS, work))
         assert len({id(config) for config in results}) == THREADS
 
     def test_scoped_built_once_when_threads_share_a_scope(self) -> None:
@@ -747,7 +726,7 @@ class TestScopes:
 
         container = DIContainer().register(Session, scope=SCOPED)
         with container.scope() as scope:
-            results = run_threads(THREADS, lambda _: scope.resolve(Session))
+            results = raise_first(run_threads(THREADS, lambda _: scope.resolve(Session)))
         assert len(built) == 1
         assert all(result is built[0] for result in results)
 
@@ -1297,9 +1276,9 @@ class TestGenerators:
 
     def test_cell_built_by_another_thread(self) -> None:
         """A cell that got its value while a caller waited returns it without building."""
-        cell = _di_scope.Cell(5)
+        cell = _di_cells.Cell(5)
         assert cell.get(lambda scope: pytest.fail("built again"), None, "x") == 5
-        assert repr(_di_graph.MISSING) == "MISSING"
+        assert repr(MISSING) == "MISSING"
 
     def test_with_container(self) -> None:
         """`with container:` closes it, throwing the body's exception into the generators."""
@@ -1940,7 +1919,7 @@ class TestThreadSafety:
             configs.append(container.resolve(Config))
             return tuple(configs)
 
-        results = run_threads(THREADS, work)
+        results = raise_first(run_threads(THREADS, work))
         config = container.resolve(Config)
         assert all(item is config for result in results for item in result)
 

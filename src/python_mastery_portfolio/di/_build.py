@@ -1,8 +1,8 @@
 """Compile DI registrations into provider closures.
 
-Private helpers of :mod:`python_mastery_portfolio.di_container`. A provider is a callable
-``provider(scope)`` (``scope`` is a :class:`~python_mastery_portfolio.di._scope.Scope` or
-``None``) that builds its service by calling the providers of its dependencies directly: no
+Private helpers of :mod:`python_mastery_portfolio.di`. A provider is a callable
+``provider(scope)`` (``scope`` is a :class:`~._protocols.ProviderScope` or ``None``, outside
+any scope) that builds its service by calling the providers of its dependencies directly: no
 introspection and no bookkeeping per resolve. Each provider catches what its call raises
 (a ``try`` costs nothing until something is raised) and re-raises it with its own name in
 front of the chain, so errors name the whole path without slowing the happy path.
@@ -15,14 +15,15 @@ import itertools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.di._cells import Cell
 from python_mastery_portfolio.di._graph import (
-    MISSING,
     AsyncServiceError,
     chain_error,
     extend_error,
     resolution_error,
 )
-from python_mastery_portfolio.di._scope import Cell, Cleanups
+from python_mastery_portfolio.di._protocols import FinaliserSink, ProviderScope
 from python_mastery_portfolio.exceptions import DependencyError, LifetimeError, ResolutionError
 
 __all__ = [
@@ -38,8 +39,8 @@ __all__ = [
     "with_finaliser",
 ]
 
-Provider = Callable[[Any], Any]
-AsyncProvider = Callable[[Any], Awaitable[Any]]
+Provider = Callable[[ProviderScope | None], Any]
+AsyncProvider = Callable[[ProviderScope | None], Awaitable[Any]]
 Dep = tuple[Provider, AsyncProvider | None]
 """A dependency: its sync provider, and its async provider when it needs ``await``."""
 
@@ -64,7 +65,7 @@ def sync_call(
     count = len(positional)
     if keyword or count > 3:
 
-        def call_any(scope: Any) -> Any:
+        def call_any(scope: ProviderScope | None) -> Any:
             try:
                 return target(
                     *[dep(scope) for dep in positional], **{k: dep(scope) for k, dep in keyword}
@@ -77,7 +78,7 @@ def sync_call(
         return call_any
     if count == 0:
 
-        def call0(scope: Any) -> Any:
+        def call0(scope: ProviderScope | None) -> Any:
             try:
                 return target()
             except _CHAINED as error:
@@ -89,7 +90,7 @@ def sync_call(
     if count == 1:
         (dep0,) = positional
 
-        def call1(scope: Any) -> Any:
+        def call1(scope: ProviderScope | None) -> Any:
             try:
                 return target(dep0(scope))
             except _CHAINED as error:
@@ -101,7 +102,7 @@ def sync_call(
     if count == 2:
         dep0, dep1 = positional
 
-        def call2(scope: Any) -> Any:
+        def call2(scope: ProviderScope | None) -> Any:
             try:
                 return target(dep0(scope), dep1(scope))
             except _CHAINED as error:
@@ -112,7 +113,7 @@ def sync_call(
         return call2
     dep0, dep1, dep2 = positional
 
-    def call3(scope: Any) -> Any:
+    def call3(scope: ProviderScope | None) -> Any:
         try:
             return target(dep0(scope), dep1(scope), dep2(scope))
         except _CHAINED as error:
@@ -141,11 +142,11 @@ def async_call(
         awaits: Await what ``target`` returns (an ``async def`` factory).
     """
 
-    async def value(dep: Dep, scope: Any) -> Any:
+    async def value(dep: Dep, scope: ProviderScope | None) -> Any:
         sync, asynchronous = dep
         return sync(scope) if asynchronous is None else await asynchronous(scope)
 
-    async def acall(scope: Any) -> Any:
+    async def acall(scope: ProviderScope | None) -> Any:
         try:
             args = [await value(dep, scope) for dep in positional]
             kwargs = {key: await value(dep, scope) for key, dep in keyword}
@@ -161,22 +162,23 @@ def async_call(
     return acall
 
 
-def _choose(scope: Any, fixed: Cleanups | None, fallback: Cleanups) -> Cleanups:
+def _choose(
+    scope: ProviderScope | None, fixed: FinaliserSink | None, fallback: FinaliserSink
+) -> FinaliserSink:
     """Return where a new finaliser goes: the owner's, else the scope's, else the container's."""
     if fixed is not None:
         return fixed
     if scope is None:
         return fallback
-    cleanups: Cleanups = scope._cleanups
-    return cleanups
+    return scope
 
 
 def with_finaliser(
-    call: Provider, target: Any, name: str, fixed: Cleanups | None, fallback: Cleanups
+    call: Provider, target: Any, name: str, fixed: FinaliserSink | None, fallback: FinaliserSink
 ) -> Provider:
     """Return a provider that runs a generator factory to its ``yield`` and keeps it to finalise."""
 
-    def make(scope: Any) -> Any:
+    def make(scope: ProviderScope | None) -> Any:
         generator: Generator[Any, None, None] = call(scope)
         try:
             value = next(generator)
@@ -198,21 +200,21 @@ def async_with_finaliser(
     call: AsyncProvider,
     target: Any,
     name: str,
-    fixed: Cleanups | None,
-    fallback: Cleanups,
+    fixed: FinaliserSink | None,
+    fallback: FinaliserSink,
     *,
     asynchronous: bool,
 ) -> AsyncProvider:
     """Return an async provider for a generator factory (``asynchronous``: an async one)."""
     if not asynchronous:
 
-        async def make_sync(scope: Any) -> Any:
+        async def make_sync(scope: ProviderScope | None) -> Any:
             generator = await call(scope)
             return with_finaliser(constant(generator), target, name, fixed, fallback)(scope)
 
         return make_sync
 
-    async def make(scope: Any) -> Any:
+    async def make(scope: ProviderScope | None) -> Any:
         generator: AsyncGenerator[Any, None] = await call(scope)
         try:
             value = await anext(generator)
@@ -241,7 +243,7 @@ def async_only(name: str) -> Provider:
         "'await container.aresolve(...)' or 'await scope.aresolve(...)'"
     )
 
-    def refuse(scope: Any) -> Any:
+    def refuse(scope: ProviderScope | None) -> Any:
         raise AsyncServiceError(name + reason, chain=(name,), reason=reason)
 
     return refuse
@@ -259,7 +261,7 @@ def singleton_provider(
     Singletons never see a scope: ``make`` is called with ``None``.
     """
 
-    def provide(scope: Any) -> Any:
+    def provide(scope: ProviderScope | None) -> Any:
         value = cell.value
         if value is MISSING:
             value = cell.get(make, None, name)
@@ -269,7 +271,7 @@ def singleton_provider(
     if amake is None:
         return provide, None
 
-    async def aprovide(scope: Any) -> Any:
+    async def aprovide(scope: ProviderScope | None) -> Any:
         value = cell.value
         if value is MISSING:
             value = await cell.aget(amake, None, name)
@@ -288,23 +290,17 @@ def scoped_provider(
         "through scope.resolve(...)"
     )
 
-    def provide(scope: Any) -> Any:
+    def provide(scope: ProviderScope | None) -> Any:
         if scope is None:
             raise chain_error(LifetimeError, (name,), reason)
-        value = scope._instances.get(key, MISSING)
-        if value is MISSING:
-            value = scope._build(key, make, name)
-        return value
+        return scope.provide(key, make, name)
 
     if amake is None:
         return provide, None
 
-    async def aprovide(scope: Any) -> Any:
+    async def aprovide(scope: ProviderScope | None) -> Any:
         if scope is None:
             raise chain_error(LifetimeError, (name,), reason)
-        value = scope._instances.get(key, MISSING)
-        if value is MISSING:
-            value = await scope._abuild(key, amake, name)
-        return value
+        return await scope.aprovide(key, amake, name)
 
     return provide, aprovide

@@ -1,10 +1,10 @@
 """Compile DI registrations into a graph of provider closures.
 
-Private module of :mod:`python_mastery_portfolio.di_container`: :class:`Compiler` holds a
-container's registrations and compiled providers and is the base of ``DIContainer``, so the
-hot path reads its attributes directly. Signatures are read at the first resolve; compiling
-walks the dependencies once, which is where missing registrations, cycles and lifetime
-mismatches are found, so none of that is checked again per resolve.
+Private module of :mod:`python_mastery_portfolio.di`: a :class:`Compiler` holds one
+container's registrations and compiled providers; the container and its scopes own one and
+call its public methods. Signatures are read at the first resolve; compiling walks the
+dependencies once, which is where missing registrations, cycles and lifetime mismatches are
+found, so none of that is checked again per resolve.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di._build import (
     Dep,
     Provider,
@@ -27,8 +28,9 @@ from python_mastery_portfolio.di._build import (
     sync_call,
     with_finaliser,
 )
+from python_mastery_portfolio.di._cells import Cell, Cleanups
 from python_mastery_portfolio.di._graph import (
-    MISSING,
+    Graph,
     Param,
     chain_error,
     local_names,
@@ -36,9 +38,9 @@ from python_mastery_portfolio.di._graph import (
     service_name,
     unresolvable,
 )
-from python_mastery_portfolio.di._scope import Cell, Cleanups
 from python_mastery_portfolio.exceptions import (
     CircularDependencyError,
+    DependencyError,
     LifetimeError,
     ServiceNotRegisteredError,
 )
@@ -164,67 +166,156 @@ def arrange(deps: list[tuple[Param, Dep | None]]) -> tuple[list[Dep], list[tuple
 
 
 class Resolver(dict[Any, Any]):
-    """The singletons built in one generation of compiled providers, by service type.
+    """The built singletons of one container, by service type; its lookup is ``resolve``.
 
     A container's ``resolve`` is this dict's C-level ``__getitem__``: a built singleton costs
     one dict lookup; anything else misses into :meth:`__missing__`, which calls its provider.
-    A re-registration or override starts a new generation with a new resolver and empties
-    the old one, whose misses then go to the new one: a ``container.resolve`` kept from
-    before stays correct.
+    There is one resolver per container for its whole life: a re-registration or override
+    empties it rather than replacing it, so a ``container.resolve`` kept from before stays
+    correct.
     """
 
-    __slots__ = ("owner", "providers")
+    __slots__ = ("_compile", "_providers")
 
-    def __init__(self, owner: Compiler) -> None:
+    def __init__(self, providers: dict[Any, Provider], compiler: Callable[[Any], Node]) -> None:
         super().__init__()
-        self.owner = owner
-        self.providers = owner._providers
+        self._providers = providers
+        self._compile = compiler
 
     def __missing__(self, key: Any) -> Any:
-        owner = self.owner
-        current = owner._resolver
-        if current is not self:
-            return current[key]
         try:
-            provider = self.providers[key]
+            provider = self._providers[key]
         except KeyError:
-            provider = owner._compile(key).sync
+            provider = self._compile(key).sync
         return provider(None)
 
 
 class Compiler:
-    """The registrations and compiled providers of a container; the base of ``DIContainer``."""
+    """The registrations and compiled providers of one container.
 
-    _bind_resolve = False  # install Resolver.__getitem__ as the instance's ``resolve``
+    Attributes:
+        lock: Held while registrations change or providers compile (re-entrant).
+        cleanups: The finalisers of singletons, and of transients resolved outside a scope.
+        providers: The compiled sync provider of each service type (filled lazily).
+        resolver: The built singletons; its ``__getitem__`` resolves outside any scope.
+    """
+
+    __slots__ = (
+        "_frames",
+        "_generation",
+        "_nodes",
+        "_registry",
+        "cleanups",
+        "lock",
+        "providers",
+        "resolver",
+    )
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        self.cleanups = Cleanups()
+        self.providers: dict[Any, Provider] = {}
+        self.resolver = Resolver(self.providers, self.compile)
         self._registry: dict[Any, Registration] = {}
         self._frames: list[Frame] = []
-        self._cleanups = Cleanups()
-        self._invalidate()
+        self._nodes: dict[Any, Node] = {}
+        # Bumped by every change; a singleton built for an older generation is not published.
+        self._generation = 0
 
     def _invalidate(self) -> None:
         """Start a new generation (call with the lock held); providers compile again lazily."""
-        self._providers: dict[Any, Provider] = {}
-        self._nodes: dict[Any, Node] = {}
-        retired = getattr(self, "_resolver", None)
-        self._resolver = Resolver(self)
-        if retired is not None:
-            retired.clear()
-        if self._bind_resolve:
-            vars(self)["resolve"] = self._resolver.__getitem__
+        self._generation += 1
+        self.providers.clear()
+        self._nodes.clear()
+        self.resolver.clear()
 
-    def _registered(self, key: object) -> bool:
+    # -- registrations ------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def registered(self, key: object) -> bool:
+        """Return whether ``key`` is registered (``False`` for an unhashable key)."""
         try:
             return key in self._registry
         except TypeError:  # unhashable: certainly not a key
             return False
 
-    def _compile(self, key: Any) -> Node:
+    def registration(self, key: Any) -> Registration | None:
+        """Return the registration of ``key``, or ``None``."""
+        return self._registry.get(key)
+
+    def registrations(self) -> list[Registration]:
+        """Return a snapshot of the registrations, in registration order."""
+        return list(self._registry.values())
+
+    def register(self, registration: Registration) -> None:
+        """Add or replace the registration of ``registration.key``."""
+        with self.lock:
+            self._registry[registration.key] = registration
+            self._invalidate()
+
+    def push_override(self, registration: Registration, frame: Frame) -> Registration | None:
+        """Put ``registration`` in place for an override block; return what it replaces."""
+        with self.lock:
+            saved = self._registry.get(registration.key)
+            self._frames.append(frame)
+            self._registry[registration.key] = registration
+            self._invalidate()
+            return saved
+
+    def pop_override(self, key: Any, saved: Registration | None, frame: Frame) -> None:
+        """End the override block ``frame`` of ``key``, putting ``saved`` back."""
+        with self.lock:
+            self._frames.remove(frame)
+            if saved is None:
+                self._registry.pop(key, None)
+            else:
+                self._registry[key] = saved
+            self._invalidate()
+
+    @property
+    def overrides(self) -> int:
+        """The number of active override blocks."""
+        return len(self._frames)
+
+    @property
+    def compiled(self) -> int:
+        """The number of registrations compiled in this generation."""
+        return len(self._nodes)
+
+    def forget_singletons(self) -> None:
+        """Drop every built singleton except registered instances."""
+        with self.lock:
+            for registration in self._registry.values():
+                if registration.kind is not Kind.INSTANCE:
+                    registration.cell = Cell()
+            self._invalidate()
+
+    def graph(self) -> Graph:
+        """Return each registration's lifetime and parameters, for :func:`find_problems`."""
+        with self.lock:
+            localns = local_names(self._registry)
+            graph: dict[Any, tuple[str, tuple[Param, ...] | DependencyError]] = {}
+            for key, registration in self._registry.items():
+                try:
+                    graph[key] = (registration.lifetime.value, self._params(registration, localns))
+                except DependencyError as error:
+                    graph[key] = (registration.lifetime.value, error)
+        return graph
+
+    # -- compilation ---------------------------------------------------------------------------
+
+    def compile(self, key: Any) -> Node:
+        """Return the compiled node of ``key``, compiling it and its dependencies if needed.
+
+        Raises:
+            DependencyError: If it cannot be compiled (not registered, a cycle, a lifetime
+                mismatch, a parameter that cannot be injected).
+        """
         node = self._nodes.get(key)
         if node is None:
-            with self._lock:
+            with self.lock:
                 node = self._compile_node(key, [])
         return node
 
@@ -248,16 +339,20 @@ class Compiler:
             path.pop()
         node = self._assemble(registration, deps, chain)
         self._nodes[key] = node
-        self._providers[key] = node.sync
+        self.providers[key] = node.sync
         return node
 
-    def _params(self, registration: Registration) -> tuple[Param, ...]:
+    def _params(
+        self, registration: Registration, localns: dict[str, Any] | None = None
+    ) -> tuple[Param, ...]:
         if registration.params is None:
-            registration.params = read_params(registration.target, local_names(self._registry))
+            if localns is None:
+                localns = local_names(self._registry)
+            registration.params = read_params(registration.target, localns)
         return registration.params
 
     def _dependency(self, param: Param, path: list[Any], chain: tuple[str, ...]) -> Node | None:
-        if param.key is not None and self._registered(param.key):
+        if param.key is not None and self.registered(param.key):
             return self._compile_node(param.key, path)
         if param.default is not MISSING:
             return None
@@ -294,7 +389,7 @@ class Compiler:
                 cell = frame.shadows.setdefault(registration, Cell())
                 fixed = frame.cleanups
             if cell.value is not MISSING:
-                self._resolver[registration.key] = cell.value
+                self.resolver[registration.key] = cell.value
                 return Node(constant(cell.value), None, None, frame)
         make, amake = self._makers(
             registration, deps, fixed, asynchronous=any(dep.aprov is not None for dep in nodes)
@@ -303,13 +398,18 @@ class Compiler:
             return Node(make, amake, scope_path, frame)
         if lifetime is LifecycleScope.SCOPED:
             return Node(*scoped_provider(registration.key, make, amake, name), scope_path, frame)
-        resolver, key, lock = self._resolver, registration.key, self._lock
+        resolver, key, lock, generation = (
+            self.resolver,
+            registration.key,
+            self.lock,
+            self._generation,
+        )
 
         def publish(value: Any) -> None:
             # Later resolves find it in the resolver: one dict lookup. Under the lock, so a
-            # resolver retired meanwhile (and emptied) never gets a stale singleton back.
+            # generation ended meanwhile (its resolver emptied) never gets a stale singleton.
             with lock:
-                if self._resolver is resolver:
+                if self._generation == generation:
                     resolver[key] = value
 
         return Node(*singleton_provider(cell, make, amake, name, publish), None, frame)
@@ -333,7 +433,7 @@ class Compiler:
                 target, [dep[0] for dep in positional], [(k, dep[0]) for k, dep in keyword], name
             )
             if kind is Kind.GENERATOR:
-                make = with_finaliser(make, target, name, fixed, self._cleanups)
+                make = with_finaliser(make, target, name, fixed, self.cleanups)
         if not asynchronous and kind not in ASYNC_KINDS:
             return make, None
         amake = async_call(target, positional, keyword, name, awaits=kind is Kind.ASYNC)
@@ -343,7 +443,7 @@ class Compiler:
                 target,
                 name,
                 fixed,
-                self._cleanups,
+                self.cleanups,
                 asynchronous=kind is Kind.ASYNC_GENERATOR,
             )
         return make, amake

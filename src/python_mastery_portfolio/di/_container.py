@@ -1,4 +1,9 @@
-"""The dependency-injection container and its registrations."""
+"""The dependency-injection container: registration, resolution, overrides and clean-up.
+
+Private module of :mod:`python_mastery_portfolio.di`. :class:`DIContainer` owns a
+:class:`~._compile.Compiler` (its registrations and compiled providers) and hands it to each
+:class:`~._scope.Scope` it opens.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,12 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Self, TypeVar, overload
+from types import TracebackType
+from typing import Any, Self, TypedDict, TypeVar, overload
 
 from python_mastery_portfolio._internal.callables import is_async_callable
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.di._cells import Cleanups
 from python_mastery_portfolio.di._compile import (
     Compiler,
     Frame,
@@ -17,25 +25,13 @@ from python_mastery_portfolio.di._compile import (
     LifecycleScope,
     Registration,
 )
-from python_mastery_portfolio.di._graph import (
-    MISSING,
-    Param,
-    find_problems,
-    local_names,
-    read_params,
-)
-from python_mastery_portfolio.di._inject import ServiceProvider
-from python_mastery_portfolio.di._scope import Cell, Cleanups, ClosesOnExit, Scope
+from python_mastery_portfolio.di._graph import find_problems
+from python_mastery_portfolio.di._scope import Scope
 from python_mastery_portfolio.exceptions import DependencyError
 
-__all__ = ["DIContainer", "LifecycleScope", "Scope", "ServiceProvider"]
+__all__ = ["ContainerStats", "DIContainer"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
-
-# The public classes live in private modules; they present themselves as ours.
-for _public in (LifecycleScope, Scope, ServiceProvider):
-    _public.__module__ = __name__
-del _public
 
 T = TypeVar("T")
 
@@ -69,7 +65,20 @@ def _kind_of(factory: Callable[..., Any]) -> Kind:
     return Kind.ASYNC if is_async_callable(factory) else Kind.SYNC
 
 
-class DIContainer(Compiler, ClosesOnExit):
+class ContainerStats(TypedDict):
+    """What :meth:`DIContainer.stats` returns."""
+
+    registrations: int
+    """Service types registered."""
+    compiled: int
+    """Registrations compiled into providers since the last change."""
+    singletons: int
+    """Singletons built (registered instances are not counted)."""
+    overrides: int
+    """Active ``override`` blocks."""
+
+
+class DIContainer:
     """Register services, then resolve them with their dependencies wired from type hints.
 
     Registration and resolution are thread-safe. See the module docstring for errors,
@@ -88,17 +97,30 @@ class DIContainer(Compiler, ClosesOnExit):
     """
 
     def __init__(self) -> None:
-        # The instance's ``resolve`` becomes the C-level lookup of the built singletons
-        # (see Resolver), unless a subclass overrides ``resolve``.
-        self._bind_resolve = type(self).resolve is DIContainer.resolve
-        super().__init__()
+        self._compiler = Compiler()
+        if type(self).resolve is DIContainer.resolve:
+            # Bound once, here: resolve is the resolver's C-level dict lookup, so a built
+            # singleton costs one dict lookup (measured about 30 ns against 70 ns through
+            # the method). The resolver lives as long as the container, so this never
+            # changes. A subclass that overrides resolve keeps its method.
+            self.resolve = self._compiler.resolver.__getitem__  # type: ignore[method-assign, assignment]  # see above
 
     def __repr__(self) -> str:
-        return f"<DIContainer with {len(self._registry)} registrations>"
+        return f"<DIContainer with {len(self._compiler)} registrations>"
 
     def __contains__(self, service_type: object) -> bool:
         """Return whether ``service_type`` is registered."""
-        return self._registered(service_type)
+        return self._compiler.registered(service_type)
+
+    def registered_types(self) -> tuple[Any, ...]:
+        """Return the registered service types, in registration order.
+
+        Example:
+            >>> container = DIContainer().register(int, instance=1).register(str, instance="")
+            >>> container.registered_types()
+            (<class 'int'>, <class 'str'>)
+        """
+        return tuple(registration.key for registration in self._compiler.registrations())
 
     # -- registration -----------------------------------------------------------------------
 
@@ -174,12 +196,10 @@ class DIContainer(Compiler, ClosesOnExit):
             scope=scope,
             factory=factory,
             instance=instance,
-            cleanups=self._cleanups,
+            cleanups=self._compiler.cleanups,
             frame=None,
         )
-        with self._lock:
-            self._registry[service_type] = registration
-            self._invalidate()
+        self._compiler.register(registration)
         logger.debug(
             "registered %s (%s, %s)", registration.name, scope.value, registration.kind.value
         )
@@ -286,9 +306,9 @@ class DIContainer(Compiler, ClosesOnExit):
             >>> container.resolve(Clock) is container.resolve(Clock)
             True
         """
-        # Normally shadowed on the instance by the resolver's C-level lookup; this is the
-        # same thing for subclasses and unbound calls.
-        return self._resolver[service_type]
+        # Bound to the resolver's C-level lookup in __init__; this is the same thing for
+        # subclasses and unbound calls.
+        return self._compiler.resolver[service_type]
 
     @overload
     async def aresolve(self, service_type: type[T]) -> T: ...
@@ -308,7 +328,7 @@ class DIContainer(Compiler, ClosesOnExit):
             >>> asyncio.run(container.aresolve(int))
             42
         """
-        node = self._compile(service_type)
+        node = self._compiler.compile(service_type)
         if node.aprov is None:
             return node.sync(None)
         return await node.aprov(None)
@@ -323,7 +343,7 @@ class DIContainer(Compiler, ClosesOnExit):
             ...     first.resolve(Request) is second.resolve(Request)
             False
         """
-        return Scope(self)
+        return Scope(self._compiler)
 
     # -- checks, overrides, clean-up -------------------------------------------------------
 
@@ -347,19 +367,7 @@ class DIContainer(Compiler, ClosesOnExit):
             python_mastery_portfolio.exceptions.DependencyError: 1 problem in the DI container:
             - Leaf -> bytearray (not registered)
         """
-        with self._lock:
-            registry = dict(self._registry)
-            localns = local_names(registry)
-            graph: dict[Any, tuple[str, tuple[Param, ...] | DependencyError]] = {}
-            for key, registration in registry.items():
-                try:
-                    params = registration.params
-                    if params is None:
-                        params = registration.params = read_params(registration.target, localns)
-                except DependencyError as error:
-                    graph[key] = (registration.lifetime.value, error)
-                else:
-                    graph[key] = (registration.lifetime.value, params)
+        graph = self._compiler.graph()
         problems = find_problems(graph)
         if problems:
             count = len(problems)
@@ -411,8 +419,9 @@ class DIContainer(Compiler, ClosesOnExit):
             factory = replacement
         else:
             instance = replacement
-        with self._lock:
-            saved = self._registry.get(service_type)
+        compiler = self._compiler
+        with compiler.lock:
+            saved = compiler.registration(service_type)
             lifetime = scope or (saved.lifetime if saved else LifecycleScope.TRANSIENT)
             if instance is not None and lifetime is LifecycleScope.SCOPED:
                 lifetime = LifecycleScope.SINGLETON
@@ -425,9 +434,7 @@ class DIContainer(Compiler, ClosesOnExit):
                 cleanups=frame.cleanups,
                 frame=frame,
             )
-            self._frames.append(frame)
-            self._registry[service_type] = registration
-            self._invalidate()
+            compiler.push_override(registration, frame)
         error: BaseException | None = None
         try:
             yield
@@ -435,21 +442,8 @@ class DIContainer(Compiler, ClosesOnExit):
             error = raised
             raise
         finally:
-            with self._lock:
-                self._frames.remove(frame)
-                if saved is None:
-                    self._registry.pop(service_type, None)
-                else:
-                    self._registry[service_type] = saved
-                self._invalidate()
+            compiler.pop_override(service_type, saved, frame)
             frame.cleanups.close(error)
-
-    def _forget_singletons(self) -> None:
-        with self._lock:
-            for registration in self._registry.values():
-                if registration.kind is not Kind.INSTANCE:
-                    registration.cell = Cell()
-            self._invalidate()
 
     def close(self, error: BaseException | None = None) -> None:
         """Finalise singleton (and unscoped transient) generators and forget the singletons.
@@ -458,30 +452,54 @@ class DIContainer(Compiler, ClosesOnExit):
             error: An exception to throw into the generators (what ``with container:``
                 passes when its body raised).
         """
-        self._forget_singletons()
-        self._cleanups.close(error)
+        self._compiler.forget_singletons()
+        self._compiler.cleanups.close(error)
 
     async def aclose(self, error: BaseException | None = None) -> None:
         """Like :meth:`close`, awaiting async generator finalisers too."""
-        self._forget_singletons()
-        await self._cleanups.aclose(error)
+        self._compiler.forget_singletons()
+        await self._compiler.cleanups.aclose(error)
 
-    def stats(self) -> dict[str, int | float]:
+    def stats(self) -> ContainerStats:
         """Return counters: ``registrations``, ``compiled``, ``singletons`` built, ``overrides``.
 
         Example:
             >>> DIContainer().register(object).stats()["registrations"]
             1
         """
-        registrations = list(self._registry.values())
+        compiler = self._compiler
+        registrations = compiler.registrations()
         return {
             "registrations": len(registrations),
-            "compiled": len(self._nodes),
+            "compiled": compiler.compiled,
             "singletons": sum(
                 1
                 for registration in registrations
                 if registration.lifetime is LifecycleScope.SINGLETON
                 and registration.cell.value is not MISSING
             ),
-            "overrides": len(self._frames),
+            "overrides": compiler.overrides,
         }
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # The body's exception is handed on, so generator finalisers see it.
+        self.close(exc)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose(exc)

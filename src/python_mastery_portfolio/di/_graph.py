@@ -1,6 +1,6 @@
 """Read constructor and factory signatures for the DI container, and build its errors.
 
-Private helpers of :mod:`python_mastery_portfolio.di_container`: they turn a class or factory
+Private helpers of :mod:`python_mastery_portfolio.di`: they turn a class or factory
 into a tuple of :class:`Param` (read once, at the first resolve), and build the
 :class:`~python_mastery_portfolio.exceptions.DependencyError` family with messages that name
 the whole chain of services (``Root -> Mid -> Leaf (not registered)``).
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
+from python_mastery_portfolio._internal.annotations import evaluate, globals_of
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.exceptions import (
     CircularDependencyError,
     DependencyError,
@@ -26,7 +27,6 @@ from python_mastery_portfolio.exceptions import (
 )
 
 __all__ = [
-    "MISSING",
     "AsyncServiceError",
     "Param",
     "chain_error",
@@ -39,18 +39,6 @@ __all__ = [
     "unresolvable",
 ]
 
-
-class _Missing:
-    """Type of :data:`MISSING`, the marker of a value not built or not given."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Final[Any] = _Missing()
-"""Marks a value that is not there yet (a singleton not built, a parameter with no default)."""
 
 _E = TypeVar("_E", bound=DependencyError)
 
@@ -165,32 +153,24 @@ def local_names(keys: Iterable[Any]) -> dict[str, Any]:
     return names
 
 
-def _globals_of(target: Any) -> dict[str, Any]:
-    """Return the globals that a target's string annotations are evaluated in."""
-    while isinstance(target, functools.partial):
-        target = target.func
-    if isinstance(target, type):
-        for attribute in ("__init__", "__new__"):
-            function = inspect.unwrap(getattr(target, attribute))
-            namespace = getattr(function, "__globals__", None)
-            if isinstance(namespace, dict):
-                return namespace
-        module = sys.modules.get(target.__module__)
-        return dict(vars(module)) if module is not None else {}
-    function = target if inspect.isroutine(target) else type(target).__call__
-    namespace = getattr(inspect.unwrap(function), "__globals__", None)
-    return namespace if isinstance(namespace, dict) else {}
-
-
 def _evaluate(annotation: Any, globalns: dict[str, Any], localns: Mapping[str, Any]) -> Any:
-    """Evaluate one annotation, trying the globals first and then the registered names."""
-    holder = types.SimpleNamespace(__annotations__={"hint": annotation})
+    """Evaluate one hint in its module's globals first, then with the registered names too."""
     try:
-        return typing.get_type_hints(holder, globalns)["hint"]
+        return _hint(annotation, globalns, None)
     except NameError:
         if not localns:
             raise
-        return typing.get_type_hints(holder, globalns, dict(localns))["hint"]
+        return _hint(annotation, globalns, dict(localns))
+
+
+def _hint(annotation: Any, globalns: dict[str, Any], localns: dict[str, Any] | None) -> Any:
+    """Evaluate a hint as :func:`typing.get_type_hints` does (``Annotated`` stripped)."""
+    if isinstance(annotation, str):
+        annotation = evaluate(annotation, globalns, localns or {})
+    # get_type_hints also evaluates forward references nested in the hint (``list["X"]``),
+    # turns ``None`` into ``NoneType`` and strips ``Annotated``.
+    holder = types.SimpleNamespace(__annotations__={"hint": annotation})
+    return typing.get_type_hints(holder, globalns, localns)["hint"]
 
 
 def _key_of(hint: Any) -> tuple[Any, str | None]:
@@ -236,7 +216,7 @@ def read_params(target: Callable[..., Any], localns: Mapping[str, Any]) -> tuple
         undefined: str | None = None
         if annotation is not inspect.Parameter.empty:
             if globalns is None:
-                globalns = _globals_of(target)
+                globalns = globals_of(target)
             try:
                 key, problem = _key_of(_evaluate(annotation, globalns, localns))
             except NameError as error:

@@ -1,7 +1,7 @@
 """The :class:`ServiceProvider` decorator that injects resolved services into functions.
 
-Private module of :mod:`python_mastery_portfolio.di_container`, which re-exports
-:class:`ServiceProvider`.
+Private module of :mod:`python_mastery_portfolio.di`, which re-exports
+:class:`ServiceProvider`. It sits above the container and uses only its public methods.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from python_mastery_portfolio._internal.callables import is_async_callable, qualified_name
+from python_mastery_portfolio.di._container import DIContainer
 from python_mastery_portfolio.di._graph import (
     chain_error,
     local_names,
@@ -19,9 +20,6 @@ from python_mastery_portfolio.di._graph import (
     service_name,
 )
 from python_mastery_portfolio.exceptions import ServiceNotRegisteredError
-
-if TYPE_CHECKING:
-    from python_mastery_portfolio.di_container import DIContainer
 
 __all__ = ["ServiceProvider"]
 
@@ -119,7 +117,7 @@ def _targets(
     container: DIContainer, service_types: tuple[Any, ...], func: Callable[..., Any]
 ) -> dict[str, Any]:
     """Map each parameter to inject to its service type."""
-    params = read_params(func, local_names(container._registry))
+    params = read_params(func, local_names(container.registered_types()))
     if not service_types:
         return {p.name: p.key for p in params if p.key is not None and p.key in container}
     targets: dict[str, Any] = {}

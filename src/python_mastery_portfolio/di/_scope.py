@@ -1,278 +1,104 @@
-"""Build-once cells, generator finalisers and the :class:`Scope` of the DI container.
+"""The :class:`Scope` of the DI container: a unit of work with its own scoped instances.
 
-Private helpers of :mod:`python_mastery_portfolio.di_container`, which re-exports
-:class:`Scope`.
-
-Finalisation rules (shared by scopes, ``container.close()`` and overrides):
-
-- Generator factories are finalised in reverse order of creation.
-- An exception raised in the ``with`` body is thrown into each generator; a generator cannot
-  swallow it: the body's exception always propagates unchanged.
-- One failing finaliser does not stop the others. Their errors are raised together at the end:
-  the error itself when one failed, an :class:`ExceptionGroup` when several did. When the body
-  raised, its exception propagates instead and each finaliser error is logged and added to it
-  as a note. Cancellation, ``KeyboardInterrupt`` and ``SystemExit`` always win.
+Private module of :mod:`python_mastery_portfolio.di`, which re-exports :class:`Scope`. A
+scope keeps its instances and finalisers in a :class:`ScopeState`, the object its providers
+are called with (it satisfies :class:`~._protocols.ProviderScope`), so the public class has
+only the public methods. Finalisation follows the rules in :mod:`._cells`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import logging
 import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
-from python_mastery_portfolio._internal.callables import FATAL_EXCEPTIONS
-from python_mastery_portfolio.di._graph import MISSING, chain_error
-from python_mastery_portfolio.exceptions import CircularDependencyError, LifetimeError
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.di._cells import Cell, Cleanups
+from python_mastery_portfolio.di._compile import Compiler
+from python_mastery_portfolio.di._graph import chain_error
+from python_mastery_portfolio.di._protocols import Finaliser, ProviderScope
+from python_mastery_portfolio.exceptions import LifetimeError
 
-if TYPE_CHECKING:
-    from python_mastery_portfolio.di_container import DIContainer
-
-__all__ = ["Cell", "Cleanups", "ClosesOnExit", "Scope"]
-
-logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+__all__ = ["Scope", "ScopeState"]
 
 T = TypeVar("T")
 
-Finaliser = Generator[Any, None, None] | AsyncGenerator[Any, None]
 
+class ScopeState:
+    """The scoped instances and finalisers of one :class:`Scope`; what its providers see.
 
-class Cell:
-    """Hold one lazily built value (a singleton, or a scoped service in one scope).
-
-    The value is built at most once, even when many threads or tasks ask at the same
-    moment; a build that fails leaves the cell empty, so the next request tries again.
+    Thread-safe: each scoped service is built once per scope, even when threads race.
     """
 
-    __slots__ = ("_building", "_lock", "_pending", "_task", "value")
-
-    def __init__(self, value: Any = MISSING) -> None:
-        self.value = value
-        self._lock = threading.RLock()
-        self._building = False
-        self._pending: concurrent.futures.Future[None] | None = None
-        self._task: asyncio.Task[Any] | None = None
-
-    def get(self, make: Callable[[Any], Any], scope: Any, name: str) -> Any:
-        """Return the value, building it with ``make(scope)`` under the lock if needed."""
-        with self._lock:
-            value = self.value
-            if value is MISSING:
-                if self._building:
-                    # Only this thread can see the flag set: others wait on the lock.
-                    raise _reentered(name)
-                self._building = True
-                try:
-                    value = make(scope)
-                finally:
-                    self._building = False
-                self.value = value
-            return value
-
-    async def aget(self, make: Callable[[Any], Awaitable[Any]], scope: Any, name: str) -> Any:
-        """Return the value, building it with ``await make(scope)`` in one task if needed."""
-        task = asyncio.current_task()
-        while True:
-            with self._lock:
-                if self.value is not MISSING:
-                    return self.value
-                pending = self._pending
-                if pending is None:
-                    pending = self._pending = concurrent.futures.Future()
-                    self._task = task
-                    break
-                if self._task is task:
-                    raise _reentered(name)
-            # A thread-safe future, so tasks of other event loops can wait on it too;
-            # shielded, so a cancelled waiter does not cancel the build.
-            await asyncio.shield(asyncio.wrap_future(pending))
-        try:
-            value = await make(scope)
-        except BaseException:
-            with self._lock:
-                self._pending = self._task = None
-            pending.set_result(None)
-            raise
-        with self._lock:
-            self.value = value
-            self._pending = self._task = None
-        pending.set_result(None)
-        return value
-
-
-def _reentered(name: str) -> CircularDependencyError:
-    return chain_error(
-        CircularDependencyError, (name, name), ": requested again while it was being built"
-    )
-
-
-class Cleanups:
-    """Generators to finalise, in order of creation; thread-safe."""
-
-    __slots__ = ("_closed", "_items", "_lock")
+    __slots__ = ("_cells", "_cleanups", "_instances", "_lock")
 
     def __init__(self) -> None:
-        self._items: list[tuple[Finaliser, str]] = []
+        self._instances: dict[Any, Any] = {}
+        self._cells: dict[Any, Cell] = {}
         self._lock = threading.Lock()
-        self._closed = False
+        self._cleanups = Cleanups()
+
+    def __len__(self) -> int:
+        return len(self._instances)
+
+    def provide(self, key: Any, make: Callable[[ProviderScope], Any], name: str) -> Any:
+        """Return the instance for ``key``, building it once with ``make(self)``."""
+        value = self._instances.get(key, MISSING)
+        if value is MISSING:
+            value = self._cell(key, name).get(make, self, name)
+            self._instances[key] = value
+        return value
+
+    async def aprovide(
+        self, key: Any, make: Callable[[ProviderScope], Awaitable[Any]], name: str
+    ) -> Any:
+        """Return the instance for ``key``, building it once with ``await make(self)``."""
+        value = self._instances.get(key, MISSING)
+        if value is MISSING:
+            value = await self._cell(key, name).aget(make, self, name)
+            self._instances[key] = value
+        return value
 
     def push(self, finaliser: Finaliser, name: str) -> None:
-        """Remember ``finaliser`` (of service ``name``) for the next close."""
-        with self._lock:
-            closed = self._closed
-            if not closed:
-                self._items.append((finaliser, name))
-        if closed:
-            if isinstance(finaliser, Generator):
-                finaliser.close()
-            raise chain_error(LifetimeError, (name,), ": its scope is already closed")
-
-    def _take(self, *, final: bool) -> list[tuple[Finaliser, str]]:
-        with self._lock:
-            items, self._items = self._items, []
-            self._closed = self._closed or final
-        items.reverse()
-        return items
-
-    def close(self, error: BaseException | None = None, *, final: bool = False) -> None:
-        """Finalise every generator, newest first, throwing ``error`` into each.
-
-        Args:
-            error: The exception the ``with`` body raised, or ``None``.
-            final: Refuse later pushes (a closed scope).
-
-        Raises:
-            TypeError: If an async generator is pending (it needs :meth:`aclose`).
-        """
-        failures: list[BaseException] = []
-        for finaliser, name in self._take(final=final):
-            if not isinstance(finaliser, Generator):
-                failures.append(
-                    TypeError(
-                        f"{name} comes from an async generator factory: close with "
-                        "'async with' or 'await ....aclose()'"
-                    )
-                )
-                continue
-            try:
-                _finish(finaliser, error, name)
-            except BaseException as failure:  # noqa: BLE001 - collected and re-raised by _settle
-                failures.append(failure)
-        _settle(failures, error)
-
-    async def aclose(self, error: BaseException | None = None, *, final: bool = False) -> None:
-        """Finalise every generator (sync and async), newest first; see :meth:`close`."""
-        failures: list[BaseException] = []
-        for finaliser, name in self._take(final=final):
-            try:
-                if isinstance(finaliser, Generator):
-                    _finish(finaliser, error, name)
-                else:
-                    await _afinish(finaliser, error, name)
-            except BaseException as failure:  # noqa: BLE001 - collected and re-raised by _settle
-                failures.append(failure)
-        _settle(failures, error)
-
-
-def _finish(generator: Generator[Any, None, None], error: BaseException | None, name: str) -> None:
-    try:
-        if error is None:
-            next(generator)
-        else:
-            generator.throw(error)
-    except StopIteration:
-        return
-    except BaseException as raised:
-        if raised is error:
-            return
-        raise
-    generator.close()
-    raise RuntimeError(f"generator factory of {name} yielded more than once")
-
-
-async def _afinish(
-    generator: AsyncGenerator[Any, None], error: BaseException | None, name: str
-) -> None:
-    try:
-        if error is None:
-            await anext(generator)
-        else:
-            await generator.athrow(error)
-    except StopAsyncIteration:
-        return
-    except BaseException as raised:
-        if raised is error:
-            return
-        raise
-    await generator.aclose()
-    raise RuntimeError(f"async generator factory of {name} yielded more than once")
-
-
-def _settle(failures: list[BaseException], error: BaseException | None) -> None:
-    """Raise the finaliser failures as the module docstring describes."""
-    if not failures:
-        return
-    fatal = next((f for f in failures if isinstance(f, FATAL_EXCEPTIONS)), None)
-    carrier = error if error is not None else fatal
-    if carrier is not None:
-        for failure in failures:
-            if failure is not carrier:
-                logger.error("a DI finaliser failed", exc_info=failure)
-                carrier.add_note(f"a DI finaliser failed: {type(failure).__name__}: {failure}")
-        if fatal is not None:
-            raise fatal
-        return
-    if len(failures) == 1:
-        raise failures[0]
-    raise BaseExceptionGroup(f"{len(failures)} DI finalisers failed", failures)
-
-
-class ClosesOnExit:
-    """Mixin: ``with``/``async with`` call ``close(error)``/``aclose(error)`` on exit.
-
-    The exception raised in the block (if any) is handed on, so generator finalisers see it.
-    """
+        """Keep a generator factory resolved in this scope, to finalise when it closes."""
+        self._cleanups.push(finaliser, name)
 
     def close(self, error: BaseException | None = None) -> None:
-        """Finalise what this object owns (implemented by subclasses)."""
-        raise NotImplementedError
+        """Finalise the generators and forget the instances; later builds are refused."""
+        try:
+            self._cleanups.close(error, final=True)
+        finally:
+            self._forget()
 
     async def aclose(self, error: BaseException | None = None) -> None:
-        """Finalise what this object owns, awaiting async finalisers (implemented by subclasses)."""
-        raise NotImplementedError
+        """Like :meth:`close`, awaiting async generator finalisers too."""
+        try:
+            await self._cleanups.aclose(error, final=True)
+        finally:
+            self._forget()
 
-    def __enter__(self) -> Self:
-        return self
+    def _forget(self) -> None:
+        with self._lock:
+            self._instances.clear()
+            self._cells.clear()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close(exc)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose(exc)
+    def _cell(self, key: Any, name: str) -> Cell:
+        with self._lock:
+            if self._cleanups.closed:
+                raise chain_error(LifetimeError, (name,), ": its scope is already closed")
+            cell = self._cells.get(key)
+            if cell is None:
+                cell = self._cells[key] = Cell()
+            return cell
 
 
-class Scope(ClosesOnExit):
+class Scope:
     """A unit of work (a request, a job) with its own instances of the scoped services.
 
     Open one with ``with container.scope() as scope:`` or ``async with``. Each scoped
     service is built once per scope; singletons and transients resolve here too. On exit,
-    generator factories resolved in the scope are finalised (see the module docstring).
+    generator factories resolved in the scope are finalised (see the package docstring).
 
     Example:
         >>> from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
@@ -283,17 +109,14 @@ class Scope(ClosesOnExit):
         True
     """
 
-    __slots__ = ("_cells", "_cleanups", "_container", "_instances", "_lock")
+    __slots__ = ("_compiler", "_state")
 
-    def __init__(self, container: DIContainer) -> None:
-        self._container = container
-        self._instances: dict[Any, Any] = {}
-        self._cells: dict[Any, Cell] = {}
-        self._lock = threading.Lock()
-        self._cleanups = Cleanups()
+    def __init__(self, compiler: Compiler) -> None:
+        self._compiler = compiler
+        self._state = ScopeState()
 
     def __repr__(self) -> str:
-        return f"<Scope with {len(self._instances)} scoped instances>"
+        return f"<Scope with {len(self._state)} scoped instances>"
 
     @overload
     def resolve(self, service_type: type[T]) -> T: ...
@@ -306,11 +129,12 @@ class Scope(ClosesOnExit):
             DependencyError: As :meth:`DIContainer.resolve`.
             TypeError: If the service needs ``await`` (use :meth:`aresolve`).
         """
+        compiler = self._compiler
         try:
-            provider = self._container._providers[service_type]
+            provider = compiler.providers[service_type]
         except KeyError:
-            provider = self._container._compile(service_type).sync
-        return provider(self)
+            provider = compiler.compile(service_type).sync
+        return provider(self._state)
 
     @overload
     async def aresolve(self, service_type: type[T]) -> T: ...
@@ -318,45 +142,38 @@ class Scope(ClosesOnExit):
     async def aresolve(self, service_type: Callable[..., T]) -> T: ...
     async def aresolve(self, service_type: Any) -> Any:
         """Return the service for ``service_type``, awaiting async factories on the way."""
-        node = self._container._compile(service_type)
+        node = self._compiler.compile(service_type)
         if node.aprov is None:
-            return node.sync(self)
-        return await node.aprov(self)
+            return node.sync(self._state)
+        return await node.aprov(self._state)
 
     def close(self, error: BaseException | None = None) -> None:
         """End the scope: finalise its generators and forget its instances."""
-        try:
-            self._cleanups.close(error, final=True)
-        finally:
-            self._forget()
+        self._state.close(error)
 
     async def aclose(self, error: BaseException | None = None) -> None:
         """End the scope, awaiting async generator finalisers too."""
-        try:
-            await self._cleanups.aclose(error, final=True)
-        finally:
-            self._forget()
+        await self._state.aclose(error)
 
-    def _forget(self) -> None:
-        with self._lock:
-            self._instances.clear()
-            self._cells.clear()
+    def __enter__(self) -> Self:
+        return self
 
-    def _build(self, key: Any, make: Callable[[Any], Any], name: str) -> Any:
-        value = self._cell(key, name).get(make, self, name)
-        self._instances[key] = value
-        return value
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # The body's exception is handed on, so generator finalisers see it.
+        self.close(exc)
 
-    async def _abuild(self, key: Any, make: Callable[[Any], Awaitable[Any]], name: str) -> Any:
-        value = await self._cell(key, name).aget(make, self, name)
-        self._instances[key] = value
-        return value
+    async def __aenter__(self) -> Self:
+        return self
 
-    def _cell(self, key: Any, name: str) -> Cell:
-        with self._lock:
-            if self._cleanups._closed:
-                raise chain_error(LifetimeError, (name,), ": its scope is already closed")
-            cell = self._cells.get(key)
-            if cell is None:
-                cell = self._cells[key] = Cell()
-            return cell
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose(exc)
