@@ -132,8 +132,8 @@ class TestWaits:
     @pytest.mark.parametrize("attempt", [10**6, 10**400], ids=["million", "googol-ish"])
     def test_wait_formula_saturates(self, attempt: int) -> None:
         """The wait formula saturates at the cap, or at infinity without one."""
-        capped = retrying(delay=1.0, backoff=2.0, max_delay=3.0)._policy
-        uncapped = retrying(delay=1.0, backoff=2.0)._policy
+        capped = retrying(delay=1.0, backoff=2.0, max_delay=3.0).options
+        uncapped = retrying(delay=1.0, backoff=2.0).options
         assert capped.wait(attempt, 0.0) == 3.0
         assert uncapped.wait(attempt, 0.0) == math.inf
 
@@ -538,7 +538,7 @@ class TestValidation:
     def test_retrying_name_type(self) -> None:
         """retrying's name must be a string."""
         with pytest.raises(TypeError, match=r"^name must be"):
-            retrying(name=3)  # type: ignore[arg-type]
+            retrying(name=3)  # type: ignore[call-overload]
 
     @pytest.mark.parametrize("decorator", [retry(), async_retry()], ids=["retry", "async_retry"])
     def test_generators_refused(self, decorator: Any) -> None:

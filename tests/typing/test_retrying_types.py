@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import logging
+from collections.abc import Callable, Coroutine
 from typing import Any, assert_type
 
 import pytest
 
+from python_mastery_portfolio._internal.callables import ExceptionSpec
+from python_mastery_portfolio.clock import Clock
 from python_mastery_portfolio.retrying import (
     AsyncRetryDecorator,
     Attempt,
     RetryDecorator,
     Retrying,
+    RetryingKwargs,
+    RetryKwargs,
+    RetryOptions,
     RetryState,
     async_retry,
     retry,
@@ -150,3 +156,44 @@ def test_state_fields() -> None:
     assert_type(state.delay, float)
     assert_type(state.exception, BaseException | None)
     assert_type(state.elapsed, float)
+
+
+def test_options_fields() -> None:
+    """RetryOptions fields have the declared types; wait() returns a float."""
+    options = RetryOptions(max_attempts=2, delay=0.5)
+    assert_type(options.max_attempts, int)
+    assert_type(options.delay, float)
+    assert_type(options.backoff, float)
+    assert_type(options.exceptions, ExceptionSpec)
+    assert_type(options.max_delay, float | None)
+    assert_type(options.jitter, float)
+    assert_type(options.deadline, float | None)
+    assert_type(options.retry_on_result, Callable[[Any], object] | None)
+    assert_type(options.on_retry, Callable[[RetryState], object] | None)
+    assert_type(options.clock, Clock)
+    assert_type(options.logger, logging.Logger | None)
+    assert_type(options.wait(1), float)
+    assert_type(retrying(max_attempts=2).options, RetryOptions)
+    with pytest.raises(TypeError):
+        RetryOptions(2, 0.5, 2.0, OSError, None)  # type: ignore[call-arg]
+
+
+def test_kwargs_type_each_option() -> None:
+    """Every form sees each option's type through RetryKwargs; a wrong one is rejected."""
+    options: RetryKwargs = {"max_attempts": 2, "delay": 0.5, "exceptions": OSError}
+    assert_type(retry(**options), RetryDecorator)
+    assert_type(async_retry(**options), AsyncRetryDecorator)
+    assert_type(retrying(**options), Retrying)
+    block: RetryingKwargs = {"max_attempts": 2, "name": "upload"}
+    assert_type(retrying(**block), Retrying)
+    assert_type(retry(2, 0.5, 2.0, OSError, jitter=0.1), RetryDecorator)
+    assert_type(retrying(2, 0.5), Retrying)
+    with pytest.raises(TypeError):
+        retry(delay="slow")  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        retrying(clock=object())  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        retry(tries=3)  # type: ignore[call-overload]
+    bad: RetryKwargs = {"max_attempts": "3"}  # type: ignore[typeddict-item]
+    with pytest.raises(TypeError):
+        retry(**bad)

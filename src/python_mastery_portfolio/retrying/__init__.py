@@ -29,33 +29,38 @@ All three share one policy and one decision loop, so they behave the same:
   qualified name, the attempt, the wait and the error. A wait of zero seconds is skipped, so it
   never reaches the clock.
 
-Cost: a call that succeeds at once costs one clock reading and a ``try`` block on top of the
-plain call; the policy is compiled when decorating and the loop only runs after a failure.
+The options are declared once, in :class:`RetryOptions` (validated when decorating, frozen), and
+typed for callers by :class:`RetryKwargs`; every form runs on one engine.
 
-In tests, :func:`retry_testing` turns every wait off, or pass a
-:class:`~python_mastery_portfolio.testing.ManualClock` as ``clock=`` to see the waits.
+Cost: a call that succeeds at once costs a ``try`` block on top of the plain call (plus one clock
+reading when ``deadline``, ``on_retry`` or ``retry_on_result`` is set); the policy is compiled
+when decorating and the loop only runs after a failure.
+
+In tests, :func:`retry_testing` turns every wait off (a process-wide, thread-safe switch), or pass
+a :class:`~python_mastery_portfolio.testing.ManualClock` as ``clock=`` to see the waits.
 """
 
 from __future__ import annotations
 
-from python_mastery_portfolio.retrying._retry import (
+from python_mastery_portfolio.retrying._block import Attempt, Retrying, RetryingKwargs, retrying
+from python_mastery_portfolio.retrying._decorators import (
     AsyncRetryDecorator,
-    Attempt,
     RetryDecorator,
-    Retrying,
-    RetryState,
     async_retry,
     retry,
-    retry_testing,
-    retrying,
 )
+from python_mastery_portfolio.retrying._options import RetryKwargs, RetryOptions, RetryState
+from python_mastery_portfolio.retrying._testmode import retry_testing
 
 __all__ = [
     "AsyncRetryDecorator",
     "Attempt",
     "RetryDecorator",
+    "RetryKwargs",
+    "RetryOptions",
     "RetryState",
     "Retrying",
+    "RetryingKwargs",
     "async_retry",
     "retry",
     "retry_testing",

@@ -1,0 +1,203 @@
+"""The block form, :func:`retrying`: ``for attempt in retrying(...): with attempt: ...``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any, Unpack, overload
+
+from python_mastery_portfolio._internal.callables import ExceptionSpec
+from python_mastery_portfolio.retrying._engine import Policy, Run
+from python_mastery_portfolio.retrying._options import (
+    RetryKwargs,
+    RetryOptions,
+    expose_signature,
+    options_from,
+)
+
+__all__ = ["Attempt", "Attempts", "Retrying", "RetryingKwargs", "retrying"]
+
+BLOCK_NAME = "retrying block"
+
+
+class RetryingKwargs(RetryKwargs, total=False):
+    """The keyword arguments of :func:`retrying`: the retry options and the block's ``name``.
+
+    Example:
+        >>> options: RetryingKwargs = {"max_attempts": 2, "name": "upload"}
+        >>> retrying(**options)
+        <Retrying upload max_attempts=2>
+    """
+
+    name: str
+
+
+class Attempts:
+    """One run of a :class:`Retrying` loop, iterable with ``for`` and ``async for``.
+
+    Attributes:
+        run: The engine's state of this run.
+        next_wait: The wait before the next attempt, or ``None`` when the loop is over; the
+            current :class:`Attempt` sets it on exit.
+    """
+
+    __slots__ = ("next_wait", "run")
+
+    def __init__(self, policy: Policy, name: str) -> None:
+        self.run = Run(policy, name, policy.now())
+        self.next_wait: float | None = 0.0
+
+    def _start(self) -> Attempt:
+        # Until the attempt exits with a retryable failure, there is no next one.
+        self.next_wait = None
+        return Attempt(self)
+
+    def __iter__(self) -> Attempts:
+        return self
+
+    def __aiter__(self) -> Attempts:
+        return self
+
+    def __next__(self) -> Attempt:
+        wait = self.next_wait
+        if wait is None:
+            raise StopIteration
+        if wait:
+            self.run.policy.clock.sleep(wait)
+        return self._start()
+
+    async def __anext__(self) -> Attempt:
+        wait = self.next_wait
+        if wait is None:
+            raise StopAsyncIteration
+        if wait:
+            await self.run.policy.clock.asleep(wait)
+        return self._start()
+
+
+class Attempt:
+    """One attempt of a :func:`retrying` loop: enter it around the code being attempted.
+
+    On exit, a retryable exception is swallowed (the loop waits and yields the next attempt);
+    any other exception, or the last one, propagates. With ``retry_on_result``, pass the
+    block's result to :meth:`set_result` so the predicate can reject it.
+
+    Attributes:
+        number: This attempt's number, counting from 1.
+    """
+
+    __slots__ = ("_attempts", "_has_result", "_result", "number")
+
+    def __init__(self, attempts: Attempts) -> None:
+        self._attempts = attempts
+        self.number = attempts.run.attempt
+        self._has_result = False
+        self._result: object = None
+
+    def set_result(self, value: object) -> None:
+        """Record the block's result for ``retry_on_result`` to judge on exit."""
+        self._has_result = True
+        self._result = value
+
+    def __enter__(self) -> Attempt:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        attempts = self._attempts
+        run = attempts.run
+        if exc is None:
+            check = run.policy.check
+            if self._has_result and check is not None and check(self._result):
+                attempts.next_wait = run.after_result(self._result)
+            return False
+        attempts.next_wait = run.after_error(exc)
+        return attempts.next_wait is not None
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.number} of {self._attempts.run.name}>"
+
+
+class Retrying:
+    """A retry policy for blocks of code; iterate it with ``for`` or ``async for``.
+
+    Each iteration is a fresh run (its own attempts and deadline), so one object can be kept
+    and reused. Build it with :func:`retrying`.
+    """
+
+    __slots__ = ("_name", "_policy")
+
+    def __init__(self, policy: Policy, name: str) -> None:
+        self._policy = policy
+        self._name = name
+
+    @property
+    def options(self) -> RetryOptions:
+        """The validated options this policy follows.
+
+        Example:
+            >>> retrying(max_attempts=5, delay=0.5).options.wait(2)
+            1.0
+        """
+        return self._policy.options
+
+    def __iter__(self) -> Iterator[Attempt]:
+        return Attempts(self._policy, self._name)
+
+    def __aiter__(self) -> AsyncIterator[Attempt]:
+        return Attempts(self._policy, self._name)
+
+    def __repr__(self) -> str:
+        return f"<Retrying {self._name} max_attempts={self._policy.max_attempts}>"
+
+
+@overload
+def retrying(**options: Unpack[RetryingKwargs]) -> Retrying: ...
+@overload
+def retrying(
+    max_attempts: int,
+    delay: float = ...,
+    backoff: float = ...,
+    exceptions: ExceptionSpec = ...,
+    /,
+    **options: Unpack[RetryingKwargs],
+) -> Retrying: ...
+def retrying(*args: Any, **options: Unpack[RetryingKwargs]) -> Retrying:
+    """Retry a block of code, with ``for`` or ``async for`` and ``with attempt:`` inside.
+
+    ``async for`` works the same and waits without blocking the event loop. The options and
+    rules are those of :func:`retry`; ``name`` stands in for the function's name in logs and
+    notes. With ``retry_on_result``, hand the block's result to ``attempt.set_result(value)``.
+
+    Raises:
+        ValueError: If a number is out of range (named in the message).
+        TypeError: If an argument has the wrong type.
+
+    Example:
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> clock = ManualClock()
+        >>> replies = iter([OSError("busy"), OSError("busy"), "done"])
+        >>> for attempt in retrying(max_attempts=3, delay=0.5, clock=clock, name="upload"):
+        ...     with attempt:
+        ...         reply = next(replies)
+        ...         if isinstance(reply, Exception):
+        ...             raise reply
+        >>> reply, attempt.number, clock.sleeps
+        ('done', 3, [0.5, 1.0])
+    """
+    name = options.pop("name", BLOCK_NAME)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {name!r}")
+    return Retrying(Policy(options_from("retrying", args, options)), name)
+
+
+# help(), IDEs and docs show the options, not ``*args, **options``.
+expose_signature(
+    retrying,
+    inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=BLOCK_NAME, annotation="str"),
+)
