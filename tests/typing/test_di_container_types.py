@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Protocol, assert_type
 
 from python_mastery_portfolio.di_container import (
+    ContainerStats,
     DIContainer,
     LifecycleScope,
     Scope,
@@ -119,6 +120,16 @@ async def test_scope_resolution() -> None:
         assert_type(await ascope.aresolve(Repository), Repository)
     with container as entered:
         assert_type(entered, DIContainer)
+
+
+def test_stats_and_registered_types() -> None:
+    """stats() is a ContainerStats whose counters are ints; registered_types() a tuple."""
+    container = build()
+    stats = container.stats()
+    assert_type(stats, ContainerStats)
+    assert_type(stats["singletons"], int)
+    assert_type(container.registered_types(), tuple[Any, ...])
+    assert Database in container.registered_types()
 
 
 def test_inject_one_type_drops_the_parameter() -> None:

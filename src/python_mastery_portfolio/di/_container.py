@@ -13,7 +13,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
-from typing import Any, Self, TypedDict, TypeVar, overload
+from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 
 from python_mastery_portfolio._internal.callables import is_async_callable
 from python_mastery_portfolio._internal.sentinels import MISSING
@@ -39,7 +39,9 @@ _Factory = Callable[..., T | Awaitable[T] | Iterator[T] | AsyncIterator[T]]
 
 
 def _is_protocol(cls: type) -> bool:
-    return bool(getattr(cls, "_is_protocol", False))
+    # What typing's private ``_is_protocol`` flag says, from public attributes: a class is
+    # a protocol when Protocol is among its direct bases (a class implementing one is not).
+    return cls is Protocol or Protocol in cls.__bases__
 
 
 def _require_concrete(cls: Any, param: str) -> None:
