@@ -1,0 +1,22 @@
+"""Concurrency: bounded async batches, thread-pool maps, a worker pool, a resource pool, a ring.
+
+Example:
+    >>> import asyncio
+    >>> async def square(x: int) -> int:
+    ...     return x * x
+    >>> asyncio.run(batch_process([1, 2, 3], square))
+    [1, 4, 9]
+"""
+
+from __future__ import annotations
+
+from python_mastery_portfolio.concurrency._batch import amap, batch_process
+from python_mastery_portfolio.concurrency._buffer import CircularBuffer
+from python_mastery_portfolio.concurrency._errors import PoolTimeoutError
+
+__all__ = [
+    "CircularBuffer",
+    "PoolTimeoutError",
+    "amap",
+    "batch_process",
+]
