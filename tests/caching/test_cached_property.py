@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from python_mastery_portfolio.caching._property import CachedProperty, _Guard
+from tests.conftest import raise_first, run_threads
 
 _GUARD_PREFIX = "__cached_property_lock_"
 
@@ -271,14 +272,6 @@ class TestCachedPropertyErrors:
             CachedProperty(getter)
 
 
-def _run_threads(count: int, target: Any) -> None:
-    threads = [threading.Thread(target=target) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-
 class TestCachedPropertyConcurrency:
     def test_threads_compute_once(self) -> None:
         """Fifty threads reading the attribute together compute it once and agree."""
@@ -327,7 +320,7 @@ class TestCachedPropertyConcurrency:
                 barrier.wait()
                 seen.add(obj.value)
 
-            _run_threads(32, read)
+            raise_first(run_threads(32, lambda _: read()))
             assert seen == {round_number}
             del obj.value
         assert obj.calls == 10
@@ -357,7 +350,7 @@ class TestCachedPropertyConcurrency:
             except OSError as error:
                 errors.append(error)
 
-        _run_threads(workers, read)
+        raise_first(run_threads(workers, lambda _: read()))
         assert len(calls) == 2
         assert len(errors) == 1
         assert values == ["ok"] * (workers - 1)
@@ -501,7 +494,7 @@ class TestCachedPropertyMemory:
             barrier.wait()
             _ = obj.value
 
-        _run_threads(32, read)
+        raise_first(run_threads(32, lambda _: read()))
         assert _guards(obj) == []
 
 

@@ -7,9 +7,7 @@ import gc
 import inspect
 import math
 import random
-import sys
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,46 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from python_mastery_portfolio.caching import LRUCache, async_cache, cache
 from python_mastery_portfolio.clock import SYSTEM_CLOCK
 from python_mastery_portfolio.testing import ManualClock
-from tests.cache_contract import CacheContract
+from python_mastery_portfolio.testing.contracts.cache import CacheContract
+from tests.conftest import TIMEOUT, run_threads, wait_until
 
 THREADS = 100
-TIMEOUT = 10.0  # generous bound on waits for other threads; never reached when tests pass
-
-
-def wait_until(predicate: Callable[[], bool]) -> None:
-    """Poll ``predicate`` (a condition other threads make true), failing after TIMEOUT."""
-    deadline = time.monotonic() + TIMEOUT
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.0005)
-
-
-@pytest.fixture
-def fast_switching() -> Iterator[None]:
-    """Make the interpreter switch threads as often as it can, to shake out races."""
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(previous)
-
-
-def run_threads(count: int, target: Callable[[int], Any]) -> list[Any]:
-    """Run ``target(i)`` in ``count`` threads; return results (or exceptions) in order."""
-    results: list[Any] = [None] * count
-
-    def body(index: int) -> None:
-        try:
-            results[index] = target(index)
-        except BaseException as error:  # collected for the test to inspect
-            results[index] = error
-
-    threads = [threading.Thread(target=body, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "a thread is stuck"
-    return results
 
 
 # -- LRUCache ------------------------------------------------------------------------------

@@ -8,7 +8,14 @@ from typing import Any, assert_type
 
 import pytest
 
-from python_mastery_portfolio.caching import CachedFunction, LRUCache, async_cache, cache
+from python_mastery_portfolio.caching import (
+    CachedFunction,
+    CacheStats,
+    CacheStore,
+    LRUCache,
+    async_cache,
+    cache,
+)
 
 
 @cache(maxsize=256, ttl=3600)
@@ -50,8 +57,33 @@ def test_lru_cache_types() -> None:
     assert_type(store.get("user:123", 0), int)
     assert_type(store.get("user:123", "none"), int | str)
     assert_type(store.delete("user:123"), bool)
-    assert_type(store.stats(), dict[str, int | float])
+    assert_type(store.stats(), CacheStats)
     assert_type(len(store), int)
+
+
+SHARED: LRUCache[int, str] = LRUCache(maxsize=64)
+
+
+@cache(store=SHARED)
+def label(x: int) -> str:
+    return str(x)
+
+
+@async_cache(store=SHARED)
+async def alabel(x: int) -> str:
+    return str(x)
+
+
+def test_store_types() -> None:
+    """LRUCache is a CacheStore; store= keeps the signature; stats are CacheStats."""
+    store: CacheStore[int, str] = SHARED
+    assert_type(store.lookup(1, None), str | None)
+    assert_type(store.stats(), CacheStats)
+    assert_type(label(1), str)
+    assert_type(label.cache_stats(), CacheStats)
+    assert_type(asyncio.run(alabel(2)), str)
+    assert_type(SHARED.stats()["hit_rate"], float)
+    assert_type(SHARED.stats()["hits"], int)
 
 
 def test_cache_keeps_the_signature() -> None:
@@ -67,7 +99,7 @@ def test_cache_keeps_the_signature() -> None:
 
 def test_control_methods() -> None:
     """cache_stats, cache_clear and cache_invalidate are typed; invalidate takes the args."""
-    assert_type(expensive.cache_stats(), dict[str, int | float])
+    assert_type(expensive.cache_stats(), CacheStats)
     assert_type(expensive.cache_clear(), None)
     assert_type(expensive.cache_invalidate(1, scale=2.0), bool)
     assert_type(expensive.__wrapped__(3), float)
@@ -101,9 +133,9 @@ def test_methods_bind_the_instance() -> None:
     assert_type(repo.lookup(1), str)
     assert_type(repo.lookup(1, verbose=True), str)
     assert_type(repo.lookup.cache_invalidate(1), bool)
-    assert_type(repo.lookup.cache_stats(), dict[str, int | float])
+    assert_type(repo.lookup.cache_stats(), CacheStats)
     assert_type(Repository.lookup(repo, 1), str)
-    assert_type(Repository.lookup.cache_stats(), dict[str, int | float])
+    assert_type(Repository.lookup.cache_stats(), CacheStats)
 
     async def main() -> None:
         assert_type(await repo.fetch(2), bytes)
@@ -121,3 +153,7 @@ async def rejected_calls(store: LRUCache[str, int], repo: Repository) -> None:
     await fetch_user("1")  # type: ignore[arg-type]
     repo.lookup("1")  # type: ignore[arg-type]
     repo.lookup(1, True)  # type: ignore[call-arg]
+    cache(store=object())  # type: ignore[call-overload]
+    _ints: CacheStore[int, int] = LRUCache[str, int]()  # type: ignore[assignment]
+    SHARED.stats()["hitrate"]  # type: ignore[typeddict-item]
+    label("1")  # type: ignore[arg-type]

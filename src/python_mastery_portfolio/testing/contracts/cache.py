@@ -1,32 +1,236 @@
-"""The contract every cache implementation passes (LRUCache today, the Redis backend later).
+"""The contract suites of cache stores: :class:`CacheStoreContract` and :class:`CacheContract`.
 
-Subclass :class:`CacheContract` in a ``test_*.py`` module and implement :meth:`make_cache`.
-The tests use only the public, mapping-like API -- ``get``, ``set``, ``delete``, ``clear``,
-``len``, ``in`` and ``stats`` -- and drive time through a ``ManualClock``.
+:class:`CacheStoreContract` is what every
+:class:`~python_mastery_portfolio.caching.CacheStore` passes -- our ``LRUCache``, the Redis
+store, your own: the protocol's operations, ``None`` told apart from a missing key, counting,
+statistics and thread safety. :class:`CacheContract` adds the behaviour of a bounded cache
+with a time to live (LRU eviction, expiry through an injectable clock, the mapping-like API
+``get``/``set``/``delete``/``clear``/``len``/``in``/``stats``), as ``LRUCache`` shows it.
+
+Subclass one in a ``test_*.py`` module under a ``Test`` name and implement its factory; the
+suites drive time through a :class:`~python_mastery_portfolio.testing.ManualClock` and never
+sleep. They need pytest.
+
+Example:
+    >>> from python_mastery_portfolio.caching import LRUCache
+    >>> class TestMyStore(CacheStoreContract):
+    ...     def make_store(self) -> LRUCache[Any, Any]:
+    ...         return LRUCache(maxsize=1000)
+    >>> TestMyStore().make_store().lookup("missing", "default")
+    'default'
 """
+
+# ruff: noqa: S101 - a contract suite is pytest tests, which check with assert
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, get_type_hints
 
 import pytest
 
+from python_mastery_portfolio.caching import CacheStats, CacheStore
 from python_mastery_portfolio.testing import ManualClock
 
-STAT_KEYS = {"hits", "misses", "hit_rate", "evictions", "expirations", "size", "maxsize"}
+__all__ = ["STAT_KEYS", "CacheContract", "CacheStoreContract"]
+
+STAT_KEYS = frozenset(get_type_hints(CacheStats))
+"""The keys of :class:`~python_mastery_portfolio.caching.CacheStats`."""
+
+_THREADS = 16
+_TIMEOUT = 10.0  # bound on every wait for a thread; never reached when the store is correct
 
 
-class CacheContract:
-    """Behaviour shared by every cache; not collected on its own (no ``Test`` prefix)."""
+def _run_threads(target: Callable[[int], None]) -> None:
+    """Run ``target(index)`` in real threads started together; re-raise the first failure.
+
+    Each wait is bounded, so a deadlocked store fails the test instead of hanging it.
+    """
+    barrier = threading.Barrier(_THREADS)
+
+    def body(index: int) -> None:
+        barrier.wait(_TIMEOUT)
+        target(index)
+
+    pool = ThreadPoolExecutor(_THREADS)
+    try:
+        for future in [pool.submit(body, index) for index in range(_THREADS)]:
+            future.result(_TIMEOUT)
+    finally:
+        pool.shutdown(wait=False)
+
+
+class CacheStoreContract:
+    """Behaviour every :class:`CacheStore` shows; subclass it and implement :meth:`make_store`.
+
+    Not collected on its own (no ``Test`` prefix). Keys are strings, ints and tuples of
+    them; values are ``None``, falsy values, strings, numbers, lists and dicts, so that a
+    serialising store passes too.
+    """
+
+    def make_store(self) -> CacheStore[Any, Any]:
+        """Return a new, empty store under test, holding at least 100 entries."""
+        raise NotImplementedError
+
+    def test_implements_the_protocol(self) -> None:
+        """The store is a CacheStore at run time."""
+        assert isinstance(self.make_store(), CacheStore)
+
+    def test_lookup_missing_returns_default(self) -> None:
+        """A missing key reads as the very default given."""
+        default = object()
+        assert self.make_store().lookup("missing", default) is default
+
+    def test_set_then_lookup(self) -> None:
+        """A stored value reads back."""
+        store = self.make_store()
+        store.set("user:123", 42)
+        assert store.lookup("user:123", None) == 42
+
+    @pytest.mark.parametrize(
+        "value",
+        [None, 0, "", False, 0.0, [], {}, "text", 2.5, [1, "two"], {"id": 7, "tags": ["a"]}],
+        ids=repr,
+    )
+    def test_values_round_trip(self, value: object) -> None:
+        """Values, None and falsy ones included, read back equal and told apart from absence."""
+        store = self.make_store()
+        store.set("key", value)
+        default = object()
+        found = store.lookup("key", default)
+        assert found is not default
+        assert found == value
+        assert type(found) is type(value)
+
+    def test_keys_are_kept_apart(self) -> None:
+        """Keys of different types or shapes are different keys."""
+        store = self.make_store()
+        keys: list[object] = [1, "1", (1,), (1, 2), ("1", 2), "a", ("a",)]
+        for index, key in enumerate(keys):
+            store.set(key, index)
+        assert [store.lookup(key, None) for key in keys] == list(range(len(keys)))
+
+    def test_set_overwrites(self) -> None:
+        """Setting a key again replaces its value."""
+        store = self.make_store()
+        store.set("key", 1)
+        store.set("key", 2)
+        assert store.lookup("key", None) == 2
+        assert store.stats()["size"] == 1
+
+    def test_delete(self) -> None:
+        """delete() removes a stored key and says so; a missing key returns False."""
+        store = self.make_store()
+        store.set("key", None)
+        assert store.delete("key") is True
+        assert store.lookup("key", "gone") == "gone"
+        assert store.delete("key") is False
+        assert store.delete("never") is False
+
+    def test_clear_keeps_the_counters(self) -> None:
+        """clear() removes every entry; hits and misses stay."""
+        store = self.make_store()
+        for number in range(5):
+            store.set(number, number)
+        store.record(hits=2, misses=1)
+        store.clear()
+        assert all(store.lookup(number, None) is None for number in range(5))
+        stats = store.stats()
+        assert (stats["size"], stats["hits"], stats["misses"]) == (0, 2, 1)
+
+    def test_lookup_counts_nothing(self) -> None:
+        """lookup() counts neither hits nor misses."""
+        store = self.make_store()
+        store.set("here", 1)
+        store.lookup("here", None)
+        store.lookup("absent", None)
+        stats = store.stats()
+        assert (stats["hits"], stats["misses"]) == (0, 0)
+
+    def test_record_counts(self) -> None:
+        """record() adds to the counters; the hit rate is hits / (hits + misses)."""
+        store = self.make_store()
+        store.record(hits=3)
+        store.record(misses=1)
+        store.record()
+        stats = store.stats()
+        assert (stats["hits"], stats["misses"]) == (3, 1)
+        assert stats["hit_rate"] == pytest.approx(0.75)
+
+    def test_stats_shape(self) -> None:
+        """stats() has exactly the CacheStats keys, ints and a float hit rate, 0.0 at first."""
+        store = self.make_store()
+        stats = store.stats()
+        assert set(stats) == STAT_KEYS
+        assert stats["hit_rate"] == 0.0
+        assert isinstance(stats["hit_rate"], float)
+        values: dict[str, object] = dict(stats)
+        for name in STAT_KEYS - {"hit_rate"}:
+            assert type(values[name]) is int, name
+        assert (stats["hits"], stats["misses"], stats["size"]) == (0, 0, 0)
+
+    def test_stats_size_counts_entries(self) -> None:
+        """size is the number of live entries."""
+        store = self.make_store()
+        for number in range(3):
+            store.set(number, str(number))
+        store.delete(0)
+        assert store.stats()["size"] == 2
+
+    def test_threads_set_and_read_their_keys(self) -> None:
+        """Many threads storing, reading and deleting their own keys at once lose nothing."""
+        store = self.make_store()
+
+        def work(index: int) -> None:
+            for step in range(5):
+                store.set((index, step), [index, step])
+            assert [store.lookup((index, step), None) for step in range(5)] == [
+                [index, step] for step in range(5)
+            ]
+            assert store.delete((index, 0)) is True
+
+        _run_threads(work)
+        assert store.stats()["size"] == _THREADS * 4
+
+    def test_threads_count_exactly(self) -> None:
+        """Counts recorded from many threads at once all arrive."""
+        store = self.make_store()
+
+        def work(index: int) -> None:
+            for _ in range(50):
+                store.record(hits=1)
+                store.record(misses=1)
+
+        _run_threads(work)
+        stats = store.stats()
+        assert (stats["hits"], stats["misses"]) == (_THREADS * 50, _THREADS * 50)
+
+
+class CacheContract(CacheStoreContract):
+    """Behaviour of a bounded cache with a time to live, :class:`CacheStoreContract` included.
+
+    Subclass it and implement :meth:`make_cache`; not collected on its own (no ``Test``
+    prefix). The cache has ``LRUCache``'s mapping-like API: ``get(key, default=None)``
+    (counted), ``set(key, value, ttl=None)``, ``delete``, ``clear``, ``len``, ``in`` (not
+    counted) and ``stats()``.
+    """
 
     def make_cache(
         self, maxsize: int = 128, ttl: float | None = None, clock: ManualClock | None = None
     ) -> Any:
-        """Return a new, empty cache under test."""
+        """Return a new, empty cache under test (a ``maxsize < 1`` or ``ttl <= 0``: ValueError)."""
         raise NotImplementedError
+
+    def make_store(self) -> CacheStore[Any, Any]:
+        """Return :meth:`make_cache`'s cache with the defaults, for the store contract."""
+        store: CacheStore[Any, Any] = self.make_cache()
+        return store
 
     @pytest.fixture
     def clock(self) -> ManualClock:
+        """A manual clock for the tests to drive."""
         return ManualClock(start=1000.0)
 
     # -- storage ---------------------------------------------------------------------------
