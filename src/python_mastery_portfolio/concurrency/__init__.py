@@ -13,10 +13,12 @@ from __future__ import annotations
 from python_mastery_portfolio.concurrency._batch import amap, batch_process
 from python_mastery_portfolio.concurrency._buffer import CircularBuffer
 from python_mastery_portfolio.concurrency._errors import PoolTimeoutError
+from python_mastery_portfolio.concurrency._parallel import parallel_process
 
 __all__ = [
     "CircularBuffer",
     "PoolTimeoutError",
     "amap",
     "batch_process",
+    "parallel_process",
 ]
