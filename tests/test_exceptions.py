@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
+import io
 import json
 import pickle
 from datetime import UTC
@@ -285,3 +288,219 @@ class TestSeedExamples:
                     "Missing required environment variable", config_key="API_KEY"
                 ) from None
         assert config.value.config_key == "API_KEY"
+
+
+# Module level, so that pickle finds them by their import path.
+class PaymentDeclinedError(PortfolioError):
+    """A user's error declared the documented way: fields once, nothing else."""
+
+    default_code = "payment_declined"
+    http_status = 402
+    fields = ("card_last4", "reason")
+    card_last4: str | None
+    reason: str | None
+
+
+class FraudSuspectedError(PaymentDeclinedError):
+    """A user's subclass of a subclass: inherits the fields and adds one (unannotated)."""
+
+    fields = ("score", "reason")
+
+
+class PositiveAmountError(PortfolioError):
+    """A user's error that checks a field in __post_init__."""
+
+    fields = ("amount",)
+    amount: float | None
+
+    def __post_init__(self) -> None:
+        if self.amount is not None and self.amount <= 0:
+            raise ValueError(f"amount must be positive, got {self.amount!r}")
+
+
+class OrderNotFoundError(PortfolioError, LookupError):
+    """A user's error written the older way: its own __init__ with a required argument."""
+
+    http_status = 404
+    order_id: str
+
+    def __init__(self, order_id: str, *, code: str | None = None, **context: Any) -> None:
+        super().__init__(f"no order {order_id}", code=code, order_id=order_id, **context)
+        self.order_id = order_id
+
+
+class FieldedOrderNotFoundError(PortfolioError):
+    """The older way combined with a field spec: the field keyword is passed on to super."""
+
+    fields = ("order_id",)
+    order_id: str | None
+
+    def __init__(self, order_id: str, **context: Any) -> None:
+        super().__init__(f"no order {order_id}", order_id=order_id, **context)
+
+
+def _pickled_globals(data: bytes) -> set[tuple[str, str]]:
+    """Return every (module, name) a pickle loads by reference."""
+    found: set[tuple[str, str]] = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module: str, name: str, /) -> Any:
+            found.add((module, name))
+            return super().find_class(module, name)
+
+    Recorder(io.BytesIO(data)).load()
+    return found
+
+
+PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
+
+
+class TestFieldSpec:
+    @pytest.mark.parametrize(
+        ("cls", "fields"),
+        [
+            (PortfolioError, ()),
+            (ValidationError, ("field", "value")),
+            (APIError, ("status_code", "endpoint")),
+            (ServiceNotRegisteredError, ("chain",)),
+            (PaymentDeclinedError, ("card_last4", "reason")),
+            (FraudSuspectedError, ("card_last4", "reason", "score")),
+        ],
+        ids=lambda value: value.__name__ if isinstance(value, type) else "",
+    )
+    def test_fields_are_merged_in_order(
+        self, cls: type[PortfolioError], fields: tuple[str, ...]
+    ) -> None:
+        """A class's fields are its parents' followed by its own new ones."""
+        assert cls.fields == fields
+
+    def test_user_subclass_fields(self) -> None:
+        """A declared field is a keyword, an attribute and (when set) a context entry."""
+        error = PaymentDeclinedError("card declined", card_last4="4242", order="o-17")
+        assert (error.card_last4, error.reason) == ("4242", None)
+        assert error.context == {"order": "o-17", "card_last4": "4242"}
+        assert error.code == "payment_declined"
+        assert (
+            repr(error) == "PaymentDeclinedError('card declined', order='o-17', card_last4='4242')"
+        )
+
+    def test_user_subclass_to_dict_and_problem_details(self) -> None:
+        """Fields reach to_dict() and to_problem_details() through the context."""
+        error = FraudSuspectedError("held", card_last4="4242", score=0.93)
+        data = error.to_dict()
+        assert data["error"] == "FraudSuspectedError"
+        assert data["code"] == "payment_declined"
+        assert data["context"] == {"card_last4": "4242", "score": 0.93}
+        problem = error.to_problem_details("/pay")
+        assert problem["status"] == 402
+        assert problem["context"] == {"card_last4": "4242", "score": 0.93}
+        json.dumps(data)
+
+    @pytest.mark.parametrize("protocol", PROTOCOLS)
+    def test_user_subclass_pickles(self, protocol: int) -> None:
+        """A user's error survives pickling with every protocol."""
+        error = FraudSuspectedError("held", code="fraud", card_last4="4242", score=0.9)
+        error.add_note("flagged by rules")
+        clone = pickle.loads(pickle.dumps(error, protocol))
+        assert type(clone) is FraudSuspectedError
+        assert (str(clone), clone.code, clone.context) == ("held", "fraud", error.context)
+        assert (clone.card_last4, clone.reason, vars(clone)["score"]) == ("4242", None, 0.9)
+        assert clone.timestamp == error.timestamp
+        assert clone.__notes__ == ["flagged by rules"]
+        assert clone.args == ("held",)
+        assert clone.to_dict() == error.to_dict()
+
+    def test_copy_and_empty_state(self) -> None:
+        """copy.copy keeps the state; restoring no state (None) leaves the error as it is."""
+        error = PaymentDeclinedError("card declined", reason="funds")
+        assert copy.copy(error).to_dict() == error.to_dict()
+        error.__setstate__(None)
+        assert error.reason == "funds"
+
+    def test_signature_names_the_fields(self) -> None:
+        """help() and inspect.signature() show the field keywords of the shared __init__."""
+        signature = inspect.signature(FraudSuspectedError)
+        assert list(signature.parameters) == [
+            "message", "card_last4", "reason", "score", "code", "context"
+        ]  # fmt: skip
+        assert signature.parameters["card_last4"].annotation == "str | None"
+        assert signature.parameters["score"].annotation is inspect.Parameter.empty
+        assert signature.parameters["reason"].default is None
+        assert signature.parameters["reason"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert str(inspect.signature(ValidationError)).startswith(
+            "(message: 'str', *, field: 'str | None' = None, value: 'Any' = None"
+        )
+
+    def test_post_init_checks_fields(self) -> None:
+        """__post_init__ runs after the fields are set and may refuse a value."""
+        assert PositiveAmountError("x", amount=5.0).amount == 5.0
+        with pytest.raises(ValueError, match="amount must be positive"):
+            PositiveAmountError("x", amount=-1.0)
+
+    def test_old_style_subclass(self) -> None:
+        """A subclass with its own __init__ still works; its keywords land in context."""
+        error = OrderNotFoundError("o-1", region="eu")
+        assert str(error) == "no order o-1"
+        assert error.order_id == "o-1"
+        assert error.context == {"order_id": "o-1", "region": "eu"}
+        assert error.to_dict()["context"] == {"order_id": "o-1", "region": "eu"}
+        assert error.http_status == 404
+        assert isinstance(error, LookupError)
+        assert list(inspect.signature(OrderNotFoundError).parameters) == [
+            "order_id", "code", "context"
+        ]  # fmt: skip
+
+    def test_old_style_subclass_with_fields(self) -> None:
+        """An own __init__ that passes a declared field on gets the attribute too."""
+        error = FieldedOrderNotFoundError("o-2")
+        assert error.order_id == "o-2"
+        assert error.context == {"order_id": "o-2"}
+
+    @pytest.mark.parametrize("protocol", PROTOCOLS)
+    @pytest.mark.parametrize(
+        "error",
+        [OrderNotFoundError("o-1", region="eu"), FieldedOrderNotFoundError("o-2")],
+        ids=["own-init", "own-init-with-fields"],
+    )
+    def test_old_style_subclass_pickles(self, error: PortfolioError, protocol: int) -> None:
+        """Unpickling never calls an __init__ that needs other arguments."""
+        clone = pickle.loads(pickle.dumps(error, protocol))
+        assert type(clone) is type(error)
+        assert str(clone) == str(error)
+        assert clone.context == error.context
+        assert getattr(clone, "order_id") == getattr(error, "order_id")  # noqa: B009 - typed loosely on purpose
+
+    @pytest.mark.parametrize(
+        ("fields", "match"),
+        [
+            ("reason", "must be a tuple of names"),
+            (("reason", 3), "must be a tuple of names"),
+            (("_secret",), "not a public identifier"),
+            (("class",), "not a public identifier"),
+            (("two words",), "not a public identifier"),
+            (("message",), "would hide PortfolioError.message"),
+            (("code",), "would hide PortfolioError.code"),
+            (("to_dict",), "would hide PortfolioError.to_dict"),
+            (("args",), "would hide PortfolioError.args"),
+        ],
+        ids=repr,
+    )
+    def test_bad_field_spec_fails_at_class_creation(self, fields: object, match: str) -> None:
+        """A field spec that could not work is refused when the class is defined."""
+        with pytest.raises(TypeError, match=match):
+            type("BadError", (PortfolioError,), {"fields": fields})
+
+    @pytest.mark.parametrize("protocol", PROTOCOLS)
+    @pytest.mark.parametrize(
+        "error",
+        [cls("message", **fields) for cls, fields, *_ in FIELDED]
+        + [ServiceNotRegisteredError("x", chain=("A",)), PortfolioError("base", key="v")],
+        ids=[*FIELDED_IDS, "ServiceNotRegisteredError", "PortfolioError"],
+    )
+    def test_pickle_names_the_public_path(self, error: PortfolioError, protocol: int) -> None:
+        """A pickled error names its class at the package root, never a private module."""
+        data = pickle.dumps(error, protocol)
+        modules = {module for module, _ in _pickled_globals(data)}
+        assert ("python_mastery_portfolio", type(error).__name__) in _pickled_globals(data)
+        assert not any(module.startswith("python_mastery_portfolio.") for module in modules)
+        assert b"python_mastery_portfolio." not in data

@@ -2,13 +2,57 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib
+import io
+import json
+import pickle
 import subprocess
 import sys
+import types
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import python_mastery_portfolio as pmp
+from python_mastery_portfolio._internal.exports import present_as
+
+ROOT = "python_mastery_portfolio"
+DEFINED = type | types.FunctionType
+
+
+def _exports() -> Iterator[tuple[str, Any]]:
+    """Yield each exported class or function with its exported name."""
+    for name in pmp.__all__:
+        value = getattr(pmp, name)
+        if isinstance(value, DEFINED):
+            yield name, value
+
+
+def _body_members(cls: type) -> Iterator[tuple[str, Any]]:
+    """Yield the functions and classes that ``cls``'s own body defines (accessors included)."""
+    for attribute, value in vars(cls).items():
+        member = value.__func__ if isinstance(value, staticmethod | classmethod) else value
+        parts = (
+            [member.fget, member.fset, member.fdel] if isinstance(member, property) else [member]
+        )
+        for part in parts:
+            if isinstance(part, DEFINED) and part.__qualname__.startswith(f"{cls.__qualname__}."):
+                yield attribute, part
+
+
+def _pickled_globals(data: bytes) -> set[tuple[str, str]]:
+    """Return every (module, name) a pickle loads by reference."""
+    found: set[tuple[str, str]] = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module: str, name: str, /) -> Any:
+            found.add((module, name))
+            return super().find_class(module, name)
+
+    Recorder(io.BytesIO(data)).load()
+    return found
 
 
 class TestExports:
@@ -66,6 +110,69 @@ class TestExports:
         }
         assert public <= set(pmp.__all__)
 
+    def test_exports_name_the_root_module(self) -> None:
+        """Every exported class and function says it lives at the package root."""
+        wrong = {name: value.__module__ for name, value in _exports() if value.__module__ != ROOT}
+        assert wrong == {}
+
+    def test_exported_qualnames_are_the_exported_names(self) -> None:
+        """pickle and the docs find each export at ``python_mastery_portfolio.<name>``."""
+        for name, value in _exports():
+            assert value.__qualname__ == name
+            assert pickle.loads(pickle.dumps(value)) is value
+
+    def test_members_of_exported_classes_name_the_root_module(self) -> None:
+        """Methods, accessors and nested classes of exported classes name the root too."""
+        wrong = {
+            f"{name}.{attribute}": member.__module__
+            for name, value in _exports()
+            if isinstance(value, type)
+            for attribute, member in _body_members(value)
+            if member.__module__ != ROOT
+        }
+        assert wrong == {}
+
+    def test_root_collects_every_export_doctest(self) -> None:
+        """The examples of exports and their methods are collected from the root module."""
+        expected = set()
+        for name, value in _exports():
+            if ">>>" in (value.__doc__ or ""):
+                expected.add(f"{ROOT}.{name}")
+            if isinstance(value, type):
+                expected.update(
+                    f"{ROOT}.{name}.{attribute}"
+                    for attribute, member in _body_members(value)
+                    if isinstance(member, types.FunctionType) and ">>>" in (member.__doc__ or "")
+                )
+        found = {test.name for test in doctest.DocTestFinder().find(pmp) if test.examples}
+        assert expected
+        assert expected <= found
+
+    @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+    @pytest.mark.parametrize(
+        "value",
+        [
+            pmp.Success([1, 2]),
+            pmp.Failure(pmp.ValidationError("bad", field="age")),
+            pmp.Container(pmp.Success(1)),
+            pmp.CircuitState.OPEN,
+        ],
+        ids=["success", "failure", "container", "enum"],
+    )
+    def test_pickles_load_by_the_public_path(self, value: object, protocol: int) -> None:
+        """Pickles of exported values name the package root, never a private module."""
+        data = pickle.dumps(value, protocol)
+        modules = {module for module, _ in _pickled_globals(data)}
+        assert ROOT in modules
+        assert not any(module.startswith(f"{ROOT}.") for module in modules), modules
+        assert b"python_mastery_portfolio." not in data
+        assert repr(pickle.loads(data)) == repr(value)  # exceptions compare by identity
+
+    def test_reprs_name_the_public_path(self) -> None:
+        """Generic aliases and classes print the path users import them from."""
+        assert repr(pmp.Success[int, str]) == "python_mastery_portfolio.Success[int, str]"
+        assert repr(pmp.ValidationError) == "<class 'python_mastery_portfolio.ValidationError'>"
+
     @pytest.mark.parametrize(
         "module",
         [
@@ -102,3 +209,81 @@ class TestExports:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert result.stdout.strip() == ""
+
+
+class TestPresentAs:
+    """The helper the root runs once over __all__; it must cope with any kind of export."""
+
+    @pytest.fixture
+    def package(self, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+        """A throwaway package ``fakepkg`` with exports defined in ``fakepkg._impl``."""
+        module = types.ModuleType("fakepkg")
+        monkeypatch.setitem(sys.modules, "fakepkg", module)
+        source = (
+            "def helper(self): return 'helper'\n"
+            "class Widget:\n"
+            "    __repr__ = helper\n"
+            "    def size(self): return 1\n"
+            "    @staticmethod\n"
+            "    def make(): return Widget()\n"
+            "    @classmethod\n"
+            "    def build(cls): return cls()\n"
+            "    @property\n"
+            "    def area(self): return 2\n"
+            "    class Part:\n"
+            "        def weight(self): return 3\n"
+            "def _factory():\n"
+            "    class Made:\n"
+            "        pass\n"
+            "    return Made\n"
+            "Gadget = _factory()\n"
+            "def spin(): return 'spin'\n"
+            "twirl = spin\n"
+        )
+        impl = vars(module)
+        impl["__name__"] = "fakepkg._impl"
+        exec(source, impl)  # noqa: S102 - fixed source, to build objects defined in "another module"
+        impl["__name__"] = "fakepkg"
+        impl["dumps"] = json.dumps
+        impl["VERSION"] = "1.0"
+        orphan = types.FunctionType(impl["spin"].__code__, {})
+        impl["orphan"] = orphan
+        return module
+
+    def test_classes_functions_and_members(self, package: types.ModuleType) -> None:
+        """Exports and what their bodies define take the package's name."""
+        present_as("fakepkg", vars(package), ["Widget", "spin", "VERSION", "dumps"])
+        widget = package.Widget
+        assert widget.__module__ == "fakepkg"
+        assert package.spin.__module__ == "fakepkg"
+        for member in (
+            widget.size,
+            widget.make,
+            widget.build.__func__,
+            vars(widget)["area"].fget,
+            widget.Part,
+            widget.Part.weight,
+        ):
+            assert member.__module__ == "fakepkg", member
+
+    def test_leaves_others_alone(self, package: types.ModuleType) -> None:
+        """Foreign objects, plain values, referred-to helpers and unnamed modules are kept."""
+        present_as("fakepkg", vars(package), ["Widget", "dumps", "VERSION", "orphan"])
+        assert package.helper.__module__ == "fakepkg._impl"  # only assigned in Widget's body
+        assert json.dumps.__module__ == "json"
+        assert package.orphan.__module__ is None
+
+    def test_alias_takes_the_exported_name(self, package: types.ModuleType) -> None:
+        """An export whose qualname differs is renamed, so pickle finds it by its public path."""
+        present_as("fakepkg", vars(package), ["Gadget", "twirl"])
+        assert package.Gadget.__qualname__ == "Gadget"
+        assert package.twirl.__qualname__ == "twirl"
+        assert pickle.loads(pickle.dumps(package.Gadget())).__class__ is package.Gadget
+        assert pickle.loads(pickle.dumps(package.twirl)) is package.twirl
+
+    def test_idempotent(self, package: types.ModuleType) -> None:
+        """Presenting twice (a re-export listed twice, a reload) changes nothing more."""
+        names = ["Widget", "Widget", "spin"]
+        present_as("fakepkg", vars(package), names)
+        present_as("fakepkg", vars(package), names)
+        assert package.Widget.__module__ == package.Widget.size.__module__ == "fakepkg"

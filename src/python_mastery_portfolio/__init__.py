@@ -7,6 +7,7 @@ Import the public names from the package root::
 
 from __future__ import annotations
 
+from python_mastery_portfolio._internal.exports import present_as as _present_as
 from python_mastery_portfolio._version import __version__
 from python_mastery_portfolio.caching import CachedProperty, LRUCache, async_cache, cache
 from python_mastery_portfolio.di import (
@@ -97,3 +98,10 @@ __all__ = [
     "timed",
     "validate_types",
 ]
+
+
+# Every export names the root as its module, so reprs, docs and pickles show the public path.
+# Doctest then collects the exports' examples (methods included) from this module, run in its
+# globals: run ``src/python_mastery_portfolio/__init__.py`` to run them.
+_present_as(__name__, globals(), __all__)
+del _present_as

@@ -20,11 +20,45 @@ and turns into JSON (:meth:`PortfolioError.to_dict`) or an RFC 9457 problem obje
         ├── LifetimeError                                        scope / lifetime mismatch
         └── ResolutionError                                      a constructor or factory failed
 
+Defining your own errors:
+    Subclass :class:`PortfolioError` (or the error a caller should catch it as) and declare
+    the keyword fields once, in ``fields``. Each field becomes a keyword argument of the
+    constructor (``None`` when not given), an attribute, and an entry of ``context`` (so of
+    ``to_dict()`` and ``to_problem_details()``) when it is not ``None``; the subclass inherits
+    its parents' fields. Annotate the fields for type checkers and for ``help()``. Any other
+    keyword goes into ``context``. Validate or derive values in ``__post_init__``, which runs
+    at the end of ``__init__`` (as :class:`APIError` does with ``status_code``). Every error
+    pickles as its class (by its import path, so define it at module level) plus its state,
+    whatever the class's ``__init__`` takes.
+
+    A subclass written the older way, with its own ``__init__`` that calls
+    ``super().__init__(message, code=code, **context)``, keeps working; its fields are then the
+    keywords it passes on.
+
+    >>> class PaymentDeclinedError(PortfolioError):
+    ...     '''A card payment was declined; ``reason`` says why.'''
+    ...
+    ...     default_code = "payment_declined"
+    ...     http_status = 402
+    ...     fields = ("card_last4", "reason")
+    ...     card_last4: str | None
+    ...     reason: str | None
+    >>> error = PaymentDeclinedError("card declined", card_last4="4242", order="o-17")
+    >>> error.card_last4, error.reason
+    ('4242', None)
+    >>> error.context
+    {'order': 'o-17', 'card_last4': '4242'}
+    >>> error.to_dict()["code"], error.to_problem_details()["status"]
+    ('payment_declined', 402)
+
 This module imports nothing else of the package, so anything may import it.
 """
 
 from __future__ import annotations
 
+import copyreg
+import inspect
+import keyword
 import math
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -72,14 +106,6 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
     return repr(value)
 
 
-def _restore(cls: type[PortfolioError], message: str, state: dict[str, Any]) -> PortfolioError:
-    """Rebuild a pickled error without calling a subclass ``__init__`` that may need arguments."""
-    error = cls.__new__(cls, message)
-    Exception.__init__(error, message)
-    error.__dict__.update(state)
-    return error
-
-
 class PortfolioError(Exception):
     """Base of every error the toolkit raises, with a code, context and timestamp.
 
@@ -99,28 +125,57 @@ class PortfolioError(Exception):
     default_code: ClassVar[str] = "portfolio_error"
     http_status: int = 500
     problem_type: ClassVar[str] = "about:blank"
-    # Keyword fields a subclass exposes both as attributes and inside ``context``.
-    _fields: ClassVar[tuple[str, ...]] = ()
+    fields: ClassVar[tuple[str, ...]] = ()
+    """The keyword fields: attributes that are also ``context`` entries (inherited ones first)."""
+    __signature__: ClassVar[inspect.Signature | None]
 
     message: str
     code: str
     context: dict[str, Any]
     timestamp: datetime
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        merged: dict[str, None] = {}  # ordered set: inherited fields first, then this class's
+        for base in cls.__bases__:
+            if issubclass(base, PortfolioError):
+                merged.update(dict.fromkeys(base.fields))
+        merged.update(dict.fromkeys(_declared_fields(cls)))
+        cls.fields = tuple(merged)
+        # help() and inspect.signature() show the field keywords that the shared __init__
+        # accepts; a class with an __init__ of its own describes itself.
+        cls.__signature__ = _signature(cls) if cls.__init__ is PortfolioError.__init__ else None
+
     def __init__(self, message: str, *, code: str | None = None, **context: Any) -> None:
         super().__init__(message)
         self.message = message
         self.code = code if code is not None else self.default_code
-        for name in self._fields:
+        for name in self.fields:
             value = context.pop(name, None)
             setattr(self, name, value)
             if value is not None:
-                context[name] = value
+                context[name] = value  # after the other entries, in declaration order
         self.context = context
         self.timestamp = datetime.now(UTC)
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        """Check or derive field values; called at the end of ``__init__``. Does nothing here.
+
+        Raises:
+            ValueError: In a subclass, when a field's value is not acceptable.
+        """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore, (type(self), self.message, dict(self.__dict__)))
+        # Rebuilt as cls.__new__(cls, message) plus the state, never through __init__, which in
+        # a subclass may take other arguments. copyreg.__newobj__ is pickle's NEWOBJ opcode, so
+        # the pickle names only the class, by its public path.
+        newobj = copyreg.__newobj__  # type: ignore[attr-defined]  # in copyreg, not in typeshed
+        return (newobj, (type(self), self.message), dict(self.__dict__))
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        if state:
+            self.__dict__.update(state)
 
     def __repr__(self) -> str:
         parts = [repr(self.message)]
@@ -192,6 +247,47 @@ class PortfolioError(Exception):
         return problem
 
 
+_RESERVED_FIELDS = frozenset({"message", "code", "context", "timestamp", *dir(PortfolioError)})
+
+
+def _declared_fields(cls: type[PortfolioError]) -> tuple[str, ...]:
+    """Return the ``fields`` a class body declares, checked; ``()`` when it declares none."""
+    declared: object = cls.__dict__.get("fields", ())
+    if not isinstance(declared, tuple | list) or not all(isinstance(n, str) for n in declared):
+        raise TypeError(f"{cls.__qualname__}.fields must be a tuple of names, got {declared!r}")
+    for name in declared:
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise TypeError(f"{cls.__qualname__}.fields: {name!r} is not a public identifier")
+        if name in _RESERVED_FIELDS:
+            raise TypeError(f"{cls.__qualname__}.fields: {name!r} would hide PortfolioError.{name}")
+    return tuple(declared)
+
+
+def _signature(cls: type[PortfolioError]) -> inspect.Signature:
+    """Return the signature of the shared ``__init__`` as ``cls`` fills it in."""
+    annotations: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        annotations.update(inspect.get_annotations(klass))
+    keyword_only = inspect.Parameter.KEYWORD_ONLY
+    return inspect.Signature(
+        [
+            inspect.Parameter("message", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="str"),
+            *(
+                inspect.Parameter(
+                    name,
+                    keyword_only,
+                    default=None,
+                    annotation=annotations.get(name, inspect.Parameter.empty),
+                )
+                for name in cls.fields
+            ),
+            inspect.Parameter("code", keyword_only, default=None, annotation="str | None"),
+            inspect.Parameter("context", inspect.Parameter.VAR_KEYWORD, annotation="Any"),
+        ],
+        return_annotation="None",
+    )
+
+
 class ValidationError(PortfolioError, ValueError):
     """Input failed validation; the caller should fix ``field``.
 
@@ -203,20 +299,9 @@ class ValidationError(PortfolioError, ValueError):
 
     default_code = "validation_error"
     http_status = 422
-    _fields = ("field", "value")
+    fields = ("field", "value")
     field: str | None
     value: Any
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        field: str | None = None,
-        value: Any = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, field=field, value=value, **context)
 
 
 class RateLimitError(PortfolioError):
@@ -229,20 +314,9 @@ class RateLimitError(PortfolioError):
 
     default_code = "rate_limit_exceeded"
     http_status = 429
-    _fields = ("retry_after", "limit")
+    fields = ("retry_after", "limit")
     retry_after: float | None
     limit: int | float | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        limit: float | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, retry_after=retry_after, limit=limit, **context)
 
 
 class CircuitOpenError(PortfolioError):
@@ -255,20 +329,9 @@ class CircuitOpenError(PortfolioError):
 
     default_code = "circuit_open"
     http_status = 503
-    _fields = ("retry_after", "breaker")
+    fields = ("retry_after", "breaker")
     retry_after: float | None
     breaker: str | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        breaker: str | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, retry_after=retry_after, breaker=breaker, **context)
 
 
 class ConfigurationError(PortfolioError):
@@ -280,18 +343,8 @@ class ConfigurationError(PortfolioError):
     """
 
     default_code = "configuration_error"
-    _fields = ("config_key",)
+    fields = ("config_key",)
     config_key: str | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        config_key: str | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, config_key=config_key, **context)
 
 
 class DataProcessingError(PortfolioError):
@@ -303,24 +356,17 @@ class DataProcessingError(PortfolioError):
     """
 
     default_code = "data_processing_error"
-    _fields = ("step", "row_index")
+    fields = ("step", "row_index")
     step: str | None
     row_index: int | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        step: str | None = None,
-        row_index: int | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, step=step, row_index=row_index, **context)
 
 
 class APIError(PortfolioError):
     """A call to an upstream API failed; the status is ``status_code`` (when 4xx/5xx) or 502.
+
+    Raises:
+        ValueError: If ``status_code`` is given and is not an HTTP status (an ``int`` in
+            100-599).
 
     Example:
         >>> APIError("upstream down", status_code=503, endpoint="/v1").http_status
@@ -331,28 +377,19 @@ class APIError(PortfolioError):
 
     default_code = "api_error"
     http_status = 502
-    _fields = ("status_code", "endpoint")
+    fields = ("status_code", "endpoint")
     status_code: int | None
     endpoint: str | None
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        endpoint: str | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        status: object = status_code  # checked at run time: callers may pass anything
-        if status is not None and (
-            isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
-        ):
-            raise ValueError(f"status_code must be an HTTP status (100-599), got {status_code!r}")
-        super().__init__(message, code=code, status_code=status_code, endpoint=endpoint, **context)
+    def __post_init__(self) -> None:
+        status: object = self.status_code  # checked at run time: callers may pass anything
+        if status is None:
+            return
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ValueError(f"status_code must be an HTTP status (100-599), got {status!r}")
         # An upstream's 4xx/5xx is relayed; anything else still means the upstream failed.
-        if status_code is not None and status_code >= 400:
-            self.http_status = status_code
+        if status >= 400:
+            self.http_status = status
 
 
 class RetryExhaustedError(PortfolioError):
@@ -364,20 +401,9 @@ class RetryExhaustedError(PortfolioError):
     """
 
     default_code = "retry_exhausted"
-    _fields = ("last_result", "attempts")
+    fields = ("last_result", "attempts")
     last_result: Any
     attempts: int | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        last_result: Any = None,
-        attempts: int | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, last_result=last_result, attempts=attempts, **context)
 
 
 class UnwrapError(PortfolioError, ValueError):
@@ -389,13 +415,8 @@ class UnwrapError(PortfolioError, ValueError):
     """
 
     default_code = "unwrap_error"
-    _fields = ("failure",)
+    fields = ("failure",)
     failure: Any
-
-    def __init__(
-        self, message: str, *, failure: Any = None, code: str | None = None, **context: Any
-    ) -> None:
-        super().__init__(message, code=code, failure=failure, **context)
 
 
 class DependencyError(PortfolioError):
@@ -407,18 +428,8 @@ class DependencyError(PortfolioError):
     """
 
     default_code = "dependency_error"
-    _fields = ("chain",)
+    fields = ("chain",)
     chain: tuple[str, ...] | None
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        chain: tuple[str, ...] | None = None,
-        code: str | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(message, code=code, chain=chain, **context)
 
 
 class ServiceNotRegisteredError(DependencyError, LookupError):

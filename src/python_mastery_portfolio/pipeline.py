@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final, overload
 
 from python_mastery_portfolio._internal.callables import is_async_callable, qualified_name
+from python_mastery_portfolio._internal.immutability import refuse_change
 from python_mastery_portfolio.exceptions import DataProcessingError
-from python_mastery_portfolio.result._result import _frozen
 
 __all__ = ["Container", "Pipeline"]
 
-# The public module's name, so that logging configured for typing_utils keeps working.
+# Not __name__: the pipeline logged as "python_mastery_portfolio.typing_utils" when it lived in
+# that module, and a logger name is public behaviour (users' logging configuration names it), so
+# it keeps that name.
 logger = logging.getLogger("python_mastery_portfolio.typing_utils")
 
 T_co = TypeVar("T_co", covariant=True)
@@ -47,8 +49,8 @@ class Container(Generic[T_co]):
             """The boxed value."""
 
     else:
-        __setattr__ = _frozen
-        __delattr__ = _frozen
+        __setattr__ = refuse_change
+        __delattr__ = refuse_change
 
     def __init__(self, value: T_co) -> None:
         _set_container_value(self, value)

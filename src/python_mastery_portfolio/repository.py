@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
+from python_mastery_portfolio._internal.sentinels import MISSING
+
 __all__ = ["InMemoryRepository", "Repository", "Serializable"]
 
 T = TypeVar("T")
@@ -131,12 +133,9 @@ class InMemoryRepository(Generic[T]):
     def delete(self, entity_id: str, /) -> bool:
         """Remove the entity stored under ``entity_id``; return whether there was one."""
         with self._lock:
-            return self._items.pop(entity_id, _MISSING) is not _MISSING
+            return self._items.pop(entity_id, MISSING) is not MISSING
 
     def list(self) -> list[T]:
         """Return a snapshot of the stored entities, in insertion order."""
         with self._lock:
             return [*self._items.values()]
-
-
-_MISSING: Any = object()

@@ -1,7 +1,8 @@
 """The Result type: a :class:`Success` holding a value or a :class:`Failure` holding an error.
 
 Private: :mod:`python_mastery_portfolio.typing_utils` re-exports :class:`Result`,
-:class:`Success` and :class:`Failure` and explains how they are typed.
+:class:`Success` and :class:`Failure` and explains how they are typed. The package root names
+itself as their ``__module__``, so their reprs, docs and pickles use the public path.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Never, NoReturn, TypeVar, final
 
+from python_mastery_portfolio._internal.immutability import refuse_change
 from python_mastery_portfolio.exceptions import UnwrapError
 
 __all__ = ["Failure", "Result", "Success"]
@@ -17,10 +19,6 @@ T_co = TypeVar("T_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)
 U = TypeVar("U")
 F = TypeVar("F")
-
-
-def _frozen(self: object, name: str, value: object = None) -> NoReturn:
-    raise AttributeError(f"{type(self).__name__} is immutable; cannot change {name!r}")
 
 
 class Result(Generic[T_co, E_co]):
@@ -59,8 +57,8 @@ class Result(Generic[T_co, E_co]):
     else:
         # Runtime only: hidden from mypy so that ``if result:`` is reported by ``truthy-bool``
         # and attribute assignments stay type errors.
-        __setattr__ = _frozen
-        __delattr__ = _frozen
+        __setattr__ = refuse_change
+        __delattr__ = refuse_change
 
         def __bool__(self) -> NoReturn:
             raise TypeError(
@@ -292,7 +290,7 @@ class Failure(Result[T_co, E_co]):
             >>> Failure("boom").get_or_raise()
             Traceback (most recent call last):
             ...
-            python_mastery_portfolio.exceptions.UnwrapError: get_or_raise() on Failure('boom')
+            python_mastery_portfolio.UnwrapError: get_or_raise() on Failure('boom')
         """
         error = self.error
         if isinstance(error, BaseException):
