@@ -293,7 +293,11 @@ def scoped_provider(
     def provide(scope: ProviderScope | None) -> Any:
         if scope is None:
             raise chain_error(LifetimeError, (name,), reason)
-        return scope.provide(key, make, name)
+        # The common case, an instance built already, is one dict lookup.
+        value = scope.instances.get(key, MISSING)
+        if value is MISSING:
+            value = scope.provide(key, make, name)
+        return value
 
     if amake is None:
         return provide, None
@@ -301,6 +305,9 @@ def scoped_provider(
     async def aprovide(scope: ProviderScope | None) -> Any:
         if scope is None:
             raise chain_error(LifetimeError, (name,), reason)
-        return await scope.aprovide(key, amake, name)
+        value = scope.instances.get(key, MISSING)
+        if value is MISSING:
+            value = await scope.aprovide(key, amake, name)
+        return value
 
     return provide, aprovide

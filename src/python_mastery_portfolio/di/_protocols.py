@@ -10,7 +10,7 @@ DI modules flow one way (``_graph`` -> ``_protocols`` -> ``_cells`` -> ``_build`
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from typing import Any, Protocol
 
 __all__ = ["Finaliser", "FinaliserSink", "ProviderScope"]
@@ -28,6 +28,10 @@ class FinaliserSink(Protocol):
 
 class ProviderScope(FinaliserSink, Protocol):
     """What a provider needs of the scope it builds in: one instance per key, and clean-up."""
+
+    @property
+    def instances(self) -> Mapping[Any, Any]:
+        """The instances built in the scope, by key (read first: a hit is one dict lookup)."""
 
     def provide(self, key: Any, make: Callable[[ProviderScope], Any], name: str) -> Any:
         """Return the scope's instance for ``key``, building it once with ``make(scope)``."""

@@ -31,33 +31,35 @@ class ScopeState:
     Thread-safe: each scoped service is built once per scope, even when threads race.
     """
 
-    __slots__ = ("_cells", "_cleanups", "_instances", "_lock")
+    __slots__ = ("_cells", "_cleanups", "_lock", "instances")
 
     def __init__(self) -> None:
-        self._instances: dict[Any, Any] = {}
+        # Built instances by key: providers read it (a hit is one dict lookup); only the
+        # methods below write it.
+        self.instances: dict[Any, Any] = {}
         self._cells: dict[Any, Cell] = {}
         self._lock = threading.Lock()
         self._cleanups = Cleanups()
 
     def __len__(self) -> int:
-        return len(self._instances)
+        return len(self.instances)
 
     def provide(self, key: Any, make: Callable[[ProviderScope], Any], name: str) -> Any:
         """Return the instance for ``key``, building it once with ``make(self)``."""
-        value = self._instances.get(key, MISSING)
+        value = self.instances.get(key, MISSING)
         if value is MISSING:
             value = self._cell(key, name).get(make, self, name)
-            self._instances[key] = value
+            self.instances[key] = value
         return value
 
     async def aprovide(
         self, key: Any, make: Callable[[ProviderScope], Awaitable[Any]], name: str
     ) -> Any:
         """Return the instance for ``key``, building it once with ``await make(self)``."""
-        value = self._instances.get(key, MISSING)
+        value = self.instances.get(key, MISSING)
         if value is MISSING:
             value = await self._cell(key, name).aget(make, self, name)
-            self._instances[key] = value
+            self.instances[key] = value
         return value
 
     def push(self, finaliser: Finaliser, name: str) -> None:
@@ -80,7 +82,7 @@ class ScopeState:
 
     def _forget(self) -> None:
         with self._lock:
-            self._instances.clear()
+            self.instances.clear()
             self._cells.clear()
 
     def _cell(self, key: Any, name: str) -> Cell:
