@@ -14,10 +14,13 @@ from python_mastery_portfolio.concurrency._batch import amap, batch_process
 from python_mastery_portfolio.concurrency._buffer import CircularBuffer
 from python_mastery_portfolio.concurrency._errors import PoolTimeoutError
 from python_mastery_portfolio.concurrency._parallel import parallel_process
+from python_mastery_portfolio.concurrency._worker_pool import WorkerPool, WorkerPoolStats
 
 __all__ = [
     "CircularBuffer",
     "PoolTimeoutError",
+    "WorkerPool",
+    "WorkerPoolStats",
     "amap",
     "batch_process",
     "parallel_process",

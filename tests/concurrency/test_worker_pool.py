@@ -1,0 +1,269 @@
+"""Tests of WorkerPool (python_mastery_portfolio.concurrency)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import CancelledError
+from typing import Any
+
+import pytest
+
+from python_mastery_portfolio.concurrency import WorkerPool
+from tests.conftest import TIMEOUT, raise_first, run_threads, wait_until
+
+
+class SeedWorkerPool:
+    """The seed 002 version, with a stop added so the test can end it."""
+
+    def __init__(self, num_workers: int = 4) -> None:
+        self.task_queue: queue.Queue[Any] = queue.Queue()
+        self.result_queue: queue.Queue[Any] = queue.Queue()
+        self.workers = [
+            threading.Thread(target=self._worker_loop, daemon=True) for _ in range(num_workers)
+        ]
+        for worker in self.workers:
+            worker.start()
+
+    def _worker_loop(self) -> None:
+        while True:
+            task = self.task_queue.get()
+            if task is None:
+                break
+            try:
+                self.result_queue.put(task())
+            except Exception as e:
+                self.result_queue.put(e)
+            finally:
+                self.task_queue.task_done()
+
+
+class TestWorkerPool:
+    def test_seed_example(self) -> None:
+        """The seed's tasks give the same results (ours, each on its own future)."""
+        tasks = [lambda i=i: i * i for i in range(10)]
+        seed = SeedWorkerPool(2)
+        for task in tasks:
+            seed.task_queue.put(task)
+        seed.task_queue.join()
+        for _ in seed.workers:
+            seed.task_queue.put(None)
+        seed_results = sorted(seed.result_queue.get_nowait() for _ in tasks)
+        with WorkerPool(num_workers=2) as pool:
+            futures = [pool.submit(task) for task in tasks]
+        assert [future.result() for future in futures] == [i * i for i in range(10)]
+        assert sorted(future.result() for future in futures) == seed_results
+
+    def test_submit_passes_arguments(self) -> None:
+        """submit passes positional and keyword arguments."""
+        with WorkerPool(1) as pool:
+            assert pool.submit(int, "ff", base=16).result(TIMEOUT) == 255
+
+    def test_failure_fails_only_its_future(self) -> None:
+        """A task's exception fails its future (with a note); the worker survives."""
+        with WorkerPool(1, name="jobs") as pool:
+            bad = pool.submit(int, "x")
+            good = pool.submit(int, "7")
+            with pytest.raises(ValueError, match="invalid literal") as caught:
+                bad.result(TIMEOUT)
+            assert good.result(TIMEOUT) == 7
+        assert any("WorkerPool 'jobs'" in note for note in caught.value.__notes__)
+        assert pool.stats() == {
+            "workers": 0,
+            "queued": 0,
+            "running": 0,
+            "completed": 1,
+            "failed": 1,
+        }
+
+    def test_map_is_ordered(self) -> None:
+        """map returns results in input order."""
+        with WorkerPool(4) as pool:
+            assert pool.map(lambda x: -x, range(100)) == [-x for x in range(100)]
+
+    def test_map_failure_cancels_the_rest(self) -> None:
+        """map raises the first failure and cancels what has not started."""
+        release = threading.Event()
+        started: list[int] = []
+
+        def work(x: int) -> int:
+            started.append(x)
+            if x == 0:
+                raise KeyError(x)
+            release.wait(TIMEOUT)
+            return x
+
+        pool = WorkerPool(1)
+        try:
+            with pytest.raises(KeyError):
+                pool.map(work, range(50))
+        finally:
+            release.set()
+            pool.shutdown()
+        assert started in ([0], [0, 1])
+        assert pool.stats()["completed"] == len(started) - 1
+
+    def test_bounded_queue_blocks_then_raises_without_block(self) -> None:
+        """A full bounded queue blocks submit (back-pressure), or raises with block=False."""
+        release = threading.Event()
+        started = threading.Event()
+
+        def hold() -> str:
+            started.set()
+            release.wait(TIMEOUT)
+            return "held"
+
+        pool = WorkerPool(1, max_queue=1)
+        try:
+            first = pool.submit(hold)
+            started.wait(TIMEOUT)
+            queued = pool.submit(str, 1)  # fills the queue
+            with pytest.raises(queue.Full, match="max_queue=1"):
+                pool.submit(str, 2, block=False)
+            submitted = threading.Event()
+
+            def blocked_submit() -> str:
+                future = pool.submit(str, 3)
+                submitted.set()
+                return future.result(TIMEOUT)
+
+            helper: list[Any] = []
+            thread = threading.Thread(target=lambda: helper.append(blocked_submit()))
+            thread.start()
+            wait_until(lambda: thread.is_alive())
+            assert not submitted.is_set()  # waiting for room while the worker is busy
+            release.set()
+            thread.join(TIMEOUT)
+            assert helper == ["3"]
+            assert first.result(TIMEOUT) == "held"
+            assert queued.result(TIMEOUT) == "1"
+        finally:
+            release.set()
+            pool.shutdown()
+
+    def test_shutdown_runs_queued_tasks(self) -> None:
+        """shutdown(wait=True) runs what is queued, then the workers exit."""
+        pool = WorkerPool(2)
+        futures = [pool.submit(abs, -x) for x in range(20)]
+        pool.shutdown(wait=True)
+        assert [future.result(0) for future in futures] == list(range(20))
+        assert pool.stats()["workers"] == 0
+
+    def test_shutdown_cancel_pending(self) -> None:
+        """shutdown(cancel_pending=True) cancels the queued tasks, not the running one."""
+        release = threading.Event()
+        started = threading.Event()
+
+        def hold() -> int:
+            started.set()
+            release.wait(TIMEOUT)
+            return 1
+
+        pool = WorkerPool(1)
+        running = pool.submit(hold)
+        started.wait(TIMEOUT)
+        queued = [pool.submit(abs, x) for x in range(5)]
+        pool.shutdown(wait=False, cancel_pending=True)
+        assert all(future.cancelled() for future in queued)
+        release.set()
+        assert running.result(TIMEOUT) == 1
+        wait_until(lambda: pool.stats()["workers"] == 0)
+
+    def test_submit_after_shutdown(self) -> None:
+        """Submitting after shutdown is a clear RuntimeError."""
+        pool = WorkerPool(1, name="closed")
+        pool.shutdown()
+        with pytest.raises(RuntimeError, match="'closed' after shutdown"):
+            pool.submit(abs, 1)
+
+    def test_blocked_submitter_fails_on_shutdown(self) -> None:
+        """A submitter waiting for room is released with RuntimeError when the pool shuts down."""
+        release = threading.Event()
+        pool = WorkerPool(1, max_queue=1)
+        pool.submit(release.wait, TIMEOUT)
+        pool.submit(abs, 1)
+        errors: list[BaseException] = []
+
+        def submit() -> None:
+            try:
+                pool.submit(abs, 2)
+            except RuntimeError as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=submit)
+        thread.start()
+        try:
+            pool.shutdown(wait=False, cancel_pending=False)
+            thread.join(TIMEOUT)
+            assert len(errors) == 1
+        finally:
+            release.set()
+            pool.shutdown()
+
+    def test_cancelled_future_is_skipped(self) -> None:
+        """A future cancelled while queued never runs."""
+        release = threading.Event()
+        ran: list[int] = []
+        pool = WorkerPool(1)
+        pool.submit(release.wait, TIMEOUT)
+        skipped = pool.submit(ran.append, 1)
+        assert skipped.cancel()
+        release.set()
+        pool.shutdown()
+        assert ran == []
+        with pytest.raises(CancelledError):
+            skipped.result(0)
+
+    def test_task_may_shut_down_its_own_pool(self) -> None:
+        """shutdown(wait=True) from inside a task does not join the calling thread."""
+        pool = WorkerPool(2)
+        future = pool.submit(pool.shutdown)
+        assert future.result(TIMEOUT) is None
+        pool.shutdown()
+        assert pool.stats()["workers"] == 0
+
+    def test_concurrent_submitters(self) -> None:
+        """Eight threads submitting 200 tasks each through a bounded queue: all run once."""
+        counter = [0]
+        lock = threading.Lock()
+
+        def bump() -> None:
+            with lock:
+                counter[0] += 1
+
+        with WorkerPool(3, max_queue=4) as pool:
+
+            def submit_many(_: int) -> None:
+                for future in [pool.submit(bump) for _ in range(200)]:
+                    future.result(TIMEOUT)
+
+            raise_first(run_threads(8, submit_many))
+        assert counter[0] == 1600
+        assert pool.stats()["completed"] == 1600
+
+    def test_repr_and_name(self) -> None:
+        """The repr names the pool and counts its workers; threads carry the name."""
+        with WorkerPool(2, name="io") as pool:
+            assert repr(pool) == "WorkerPool(name='io', workers=2, queued=0)"
+            assert pool.name == "io"
+            assert (
+                pool.submit(lambda: threading.current_thread().name)
+                .result(TIMEOUT)
+                .startswith("io-")
+            )
+
+    @pytest.mark.parametrize(
+        ("kwargs", "error", "name"),
+        [
+            ({"num_workers": 0}, ValueError, "num_workers"),
+            ({"max_queue": -1}, ValueError, "max_queue"),
+            ({"max_queue": 1.5}, TypeError, "max_queue"),
+        ],
+        ids=["no-workers", "negative-queue", "float-queue"],
+    )
+    def test_checks_arguments(
+        self, kwargs: dict[str, Any], error: type[Exception], name: str
+    ) -> None:
+        """Wrong arguments raise TypeError/ValueError naming the parameter."""
+        with pytest.raises(error, match=name):
+            WorkerPool(**kwargs)
