@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
-from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di._cells import Cell, Cleanups
 from python_mastery_portfolio.di._compile import Compiler
 from python_mastery_portfolio.di._graph import chain_error
@@ -45,21 +44,21 @@ class ScopeState:
         return len(self.instances)
 
     def provide(self, key: Any, make: Callable[[ProviderScope], Any], name: str) -> Any:
-        """Return the instance for ``key``, building it once with ``make(self)``."""
-        value = self.instances.get(key, MISSING)
-        if value is MISSING:
-            value = self._cell(key, name).get(make, self, name)
-            self.instances[key] = value
+        """Return the instance for ``key``, building it once with ``make(self)``.
+
+        Providers call it when :attr:`instances` has no ``key`` yet; threads racing here
+        wait on the key's cell, so the service is still built once.
+        """
+        value = self._cell(key, name).get(make, self, name)
+        self.instances[key] = value
         return value
 
     async def aprovide(
         self, key: Any, make: Callable[[ProviderScope], Awaitable[Any]], name: str
     ) -> Any:
         """Return the instance for ``key``, building it once with ``await make(self)``."""
-        value = self.instances.get(key, MISSING)
-        if value is MISSING:
-            value = await self._cell(key, name).aget(make, self, name)
-            self.instances[key] = value
+        value = await self._cell(key, name).aget(make, self, name)
+        self.instances[key] = value
         return value
 
     def push(self, finaliser: Finaliser, name: str) -> None:
