@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import types
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -168,6 +169,15 @@ class TestExports:
         assert b"python_mastery_portfolio." not in data
         assert repr(pickle.loads(data)) == repr(value)  # exceptions compare by identity
 
+    def test_type_hints_of_exported_classes_resolve(self) -> None:
+        """typing.get_type_hints still works on exported classes (it reads __module__)."""
+        for _, value in _exports():
+            if isinstance(value, type):
+                typing.get_type_hints(value)
+        hints = typing.get_type_hints(pmp.ValidationError)
+        assert hints["field"] == str | None
+        assert hints["default_code"] == typing.ClassVar[str]
+
     def test_reprs_name_the_public_path(self) -> None:
         """Generic aliases and classes print the path users import them from."""
         assert repr(pmp.Success[int, str]) == "python_mastery_portfolio.Success[int, str]"
@@ -223,6 +233,7 @@ class TestPresentAs:
             "def helper(self): return 'helper'\n"
             "class Widget:\n"
             "    __repr__ = helper\n"
+            "    size_hint: int\n"
             "    def size(self): return 1\n"
             "    @staticmethod\n"
             "    def make(): return Widget()\n"
@@ -232,6 +243,8 @@ class TestPresentAs:
             "    def area(self): return 2\n"
             "    class Part:\n"
             "        def weight(self): return 3\n"
+            "class Unresolved:\n"
+            "    later: NotDefinedAnywhere\n"
             "def _factory():\n"
             "    class Made:\n"
             "        pass\n"
@@ -265,6 +278,15 @@ class TestPresentAs:
             widget.Part.weight,
         ):
             assert member.__module__ == "fakepkg", member
+
+    def test_annotations_resolve_in_the_defining_module(self, package: types.ModuleType) -> None:
+        """String annotations are evaluated before __module__ changes; unresolvable ones stay."""
+        # exec inherits this module's `from __future__ import annotations`: they are strings.
+        assert package.Widget.__annotations__ == {"size_hint": "int"}
+        present_as("fakepkg", vars(package), ["Widget", "Unresolved"])
+        assert package.Widget.__annotations__ == {"size_hint": int}
+        assert typing.get_type_hints(package.Widget) == {"size_hint": int}
+        assert package.Unresolved.__annotations__ == {"later": "NotDefinedAnywhere"}
 
     def test_leaves_others_alone(self, package: types.ModuleType) -> None:
         """Foreign objects, plain values, referred-to helpers and unnamed modules are kept."""

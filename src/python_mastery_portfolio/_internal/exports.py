@@ -7,7 +7,9 @@ users import them from, so the root rewrites ``__module__`` once, as httpx and t
 
 from __future__ import annotations
 
+import inspect
 import types
+import typing
 from collections.abc import Iterable, Mapping
 
 __all__ = ["present_as"]
@@ -24,6 +26,12 @@ def present_as(module: str, namespace: Mapping[str, object], names: Iterable[str
     ``module`` too: doctest looks for an object's examples in the module its ``__module__``
     names, so a class's method examples are collected with the class, from ``module``, and run
     in ``module``'s globals.
+
+    A class's own string annotations (``from __future__ import annotations``) are evaluated
+    first, while ``__module__`` still names the module whose globals they refer to:
+    :func:`typing.get_type_hints` looks names up in the globals of the module that
+    ``__module__`` names, and the root does not import ``ClassVar`` or ``Any``. Annotations
+    that do not resolve there either (names imported only under ``TYPE_CHECKING``) stay strings.
 
     Values that are not classes or functions (``__version__``), objects of other packages and
     functions that a class body merely refers to (a helper assigned as ``__setattr__``) are
@@ -50,6 +58,7 @@ def present_as(module: str, namespace: Mapping[str, object], names: Iterable[str
         if not isinstance(export, type | types.FunctionType) or not _defined_under(export, prefix):
             continue
         _present_members(export, module, prefix, seen)
+        _resolve_annotations(export)
         export.__module__ = module
         if export.__qualname__ != name:
             export.__qualname__ = name
@@ -78,4 +87,19 @@ def _present_members(cls: object, module: str, prefix: str, seen: set[int]) -> N
                 and _defined_under(part, prefix)
             ):
                 _present_members(part, module, prefix, seen)
+                _resolve_annotations(part)
                 part.__module__ = module
+
+
+def _resolve_annotations(obj: type | types.FunctionType) -> None:
+    """Replace a class's own string annotations by the objects they name (see present_as)."""
+    if not isinstance(obj, type):
+        return  # a function keeps its __globals__, where its annotations are looked up
+    own = inspect.get_annotations(obj)
+    if not own:
+        return
+    try:
+        hints = typing.get_type_hints(obj, include_extras=True)
+    except (NameError, AttributeError, TypeError, SyntaxError):
+        return  # did not resolve before either: leave the class as it is
+    obj.__annotations__ = {name: hints[name] for name in own}
