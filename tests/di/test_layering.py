@@ -18,6 +18,7 @@ ORDER = [
     "_protocols",
     "_cells",
     "_build",
+    "_registration",
     "_compile",
     "_scope",
     "_container",

@@ -48,9 +48,9 @@ Example:
 
 from __future__ import annotations
 
-from python_mastery_portfolio.di._compile import LifecycleScope
 from python_mastery_portfolio.di._container import ContainerStats, DIContainer
 from python_mastery_portfolio.di._inject import ServiceProvider
+from python_mastery_portfolio.di._registration import LifecycleScope
 from python_mastery_portfolio.di._scope import Scope
 
 __all__ = [

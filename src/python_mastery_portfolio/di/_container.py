@@ -18,14 +18,9 @@ from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 from python_mastery_portfolio._internal.callables import is_async_callable
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di._cells import Cleanups
-from python_mastery_portfolio.di._compile import (
-    Compiler,
-    Frame,
-    Kind,
-    LifecycleScope,
-    Registration,
-)
+from python_mastery_portfolio.di._compile import Compiler
 from python_mastery_portfolio.di._graph import find_problems
+from python_mastery_portfolio.di._registration import Frame, Kind, LifecycleScope, Registration
 from python_mastery_portfolio.di._scope import Scope
 from python_mastery_portfolio.exceptions import DependencyError
 

@@ -5,7 +5,7 @@ outside a scope, else an object with the :class:`ProviderScope` methods. Provide
 generator factories they start to a :class:`FinaliserSink`. Both are protocols, so the
 modules that build providers import neither the scope nor the container: imports among the
 DI modules flow one way (``_graph`` -> ``_protocols`` -> ``_cells`` -> ``_build`` ->
-``_compile`` -> ``_scope`` -> ``_container`` -> ``_inject``).
+``_registration`` -> ``_compile`` -> ``_scope`` -> ``_container`` -> ``_inject``).
 """
 
 from __future__ import annotations
