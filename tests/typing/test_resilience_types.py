@@ -10,12 +10,16 @@ import pytest
 
 from python_mastery_portfolio.exceptions import CircuitOpenError, RateLimitError
 from python_mastery_portfolio.resilience import (
+    BreakerStateStore,
     CircuitBreaker,
+    CircuitBreakerStats,
     CircuitState,
     RateLimitDecorator,
     RateLimited,
     RateLimitedClassMethod,
     RateLimiter,
+    RateLimiterStats,
+    RateLimitStore,
     rate_limit,
 )
 from python_mastery_portfolio.testing import ManualClock
@@ -28,7 +32,9 @@ def test_rate_limiter_methods() -> None:
     assert_type(limiter.try_acquire(2, key=("user", 1)), bool)
     assert_type(limiter.acquire(timeout=0), None)
     asyncio.run(assert_type(limiter.aacquire(), Coroutine[Any, Any, None]))
-    assert_type(limiter.stats(), dict[str, int | float])
+    assert_type(limiter.stats(), RateLimiterStats)
+    assert_type(limiter.stats()["allowed"], int)
+    assert_type(limiter.store, RateLimitStore)
     assert_type(limiter.burst, float)
     assert_type(limiter.available(key="a"), float)
     with pytest.raises(TypeError):
@@ -146,7 +152,9 @@ def test_circuit_breaker_call_and_state() -> None:
     assert_type(breaker.call(len, "abc"), int)
     assert_type(asyncio.run(breaker.acall(double, 2)), int)
     assert_type(breaker.state, CircuitState)
-    assert_type(breaker.stats(), dict[str, int | float | str])
+    assert_type(breaker.stats(), CircuitBreakerStats)
+    assert_type(breaker.stats()["state"], CircuitState)
+    assert_type(breaker.store, BreakerStateStore)
     with pytest.raises(TypeError):
         breaker.call(len, 3)  # type: ignore[arg-type]
 

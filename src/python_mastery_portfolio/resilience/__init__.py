@@ -6,6 +6,11 @@
   :func:`rate_limit` puts one in front of a function.
 - :class:`CircuitBreaker` fails calls fast with :class:`CircuitOpenError` while a dependency
   keeps failing, in consecutive-failure or failure-rate mode, and probes for its recovery.
+- Their state lives behind two protocols, :class:`RateLimitStore` (the GCRA state per key)
+  and :class:`BreakerStateStore` (state, failure window, half-open permits), whose operations
+  each make one decision atomically, so that a store shared by processes can plug in through
+  ``store=``. :class:`InMemoryRateLimitStore` and :class:`InMemoryBreakerStateStore` are the
+  defaults; :mod:`python_mastery_portfolio.testing.contracts` checks any implementation.
 
 Both raise errors carrying ``retry_after`` (:class:`RateLimitError`,
 :class:`CircuitOpenError`), which ``retry`` honours when it retries them.
@@ -25,30 +30,56 @@ Example:
 from __future__ import annotations
 
 from python_mastery_portfolio.exceptions import CircuitOpenError, RateLimitError
+from python_mastery_portfolio.resilience._breaker_store import (
+    BreakerAdmission,
+    BreakerPolicy,
+    BreakerStateStore,
+    CircuitBreakerStats,
+    InMemoryBreakerStateStore,
+    Transition,
+)
 from python_mastery_portfolio.resilience._circuit_breaker import (
     CircuitBreaker,
     CircuitBreakerDecorator,
     CircuitState,
     StateListener,
 )
+from python_mastery_portfolio.resilience._rate_limit_store import (
+    InMemoryRateLimitStore,
+    RateLimitDecision,
+    RateLimitStore,
+    RateLimitStoreStats,
+)
 from python_mastery_portfolio.resilience._rate_limiter import (
     RateLimitDecorator,
     RateLimited,
     RateLimitedClassMethod,
     RateLimiter,
+    RateLimiterStats,
     rate_limit,
 )
 
 __all__ = [
+    "BreakerAdmission",
+    "BreakerPolicy",
+    "BreakerStateStore",
     "CircuitBreaker",
     "CircuitBreakerDecorator",
+    "CircuitBreakerStats",
     "CircuitOpenError",
     "CircuitState",
+    "InMemoryBreakerStateStore",
+    "InMemoryRateLimitStore",
+    "RateLimitDecision",
     "RateLimitDecorator",
     "RateLimitError",
+    "RateLimitStore",
+    "RateLimitStoreStats",
     "RateLimited",
     "RateLimitedClassMethod",
     "RateLimiter",
+    "RateLimiterStats",
     "StateListener",
+    "Transition",
     "rate_limit",
 ]

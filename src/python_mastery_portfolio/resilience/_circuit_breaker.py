@@ -9,24 +9,26 @@ States and transitions::
     HALF_OPEN ──(success_threshold consecutive probe successes)──▶ CLOSED
     HALF_OPEN ──(one probe failure; the timer restarts)──▶ OPEN
 
+The state machine lives in a :class:`BreakerStateStore` (the in-memory one by default), which
+makes each step atomically and logs the transitions; the breaker matches exceptions to
+outcomes, and delivers the logged transitions to the log and the listeners, in order.
+
 Every transition starts a new *epoch*. A call remembers the epoch it was admitted in, and its
 outcome moves the state machine only if the epoch has not changed since: a slow call that
 started before the circuit opened cannot close it again, and a probe from an earlier
 half-open period cannot take a slot of the current one. Totals in :meth:`CircuitBreaker.stats`
 count every outcome.
 
-The closed state's fast path reads the state without the lock and takes the lock once, after
-the call, to count the outcome.
+The closed state's fast path reads the store's state without a lock and makes one store call,
+after the call, to count the outcome.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import itertools
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from types import TracebackType
@@ -44,8 +46,15 @@ from python_mastery_portfolio._internal.checks import (
     require_count,
     require_positive,
 )
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import CircuitOpenError
+from python_mastery_portfolio.resilience._breaker_store import (
+    BreakerPolicy,
+    BreakerStateStore,
+    CircuitBreakerStats,
+    CircuitState,
+    InMemoryBreakerStateStore,
+)
 
 __all__ = ["CircuitBreaker", "CircuitBreakerDecorator", "CircuitState", "StateListener"]
 
@@ -55,28 +64,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-_BUCKETS = 10
 _names = itertools.count(1)
 
 # The epochs of the ``with breaker:`` blocks entered in this context, innermost first.
 _Tickets: TypeAlias = "tuple[int, _Tickets] | None"
-
-
-class CircuitState(enum.StrEnum):
-    """The state of a :class:`CircuitBreaker`; each member is also its lower-case string.
-
-    Example:
-        >>> CircuitState.HALF_OPEN == "half_open"
-        True
-    """
-
-    CLOSED = "closed"
-    """Calls go through; failures are counted."""
-    OPEN = "open"
-    """Calls fail fast with :class:`CircuitOpenError`."""
-    HALF_OPEN = "half_open"
-    """A few probe calls go through to test whether the dependency recovered."""
-
 
 _CLOSED = CircuitState.CLOSED
 _OPEN = CircuitState.OPEN
@@ -85,55 +76,6 @@ _HALF_OPEN = CircuitState.HALF_OPEN
 StateListener: TypeAlias = Callable[[CircuitState, CircuitState], object]
 """A callback told ``(old, new)`` on every transition."""
 L = TypeVar("L", bound=StateListener)
-
-
-class _Window:
-    """Calls and failures of the last ``window`` seconds, in ``_BUCKETS`` buckets.
-
-    A call counts from the moment it is recorded until its bucket falls out of the window,
-    that is for between ``window * (1 - 1 / _BUCKETS)`` and ``window`` seconds.
-    """
-
-    __slots__ = ("_calls", "_failures", "_last", "_width", "calls", "failures")
-
-    def __init__(self, window: float, now: float) -> None:
-        self._width = window / _BUCKETS
-        self._calls = [0] * _BUCKETS
-        self._failures = [0] * _BUCKETS
-        self._last = int(now // self._width)
-        self.calls = 0
-        self.failures = 0
-
-    def advance(self, now: float) -> None:
-        """Forget the buckets that fell out of the window by ``now``."""
-        index = int(now // self._width)
-        last = self._last
-        if index <= last:
-            return
-        for stale in range(last + 1, min(index, last + _BUCKETS) + 1):
-            slot = stale % _BUCKETS
-            self.calls -= self._calls[slot]
-            self.failures -= self._failures[slot]
-            self._calls[slot] = 0
-            self._failures[slot] = 0
-        self._last = index
-
-    def record(self, now: float, *, failed: bool) -> None:
-        """Count one call made at ``now``."""
-        self.advance(now)
-        slot = self._last % _BUCKETS
-        self._calls[slot] += 1
-        self.calls += 1
-        if failed:
-            self._failures[slot] += 1
-            self.failures += 1
-
-    def clear(self) -> None:
-        """Forget every call."""
-        self._calls = [0] * _BUCKETS
-        self._failures = [0] * _BUCKETS
-        self.calls = 0
-        self.failures = 0
 
 
 class CircuitBreakerDecorator(Protocol):
@@ -177,7 +119,8 @@ class CircuitBreaker:
     probe failure opens it again for another ``recovery_timeout``.
 
     Every transition is logged at WARNING with the breaker's name and reported to the
-    listeners registered with :meth:`on_state_change`.
+    listeners registered with :meth:`on_state_change`. The state lives in a
+    :class:`BreakerStateStore` (``store=``), which makes each step atomically.
 
     Args:
         failure_threshold: Consecutive failures that open the circuit (>= 1).
@@ -194,6 +137,8 @@ class CircuitBreaker:
         minimum_calls: Calls needed in the window before the rate is judged (>= 1).
         clock: Source of time.
         name: Name used in logs and errors; default ``"CircuitBreaker-<n>"``.
+        store: Where the state lives; default a new :class:`InMemoryBreakerStateStore`. Breakers
+            given one store share one state.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -242,6 +187,7 @@ class CircuitBreaker:
         minimum_calls: int = 10,
         clock: Clock = SYSTEM_CLOCK,
         name: str | None = None,
+        store: BreakerStateStore | None = None,
     ) -> None:
         require_count("failure_threshold", failure_threshold, 1)
         require_at_least("recovery_timeout", recovery_timeout, 0)
@@ -257,48 +203,50 @@ class CircuitBreaker:
             raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {name!r}")
+        if store is None:
+            store = InMemoryBreakerStateStore()
+        elif not isinstance(store, BreakerStateStore):
+            raise TypeError(f"store must implement the BreakerStateStore protocol, got {store!r}")
         self._is_failure = exception_matcher(exceptions, param="exceptions")
         self._is_excluded = None if exclude == () else exception_matcher(exclude, param="exclude")
         self.name: str = name if name is not None else f"CircuitBreaker-{next(_names)}"
-        self._failure_threshold = failure_threshold
-        self._recovery_timeout = recovery_timeout
-        self._half_open_max_calls = half_open_max_calls
-        self._success_threshold = success_threshold
-        # Only read in failure-rate mode, where it is the given rate.
-        self._failure_rate = 1.0 if failure_rate is None else failure_rate
-        self._minimum_calls = minimum_calls
-        self._clock = clock
-        self._window = None if failure_rate is None else _Window(window, clock.now())
-        self._lock = threading.Lock()
-        self._state = _CLOSED
-        self._epoch = 0
-        self._opened_at = 0.0
-        self._consecutive = 0
-        self._probes = 0
-        self._probe_successes = 0
-        self._successes = 0
-        self._failures = 0
-        self._rejected = 0
-        self._ignored = 0
-        self._opened = 0
+        self._policy = BreakerPolicy(
+            failure_threshold=failure_threshold,
+            recovery_timeout=recovery_timeout,
+            half_open_max_calls=half_open_max_calls,
+            success_threshold=success_threshold,
+            failure_rate=failure_rate,
+            window=window,
+            minimum_calls=minimum_calls,
+            now=now_reader(clock),
+        )
+        self._store = store
         self._listeners: list[StateListener] = []
-        self._events: deque[tuple[CircuitState, CircuitState]] = deque()
         self._dispatching = threading.Lock()
         self._tickets: ContextVar[_Tickets] = ContextVar(f"breaker_{self.name}", default=None)
 
     def __repr__(self) -> str:
-        return f"CircuitBreaker(name={self.name!r}, state={self._state.value!r})"
+        return f"CircuitBreaker(name={self.name!r}, state={self._store.state.value!r})"
 
     @property
     def state(self) -> CircuitState:
         """The current state; reading it moves an expired OPEN to HALF_OPEN."""
-        if self._state is _OPEN:
-            with self._lock:
-                now = self._clock.now()
-                if self._state is _OPEN and now >= self._opened_at + self._recovery_timeout:
-                    self._to(_HALF_OPEN, now)
-            self._dispatch()
-        return self._state
+        store = self._store
+        if store.state is not _OPEN:
+            return store.state
+        state = store.current_state(self._policy)
+        self._dispatch()
+        return state
+
+    @property
+    def store(self) -> BreakerStateStore:
+        """Where the state lives."""
+        return self._store
+
+    @property
+    def policy(self) -> BreakerPolicy:
+        """The rules this breaker applies, as handed to its store."""
+        return self._policy
 
     def on_state_change(self, listener: L) -> L:
         """Register ``listener(old, new)`` to be called after every transition.
@@ -333,17 +281,10 @@ class CircuitBreaker:
 
     def reset(self) -> None:
         """Force the circuit CLOSED with fresh counts; calls in flight no longer count."""
-        with self._lock:
-            if self._state is _CLOSED:
-                self._epoch += 1
-                self._consecutive = 0
-                if self._window is not None:
-                    self._window.clear()
-            else:
-                self._to(_CLOSED, self._clock.now())
-        self._dispatch()
+        if self._store.reset(self._policy):
+            self._dispatch()
 
-    def stats(self) -> dict[str, int | float | str]:
+    def stats(self) -> CircuitBreakerStats:
         """Return counters: a snapshot, safe to call from any thread.
 
         Returns:
@@ -360,23 +301,9 @@ class CircuitBreaker:
             >>> breaker.stats()["successes"], breaker.stats()["state"]
             (1, <CircuitState.CLOSED: 'closed'>)
         """
-        state = self.state
-        with self._lock:
-            window = self._window
-            if window is not None:
-                window.advance(self._clock.now())
-            return {
-                "state": state,
-                "successes": self._successes,
-                "failures": self._failures,
-                "ignored": self._ignored,
-                "rejected": self._rejected,
-                "opened": self._opened,
-                "consecutive_failures": self._consecutive,
-                "half_open_calls": self._probes,
-                "window_calls": 0 if window is None else window.calls,
-                "window_failures": 0 if window is None else window.failures,
-            }
+        stats = self._store.stats(self._policy)
+        self._dispatch()
+        return stats
 
     # -- running calls --
 
@@ -387,15 +314,17 @@ class CircuitBreaker:
             CircuitOpenError: If the circuit is open (or half-open with every probe slot
                 taken); ``func`` is not called.
         """
-        ticket = self._epoch
-        if self._state is not _CLOSED:
+        store = self._store
+        ticket = store.epoch
+        if store.state is not _CLOSED:
             ticket = self._admit()
         try:
             result = func(*args, **kwargs)
         except BaseException as error:
             self._on_error(error, ticket)
             raise
-        self._on_success(ticket)
+        if self._store.record_success(ticket, self._policy):
+            self._dispatch()
         return result
 
     async def acall(
@@ -406,15 +335,17 @@ class CircuitBreaker:
         Raises:
             CircuitOpenError: If the circuit is open; ``func`` is not called.
         """
-        ticket = self._epoch
-        if self._state is not _CLOSED:
+        store = self._store
+        ticket = store.epoch
+        if store.state is not _CLOSED:
             ticket = self._admit()
         try:
             result = await func(*args, **kwargs)
         except BaseException as error:
             self._on_error(error, ticket)
             raise
-        self._on_success(ticket)
+        if self._store.record_success(ticket, self._policy):
+            self._dispatch()
         return result
 
     @overload
@@ -430,45 +361,50 @@ class CircuitBreaker:
     def _wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:
         # Bound once here: the wrappers below are the hot path.
         admit = self._admit
-        on_success = self._on_success
         on_error = self._on_error
-        breaker = self
+        dispatch = self._dispatch
+        store = self._store
+        record_success = store.record_success
+        policy = self._policy
 
         if is_async_callable(func):
 
             @functools.wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                ticket = breaker._epoch
-                if breaker._state is not _CLOSED:
+                ticket = store.epoch
+                if store.state is not _CLOSED:
                     ticket = admit()
                 try:
                     result = await func(*args, **kwargs)
                 except BaseException as error:
                     on_error(error, ticket)
                     raise
-                on_success(ticket)
+                if record_success(ticket, policy):
+                    dispatch()
                 return result
 
             return async_wrapper
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            ticket = breaker._epoch
-            if breaker._state is not _CLOSED:
+            ticket = store.epoch
+            if store.state is not _CLOSED:
                 ticket = admit()
             try:
                 result = func(*args, **kwargs)
             except BaseException as error:
                 on_error(error, ticket)
                 raise
-            on_success(ticket)
+            if record_success(ticket, policy):
+                dispatch()
             return result
 
         return wrapper
 
     def __enter__(self) -> Self:
-        ticket = self._epoch
-        if self._state is not _CLOSED:
+        store = self._store
+        ticket = store.epoch
+        if store.state is not _CLOSED:
             ticket = self._admit()
         self._tickets.set((ticket, self._tickets.get()))
         return self
@@ -485,7 +421,8 @@ class CircuitBreaker:
         ticket, outer = tickets
         self._tickets.set(outer)
         if exc is None:
-            self._on_success(ticket)
+            if self._store.record_success(ticket, self._policy):
+                self._dispatch()
         else:
             self._on_error(exc, ticket)
 
@@ -500,126 +437,48 @@ class CircuitBreaker:
     ) -> None:
         self.__exit__(exc_type, exc, traceback)
 
-    # -- the state machine; methods named _to and below need the lock held --
+    # -- outcomes and transitions --
 
     def _admit(self) -> int:
         """Admit a call outside the closed state, returning its epoch, or raise."""
-        error: CircuitOpenError | None = None
-        with self._lock:
-            state = self._state
-            ticket = self._epoch
-            if state is _OPEN:
-                now = self._clock.now()
-                remaining = self._opened_at + self._recovery_timeout - now
-                if remaining > 0:
-                    self._rejected += 1
-                    error = CircuitOpenError(
-                        f"circuit breaker {self.name!r} is open; retry in {remaining:.3g}s",
-                        retry_after=remaining,
-                        breaker=self.name,
-                    )
-                else:
-                    state = self._to(_HALF_OPEN, now)
-                    ticket = self._epoch
-            if state is _HALF_OPEN:
-                if self._probes < self._half_open_max_calls:
-                    self._probes += 1
-                else:
-                    self._rejected += 1
-                    error = CircuitOpenError(
-                        f"circuit breaker {self.name!r} is half-open and its "
-                        f"{self._half_open_max_calls} probe slot(s) are taken",
-                        retry_after=0.0,
-                        breaker=self.name,
-                    )
+        admission = self._store.enter(self._policy)
         self._dispatch()
-        if error is not None:
-            raise error
-        return ticket
-
-    def _on_success(self, ticket: int) -> None:
-        with self._lock:
-            self._successes += 1
-            if ticket != self._epoch:
-                return
-            if self._state is _CLOSED:
-                self._consecutive = 0
-                if self._window is not None:
-                    self._window.record(self._clock.now(), failed=False)
-                return
-            # Same epoch and not closed: this call was admitted as a half-open probe.
-            self._probes -= 1
-            self._probe_successes += 1
-            if self._probe_successes < self._success_threshold:
-                return
-            self._to(_CLOSED, self._clock.now())
-        self._dispatch()
+        if admission.admitted:
+            return admission.ticket
+        if admission.state is _HALF_OPEN:
+            raise CircuitOpenError(
+                f"circuit breaker {self.name!r} is half-open and its "
+                f"{self._policy.half_open_max_calls} probe slot(s) are taken",
+                retry_after=admission.retry_after,
+                breaker=self.name,
+            )
+        raise CircuitOpenError(
+            f"circuit breaker {self.name!r} is open; retry in {admission.retry_after:.3g}s",
+            retry_after=admission.retry_after,
+            breaker=self.name,
+        )
 
     def _on_error(self, error: BaseException, ticket: int) -> None:
         excluded = self._is_excluded
         if isinstance(error, FATAL_EXCEPTIONS) or (excluded is not None and excluded(error)):
-            self._on_ignored(ticket)
-        elif self._is_failure(error):
-            self._on_failure(ticket)
+            self._store.record_ignored(ticket)
+            return
+        if self._is_failure(error):
+            moved = self._store.record_failure(ticket, self._policy)
         else:
-            self._on_success(ticket)
-
-    def _on_ignored(self, ticket: int) -> None:
-        with self._lock:
-            self._ignored += 1
-            if ticket == self._epoch and self._state is _HALF_OPEN:
-                self._probes -= 1
-
-    def _on_failure(self, ticket: int) -> None:
-        with self._lock:
-            self._failures += 1
-            if ticket != self._epoch:
-                return
-            now = self._clock.now()
-            if self._state is _CLOSED:
-                window = self._window
-                if window is None:
-                    self._consecutive += 1
-                    if self._consecutive < self._failure_threshold:
-                        return
-                else:
-                    window.record(now, failed=True)
-                    if (
-                        window.calls < self._minimum_calls
-                        or window.failures / window.calls < self._failure_rate
-                    ):
-                        return
-            self._to(_OPEN, now)
-        self._dispatch()
-
-    def _to(self, new: CircuitState, now: float) -> CircuitState:
-        """Move to ``new`` and queue the event for the listeners; return ``new``."""
-        old = self._state
-        # State before epoch: a lock-free reader takes the epoch first, then the state, so
-        # whatever it sees, its ticket is either current or stale (and then ignored).
-        self._state = new
-        self._epoch += 1
-        self._consecutive = 0
-        # Probes still running belong to the old epoch now; they no longer hold a slot.
-        self._probes = 0
-        self._probe_successes = 0
-        if new is _OPEN:
-            self._opened_at = now
-            self._opened += 1
-        elif new is _CLOSED and self._window is not None:
-            self._window.clear()
-        self._events.append((old, new))
-        return new
+            moved = self._store.record_success(ticket, self._policy)
+        if moved:
+            self._dispatch()
 
     def _dispatch(self) -> None:
-        """Deliver queued transitions in order, one dispatching thread at a time (lock-free)."""
-        events = self._events
+        """Deliver logged transitions in order, one dispatching thread at a time (lock-free)."""
+        store = self._store
         # A listener that causes a transition itself finds the dispatcher busy; its event is
-        # delivered by the loop below after the current one, never recursively.
-        while events and self._dispatching.acquire(blocking=False):
+        # delivered by the loop below after the current one, never recursively. Checking the
+        # log again after releasing the dispatcher leaves no event behind.
+        while store.has_transitions() and self._dispatching.acquire(blocking=False):
             try:
-                while events:
-                    old, new = events.popleft()
+                for old, new in store.drain_transitions():
                     logger.warning("circuit breaker %r: %s -> %s", self.name, old.value, new.value)
                     for listener in tuple(self._listeners):
                         try:

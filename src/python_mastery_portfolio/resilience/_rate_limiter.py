@@ -27,9 +27,18 @@ import functools
 import logging
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar, cast, overload
+from typing import (
+    Any,
+    Concatenate,
+    ParamSpec,
+    Protocol,
+    Self,
+    TypedDict,
+    TypeVar,
+    cast,
+    overload,
+)
 
 from python_mastery_portfolio._internal.callables import (
     decorate_function,
@@ -38,17 +47,22 @@ from python_mastery_portfolio._internal.callables import (
 )
 from python_mastery_portfolio._internal.checks import (
     require_at_least,
-    require_count,
     require_positive,
 )
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import RateLimitError
+from python_mastery_portfolio.resilience._rate_limit_store import (
+    InMemoryRateLimitStore,
+    RateLimitStore,
+)
 
 __all__ = [
     "RateLimitDecorator",
     "RateLimited",
     "RateLimitedClassMethod",
     "RateLimiter",
+    "RateLimiterStats",
     "rate_limit",
 ]
 
@@ -62,9 +76,24 @@ S = TypeVar("S")
 S_contra = TypeVar("S_contra", contravariant=True)
 T = TypeVar("T")
 
-# Floating-point sums of intervals may land a hair past the exact boundary; this fraction of
-# the burst window (a billionth of it) keeps the burst-th token from being refused for that.
-_SLACK = 1e-9
+
+class RateLimiterStats(TypedDict):
+    """What :meth:`RateLimiter.stats` returns."""
+
+    allowed: int
+    """Acquisitions granted (at once or after waiting)."""
+    rejected: int
+    """Acquisitions refused, by :meth:`RateLimiter.try_acquire` or a ``timeout``."""
+    waited: int
+    """Acquisitions granted after waiting."""
+    cancelled: int
+    """Waiters that gave up."""
+    waiting: int
+    """Callers waiting now."""
+    keys: int
+    """Live keyed buckets (refilled ones are dropped first)."""
+    evicted: int
+    """Live buckets evicted to stay within ``max_keys``."""
 
 
 def _wake(turn: asyncio.Future[None]) -> None:
@@ -102,12 +131,17 @@ class RateLimiter:
     overtakes an earlier one. A waiter that is cancelled or interrupted takes no tokens and
     the coroutines queued behind it move forward.
 
-    Memory: a bucket that has refilled is the same as no bucket, so refilled buckets are
-    dropped (lazily, when a new key arrives and in :meth:`stats`). When ``max_keys`` keyed
-    buckets are still live and a new key arrives, the least recently used bucket is evicted,
-    which can only make limiting more lenient for that key (it starts again with a full
-    bucket); buckets with waiters are never evicted, so the count may exceed ``max_keys`` by
-    the number of keys that have callers waiting. ``stats()["evicted"]`` counts evictions.
+    The buckets live in a :class:`RateLimitStore` (``store=``), which makes each decision
+    atomically; the default :class:`InMemoryRateLimitStore` keeps them in this process. The
+    queue of waiters stays in the limiter.
+
+    Memory (the default store): a bucket that has refilled is the same as no bucket, so
+    refilled buckets are dropped (lazily, when a new key arrives and in :meth:`stats`). When
+    ``max_keys`` keyed buckets are still live and a new key arrives, the least recently used
+    bucket is evicted, which can only make limiting more lenient for that key (it starts again
+    with a full bucket); buckets with waiters are never evicted, so the count may exceed
+    ``max_keys`` by the number of keys that have callers waiting. ``stats()["evicted"]``
+    counts evictions.
 
     Args:
         rate: Tokens added per ``per`` seconds (> 0).
@@ -115,11 +149,14 @@ class RateLimiter:
         burst: Bucket capacity, the most tokens granted at once (>= 1; default ``rate``, or 1
             when ``rate`` is below 1).
         clock: Source of time and of waiting.
-        max_keys: Most keyed buckets kept (>= 1).
+        max_keys: Most keyed buckets kept by the default store (>= 1; default 10 000); not
+            with ``store``, which has its own bounds.
+        store: Where the buckets live; default a new :class:`InMemoryRateLimitStore`.
 
     Raises:
         TypeError: If an argument has the wrong type.
-        ValueError: If an argument is out of range; the message names it.
+        ValueError: If an argument is out of range, or both ``max_keys`` and ``store`` are
+            given; the message names it.
 
     Example:
         >>> from python_mastery_portfolio.testing import ManualClock
@@ -136,23 +173,18 @@ class RateLimiter:
 
     __slots__ = (
         "__weakref__",
-        "_allowed",
         "_burst",
         "_cancelled",
         "_clock",
-        "_evicted",
-        "_horizon",
         "_interval",
         "_lock",
-        "_max_keys",
+        "_now",
         "_pending",
         "_per",
         "_rate",
-        "_rejected",
-        "_slack",
-        "_tat",
-        "_tats",
+        "_store",
         "_tau",
+        "_try_take",
         "_waited",
         "_waiting",
     )
@@ -164,7 +196,8 @@ class RateLimiter:
         *,
         burst: float | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        max_keys: int = 10_000,
+        max_keys: int = MISSING,
+        store: RateLimitStore | None = None,
     ) -> None:
         require_positive("rate", rate)
         require_positive("per", per)
@@ -178,25 +211,26 @@ class RateLimiter:
                 raise ValueError(f"{name} must be finite, got {value!r}")
         if not isinstance(clock, Clock):
             raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
-        require_count("max_keys", max_keys, 1)
+        if store is None:
+            store = InMemoryRateLimitStore(max_keys=10_000 if max_keys is MISSING else max_keys)
+        elif not isinstance(store, RateLimitStore):
+            raise TypeError(f"store must implement the RateLimitStore protocol, got {store!r}")
+        elif max_keys is not MISSING:
+            raise ValueError("max_keys configures the default store: give it to your store")
         self._rate = rate
         self._per = per
         self._burst = burst
         self._clock = clock
-        self._max_keys = max_keys
+        self._now = now_reader(clock)
+        self._store = store
+        # Bound once: try_acquire is the hot path.
+        self._try_take = store.try_take
         self._interval = per / rate
         self._tau = burst * self._interval
-        self._slack = self._tau * _SLACK
-        self._horizon = self._tau + self._slack
         self._lock = threading.Lock()
-        self._tat = clock.now()
-        self._tats: OrderedDict[Hashable, float] = OrderedDict()
         self._pending: dict[Hashable, list[_Waiter]] = {}
-        self._allowed = 0
-        self._rejected = 0
         self._waited = 0
         self._cancelled = 0
-        self._evicted = 0
         self._waiting = 0
 
     @property
@@ -213,6 +247,11 @@ class RateLimiter:
     def burst(self) -> float:
         """Capacity of each bucket."""
         return self._burst
+
+    @property
+    def store(self) -> RateLimitStore:
+        """Where the buckets live."""
+        return self._store
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self._rate!r}, per={self._per!r}, burst={self._burst!r})"
@@ -237,29 +276,7 @@ class RateLimiter:
             (True, False)
         """
         cost = self._interval if tokens == 1 else self._cost(tokens)
-        with self._lock:
-            now = self._clock.now()
-            if key is None:
-                tat = self._tat
-                if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
-                    tat = now
-                tat += cost
-                if tat - now <= self._horizon:
-                    self._tat = tat
-                    self._allowed += 1
-                    return True
-                self._rejected += 1
-                return False
-            tat = self._load(key, now)
-            if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
-                tat = now
-            tat += cost
-            if tat - now <= self._horizon:
-                self._tats[key] = tat
-                self._allowed += 1
-                return True
-            self._rejected += 1
-            return False
+        return self._try_take(key, cost, self._now(), self._tau)
 
     def acquire(
         self, tokens: float = 1, *, key: Hashable = None, timeout: float | None = None
@@ -366,12 +383,29 @@ class RateLimiter:
             >>> limiter.available(), limiter.available(key="new")
             (1.0, 4.0)
         """
-        with self._lock:
-            now = self._clock.now()
-            tat = self._tat if key is None else self._tats.get(key, now)
-            return max(0.0, self._burst - max(0.0, tat - now) / self._interval)
+        backlog = self._store.backlog(key, self._now())
+        return max(0.0, self._burst - backlog / self._interval)
 
-    def stats(self) -> dict[str, int | float]:
+    def reset(self, *, key: Hashable = MISSING) -> None:
+        """Refill ``key``'s bucket (``None``: the default one), or every bucket without ``key``.
+
+        Waiters already queued keep their turn.
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(1, clock=ManualClock())
+            >>> limiter.try_acquire(key="a"), limiter.try_acquire(key="a")
+            (True, False)
+            >>> limiter.reset(key="a")
+            >>> limiter.try_acquire(key="a")
+            True
+        """
+        if key is MISSING:
+            self._store.clear()
+        else:
+            self._store.reset(key)
+
+    def stats(self) -> RateLimiterStats:
         """Return counters: a snapshot, safe to call from any thread.
 
         Returns:
@@ -379,7 +413,8 @@ class RateLimiter:
             :meth:`try_acquire` or a ``timeout``), ``waited`` (granted after waiting),
             ``cancelled`` (waiters that gave up), ``waiting`` (waiting now), ``keys`` (live
             keyed buckets, refilled ones dropped first) and ``evicted`` (live buckets evicted
-            to stay within ``max_keys``).
+            to stay within ``max_keys``). ``allowed``, ``rejected``, ``keys`` and ``evicted``
+            come from the store, so a store shared by several limiters reports their sum.
 
         Example:
             >>> from python_mastery_portfolio.testing import ManualClock
@@ -391,15 +426,15 @@ class RateLimiter:
             (1, 1, 1)
         """
         with self._lock:
-            self._drop_refilled(self._clock.now())
+            store = self._store.stats(self._now())
             return {
-                "allowed": self._allowed,
-                "rejected": self._rejected,
+                "allowed": store["granted"] + self._waited,
+                "rejected": store["refused"],
                 "waited": self._waited,
                 "cancelled": self._cancelled,
                 "waiting": self._waiting,
-                "keys": len(self._tats),
-                "evicted": self._evicted,
+                "keys": store["keys"],
+                "evicted": store["evicted"],
             }
 
     # -- internals; every method below runs with the lock held unless it says otherwise --
@@ -413,66 +448,24 @@ class RateLimiter:
             )
         return tokens * self._interval
 
-    def _load(self, key: Hashable, now: float) -> float:
-        """Return the ``tat`` of ``key``'s bucket, marking it most recently used."""
-        if key is None:
-            return self._tat
-        tats = self._tats
-        tat = tats.get(key)
-        if tat is None:
-            self._make_room(now)
-            return now
-        tats.move_to_end(key)
-        return tat
-
-    def _store(self, key: Hashable, tat: float) -> None:
-        if key is None:
-            self._tat = tat
-        else:
-            self._tats[key] = tat
-
-    def _drop_refilled(self, now: float) -> None:
-        """Drop refilled buckets from the least recently used end, up to the first live one."""
-        tats = self._tats
-        while tats:
-            key, tat = next(iter(tats.items()))
-            if tat > now or key in self._pending:
-                return
-            del tats[key]
-
-    def _make_room(self, now: float) -> None:
-        """Make room for one more keyed bucket, evicting the least recently used if needed."""
-        self._drop_refilled(now)
-        if len(self._tats) < self._max_keys:
-            return
-        for key in self._tats:
-            if key not in self._pending:
-                del self._tats[key]
-                self._evicted += 1
-                logger.debug("rate limiter at max_keys=%d: evicted a live bucket", self._max_keys)
-                return
-
     def _reserve(
         self, key: Hashable, cost: float, timeout: float | None, *, movable: bool
     ) -> _Waiter | None:
         """Grant ``cost`` now (``None``), queue a waiter, or raise ``RateLimitError``."""
-        now = self._clock.now()
-        tat = max(self._load(key, now), now) + cost
-        wait = tat - self._tau - now
-        if wait <= self._slack:
-            self._store(key, tat)
-            self._allowed += 1
-            return None
-        if timeout is not None and wait > timeout + self._slack:
-            self._rejected += 1
+        decision = self._store.take(
+            key, cost, self._now(), self._tau, interval=self._interval, max_wait=timeout
+        )
+        wait = decision.retry_after
+        if not decision.allowed:
             raise RateLimitError(
                 f"rate limit of {self._rate:g} per {self._per:g}s exceeded; retry in {wait:.3g}s",
                 retry_after=wait,
                 limit=self._rate,
                 per=self._per,
             )
-        self._store(key, tat)
-        waiter = _Waiter(cost, tat, wait, movable=movable)
+        if wait <= 0:
+            return None
+        waiter = _Waiter(cost, decision.end, wait, movable=movable)
         self._pending.setdefault(key, []).append(waiter)
         self._waiting += 1
         return waiter
@@ -496,8 +489,8 @@ class RateLimiter:
         index = queue.index(waiter)
         del queue[index]
         self._waiting -= 1
-        self._allowed += 1
         self._waited += 1
+        self._store.release(key, 0.0, waiter.end)
         self._after_leave(key, queue, index)
 
     def _withdraw(self, key: Hashable, waiter: _Waiter) -> None:
@@ -510,13 +503,23 @@ class RateLimiter:
         self._cancelled += 1
         # Only the part of the slot still ahead of now can be handed back; the rest is past.
         refund = min(waiter.cost, waiter.end - now)
-        if refund > 0:
-            for later in queue[index:]:
-                if not later.movable:
-                    break
-                later.end -= refund
-            else:
-                self._store(key, (self._tat if key is None else self._tats[key]) - refund)
+        later = queue[index:]
+        if refund > 0 and all(other.movable for other in later):
+            # Everybody behind moves forward, and so does the bucket's line, unless something
+            # was taken after the last of them (then the store keeps the time: strict side).
+            last = later[-1].end if later else waiter.end
+            if self._store.release(key, refund, last):
+                for other in later:
+                    other.end -= refund
+        else:
+            self._store.release(key, 0.0, waiter.end)
+            if refund > 0:
+                # A thread's slot cannot move: the coroutines up to it move forward, and the
+                # returned time is lost capacity (the strict side).
+                for other in later:
+                    if not other.movable:
+                        break
+                    other.end -= refund
         self._after_leave(key, queue, index)
 
     def _after_leave(self, key: Hashable, queue: list[_Waiter], index: int) -> None:

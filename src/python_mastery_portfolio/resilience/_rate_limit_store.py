@@ -1,0 +1,403 @@
+"""The state behind a rate limiter: the :class:`RateLimitStore` protocol, kept in memory by default.
+
+Public names are re-exported by :mod:`python_mastery_portfolio.resilience`.
+
+A store keeps one number per key, the GCRA *theoretical arrival time* (``tat``), and makes
+each decision in one step: "take ``cost`` tokens for ``key`` at ``now``" reads and moves that
+number atomically, so a store shared by several processes (a Redis script) decides exactly
+as the in-memory one does for threads. The limiter keeps what only one process can know:
+its queue of waiters (which it orders, wakes and moves forward) and its ``waited`` and
+``cancelled`` counts.
+
+The numbers every operation takes are those of GCRA, in seconds: ``cost``, how far a request
+moves the ``tat`` (its tokens times ``interval``, the seconds one token takes to come back,
+``per / rate``), and ``tolerance``, how far ahead of ``now`` the ``tat`` may run (``burst *
+interval``). A store holds no configuration, so one store can serve limiters of different
+rates. ``now`` is the caller's clock reading; a store shared between processes, whose
+monotonic clocks differ, should decide on one clock of its own (the server's) and may use
+``now`` only where the answer is a duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import NamedTuple, Protocol, TypedDict, runtime_checkable
+
+from python_mastery_portfolio._internal.checks import require_count
+
+__all__ = [
+    "InMemoryRateLimitStore",
+    "RateLimitDecision",
+    "RateLimitStore",
+    "RateLimitStoreStats",
+]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+# Floating-point sums of intervals may land a hair past the exact boundary; this fraction of
+# the tolerance (a billionth of it) keeps the burst-th token from being refused for that.
+SLACK = 1e-9
+_ONE_PLUS_SLACK = 1.0 + SLACK
+
+
+class RateLimitDecision(NamedTuple):
+    """What a store decided for one request.
+
+    Example:
+        >>> RateLimitDecision(allowed=False, retry_after=0.5, remaining=0.0, end=1.5).retry_after
+        0.5
+    """
+
+    allowed: bool
+    """Whether the tokens were granted (at once, or reserved when ``retry_after > 0``)."""
+    retry_after: float
+    """Seconds from ``now`` until the tokens are there: 0 when granted at once; the wait the
+    caller must sleep for its reserved tokens when granted later; when to retry if refused."""
+    remaining: float
+    """Tokens left in the bucket after the decision (0 while reservations are outstanding)."""
+    end: float
+    """Where this request's slot ends on the bucket's line (its ``tat`` once granted); a
+    reservation hands it to :meth:`RateLimitStore.release`. When refused, the bucket's
+    ``tat`` as it stays."""
+
+
+class RateLimitStoreStats(TypedDict):
+    """Counters of a :class:`RateLimitStore`, as returned by :meth:`RateLimitStore.stats`."""
+
+    granted: int
+    """Requests granted at once (reservations are counted by the limiter once served)."""
+    refused: int
+    """Requests refused."""
+    keys: int
+    """Live keyed buckets (the default bucket, key ``None``, is not counted)."""
+    evicted: int
+    """Live buckets evicted to stay within ``max_keys``."""
+
+
+@runtime_checkable
+class RateLimitStore(Protocol):
+    """The GCRA state per key behind a :class:`RateLimiter`; every operation is atomic.
+
+    Keys are hashable; ``None`` is the limiter's default bucket. A key never seen (or whose
+    bucket has refilled, or was reset) is a full bucket. Run
+    :class:`python_mastery_portfolio.testing.contracts.rate_limit.RateLimitStoreContract`
+    against an implementation to check it.
+
+    Example:
+        >>> isinstance(InMemoryRateLimitStore(), RateLimitStore)
+        True
+    """
+
+    def try_take(self, key: Hashable, cost: float, now: float, tolerance: float) -> bool:
+        """Take ``cost`` seconds' worth of tokens for ``key`` at ``now`` if there; never reserve.
+
+        The limiter's hot path: the same decision as :meth:`take` with ``max_wait=0``,
+        without building a :class:`RateLimitDecision`.
+        """
+        ...
+
+    def take(
+        self,
+        key: Hashable,
+        cost: float,
+        now: float,
+        tolerance: float,
+        *,
+        interval: float,
+        max_wait: float | None,
+    ) -> RateLimitDecision:
+        """Take ``cost`` for ``key`` at ``now``, or reserve it if due within ``max_wait`` seconds.
+
+        Granted at once (``retry_after == 0``), reserved (``retry_after`` is the wait; the
+        bucket's line now holds the slot, and the key is kept, never evicted, until
+        :meth:`release`), or refused (``allowed`` false, the bucket unchanged, ``retry_after``
+        the time until the tokens would be there). ``max_wait=None`` waits as long as needed;
+        ``interval`` (seconds per token) turns time into the ``remaining`` tokens.
+        """
+        ...
+
+    def release(self, key: Hashable, refund: float, tat: float) -> bool:
+        """End one reservation on ``key`` (made by :meth:`take`), handing back ``refund`` seconds.
+
+        The ``refund`` goes back only if the bucket's ``tat`` is still ``tat`` (the ``end`` of
+        the last slot the caller knows of): nothing was taken after it, so the time handed
+        back can never overlap a later grant. Serving a reservation releases it with
+        ``refund=0``.
+
+        Returns:
+            Whether ``refund`` (> 0) was handed back.
+        """
+        ...
+
+    def backlog(self, key: Hashable, now: float) -> float:
+        """Return how far ``key``'s ``tat`` runs ahead of ``now`` (0 for a full bucket)."""
+        ...
+
+    def reset(self, key: Hashable) -> None:
+        """Refill ``key``'s bucket at once (reservations already made keep their slots)."""
+        ...
+
+    def clear(self) -> None:
+        """Refill every bucket at once."""
+        ...
+
+    def stats(self, now: float) -> RateLimitStoreStats:
+        """Return the store's counters as of ``now``."""
+        ...
+
+
+class InMemoryRateLimitStore:
+    """The default :class:`RateLimitStore`: buckets in a dict, guarded by one lock.
+
+    A bucket that has refilled is the same as no bucket, so refilled buckets are dropped
+    (lazily, when a new key arrives and in :meth:`stats`). When ``max_keys`` keyed buckets are
+    still live and a new key arrives, the least recently used one is evicted, which can only
+    make limiting more lenient for that key; buckets holding reservations are never evicted.
+
+    Args:
+        max_keys: Most keyed buckets kept (>= 1).
+
+    Raises:
+        TypeError: If ``max_keys`` is not an int.
+        ValueError: If ``max_keys`` is below 1.
+
+    Example:
+        >>> store = InMemoryRateLimitStore()
+        >>> store.try_take("a", 1.0, 0.0, 1.0)
+        True
+        >>> store.take("a", 1.0, 0.0, 1.0, interval=1.0, max_wait=0)
+        RateLimitDecision(allowed=False, retry_after=1.0, remaining=0.0, end=1.0)
+    """
+
+    __slots__ = ("_evicted", "_granted", "_held", "_lock", "_max_keys", "_refused", "_tat", "_tats")
+
+    def __init__(self, *, max_keys: int = 10_000) -> None:
+        require_count("max_keys", max_keys, 1)
+        self._max_keys = max_keys
+        self._lock = threading.Lock()
+        # The default bucket lives apart: it is never evicted and costs no dict lookup.
+        self._tat = float("-inf")
+        self._tats: OrderedDict[Hashable, float] = OrderedDict()
+        # Reservations outstanding per key: those buckets are never dropped nor evicted.
+        self._held: dict[Hashable, int] = {}
+        self._granted = 0
+        self._refused = 0
+        self._evicted = 0
+
+    @property
+    def max_keys(self) -> int:
+        """Most keyed buckets kept."""
+        return self._max_keys
+
+    def __repr__(self) -> str:
+        return f"InMemoryRateLimitStore(max_keys={self._max_keys!r})"
+
+    def try_take(self, key: Hashable, cost: float, now: float, tolerance: float) -> bool:
+        """Take ``cost`` for ``key`` at ``now`` if the bucket has it.
+
+        Example:
+            >>> store = InMemoryRateLimitStore()
+            >>> [store.try_take(None, 0.5, 0.0, 1.0) for _ in range(3)]
+            [True, True, False]
+        """
+        with self._lock:
+            if key is None:
+                tat = self._tat
+                if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
+                    tat = now
+                tat += cost
+                if tat - now <= tolerance * _ONE_PLUS_SLACK:
+                    self._tat = tat
+                    self._granted += 1
+                    return True
+                self._refused += 1
+                return False
+            tat = self._load(key, now)
+            if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
+                tat = now
+            tat += cost
+            if tat - now <= tolerance * _ONE_PLUS_SLACK:
+                self._tats[key] = tat
+                self._granted += 1
+                return True
+            self._refused += 1
+            return False
+
+    def take(
+        self,
+        key: Hashable,
+        cost: float,
+        now: float,
+        tolerance: float,
+        *,
+        interval: float,
+        max_wait: float | None,
+    ) -> RateLimitDecision:
+        """Take ``cost`` for ``key`` at ``now``, or reserve it if due within ``max_wait`` seconds.
+
+        Example:
+            >>> store = InMemoryRateLimitStore()
+            >>> store.take(None, 1.0, 0.0, 1.0, interval=0.5, max_wait=None)
+            RateLimitDecision(allowed=True, retry_after=0.0, remaining=0.0, end=1.0)
+            >>> store.take(None, 0.5, 0.0, 1.0, interval=0.5, max_wait=None)
+            RateLimitDecision(allowed=True, retry_after=0.5, remaining=0.0, end=1.5)
+        """
+        slack = tolerance * SLACK
+        with self._lock:
+            start = self._load(key, now)
+            if start < now:  # noqa: PLR1730 - the bucket is full: the line starts at now
+                start = now
+            tat = start + cost
+            wait = tat - tolerance - now
+            if wait <= slack:
+                self._store(key, tat)
+                self._granted += 1
+                return RateLimitDecision(
+                    allowed=True,
+                    retry_after=0.0,
+                    remaining=max(0.0, (tolerance - (tat - now)) / interval),
+                    end=tat,
+                )
+            if max_wait is not None and wait > max_wait + slack:
+                self._refused += 1
+                return RateLimitDecision(
+                    allowed=False,
+                    retry_after=wait,
+                    remaining=max(0.0, (tolerance - (start - now)) / interval),
+                    end=start,
+                )
+            self._store(key, tat)
+            self._held[key] = self._held.get(key, 0) + 1
+            return RateLimitDecision(allowed=True, retry_after=wait, remaining=0.0, end=tat)
+
+    def release(self, key: Hashable, refund: float, tat: float) -> bool:
+        """End a reservation, handing back ``refund`` seconds if nothing was taken after ``tat``.
+
+        Example:
+            >>> store = InMemoryRateLimitStore()
+            >>> store.take("k", 2.0, 0.0, 1.0, interval=1.0, max_wait=None)
+            RateLimitDecision(allowed=True, retry_after=1.0, remaining=0.0, end=2.0)
+            >>> store.release("k", refund=1.0, tat=2.0), store.backlog("k", 0.0)
+            (True, 1.0)
+        """
+        with self._lock:
+            held = self._held[key] - 1
+            if held:
+                self._held[key] = held
+            else:
+                del self._held[key]
+            if refund <= 0:
+                return False
+            current = self._tat if key is None else self._tats.get(key)
+            if current != tat:
+                return False
+            self._store(key, tat - refund)
+            return True
+
+    def backlog(self, key: Hashable, now: float) -> float:
+        """Return how far ``key``'s ``tat`` runs ahead of ``now``.
+
+        Example:
+            >>> InMemoryRateLimitStore().backlog("never seen", 5.0)
+            0.0
+        """
+        with self._lock:
+            tat = self._tat if key is None else self._tats.get(key, now)
+            return max(0.0, tat - now)
+
+    def reset(self, key: Hashable) -> None:
+        """Refill ``key``'s bucket at once.
+
+        Example:
+            >>> store = InMemoryRateLimitStore()
+            >>> store.try_take("a", 1.0, 0.0, 1.0), store.try_take("a", 1.0, 0.0, 1.0)
+            (True, False)
+            >>> store.reset("a")
+            >>> store.try_take("a", 1.0, 0.0, 1.0)
+            True
+        """
+        with self._lock:
+            if key is None:
+                self._tat = float("-inf")
+            else:
+                self._tats.pop(key, None)
+
+    def clear(self) -> None:
+        """Refill every bucket at once.
+
+        Example:
+            >>> store = InMemoryRateLimitStore()
+            >>> store.try_take("a", 1.0, 0.0, 1.0)
+            True
+            >>> store.clear()
+            >>> store.stats(0.0)["keys"]
+            0
+        """
+        with self._lock:
+            self._tat = float("-inf")
+            self._tats.clear()
+
+    def stats(self, now: float) -> RateLimitStoreStats:
+        """Return the counters, dropping refilled buckets first.
+
+        Example:
+            >>> store = InMemoryRateLimitStore()
+            >>> store.try_take("a", 1.0, 0.0, 1.0), store.try_take("a", 1.0, 0.0, 1.0)
+            (True, False)
+            >>> store.stats(0.0)
+            {'granted': 1, 'refused': 1, 'keys': 1, 'evicted': 0}
+        """
+        with self._lock:
+            self._drop_refilled(now)
+            return {
+                "granted": self._granted,
+                "refused": self._refused,
+                "keys": len(self._tats),
+                "evicted": self._evicted,
+            }
+
+    # -- internals; every method below runs with the lock held --
+
+    def _load(self, key: Hashable, now: float) -> float:
+        """Return the ``tat`` of ``key``'s bucket, marking it most recently used."""
+        if key is None:
+            return self._tat
+        tats = self._tats
+        tat = tats.get(key)
+        if tat is None:
+            self._make_room(now)
+            return now
+        tats.move_to_end(key)
+        return tat
+
+    def _store(self, key: Hashable, tat: float) -> None:
+        if key is None:
+            self._tat = tat
+        else:
+            self._tats[key] = tat
+
+    def _drop_refilled(self, now: float) -> None:
+        """Drop refilled buckets from the least recently used end, up to the first live one."""
+        tats = self._tats
+        while tats:
+            key, tat = next(iter(tats.items()))
+            if tat > now or key in self._held:
+                return
+            del tats[key]
+
+    def _make_room(self, now: float) -> None:
+        """Make room for one more keyed bucket, evicting the least recently used if needed."""
+        self._drop_refilled(now)
+        if len(self._tats) < self._max_keys:
+            return
+        for key in self._tats:
+            if key not in self._held:
+                del self._tats[key]
+                self._evicted += 1
+                logger.debug(
+                    "rate limit store at max_keys=%d: evicted a live bucket", self._max_keys
+                )
+                return
