@@ -14,6 +14,7 @@ from python_mastery_portfolio.concurrency._batch import amap, batch_process
 from python_mastery_portfolio.concurrency._buffer import CircularBuffer
 from python_mastery_portfolio.concurrency._connection_pool import AsyncConnectionPool
 from python_mastery_portfolio.concurrency._errors import PoolTimeoutError
+from python_mastery_portfolio.concurrency._gather import gather_tasks
 from python_mastery_portfolio.concurrency._parallel import parallel_process
 from python_mastery_portfolio.concurrency._pool_slots import PoolStats
 from python_mastery_portfolio.concurrency._worker_pool import WorkerPool, WorkerPoolStats
@@ -27,5 +28,6 @@ __all__ = [
     "WorkerPoolStats",
     "amap",
     "batch_process",
+    "gather_tasks",
     "parallel_process",
 ]
