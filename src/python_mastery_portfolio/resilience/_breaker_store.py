@@ -307,10 +307,9 @@ class InMemoryBreakerStateStore:
         if self.state is not _OPEN:
             return self.state
         with self._lock:
-            if self.state is _OPEN:
-                now = policy.now()
-                if now >= self._opened_at + policy.recovery_timeout:
-                    self._to(_HALF_OPEN, now)
+            now = policy.now()
+            if self.state is _OPEN and now >= self._opened_at + policy.recovery_timeout:
+                self._to(_HALF_OPEN, now)
             return self.state
 
     def enter(self, policy: BreakerPolicy) -> BreakerAdmission:

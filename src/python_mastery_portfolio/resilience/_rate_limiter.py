@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import math
 import threading
@@ -94,6 +95,10 @@ class RateLimiterStats(TypedDict):
     """Live keyed buckets (refilled ones are dropped first)."""
     evicted: int
     """Live buckets evicted to stay within ``max_keys``."""
+
+
+def _is_movable(waiter: _Waiter) -> bool:
+    return waiter.movable
 
 
 def _wake(turn: asyncio.Future[None]) -> None:
@@ -504,22 +509,20 @@ class RateLimiter:
         # Only the part of the slot still ahead of now can be handed back; the rest is past.
         refund = min(waiter.cost, waiter.end - now)
         later = queue[index:]
-        if refund > 0 and all(other.movable for other in later):
+        # Only a coroutine's slot may move: the ones queued up to the first thread.
+        ahead = list(itertools.takewhile(_is_movable, later))
+        if refund > 0 and len(ahead) == len(later):
             # Everybody behind moves forward, and so does the bucket's line, unless something
             # was taken after the last of them (then the store keeps the time: strict side).
-            last = later[-1].end if later else waiter.end
-            if self._store.release(key, refund, last):
-                for other in later:
-                    other.end -= refund
+            moved = self._store.release(key, refund, later[-1].end if later else waiter.end)
         else:
+            # A thread's slot cannot move: the coroutines ahead of it move forward, and the
+            # time returned is lost capacity (the strict side).
             self._store.release(key, 0.0, waiter.end)
-            if refund > 0:
-                # A thread's slot cannot move: the coroutines up to it move forward, and the
-                # returned time is lost capacity (the strict side).
-                for other in later:
-                    if not other.movable:
-                        break
-                    other.end -= refund
+            moved = refund > 0
+        if moved:
+            for other in ahead:
+                other.end -= refund
         self._after_leave(key, queue, index)
 
     def _after_leave(self, key: Hashable, queue: list[_Waiter], index: int) -> None:

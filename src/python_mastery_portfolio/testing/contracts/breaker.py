@@ -1,0 +1,374 @@
+"""The contract suite of circuit-breaker state stores: :class:`BreakerStateStoreContract`.
+
+Every :class:`~python_mastery_portfolio.resilience.BreakerStateStore` passes it -- our
+``InMemoryBreakerStateStore``, the Redis store, your own: the transitions and their log,
+consecutive and failure-rate windows, half-open permit counting, stale tickets, reset,
+statistics and atomic steps under many real threads.
+
+Subclass it in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
+the suite drives time through a :class:`~python_mastery_portfolio.testing.ManualClock` (read
+through each :class:`~python_mastery_portfolio.resilience.BreakerPolicy`) and never sleeps.
+It needs pytest.
+
+Example:
+    >>> from python_mastery_portfolio.resilience import InMemoryBreakerStateStore
+    >>> class TestMyStore(BreakerStateStoreContract):
+    ...     def make_store(self) -> InMemoryBreakerStateStore:
+    ...         return InMemoryBreakerStateStore()
+    >>> TestMyStore().make_store().state
+    <CircuitState.CLOSED: 'closed'>
+"""
+
+# ruff: noqa: S101 - a contract suite is pytest tests, which check with assert
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, get_type_hints
+
+from python_mastery_portfolio.resilience import (
+    BreakerAdmission,
+    BreakerPolicy,
+    BreakerStateStore,
+    CircuitBreakerStats,
+    CircuitState,
+)
+from python_mastery_portfolio.testing import ManualClock
+
+__all__ = ["STAT_KEYS", "BreakerStateStoreContract"]
+
+STAT_KEYS = frozenset(get_type_hints(CircuitBreakerStats))
+"""The keys of :class:`~python_mastery_portfolio.resilience.CircuitBreakerStats`."""
+
+CLOSED = CircuitState.CLOSED
+OPEN = CircuitState.OPEN
+HALF_OPEN = CircuitState.HALF_OPEN
+
+_THREADS = 16
+_TIMEOUT = 10.0  # bound on every wait for a thread; never reached when the store is correct
+
+
+def _run_threads(target: Callable[[int], None]) -> None:
+    """Run ``target(index)`` in real threads started together; re-raise the first failure."""
+    barrier = threading.Barrier(_THREADS)
+
+    def body(index: int) -> None:
+        barrier.wait(_TIMEOUT)
+        target(index)
+
+    pool = ThreadPoolExecutor(_THREADS)
+    try:
+        for future in [pool.submit(body, index) for index in range(_THREADS)]:
+            future.result(_TIMEOUT)
+    finally:
+        pool.shutdown(wait=False)
+
+
+class BreakerStateStoreContract:
+    """What every :class:`BreakerStateStore` does; subclass it and implement :meth:`make_store`.
+
+    Not collected on its own (no ``Test`` prefix).
+    """
+
+    def make_store(self) -> BreakerStateStore:
+        """Return a new store under test, in the CLOSED state with nothing counted."""
+        raise NotImplementedError
+
+    # -- helpers --
+
+    def policy(self, clock: ManualClock, **rules: Any) -> BreakerPolicy:
+        """Return a policy reading ``clock``, recovering after 10 s unless ``rules`` say else."""
+        rules.setdefault("recovery_timeout", 10.0)
+        return BreakerPolicy(now=clock.now, **rules)
+
+    def open_store(
+        self, clock: ManualClock, **rules: Any
+    ) -> tuple[BreakerStateStore, BreakerPolicy]:
+        """Return a store opened by one failure, its log drained, and its policy."""
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1, **rules)
+        assert store.record_failure(store.epoch, policy)
+        store.drain_transitions()
+        return store, policy
+
+    def fail(self, store: BreakerStateStore, policy: BreakerPolicy, count: int) -> list[bool]:
+        """Record ``count`` failures of calls admitted now."""
+        return [store.record_failure(store.enter(policy).ticket, policy) for _ in range(count)]
+
+    # -- the protocol --
+
+    def test_implements_the_protocol(self) -> None:
+        """The store is a BreakerStateStore at run time."""
+        assert isinstance(self.make_store(), BreakerStateStore)
+
+    def test_starts_closed_with_nothing_counted(self) -> None:
+        """A new store is CLOSED, admits calls and has counted nothing."""
+        store = self.make_store()
+        policy = self.policy(ManualClock())
+        assert store.state is CLOSED
+        assert store.current_state(policy) is CLOSED
+        admission = store.enter(policy)
+        assert isinstance(admission, BreakerAdmission)
+        assert (admission.admitted, admission.state, admission.ticket) == (
+            True,
+            CLOSED,
+            store.epoch,
+        )
+        stats = store.stats(policy)
+        assert set(stats) == STAT_KEYS
+        assert stats == {
+            "state": CLOSED,
+            "successes": 0,
+            "failures": 0,
+            "ignored": 0,
+            "rejected": 0,
+            "opened": 0,
+            "consecutive_failures": 0,
+            "half_open_calls": 0,
+            "window_calls": 0,
+            "window_failures": 0,
+        }
+        assert not store.has_transitions()
+        assert store.drain_transitions() == []
+
+    def test_consecutive_failures_open(self) -> None:
+        """``failure_threshold`` failures in a row open the circuit, once."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=3)
+        assert self.fail(store, policy, 2) == [False, False]
+        assert store.stats(policy)["consecutive_failures"] == 2
+        assert self.fail(store, policy, 1) == [True]
+        assert store.state is OPEN
+        assert store.has_transitions()
+        assert store.drain_transitions() == [(CLOSED, OPEN)]
+        assert not store.has_transitions()
+        stats = store.stats(policy)
+        assert (stats["failures"], stats["opened"], stats["consecutive_failures"]) == (3, 1, 0)
+
+    def test_a_success_resets_the_count(self) -> None:
+        """A success between failures starts the count again."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=2)
+        assert self.fail(store, policy, 1) == [False]
+        assert store.record_success(store.enter(policy).ticket, policy) is False
+        assert self.fail(store, policy, 1) == [False]
+        assert store.state is CLOSED
+        assert store.stats(policy)["successes"] == 1
+
+    def test_open_refuses_with_retry_after(self) -> None:
+        """While open, entering is refused with the time left, and counted."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock)
+        clock.advance(4)
+        admission = store.enter(policy)
+        assert (admission.admitted, admission.state) == (False, OPEN)
+        assert admission.retry_after == 6.0
+        assert store.stats(policy)["rejected"] == 1
+
+    def test_recovery_timeout_turns_half_open(self) -> None:
+        """After ``recovery_timeout`` the state reads HALF_OPEN, logged once."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock)
+        clock.advance(9.5)
+        assert store.current_state(policy) is OPEN
+        clock.advance(0.5)
+        assert store.current_state(policy) is HALF_OPEN
+        assert store.current_state(policy) is HALF_OPEN
+        assert store.drain_transitions() == [(OPEN, HALF_OPEN)]
+
+    def test_entering_after_the_timeout_takes_a_permit(self) -> None:
+        """Entering an expired OPEN circuit turns it HALF_OPEN and admits a probe."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock)
+        clock.advance(10)
+        admission = store.enter(policy)
+        assert (admission.admitted, admission.state) == (True, HALF_OPEN)
+        assert admission.ticket == store.epoch
+        assert store.stats(policy)["half_open_calls"] == 1
+        assert store.drain_transitions() == [(OPEN, HALF_OPEN)]
+
+    def test_half_open_permits_are_counted(self) -> None:
+        """At most ``half_open_max_calls`` probes at a time; an ignored one gives its back."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock, half_open_max_calls=2)
+        clock.advance(10)
+        first, second = store.enter(policy), store.enter(policy)
+        assert first.admitted
+        assert second.admitted
+        refused = store.enter(policy)
+        assert (refused.admitted, refused.state, refused.retry_after) == (False, HALF_OPEN, 0.0)
+        store.record_ignored(first.ticket)
+        assert store.enter(policy).admitted
+        stats = store.stats(policy)
+        assert (stats["half_open_calls"], stats["rejected"], stats["ignored"]) == (2, 1, 1)
+
+    def test_probe_successes_close(self) -> None:
+        """``success_threshold`` probe successes close the circuit."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock, half_open_max_calls=2, success_threshold=2)
+        clock.advance(10)
+        tickets = [store.enter(policy).ticket for _ in range(2)]
+        assert store.record_success(tickets[0], policy) is False
+        assert store.state is HALF_OPEN
+        assert store.record_success(tickets[1], policy) is True
+        assert store.state is CLOSED
+        assert store.drain_transitions() == [(OPEN, HALF_OPEN), (HALF_OPEN, CLOSED)]
+
+    def test_a_probe_failure_reopens_and_restarts_the_timer(self) -> None:
+        """One probe failure opens the circuit again for a whole ``recovery_timeout``."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock)
+        clock.advance(10)
+        assert store.record_failure(store.enter(policy).ticket, policy) is True
+        assert store.state is OPEN
+        assert store.enter(policy).retry_after == 10.0
+        assert store.drain_transitions() == [(OPEN, HALF_OPEN), (HALF_OPEN, OPEN)]
+        assert store.stats(policy)["opened"] == 2
+
+    def test_stale_tickets_do_not_move_the_state(self) -> None:
+        """An outcome from an earlier epoch is counted but changes nothing."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+        stale = store.enter(policy).ticket
+        assert store.record_failure(store.enter(policy).ticket, policy) is True
+        clock.advance(10)
+        probe = store.enter(policy)
+        assert store.record_success(stale, policy) is False
+        assert store.record_failure(stale, policy) is False
+        store.record_ignored(stale)
+        assert store.state is HALF_OPEN
+        stats = store.stats(policy)
+        assert (stats["half_open_calls"], stats["successes"], stats["failures"]) == (1, 1, 2)
+        assert store.record_success(probe.ticket, policy) is True
+
+    def test_failure_rate_needs_minimum_calls(self) -> None:
+        """In failure-rate mode nothing opens before ``minimum_calls`` calls."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_rate=0.5, minimum_calls=4, window=10.0)
+        assert self.fail(store, policy, 3) == [False, False, False]
+        stats = store.stats(policy)
+        assert (stats["window_calls"], stats["window_failures"]) == (3, 3)
+        assert self.fail(store, policy, 1) == [True]
+        assert store.state is OPEN
+
+    def test_failure_rate_opens_at_the_rate(self) -> None:
+        """The circuit opens when the share of failures reaches ``failure_rate``."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_rate=0.5, minimum_calls=4, window=10.0)
+        for _ in range(3):
+            assert store.record_success(store.enter(policy).ticket, policy) is False
+        assert self.fail(store, policy, 2) == [False, False]  # 2 of 5
+        assert self.fail(store, policy, 1) == [True]  # 3 of 6
+        assert store.drain_transitions() == [(CLOSED, OPEN)]
+
+    def test_old_calls_leave_the_window(self) -> None:
+        """Calls older than ``window`` seconds no longer count."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_rate=0.5, minimum_calls=2, window=10.0)
+        assert self.fail(store, policy, 1) == [False]
+        clock.advance(10)
+        assert store.stats(policy)["window_calls"] == 0
+        assert self.fail(store, policy, 1) == [False]
+        assert store.state is CLOSED
+
+    def test_closing_clears_the_window(self) -> None:
+        """A circuit that closes starts with an empty window."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_rate=0.5, minimum_calls=2, window=60.0)
+        assert self.fail(store, policy, 2) == [False, True]
+        clock.advance(10)
+        assert store.record_success(store.enter(policy).ticket, policy) is True
+        stats = store.stats(policy)
+        assert (stats["window_calls"], stats["window_failures"]) == (0, 0)
+
+    def test_reset_closes(self) -> None:
+        """``reset`` moves a non-closed circuit to CLOSED, logged."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock)
+        assert store.reset(policy) is True
+        assert store.state is CLOSED
+        assert store.drain_transitions() == [(OPEN, CLOSED)]
+        assert store.enter(policy).admitted
+
+    def test_reset_while_closed_forgets_the_count(self) -> None:
+        """``reset`` of a closed circuit forgets its failures and the calls in flight."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=2)
+        in_flight = store.enter(policy).ticket
+        assert self.fail(store, policy, 1) == [False]
+        assert store.reset(policy) is False
+        assert store.stats(policy)["consecutive_failures"] == 0
+        assert store.record_failure(in_flight, policy) is False
+        assert self.fail(store, policy, 1) == [False]
+        assert store.state is CLOSED
+        assert not store.has_transitions()
+
+    def test_reset_while_closed_clears_the_window(self) -> None:
+        """``reset`` of a closed circuit in failure-rate mode empties the window."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_rate=0.5, minimum_calls=5)
+        assert self.fail(store, policy, 2) == [False, False]
+        store.reset(policy)
+        assert store.stats(policy)["window_calls"] == 0
+
+    def test_threads_open_the_circuit_once(self) -> None:
+        """Failures recorded by many threads at once open the circuit exactly once."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=40)
+        ticket = store.epoch
+        moved: list[bool] = []
+        lock = threading.Lock()
+
+        def body(index: int) -> None:
+            for _ in range(5):
+                result = store.record_failure(ticket, policy)
+                with lock:
+                    moved.append(result)
+
+        _run_threads(body)
+        assert moved.count(True) == 1
+        stats = store.stats(policy)
+        assert (stats["failures"], stats["opened"], stats["state"]) == (_THREADS * 5, 1, OPEN)
+        assert store.drain_transitions() == [(CLOSED, OPEN)]
+
+    def test_threads_share_the_half_open_permits(self) -> None:
+        """Many threads entering a half-open circuit at once get exactly the permits."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock, half_open_max_calls=3)
+        clock.advance(10)
+        admitted: list[bool] = []
+        lock = threading.Lock()
+
+        def body(index: int) -> None:
+            result = store.enter(policy).admitted
+            with lock:
+                admitted.append(result)
+
+        _run_threads(body)
+        assert admitted.count(True) == 3
+        stats = store.stats(policy)
+        assert (stats["half_open_calls"], stats["rejected"]) == (3, _THREADS - 3)
+        assert store.drain_transitions() == [(OPEN, HALF_OPEN)]
+
+    def test_threads_count_every_outcome(self) -> None:
+        """Successes and failures recorded by many threads are all counted."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=10_000)
+
+        def body(index: int) -> None:
+            for _ in range(50):
+                ticket = store.enter(policy).ticket
+                if index % 2:
+                    store.record_failure(ticket, policy)
+                else:
+                    store.record_success(ticket, policy)
+
+        _run_threads(body)
+        stats = store.stats(policy)
+        assert (stats["successes"], stats["failures"]) == (_THREADS * 25, _THREADS * 25)
+        assert stats["state"] is CLOSED

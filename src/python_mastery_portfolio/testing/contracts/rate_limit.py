@@ -1,0 +1,294 @@
+"""The contract suite of rate-limit stores: :class:`RateLimitStoreContract`.
+
+Every :class:`~python_mastery_portfolio.resilience.RateLimitStore` passes it -- our
+``InMemoryRateLimitStore``, the Redis store, your own: taking and refusing, ``retry_after``
+and ``remaining``, the burst, a cost above the burst, reservations and their release, per-key
+isolation, reset, statistics and atomic decisions under many real threads.
+
+Subclass it in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
+the suite gives every operation its ``now`` explicitly and never sleeps. It needs pytest.
+
+Example:
+    >>> from python_mastery_portfolio.resilience import InMemoryRateLimitStore
+    >>> class TestMyStore(RateLimitStoreContract):
+    ...     def make_store(self) -> InMemoryRateLimitStore:
+    ...         return InMemoryRateLimitStore()
+    >>> TestMyStore().make_store().try_take("k", 0.25, 0.0, 1.0)
+    True
+"""
+
+# ruff: noqa: S101 - a contract suite is pytest tests, which check with assert
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from typing import get_type_hints
+
+import pytest
+
+from python_mastery_portfolio.resilience import (
+    RateLimitDecision,
+    RateLimitStore,
+    RateLimitStoreStats,
+)
+
+__all__ = ["STAT_KEYS", "RateLimitStoreContract"]
+
+STAT_KEYS = frozenset(get_type_hints(RateLimitStoreStats))
+"""The keys of :class:`~python_mastery_portfolio.resilience.RateLimitStoreStats`."""
+
+# A bucket of 4 tokens, one back every quarter second: exact in binary floating point.
+INTERVAL = 0.25
+TOLERANCE = 1.0
+BURST = 4
+
+_THREADS = 16
+_TIMEOUT = 10.0  # bound on every wait for a thread; never reached when the store is correct
+
+
+def _run_threads(target: Callable[[int], None]) -> None:
+    """Run ``target(index)`` in real threads started together; re-raise the first failure."""
+    barrier = threading.Barrier(_THREADS)
+
+    def body(index: int) -> None:
+        barrier.wait(_TIMEOUT)
+        target(index)
+
+    pool = ThreadPoolExecutor(_THREADS)
+    try:
+        for future in [pool.submit(body, index) for index in range(_THREADS)]:
+            future.result(_TIMEOUT)
+    finally:
+        pool.shutdown(wait=False)
+
+
+class RateLimitStoreContract:
+    """Behaviour every :class:`RateLimitStore` shows; subclass it and implement :meth:`make_store`.
+
+    Not collected on its own (no ``Test`` prefix). Keys are ``None``, strings, ints and
+    tuples of them; times start at 1000.0 and only move forward.
+    """
+
+    def make_store(self) -> RateLimitStore:
+        """Return a new store under test, with every bucket full, keeping at least 100 keys."""
+        raise NotImplementedError
+
+    # -- helpers --
+
+    def take(
+        self,
+        store: RateLimitStore,
+        key: Hashable,
+        tokens: float,
+        now: float,
+        max_wait: float | None,
+    ) -> RateLimitDecision:
+        """Take ``tokens`` of the suite's bucket (4 tokens, one back every 0.25 s)."""
+        return store.take(
+            key, tokens * INTERVAL, now, TOLERANCE, interval=INTERVAL, max_wait=max_wait
+        )
+
+    def try_take(self, store: RateLimitStore, key: Hashable, tokens: float, now: float) -> bool:
+        """Try to take ``tokens`` of the suite's bucket at once."""
+        return store.try_take(key, tokens * INTERVAL, now, TOLERANCE)
+
+    # -- the protocol --
+
+    def test_implements_the_protocol(self) -> None:
+        """The store is a RateLimitStore at run time."""
+        assert isinstance(self.make_store(), RateLimitStore)
+
+    @pytest.mark.parametrize("key", [None, "user", 7, ("tenant", 3)], ids=repr)
+    def test_full_bucket_grants_the_burst_then_refuses(self, key: Hashable) -> None:
+        """A new key's bucket is full: ``burst`` single tokens, then a refusal."""
+        store = self.make_store()
+        assert [self.try_take(store, key, 1, 1000.0) for _ in range(BURST + 1)] == [
+            *([True] * BURST),
+            False,
+        ]
+
+    def test_tokens_come_back_one_interval_each(self) -> None:
+        """After the burst, one token comes back every interval."""
+        store = self.make_store()
+        assert self.try_take(store, "k", BURST, 1000.0)
+        assert not self.try_take(store, "k", 1, 1000.125)
+        assert self.try_take(store, "k", 1, 1000.25)
+        assert not self.try_take(store, "k", 1, 1000.25)
+
+    def test_refill_is_capped_at_the_burst(self) -> None:
+        """An idle bucket never holds more than the burst."""
+        store = self.make_store()
+        assert self.try_take(store, "k", 1, 1000.0)
+        assert [self.try_take(store, "k", 1, 5000.0) for _ in range(BURST + 1)].count(True) == BURST
+
+    def test_several_tokens_at_once(self) -> None:
+        """A cost of several tokens takes them together or not at all."""
+        store = self.make_store()
+        assert self.try_take(store, "k", 3, 1000.0)
+        assert not self.try_take(store, "k", 2, 1000.0)
+        assert self.try_take(store, "k", 1, 1000.0)
+
+    def test_the_burst_of_inexact_intervals(self) -> None:
+        """Intervals that binary floats cannot hold exactly still grant the whole burst."""
+        store = self.make_store()
+        interval = 0.1
+        granted = [store.try_take("k", interval, 1000.0, 10 * interval) for _ in range(11)]
+        assert granted == [*([True] * 10), False]
+
+    def test_cost_above_the_burst_is_never_granted_at_once(self) -> None:
+        """A cost larger than the burst is refused even by a full bucket."""
+        store = self.make_store()
+        assert not self.try_take(store, "k", BURST + 1, 1000.0)
+        decision = self.take(store, "k", BURST + 1, 1000.0, 0)
+        assert not decision.allowed
+        assert decision.retry_after == pytest.approx(INTERVAL)
+        assert self.try_take(store, "k", BURST, 1000.0)
+
+    def test_granted_decision(self) -> None:
+        """Granted at once: no wait, and the tokens left in ``remaining``."""
+        store = self.make_store()
+        decision = self.take(store, "k", 1, 1000.0, 0)
+        assert isinstance(decision, RateLimitDecision)
+        assert decision.allowed
+        assert decision.retry_after == 0
+        assert decision.remaining == pytest.approx(BURST - 1)
+        assert decision.end == pytest.approx(1000.0 + INTERVAL)
+
+    def test_refused_decision_leaves_the_bucket(self) -> None:
+        """Refused: when to retry, the tokens there now, and nothing taken."""
+        store = self.make_store()
+        assert self.try_take(store, "k", 3, 1000.0)
+        decision = self.take(store, "k", 2, 1000.0, 0)
+        assert not decision.allowed
+        assert decision.retry_after == pytest.approx(INTERVAL)
+        assert decision.remaining == pytest.approx(1)
+        assert self.try_take(store, "k", 1, 1000.0)
+
+    def test_retry_after_is_when_the_tokens_are_there(self) -> None:
+        """Retrying exactly ``retry_after`` later succeeds."""
+        store = self.make_store()
+        assert self.try_take(store, "k", BURST, 1000.0)
+        decision = self.take(store, "k", 2, 1000.0, 0)
+        assert decision.retry_after == pytest.approx(2 * INTERVAL)
+        assert not self.try_take(store, "k", 2, 1000.0 + decision.retry_after - INTERVAL)
+        assert self.try_take(store, "k", 2, 1000.0 + decision.retry_after)
+
+    def test_reservation_within_max_wait(self) -> None:
+        """A wait within ``max_wait`` reserves the tokens; a longer one is refused."""
+        store = self.make_store()
+        assert self.try_take(store, "k", BURST, 1000.0)
+        assert not self.take(store, "k", 2, 1000.0, 0.25).allowed
+        decision = self.take(store, "k", 2, 1000.0, 0.5)
+        assert (decision.allowed, decision.remaining) == (True, 0)
+        assert decision.retry_after == pytest.approx(0.5)
+        assert decision.end == pytest.approx(1000.0 + TOLERANCE + 0.5)
+        # The reserved slot is taken: nothing is left until it has passed.
+        assert not self.try_take(store, "k", 1, 1000.5)
+        assert self.try_take(store, "k", 1, 1000.75)
+        assert store.release("k", 0.0, decision.end) is False
+
+    def test_unbounded_reservations_queue_up(self) -> None:
+        """With ``max_wait=None`` each reservation waits behind the previous one."""
+        store = self.make_store()
+        assert self.try_take(store, None, BURST, 1000.0)
+        waits = [self.take(store, None, 1, 1000.0, None).retry_after for _ in range(3)]
+        assert waits == pytest.approx([0.25, 0.5, 0.75])
+
+    def test_release_hands_back_time_when_nothing_came_after(self) -> None:
+        """A refund goes back only while the bucket's line still ends at the given ``tat``."""
+        store = self.make_store()
+        assert self.try_take(store, "k", BURST, 1000.0)
+        first = self.take(store, "k", 1, 1000.0, None)
+        second = self.take(store, "k", 1, 1000.0, None)
+        assert store.release("k", INTERVAL, first.end) is False  # second came after it
+        assert store.release("k", INTERVAL, second.end) is True
+        assert store.backlog("k", 1000.0) == pytest.approx(TOLERANCE + INTERVAL)
+
+    def test_backlog(self) -> None:
+        """``backlog`` is how far the line runs ahead of now, 0 for a full bucket."""
+        store = self.make_store()
+        assert store.backlog("k", 1000.0) == 0
+        assert self.try_take(store, "k", 3, 1000.0)
+        assert store.backlog("k", 1000.0) == pytest.approx(0.75)
+        assert store.backlog("k", 1000.5) == pytest.approx(0.25)
+        assert store.backlog("k", 1010.0) == 0
+
+    def test_keys_are_isolated(self) -> None:
+        """Each key, and ``None``, has a bucket of its own."""
+        store = self.make_store()
+        for key in (None, "a", 1, ("a", 1)):
+            assert self.try_take(store, key, BURST, 1000.0)
+        for key in (None, "a", 1, ("a", 1)):
+            assert not self.try_take(store, key, 1, 1000.0)
+        assert self.try_take(store, "b", BURST, 1000.0)
+
+    def test_reset_refills_one_key(self) -> None:
+        """``reset`` refills one bucket and leaves the others."""
+        store = self.make_store()
+        for key in (None, "a", "b"):
+            assert self.try_take(store, key, BURST, 1000.0)
+        store.reset("a")
+        store.reset(None)
+        assert self.try_take(store, "a", BURST, 1000.0)
+        assert self.try_take(store, None, BURST, 1000.0)
+        assert not self.try_take(store, "b", 1, 1000.0)
+
+    def test_clear_refills_every_key(self) -> None:
+        """``clear`` refills every bucket."""
+        store = self.make_store()
+        for key in (None, "a", "b"):
+            assert self.try_take(store, key, BURST, 1000.0)
+        store.clear()
+        for key in (None, "a", "b"):
+            assert self.try_take(store, key, BURST, 1000.0)
+
+    def test_stats(self) -> None:
+        """``stats`` counts grants, refusals and live keyed buckets."""
+        store = self.make_store()
+        assert self.try_take(store, "a", 1, 1000.0)
+        assert self.take(store, "b", BURST, 1000.0, 0).allowed
+        assert not self.try_take(store, "b", 1, 1000.0)
+        assert not self.take(store, "b", 1, 1000.0, 0).allowed
+        stats = store.stats(1000.0)
+        assert set(stats) == STAT_KEYS
+        assert (stats["granted"], stats["refused"], stats["keys"]) == (2, 2, 2)
+        assert store.stats(5000.0)["keys"] == 0
+
+    def test_threads_never_take_more_than_the_burst(self) -> None:
+        """Many threads at one instant get exactly the burst between them."""
+        store = self.make_store()
+        granted: list[bool] = []
+        lock = threading.Lock()
+        burst = 50
+
+        def body(index: int) -> None:
+            for _ in range(10):
+                result = store.try_take("shared", INTERVAL, 1000.0, burst * INTERVAL)
+                with lock:
+                    granted.append(result)
+
+        _run_threads(body)
+        assert granted.count(True) == burst
+        stats = store.stats(1000.0)
+        assert (stats["granted"], stats["refused"]) == (burst, _THREADS * 10 - burst)
+
+    def test_threads_reserve_disjoint_slots(self) -> None:
+        """Reservations made by many threads at once get one slot each, back to back."""
+        store = self.make_store()
+        assert self.try_take(store, "k", BURST, 1000.0)
+        ends: list[float] = []
+        lock = threading.Lock()
+
+        def body(index: int) -> None:
+            for _ in range(5):
+                decision = self.take(store, "k", 1, 1000.0, None)
+                with lock:
+                    ends.append(decision.end)
+
+        _run_threads(body)
+        expected = [1000.0 + TOLERANCE + INTERVAL * (n + 1) for n in range(_THREADS * 5)]
+        assert sorted(ends) == pytest.approx(expected)
+        for end in ends:
+            store.release("k", 0.0, end)
