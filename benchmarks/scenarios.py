@@ -461,6 +461,152 @@ def _bare_timer() -> Prepared:
 # ----------------------------------------------------------------------------- the list
 
 
+# ----------------------------------------------------------------------------- concurrency
+
+BATCH_LIMIT = 100  # calls at once, the same for every contender
+
+
+def _batch_items() -> list[int]:
+    # 10,000 no-op coroutines in a real run; a tenth of ENTRIES keeps the smoke test short.
+    return list(range(ENTRIES // 10))
+
+
+async def _noop(x: int) -> int:
+    return x
+
+
+def _batch(run: Callable[[list[int]], Any]) -> Prepared:
+    items = _batch_items()
+    outcome: list[Any] = []
+
+    async def op() -> None:
+        outcome[:] = [await run(items)]
+
+    def verify() -> None:
+        _check(outcome == [items], "a batch returned wrong or unordered results")
+
+    return Prepared(op, verify, is_async=True)
+
+
+def _batch_ours() -> Prepared:
+    from python_mastery_portfolio.concurrency import batch_process
+
+    return _batch(lambda items: batch_process(items, _noop, BATCH_LIMIT))
+
+
+def _batch_aiometer() -> Prepared:
+    import importlib
+
+    # Imported by name: the peer is only installed with the [bench] extra, and this keeps
+    # mypy independent of whether it is.
+    aiometer: Any = importlib.import_module("aiometer")
+
+    def run(items: list[int]) -> Any:
+        return aiometer.run_all(
+            [functools.partial(_noop, x) for x in items], max_at_once=BATCH_LIMIT
+        )
+
+    return _batch(run)
+
+
+def _batch_gather_semaphore() -> Prepared:
+    import asyncio
+
+    async def run(items: list[int]) -> list[int]:
+        semaphore = asyncio.Semaphore(BATCH_LIMIT)
+
+        async def limited(x: int) -> int:
+            async with semaphore:
+                return await _noop(x)
+
+        return list(await asyncio.gather(*(limited(x) for x in items)))
+
+    return _batch(run)
+
+
+def _parallel(run: Callable[[list[int]], list[int]]) -> Prepared:
+    items = list(range(1000))
+    return Prepared(
+        functools.partial(run, items),
+        lambda: _check(run(items) == [abs(x) for x in items], "wrong parallel results"),
+    )
+
+
+def _parallel_ours() -> Prepared:
+    from python_mastery_portfolio.concurrency import parallel_process
+
+    return _parallel(lambda items: parallel_process(items, abs, 4))
+
+
+def _parallel_executor_map() -> Prepared:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(items: list[int]) -> list[int]:
+        with ThreadPoolExecutor(4) as executor:
+            return list(executor.map(abs, items))
+
+    return _parallel(run)
+
+
+def _pool_cycle_ours() -> Prepared:
+    from python_mastery_portfolio.concurrency import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(object, max_connections=10)
+
+    async def op() -> None:
+        async with pool.acquire():
+            pass
+
+    def verify() -> None:
+        _check(pool.stats()["created"] == 1, "the pool did not reuse its connection")
+
+    return Prepared(op, verify, is_async=True)
+
+
+def _pool_cycle_queue() -> Prepared:
+    import asyncio
+
+    pool: asyncio.Queue[object] = asyncio.Queue()
+    pool.put_nowait(object())
+
+    async def op() -> None:
+        conn = await pool.get()
+        try:
+            pass
+        finally:
+            pool.put_nowait(conn)
+
+    def verify() -> None:
+        _check(pool.qsize() == 1, "the queue pool lost its connection")
+
+    return Prepared(op, verify, is_async=True)
+
+
+def _buffer_ours() -> Prepared:
+    from python_mastery_portfolio.concurrency import CircularBuffer
+
+    buffer = CircularBuffer[int](max_size=500)
+    buffer.extend(range(500))  # full: every append drops the oldest, the steady state
+    return Prepared(
+        functools.partial(buffer.append, 1),
+        lambda: _check(len(buffer) == 500 and buffer.dropped > 0, "the buffer did not wrap"),
+    )
+
+
+def _buffer_deque_lock() -> Prepared:
+    import threading
+    from collections import deque
+
+    lock = threading.Lock()
+    ring: deque[int] = deque(range(500), maxlen=500)
+
+    def append() -> None:
+        with lock:
+            ring.append(1)
+
+    return Prepared(append, lambda: _check(ring[-1] == 1 and len(ring) == 500, "no append"))
+
+
 def all_scenarios() -> list[Scenario]:
     """Return every scenario of the benchmark issue, in the issue's order."""
     return [
@@ -657,6 +803,41 @@ def all_scenarios() -> list[Scenario]:
             [
                 Contender(OURS, _breaker_ours),
                 Contender("pybreaker", _breaker_pybreaker, "pybreaker", 0.5),
+            ],
+        ),
+        Scenario(
+            "batch_process",
+            "batch_process of no-op coroutines, 100 at once (10 000 per op)",
+            [
+                Contender(OURS, _batch_ours),
+                Contender("aiometer run_all", _batch_aiometer, "aiometer", 1.0),
+                Contender("asyncio.gather + Semaphore", _batch_gather_semaphore, None, 1.5),
+            ],
+            note="Each op runs the whole batch and checks the results come back in order; "
+            "ours keeps 100 worker tasks, the peers make one task (or coroutine) per item.",
+        ),
+        Scenario(
+            "parallel_process",
+            "parallel_process of abs over 1 000 items, 4 threads",
+            [
+                Contender(OURS, _parallel_ours),
+                Contender("ThreadPoolExecutor.map", _parallel_executor_map, None, 1.2),
+            ],
+        ),
+        Scenario(
+            "pool_acquire_release",
+            "AsyncConnectionPool acquire/release cycle (idle connection)",
+            [
+                Contender(OURS, _pool_cycle_ours),
+                Contender("asyncio.Queue pool", _pool_cycle_queue, None, 1.5),
+            ],
+        ),
+        Scenario(
+            "circular_buffer_append",
+            "CircularBuffer.append (full, 500 items)",
+            [
+                Contender(OURS, _buffer_ours),
+                Contender("deque.append under a Lock", _buffer_deque_lock, None, 1.5),
             ],
         ),
         Scenario(

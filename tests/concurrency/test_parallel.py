@@ -83,6 +83,12 @@ class TestParallelProcess:
         time.sleep(0.05)
         assert len(started) == count  # nothing started after the call returned
 
+    def test_last_item_failing(self) -> None:
+        """A failure after every other item finished is raised with its note, as itself."""
+        with pytest.raises(ZeroDivisionError) as caught:
+            parallel_process([1, 2, 0], lambda x: 1 // x, max_workers=1)
+        assert "parallel_process: item 2 (0) failed" in caught.value.__notes__
+
     def test_return_exceptions(self) -> None:
         """With return_exceptions each failure takes its item's place."""
 

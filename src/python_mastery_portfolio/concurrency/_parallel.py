@@ -94,15 +94,21 @@ def parallel_process(
             if return_exceptions
             else concurrent.futures.FIRST_EXCEPTION,
         )
-        failed = next(
-            (index for index, future in enumerate(futures) if _failed(future, done)), None
-        )
+        if not pending and not return_exceptions:
+            # Everything finished: read in input order, so the first failure met is the
+            # lowest-numbered one.
+            results = []
+            for index, future in enumerate(futures):
+                try:
+                    results.append(future.result())
+                except Exception as error:
+                    error.add_note(item_note("parallel_process", index, inputs[index]))
+                    raise
+            return results
+        failed = next((i for i, future in enumerate(futures) if _failed(future, done)), None)
         if failed is not None and not return_exceptions:
             wait_for_running = True
-            error = futures[failed].exception()
-            assert error is not None  # noqa: S101 - _failed checked it
-            error.add_note(item_note("parallel_process", failed, inputs[failed]))
-            raise error
+            _raise_noted(futures[failed], failed, inputs[failed])
         if pending:
             raise TimeoutError(
                 f"parallel_process of {qualified_name(worker_func)} timed out after {timeout}s "
@@ -112,6 +118,13 @@ def parallel_process(
     finally:
         # Nothing not yet started runs after we return or raise.
         executor.shutdown(wait=wait_for_running, cancel_futures=True)
+
+
+def _raise_noted(future: Future[Any], index: int, item: object) -> None:
+    error = future.exception()
+    assert error is not None  # noqa: S101 - the caller checked
+    error.add_note(item_note("parallel_process", index, item))
+    raise error
 
 
 def _failed(future: Future[Any], done: set[Future[Any]]) -> bool:

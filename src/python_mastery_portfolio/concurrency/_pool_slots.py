@@ -103,7 +103,7 @@ class Slots(Generic[T]):
 
     def recycle(self, entry: Entry[T]) -> None:
         """Give a held entry to the longest waiter, or back to the idle stack."""
-        waiter = self._next_waiter()
+        waiter = self._next_waiter() if self.waiters else None
         if waiter is not None:
             waiter.set_result(entry)
         else:
