@@ -25,12 +25,18 @@ from python_mastery_portfolio.testing.contracts.breaker import BreakerStateStore
 from python_mastery_portfolio.testing.contracts.rate_limit import RateLimitStoreContract
 
 
+@pytest.mark.usefixtures("fast_switching")
 class TestInMemoryRateLimitStoreContract(RateLimitStoreContract):
+    """Our in-memory store passes the contract, with threads switching as often as they can."""
+
     def make_store(self) -> RateLimitStore:
         return InMemoryRateLimitStore()
 
 
+@pytest.mark.usefixtures("fast_switching")
 class TestInMemoryBreakerStateStoreContract(BreakerStateStoreContract):
+    """Our in-memory store passes the contract, with threads switching as often as they can."""
+
     def make_store(self) -> BreakerStateStore:
         return InMemoryBreakerStateStore()
 

@@ -319,13 +319,13 @@ class BreakerStateStoreContract:
     def test_threads_open_the_circuit_once(self) -> None:
         """Failures recorded by many threads at once open the circuit exactly once."""
         store = self.make_store()
-        policy = self.policy(ManualClock(), failure_threshold=40)
+        policy = self.policy(ManualClock(), failure_threshold=400)
         ticket = store.epoch
         moved: list[bool] = []
         lock = threading.Lock()
 
         def body(index: int) -> None:
-            for _ in range(5):
+            for _ in range(50):
                 result = store.record_failure(ticket, policy)
                 with lock:
                     moved.append(result)
@@ -333,7 +333,7 @@ class BreakerStateStoreContract:
         _run_threads(body)
         assert moved.count(True) == 1
         stats = store.stats(policy)
-        assert (stats["failures"], stats["opened"], stats["state"]) == (_THREADS * 5, 1, OPEN)
+        assert (stats["failures"], stats["opened"], stats["state"]) == (_THREADS * 50, 1, OPEN)
         assert store.drain_transitions() == [(CLOSED, OPEN)]
 
     def test_threads_share_the_half_open_permits(self) -> None:
@@ -345,14 +345,15 @@ class BreakerStateStoreContract:
         lock = threading.Lock()
 
         def body(index: int) -> None:
-            result = store.enter(policy).admitted
-            with lock:
-                admitted.append(result)
+            for _ in range(20):
+                result = store.enter(policy).admitted
+                with lock:
+                    admitted.append(result)
 
         _run_threads(body)
         assert admitted.count(True) == 3
         stats = store.stats(policy)
-        assert (stats["half_open_calls"], stats["rejected"]) == (3, _THREADS - 3)
+        assert (stats["half_open_calls"], stats["rejected"]) == (3, _THREADS * 20 - 3)
         assert store.drain_transitions() == [(OPEN, HALF_OPEN)]
 
     def test_threads_count_every_outcome(self) -> None:
@@ -361,7 +362,7 @@ class BreakerStateStoreContract:
         policy = self.policy(ManualClock(), failure_threshold=10_000)
 
         def body(index: int) -> None:
-            for _ in range(50):
+            for _ in range(200):
                 ticket = store.enter(policy).ticket
                 if index % 2:
                     store.record_failure(ticket, policy)
@@ -370,5 +371,5 @@ class BreakerStateStoreContract:
 
         _run_threads(body)
         stats = store.stats(policy)
-        assert (stats["successes"], stats["failures"]) == (_THREADS * 25, _THREADS * 25)
+        assert (stats["successes"], stats["failures"]) == (_THREADS * 100, _THREADS * 100)
         assert stats["state"] is CLOSED

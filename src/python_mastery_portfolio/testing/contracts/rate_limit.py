@@ -264,7 +264,7 @@ class RateLimitStoreContract:
         burst = 50
 
         def body(index: int) -> None:
-            for _ in range(10):
+            for _ in range(100):
                 result = store.try_take("shared", INTERVAL, 1000.0, burst * INTERVAL)
                 with lock:
                     granted.append(result)
@@ -272,7 +272,7 @@ class RateLimitStoreContract:
         _run_threads(body)
         assert granted.count(True) == burst
         stats = store.stats(1000.0)
-        assert (stats["granted"], stats["refused"]) == (burst, _THREADS * 10 - burst)
+        assert (stats["granted"], stats["refused"]) == (burst, _THREADS * 100 - burst)
 
     def test_threads_reserve_disjoint_slots(self) -> None:
         """Reservations made by many threads at once get one slot each, back to back."""
@@ -282,13 +282,13 @@ class RateLimitStoreContract:
         lock = threading.Lock()
 
         def body(index: int) -> None:
-            for _ in range(5):
+            for _ in range(30):
                 decision = self.take(store, "k", 1, 1000.0, None)
                 with lock:
                     ends.append(decision.end)
 
         _run_threads(body)
-        expected = [1000.0 + TOLERANCE + INTERVAL * (n + 1) for n in range(_THREADS * 5)]
+        expected = [1000.0 + TOLERANCE + INTERVAL * (n + 1) for n in range(_THREADS * 30)]
         assert sorted(ends) == pytest.approx(expected)
         for end in ends:
             store.release("k", 0.0, end)
