@@ -9,8 +9,27 @@ from __future__ import annotations
 
 from python_mastery_portfolio._internal.exports import present_as as _present_as
 from python_mastery_portfolio._version import __version__
-from python_mastery_portfolio.caching import CachedProperty, LRUCache, async_cache, cache
+from python_mastery_portfolio.caching import (
+    CachedProperty,
+    CacheStats,
+    CacheStore,
+    LRUCache,
+    async_cache,
+    cache,
+)
+from python_mastery_portfolio.concurrency import (
+    AsyncConnectionPool,
+    CircularBuffer,
+    PoolStats,
+    WorkerPool,
+    WorkerPoolStats,
+    amap,
+    batch_process,
+    gather_tasks,
+    parallel_process,
+)
 from python_mastery_portfolio.di import (
+    ContainerStats,
     DIContainer,
     LifecycleScope,
     Scope,
@@ -24,6 +43,7 @@ from python_mastery_portfolio.exceptions import (
     DataProcessingError,
     DependencyError,
     LifetimeError,
+    PoolTimeoutError,
     PortfolioError,
     RateLimitError,
     ResolutionError,
@@ -35,13 +55,19 @@ from python_mastery_portfolio.exceptions import (
 from python_mastery_portfolio.pipeline import Container, Pipeline
 from python_mastery_portfolio.repository import InMemoryRepository, Repository, Serializable
 from python_mastery_portfolio.resilience import (
+    BreakerStateStore,
     CircuitBreaker,
+    CircuitBreakerStats,
     CircuitState,
     RateLimiter,
+    RateLimiterStats,
+    RateLimitStore,
     rate_limit,
 )
 from python_mastery_portfolio.result import Failure, Result, Success, as_result, attempt
 from python_mastery_portfolio.retrying import (
+    RetryKwargs,
+    RetryOptions,
     RetryState,
     async_retry,
     retry,
@@ -53,13 +79,20 @@ from python_mastery_portfolio.validation import validate_types
 
 __all__ = [
     "APIError",
+    "AsyncConnectionPool",
+    "BreakerStateStore",
+    "CacheStats",
+    "CacheStore",
     "CachedProperty",
     "CircuitBreaker",
+    "CircuitBreakerStats",
     "CircuitOpenError",
     "CircuitState",
+    "CircularBuffer",
     "CircularDependencyError",
     "ConfigurationError",
     "Container",
+    "ContainerStats",
     "DIContainer",
     "DataProcessingError",
     "DependencyError",
@@ -69,13 +102,19 @@ __all__ = [
     "LifecycleScope",
     "LifetimeError",
     "Pipeline",
+    "PoolStats",
+    "PoolTimeoutError",
     "PortfolioError",
     "RateLimitError",
+    "RateLimitStore",
     "RateLimiter",
+    "RateLimiterStats",
     "Repository",
     "ResolutionError",
     "Result",
     "RetryExhaustedError",
+    "RetryKwargs",
+    "RetryOptions",
     "RetryState",
     "Scope",
     "Serializable",
@@ -84,13 +123,19 @@ __all__ = [
     "Success",
     "UnwrapError",
     "ValidationError",
+    "WorkerPool",
+    "WorkerPoolStats",
     "__version__",
+    "amap",
     "as_result",
     "async_cache",
     "async_retry",
     "attempt",
+    "batch_process",
     "cache",
+    "gather_tasks",
     "measure_block",
+    "parallel_process",
     "rate_limit",
     "retry",
     "retry_testing",

@@ -14,6 +14,7 @@ and turns into JSON (:meth:`PortfolioError.to_dict`) or an RFC 9457 problem obje
     ├── APIError                                            502  an upstream failed
     ├── RetryExhaustedError                                 500  results stayed unacceptable
     ├── UnwrapError                     (also ValueError)   500  a Failure was unwrapped
+    ├── PoolTimeoutError                (also TimeoutError) 503  no pooled connection in time
     └── DependencyError                                     500  fix the DI registrations
         ├── ServiceNotRegisteredError   (also LookupError)
         ├── CircularDependencyError
@@ -72,6 +73,7 @@ __all__ = [
     "DataProcessingError",
     "DependencyError",
     "LifetimeError",
+    "PoolTimeoutError",
     "PortfolioError",
     "RateLimitError",
     "ResolutionError",
@@ -417,6 +419,25 @@ class UnwrapError(PortfolioError, ValueError):
     default_code = "unwrap_error"
     fields = ("failure",)
     failure: Any
+
+
+class PoolTimeoutError(PortfolioError, TimeoutError):
+    """No connection became available within ``acquire_timeout``; ``pool`` names the pool.
+
+    Also a :class:`TimeoutError`, so code that already catches timeouts keeps working.
+
+    Example:
+        >>> error = PoolTimeoutError("no connection", pool="db", max_connections=10, timeout=2.0)
+        >>> error.pool, error.max_connections, isinstance(error, TimeoutError)
+        ('db', 10, True)
+    """
+
+    default_code = "pool_timeout"
+    http_status = 503
+    fields = ("pool", "max_connections", "timeout")
+    pool: str | None
+    max_connections: int | None
+    timeout: float | None
 
 
 class DependencyError(PortfolioError):

@@ -13,11 +13,11 @@ from __future__ import annotations
 from python_mastery_portfolio.concurrency._batch import amap, batch_process
 from python_mastery_portfolio.concurrency._buffer import CircularBuffer
 from python_mastery_portfolio.concurrency._connection_pool import AsyncConnectionPool
-from python_mastery_portfolio.concurrency._errors import PoolTimeoutError
 from python_mastery_portfolio.concurrency._gather import gather_tasks
 from python_mastery_portfolio.concurrency._parallel import parallel_process
 from python_mastery_portfolio.concurrency._pool_slots import PoolStats
 from python_mastery_portfolio.concurrency._worker_pool import WorkerPool, WorkerPoolStats
+from python_mastery_portfolio.exceptions import PoolTimeoutError
 
 __all__ = [
     "AsyncConnectionPool",

@@ -102,6 +102,7 @@ async def batch_process(
         ValueError: If ``max_concurrent`` < 1 or a rate or timeout is not positive.
 
     Example:
+        >>> import asyncio
         >>> async def double(x: int) -> int:
         ...     await asyncio.sleep(0)
         ...     return 2 * x
@@ -225,6 +226,7 @@ def amap(
         ``contextlib.aclosing``, to stop the running calls at once when leaving early).
 
     Example:
+        >>> import asyncio
         >>> async def main() -> list[tuple[int, int]]:
         ...     return sorted([pair async for pair in amap(abs, [-2, 1, -3])])
         >>> asyncio.run(main())

@@ -16,9 +16,9 @@ from python_mastery_portfolio._internal.checks import require_count, require_pos
 from python_mastery_portfolio._internal.sentinels import Sentinel
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.concurrency._clocked import ClockTimeout
-from python_mastery_portfolio.concurrency._errors import PoolTimeoutError
 from python_mastery_portfolio.concurrency._pool_hooks import ResourceHooks
 from python_mastery_portfolio.concurrency._pool_slots import WAIT, Entry, PoolStats, Slots
+from python_mastery_portfolio.exceptions import PoolTimeoutError
 
 __all__ = ["AsyncConnectionPool"]
 

@@ -36,6 +36,7 @@ async def gather_tasks(*aws: Awaitable[Any], return_exceptions: bool = True) -> 
         The results, in argument order.
 
     Example:
+        >>> import asyncio
         >>> async def ok() -> int:
         ...     return 1
         >>> async def bad() -> int:

@@ -361,7 +361,7 @@ class DIContainer:
             >>> DIContainer().register(Leaf).validate()
             Traceback (most recent call last):
               ...
-            python_mastery_portfolio.exceptions.DependencyError: 1 problem in the DI container:
+            python_mastery_portfolio.DependencyError: 1 problem in the DI container:
             - Leaf -> bytearray (not registered)
         """
         graph = self._compiler.graph()

@@ -139,6 +139,7 @@ class BreakerStateStore(Protocol):
     against an implementation to check it.
 
     Example:
+        >>> from python_mastery_portfolio.resilience import InMemoryBreakerStateStore
         >>> isinstance(InMemoryBreakerStateStore(), BreakerStateStore)
         True
     """

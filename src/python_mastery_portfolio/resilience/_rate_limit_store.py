@@ -87,6 +87,7 @@ class RateLimitStore(Protocol):
     against an implementation to check it.
 
     Example:
+        >>> from python_mastery_portfolio.resilience import InMemoryRateLimitStore
         >>> isinstance(InMemoryRateLimitStore(), RateLimitStore)
         True
     """

@@ -20,7 +20,7 @@ class UserNotFoundError(PortfolioError, LookupError):
 
     default_code = "user_not_found"
     http_status = 404
-    _fields = ("user_id",)
+    fields = ("user_id",)
     user_id: str | None
 
     def __init__(self, user_id: str, *, code: str | None = None, **context: Any) -> None:
@@ -37,7 +37,7 @@ class DuplicateEmailError(PortfolioError):
 
     default_code = "duplicate_email"
     http_status = 409
-    _fields = ("email",)
+    fields = ("email",)
     email: str | None
 
     def __init__(self, email: str, *, code: str | None = None, **context: Any) -> None:

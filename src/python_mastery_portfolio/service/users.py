@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from python_mastery_portfolio.caching import LRUCache
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.caching import CacheStats, LRUCache
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.exceptions import ValidationError
 from python_mastery_portfolio.service.errors import UserNotFoundError
@@ -39,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_MISSING: Any = object()
 
 
 class UserService:
@@ -150,8 +149,8 @@ class UserService:
         Raises:
             UserNotFoundError: If there is no such user (404).
         """
-        cached = self._cache.get(user_id, _MISSING)
-        if cached is not _MISSING:
+        cached = self._cache.get(user_id, MISSING)
+        if cached is not MISSING:
             user: User = cached
             return user
         generation = self._generation
@@ -203,6 +202,6 @@ class UserService:
         """Raise if the database cannot answer a query."""
         await self._run(self._repository.ping)
 
-    def cache_stats(self) -> dict[str, int | float]:
+    def cache_stats(self) -> CacheStats:
         """Return the read cache's statistics."""
         return self._cache.stats()

@@ -19,8 +19,6 @@ Example:
     <CircuitState.CLOSED: 'closed'>
 """
 
-# ruff: noqa: S101 - a contract suite is pytest tests, which check with assert
-
 from __future__ import annotations
 
 import threading

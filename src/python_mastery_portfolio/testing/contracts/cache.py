@@ -20,8 +20,6 @@ Example:
     'default'
 """
 
-# ruff: noqa: S101 - a contract suite is pytest tests, which check with assert
-
 from __future__ import annotations
 
 import threading

@@ -17,8 +17,6 @@ Example:
     True
 """
 
-# ruff: noqa: S101 - a contract suite is pytest tests, which check with assert
-
 from __future__ import annotations
 
 import threading
