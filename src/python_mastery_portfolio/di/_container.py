@@ -12,7 +12,6 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from types import TracebackType
 from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 
 from python_mastery_portfolio._internal.callables import is_async_callable
@@ -21,7 +20,7 @@ from python_mastery_portfolio.di._cells import Cleanups
 from python_mastery_portfolio.di._compile import Compiler
 from python_mastery_portfolio.di._graph import find_problems
 from python_mastery_portfolio.di._registration import Frame, Kind, LifecycleScope, Registration
-from python_mastery_portfolio.di._scope import Scope
+from python_mastery_portfolio.di._scope import ClosesOnExit, Scope
 from python_mastery_portfolio.exceptions import DependencyError
 
 __all__ = ["ContainerStats", "DIContainer"]
@@ -75,7 +74,7 @@ class ContainerStats(TypedDict):
     """Active ``override`` blocks."""
 
 
-class DIContainer:
+class DIContainer(ClosesOnExit):
     """Register services, then resolve them with their dependencies wired from type hints.
 
     Registration and resolution are thread-safe. See the module docstring for errors,
@@ -477,26 +476,3 @@ class DIContainer:
             ),
             "overrides": compiler.overrides,
         }
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # The body's exception is handed on, so generator finalisers see it.
-        self.close(exc)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose(exc)

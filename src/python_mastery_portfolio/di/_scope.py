@@ -19,7 +19,7 @@ from python_mastery_portfolio.di._graph import chain_error
 from python_mastery_portfolio.di._protocols import Finaliser, ProviderScope
 from python_mastery_portfolio.exceptions import LifetimeError
 
-__all__ = ["Scope", "ScopeState"]
+__all__ = ["ClosesOnExit", "Scope", "ScopeState"]
 
 T = TypeVar("T")
 
@@ -94,7 +94,49 @@ class ScopeState:
             return cell
 
 
-class Scope:
+class ClosesOnExit:
+    """The context-manager protocol of objects that end with ``close``/``aclose(error)``.
+
+    ``with`` and ``async with`` hand the body's exception to the finalisers, so generator
+    factories see it (as ``contextlib.contextmanager`` would). Used by :class:`Scope` and the
+    container.
+    """
+
+    __slots__ = ()
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Finalise, handing ``error`` (the body's exception, if any) to the finalisers."""
+        raise NotImplementedError
+
+    async def aclose(self, error: BaseException | None = None) -> None:
+        """Finalise, awaiting async finalisers too."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # The body's exception is handed on, so generator finalisers see it.
+        self.close(exc)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose(exc)
+
+
+class Scope(ClosesOnExit):
     """A unit of work (a request, a job) with its own instances of the scoped services.
 
     Open one with ``with container.scope() as scope:`` or ``async with``. Each scoped
@@ -155,26 +197,3 @@ class Scope:
     async def aclose(self, error: BaseException | None = None) -> None:
         """End the scope, awaiting async generator finalisers too."""
         await self._state.aclose(error)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # The body's exception is handed on, so generator finalisers see it.
-        self.close(exc)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose(exc)

@@ -22,8 +22,6 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, get_type_hints
 
 from python_mastery_portfolio.resilience import (
@@ -34,6 +32,7 @@ from python_mastery_portfolio.resilience import (
     CircuitState,
 )
 from python_mastery_portfolio.testing import ManualClock
+from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
 __all__ = ["STAT_KEYS", "BreakerStateStoreContract"]
 
@@ -43,25 +42,6 @@ STAT_KEYS = frozenset(get_type_hints(CircuitBreakerStats))
 CLOSED = CircuitState.CLOSED
 OPEN = CircuitState.OPEN
 HALF_OPEN = CircuitState.HALF_OPEN
-
-_THREADS = 16
-_TIMEOUT = 10.0  # bound on every wait for a thread; never reached when the store is correct
-
-
-def _run_threads(target: Callable[[int], None]) -> None:
-    """Run ``target(index)`` in real threads started together; re-raise the first failure."""
-    barrier = threading.Barrier(_THREADS)
-
-    def body(index: int) -> None:
-        barrier.wait(_TIMEOUT)
-        target(index)
-
-    pool = ThreadPoolExecutor(_THREADS)
-    try:
-        for future in [pool.submit(body, index) for index in range(_THREADS)]:
-            future.result(_TIMEOUT)
-    finally:
-        pool.shutdown(wait=False)
 
 
 class BreakerStateStoreContract:
@@ -328,10 +308,10 @@ class BreakerStateStoreContract:
                 with lock:
                     moved.append(result)
 
-        _run_threads(body)
+        run_together(body)
         assert moved.count(True) == 1
         stats = store.stats(policy)
-        assert (stats["failures"], stats["opened"], stats["state"]) == (_THREADS * 50, 1, OPEN)
+        assert (stats["failures"], stats["opened"], stats["state"]) == (THREADS * 50, 1, OPEN)
         assert store.drain_transitions() == [(CLOSED, OPEN)]
 
     def test_threads_share_the_half_open_permits(self) -> None:
@@ -348,10 +328,10 @@ class BreakerStateStoreContract:
                 with lock:
                     admitted.append(result)
 
-        _run_threads(body)
+        run_together(body)
         assert admitted.count(True) == 3
         stats = store.stats(policy)
-        assert (stats["half_open_calls"], stats["rejected"]) == (3, _THREADS * 20 - 3)
+        assert (stats["half_open_calls"], stats["rejected"]) == (3, THREADS * 20 - 3)
         assert store.drain_transitions() == [(OPEN, HALF_OPEN)]
 
     def test_threads_count_every_outcome(self) -> None:
@@ -367,7 +347,7 @@ class BreakerStateStoreContract:
                 else:
                     store.record_success(ticket, policy)
 
-        _run_threads(body)
+        run_together(body)
         stats = store.stats(policy)
-        assert (stats["successes"], stats["failures"]) == (_THREADS * 100, _THREADS * 100)
+        assert (stats["successes"], stats["failures"]) == (THREADS * 100, THREADS * 100)
         assert stats["state"] is CLOSED

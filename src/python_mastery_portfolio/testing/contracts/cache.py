@@ -22,42 +22,18 @@ Example:
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, get_type_hints
 
 import pytest
 
 from python_mastery_portfolio.caching import CacheStats, CacheStore
 from python_mastery_portfolio.testing import ManualClock
+from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
 __all__ = ["STAT_KEYS", "CacheContract", "CacheStoreContract"]
 
 STAT_KEYS = frozenset(get_type_hints(CacheStats))
 """The keys of :class:`~python_mastery_portfolio.caching.CacheStats`."""
-
-_THREADS = 16
-_TIMEOUT = 10.0  # bound on every wait for a thread; never reached when the store is correct
-
-
-def _run_threads(target: Callable[[int], None]) -> None:
-    """Run ``target(index)`` in real threads started together; re-raise the first failure.
-
-    Each wait is bounded, so a deadlocked store fails the test instead of hanging it.
-    """
-    barrier = threading.Barrier(_THREADS)
-
-    def body(index: int) -> None:
-        barrier.wait(_TIMEOUT)
-        target(index)
-
-    pool = ThreadPoolExecutor(_THREADS)
-    try:
-        for future in [pool.submit(body, index) for index in range(_THREADS)]:
-            future.result(_TIMEOUT)
-    finally:
-        pool.shutdown(wait=False)
 
 
 class CacheStoreContract:
@@ -189,8 +165,8 @@ class CacheStoreContract:
             ]
             assert store.delete((index, 0)) is True
 
-        _run_threads(work)
-        assert store.stats()["size"] == _THREADS * 4
+        run_together(work)
+        assert store.stats()["size"] == THREADS * 4
 
     def test_threads_count_exactly(self) -> None:
         """Counts recorded from many threads at once all arrive."""
@@ -201,9 +177,9 @@ class CacheStoreContract:
                 store.record(hits=1)
                 store.record(misses=1)
 
-        _run_threads(work)
+        run_together(work)
         stats = store.stats()
-        assert (stats["hits"], stats["misses"]) == (_THREADS * 50, _THREADS * 50)
+        assert (stats["hits"], stats["misses"]) == (THREADS * 50, THREADS * 50)
 
 
 class CacheContract(CacheStoreContract):

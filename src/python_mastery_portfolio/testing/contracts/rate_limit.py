@@ -20,8 +20,7 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable
 from typing import get_type_hints
 
 import pytest
@@ -31,6 +30,7 @@ from python_mastery_portfolio.resilience import (
     RateLimitStore,
     RateLimitStoreStats,
 )
+from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
 __all__ = ["STAT_KEYS", "RateLimitStoreContract"]
 
@@ -41,25 +41,6 @@ STAT_KEYS = frozenset(get_type_hints(RateLimitStoreStats))
 INTERVAL = 0.25
 TOLERANCE = 1.0
 BURST = 4
-
-_THREADS = 16
-_TIMEOUT = 10.0  # bound on every wait for a thread; never reached when the store is correct
-
-
-def _run_threads(target: Callable[[int], None]) -> None:
-    """Run ``target(index)`` in real threads started together; re-raise the first failure."""
-    barrier = threading.Barrier(_THREADS)
-
-    def body(index: int) -> None:
-        barrier.wait(_TIMEOUT)
-        target(index)
-
-    pool = ThreadPoolExecutor(_THREADS)
-    try:
-        for future in [pool.submit(body, index) for index in range(_THREADS)]:
-            future.result(_TIMEOUT)
-    finally:
-        pool.shutdown(wait=False)
 
 
 class RateLimitStoreContract:
@@ -267,10 +248,10 @@ class RateLimitStoreContract:
                 with lock:
                     granted.append(result)
 
-        _run_threads(body)
+        run_together(body)
         assert granted.count(True) == burst
         stats = store.stats(1000.0)
-        assert (stats["granted"], stats["refused"]) == (burst, _THREADS * 100 - burst)
+        assert (stats["granted"], stats["refused"]) == (burst, THREADS * 100 - burst)
 
     def test_threads_reserve_disjoint_slots(self) -> None:
         """Reservations made by many threads at once get one slot each, back to back."""
@@ -285,8 +266,8 @@ class RateLimitStoreContract:
                 with lock:
                     ends.append(decision.end)
 
-        _run_threads(body)
-        expected = [1000.0 + TOLERANCE + INTERVAL * (n + 1) for n in range(_THREADS * 30)]
+        run_together(body)
+        expected = [1000.0 + TOLERANCE + INTERVAL * (n + 1) for n in range(THREADS * 30)]
         assert sorted(ends) == pytest.approx(expected)
         for end in ends:
             store.release("k", 0.0, end)
