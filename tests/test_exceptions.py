@@ -456,6 +456,28 @@ class TestFieldSpec:
         assert error.order_id == "o-2"
         assert error.context == {"order_id": "o-2"}
 
+    def test_legacy_underscore_fields_spelling(self) -> None:
+        """A class declaring ``_fields`` (the first releases' spelling) keeps its attributes."""
+
+        class LegacyError(PortfolioError):
+            _fields = ("user_id",)
+
+            def __init__(self, message: str, *, user_id: str | None = None) -> None:
+                super().__init__(message, user_id=user_id)
+
+        error = LegacyError("x", user_id="u3")
+        assert error.user_id == "u3"  # type: ignore[attr-defined]  # declared through _fields
+        assert error.context == {"user_id": "u3"}
+        assert LegacyError.fields == ("user_id",)
+
+    def test_fields_and_underscore_fields_together_refused(self) -> None:
+        """Declaring both spellings is a TypeError at class definition."""
+        with pytest.raises(TypeError, match="both fields and _fields"):
+
+            class BothError(PortfolioError):
+                fields = ("a",)
+                _fields = ("b",)
+
     @pytest.mark.parametrize("protocol", PROTOCOLS)
     @pytest.mark.parametrize(
         "error",

@@ -253,8 +253,14 @@ _RESERVED_FIELDS = frozenset({"message", "code", "context", "timestamp", *dir(Po
 
 
 def _declared_fields(cls: type[PortfolioError]) -> tuple[str, ...]:
-    """Return the ``fields`` a class body declares, checked; ``()`` when it declares none."""
-    declared: object = cls.__dict__.get("fields", ())
+    """Return the ``fields`` a class body declares, checked; ``()`` when it declares none.
+
+    ``_fields``, the spelling of the first releases, is read the same way, so subclasses
+    written against it keep their attributes.
+    """
+    if "fields" in cls.__dict__ and "_fields" in cls.__dict__:
+        raise TypeError(f"{cls.__qualname__} declares both fields and _fields: keep fields")
+    declared: object = cls.__dict__.get("fields", cls.__dict__.get("_fields", ()))
     if not isinstance(declared, tuple | list) or not all(isinstance(n, str) for n in declared):
         raise TypeError(f"{cls.__qualname__}.fields must be a tuple of names, got {declared!r}")
     for name in declared:
