@@ -309,3 +309,51 @@ class TestPresentAs:
         present_as("fakepkg", vars(package), names)
         present_as("fakepkg", vars(package), names)
         assert package.Widget.__module__ == package.Widget.size.__module__ == "fakepkg"
+
+
+# Every public module path and name of the first, flat release (0.1.0 before the subpackages).
+FLAT_RELEASE_PATHS = {
+    "caching": ["CachedFunction", "LRUCache", "async_cache", "cache"],
+    "retrying": [
+        "AsyncRetryDecorator", "Attempt", "RetryDecorator", "RetryState", "Retrying",
+        "async_retry", "retry", "retry_testing", "retrying",
+    ],
+    "resilience": [
+        "CircuitBreaker", "CircuitBreakerDecorator", "CircuitOpenError", "CircuitState",
+        "RateLimitDecorator", "RateLimitError", "RateLimited", "RateLimitedClassMethod",
+        "RateLimiter", "StateListener", "rate_limit",
+    ],
+    "validation": ["validate_types"],
+    "timing": ["BlockTimer", "TimeUnit", "measure_block", "timed"],
+    "di_container": ["DIContainer", "LifecycleScope", "Scope", "ServiceProvider"],
+    "descriptors": ["CachedProperty"],
+    "typing_utils": [
+        "Container", "Failure", "InMemoryRepository", "Pipeline", "Repository", "Result",
+        "Serializable", "Success", "as_result", "attempt",
+    ],
+    "decorators": [
+        "CachedProperty", "as_result", "async_cache", "async_retry", "cache", "rate_limit",
+        "retry", "timed", "validate_types",
+    ],
+    "testing": ["ManualClock"],
+    "exceptions": [
+        "APIError", "CircuitOpenError", "CircularDependencyError", "ConfigurationError",
+        "DataProcessingError", "DependencyError", "LifetimeError", "PortfolioError",
+        "RateLimitError", "ResolutionError", "RetryExhaustedError", "ServiceNotRegisteredError",
+        "UnwrapError", "ValidationError",
+    ],
+    "clock": ["SYSTEM_CLOCK", "Clock", "SystemClock"],
+    "cli": ["APP_FACTORY", "build_parser", "main"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("module", "names"), sorted(FLAT_RELEASE_PATHS.items()), ids=sorted(FLAT_RELEASE_PATHS)
+)
+def test_flat_release_import_paths_still_work(module: str, names: list[str]) -> None:
+    """``from python_mastery_portfolio.<module> import <name>`` works for every earlier path."""
+    imported = importlib.import_module(f"python_mastery_portfolio.{module}")
+    for name in names:
+        value = getattr(imported, name)
+        root_value = getattr(pmp, name, value)
+        assert value is root_value, f"{module}.{name} is not the root's {name}"
