@@ -102,6 +102,50 @@ class TestParallelProcess:
         assert isinstance(result[2], KeyError)
         assert result[3] == 3
 
+    @pytest.mark.parametrize("return_exceptions", [True, False], ids=["returning", "raising"])
+    @pytest.mark.parametrize(
+        "fatal",
+        [KeyboardInterrupt(), SystemExit(3), GeneratorExit()],
+        ids=["keyboard-interrupt", "system-exit", "other-base-exception"],
+    )
+    def test_base_exceptions_are_never_results(
+        self, fatal: BaseException, return_exceptions: bool
+    ) -> None:
+        """A KeyboardInterrupt or SystemExit in an item propagates, never becomes a result.
+
+        With or without return_exceptions, it carries its item's note and no thread is left.
+        """
+
+        def work(x: int) -> int:
+            if x == 1:
+                raise fatal
+            if x == 2:
+                raise KeyError(x)
+            return x
+
+        with pytest.raises(type(fatal)) as caught:
+            if return_exceptions:
+                parallel_process(range(40), work, 2, return_exceptions=True)
+            else:
+                parallel_process(range(40), work, 2)
+        assert caught.value is fatal
+        assert "parallel_process: item 1 (1) failed" in caught.value.__notes__
+        assert not any(t.name.startswith("pmp-parallel") for t in threading.enumerate())
+
+    def test_return_exceptions_timeout(self) -> None:
+        """The timeout applies with return_exceptions too."""
+        release = threading.Event()
+
+        def work(x: int) -> int:
+            release.wait(TIMEOUT)
+            return x
+
+        try:
+            with pytest.raises(TimeoutError, match="unfinished"):
+                parallel_process(range(20), work, 2, timeout=0.01, return_exceptions=True)
+        finally:
+            release.set()
+
     def test_timeout(self) -> None:
         """The timeout stops the call; queued items never start."""
         release = threading.Event()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import queue
 import threading
+import weakref
 from concurrent.futures import CancelledError
 from typing import Any
 
@@ -267,3 +269,33 @@ class TestWorkerPool:
         """Wrong arguments raise TypeError/ValueError naming the parameter."""
         with pytest.raises(error, match=name):
             WorkerPool(**kwargs)
+
+    def test_dropped_pools_release_their_threads(self) -> None:
+        """Pools dropped without shutdown are collected and their idle threads exit."""
+        gc.collect()
+        before = threading.active_count()
+        refs = []
+        for _ in range(50):
+            pool = WorkerPool(4)
+            refs.append(weakref.ref(pool))
+            del pool
+        gc.collect()
+        assert all(ref() is None for ref in refs)  # the threads do not keep the pools alive
+        wait_until(lambda: threading.active_count() <= before)
+
+    def test_dropped_pool_still_runs_its_queued_tasks(self) -> None:
+        """Tasks submitted before the pool is dropped still run, then its thread exits."""
+        gate = threading.Event()
+        pool = WorkerPool(1, name="dropped")
+        ref = weakref.ref(pool)
+        (thread,) = [t for t in threading.enumerate() if t.name == "dropped-0"]
+        first = pool.submit(gate.wait, TIMEOUT)
+        queued = [pool.submit(pow, 2, n) for n in range(5)]
+        del pool
+        gc.collect()
+        assert ref() is None
+        gate.set()
+        assert first.result(TIMEOUT) is True
+        assert [future.result(TIMEOUT) for future in queued] == [1, 2, 4, 8, 16]
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()

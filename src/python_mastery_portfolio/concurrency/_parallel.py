@@ -58,6 +58,9 @@ def parallel_process(
         timeout: Seconds for the whole call before :class:`TimeoutError`, or ``None``. It is
             a real wait for other threads, so it cannot follow an injected clock.
         return_exceptions: Put each failed item's exception in its place instead of raising.
+            Only an :class:`Exception` takes its item's place: a ``KeyboardInterrupt``,
+            ``SystemExit`` or other ``BaseException`` raised by ``worker_func`` stops the
+            call as a failure does (with a note naming the item) and propagates.
 
     Returns:
         One result (or, with ``return_exceptions``, exception) per item, in input order.
@@ -87,13 +90,12 @@ def parallel_process(
     wait_for_running = False
     try:
         futures = [executor.submit(worker_func, item) for item in inputs]
-        done, pending = concurrent.futures.wait(
-            futures,
-            timeout,
-            concurrent.futures.ALL_COMPLETED
-            if return_exceptions
-            else concurrent.futures.FIRST_EXCEPTION,
-        )
+        if return_exceptions:
+            done, pending = _wait_for_fatal(futures, timeout)
+        else:
+            done, pending = concurrent.futures.wait(
+                futures, timeout, concurrent.futures.FIRST_EXCEPTION
+            )
         if not pending and not return_exceptions:
             # Everything finished: read in input order, so the first failure met is the
             # lowest-numbered one.
@@ -101,12 +103,15 @@ def parallel_process(
             for index, future in enumerate(futures):
                 try:
                     results.append(future.result())
-                except Exception as error:
+                except BaseException as error:  # a KeyboardInterrupt is noted too
                     error.add_note(item_note("parallel_process", index, inputs[index]))
                     raise
             return results
-        failed = next((i for i, future in enumerate(futures) if _failed(future, done)), None)
-        if failed is not None and not return_exceptions:
+        failed = next(
+            (i for i, future in enumerate(futures) if _failed(future, done, return_exceptions)),
+            None,
+        )
+        if failed is not None:
             wait_for_running = True
             _raise_noted(futures[failed], failed, inputs[failed])
         if pending:
@@ -127,8 +132,31 @@ def _raise_noted(future: Future[Any], index: int, item: object) -> None:
     raise error
 
 
-def _failed(future: Future[Any], done: set[Future[Any]]) -> bool:
-    return future in done and future.exception() is not None
+def _wait_for_fatal(
+    futures: list[Future[Any]], timeout: float | None
+) -> tuple[set[Future[Any]], set[Future[Any]]]:
+    """Wait for every future, or until one raises what is not an ``Exception``, or timeout."""
+    done: set[Future[Any]] = set()
+    try:
+        for future in concurrent.futures.as_completed(futures, timeout):
+            done.add(future)
+            if _fatal(future.exception()):
+                break
+    except TimeoutError:
+        pass  # the caller reports the unfinished ones
+    return done, set(futures) - done
+
+
+def _fatal(error: BaseException | None) -> bool:
+    # KeyboardInterrupt, SystemExit and the like are never an item's result: they stop the call.
+    return error is not None and not isinstance(error, Exception)
+
+
+def _failed(future: Future[Any], done: set[Future[Any]], return_exceptions: bool) -> bool:
+    if future not in done:
+        return False
+    error = future.exception()
+    return _fatal(error) if return_exceptions else error is not None
 
 
 def _outcome(future: Future[Any]) -> Any:

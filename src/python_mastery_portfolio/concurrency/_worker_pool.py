@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -47,6 +48,10 @@ class WorkerPool:
     ``with`` block) stops the workers after the queued calls, or cancels those with
     ``cancel_pending=True``.
 
+    A pool dropped without :meth:`shutdown` does not leak its threads (as with
+    :class:`concurrent.futures.ThreadPoolExecutor`): the threads do not reference the pool,
+    and once it is garbage-collected they run the calls already queued, then exit.
+
     Args:
         num_workers: How many threads (at least 1).
         max_queue: Most calls waiting for a thread; 0 means no bound.
@@ -71,21 +76,17 @@ class WorkerPool:
         require_count("max_queue", max_queue, 0)
         self._name = name
         self._max_queue = max_queue
-        self._queue: deque[_Task] = deque()
-        self._lock = threading.Lock()
-        self._not_empty = threading.Condition(self._lock)
-        self._not_full = threading.Condition(self._lock)
-        self._closed = False
-        self._alive = num_workers
-        self._running = 0
-        self._completed = 0
-        self._failed = 0
+        # The threads run on the state, never on the pool: a thread referencing the pool
+        # would keep it alive, and its threads waiting, forever.
+        self._state = _State(name, num_workers)
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True)
+            threading.Thread(target=_work, args=(self._state,), name=f"{name}-{index}", daemon=True)
             for index in range(num_workers)
         ]
         for thread in self._threads:
             thread.start()
+        # Dropped without shutdown(): let the workers finish the queue and exit.
+        weakref.finalize(self, self._state.close)
 
     @property
     def name(self) -> str:
@@ -116,19 +117,20 @@ class WorkerPool:
             'DONE'
         """
         future: Future[R] = Future()
-        with self._lock:
+        state = self._state
+        with state.lock:
             while True:
-                if self._closed:
+                if state.closed:
                     raise RuntimeError(f"cannot submit to WorkerPool {self._name!r} after shutdown")
-                if not self._max_queue or len(self._queue) < self._max_queue:
+                if not self._max_queue or len(state.queue) < self._max_queue:
                     break
                 if not block:
                     raise queue.Full(
                         f"WorkerPool {self._name!r} queue is full (max_queue={self._max_queue})"
                     )
-                self._not_full.wait()
-            self._queue.append((future, fn, args, kwargs))
-            self._not_empty.notify()
+                state.not_full.wait()
+            state.queue.append((future, fn, args, kwargs))
+            state.not_empty.notify()
         return future
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -156,13 +158,7 @@ class WorkerPool:
             wait: Return only after every worker thread has exited.
             cancel_pending: Cancel the queued calls instead of running them.
         """
-        with self._lock:
-            self._closed = True
-            if cancel_pending:
-                while self._queue:
-                    self._queue.popleft()[0].cancel()
-            self._not_empty.notify_all()
-            self._not_full.notify_all()  # blocked submitters fail instead of waiting forever
+        self._state.close(cancel_pending=cancel_pending)
         if wait:
             current = threading.current_thread()
             for thread in self._threads:
@@ -179,13 +175,14 @@ class WorkerPool:
             >>> pool.stats()
             {'workers': 0, 'queued': 0, 'running': 0, 'completed': 2, 'failed': 0}
         """
-        with self._lock:
+        state = self._state
+        with state.lock:
             return WorkerPoolStats(
-                workers=self._alive,
-                queued=len(self._queue),
-                running=self._running,
-                completed=self._completed,
-                failed=self._failed,
+                workers=state.alive,
+                queued=len(state.queue),
+                running=state.running,
+                completed=state.completed,
+                failed=state.failed,
             )
 
     def __enter__(self) -> WorkerPool:
@@ -205,31 +202,71 @@ class WorkerPool:
             f"WorkerPool(name={self._name!r}, workers={stats['workers']}, queued={stats['queued']})"
         )
 
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue and not self._closed:
-                    self._not_empty.wait()
-                if not self._queue:
-                    self._alive -= 1
-                    return
-                future, fn, args, kwargs = self._queue.popleft()
-                self._not_full.notify()
-                if not future.set_running_or_notify_cancel():
-                    continue  # cancelled while queued
-                self._running += 1
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as error:  # noqa: BLE001 - it fails this task's future only
-                error.add_note(f"in WorkerPool {self._name!r} task {qualified_name(fn)}")
-                future.set_exception(error)
-                ok = False
+
+class _State:
+    """What the worker threads share: the queue, the lock and the counters, not the pool."""
+
+    def __init__(self, name: str, workers: int) -> None:
+        self.name = name
+        self.queue: deque[_Task] = deque()
+        self.lock = threading.Lock()
+        self.not_empty = threading.Condition(self.lock)
+        self.not_full = threading.Condition(self.lock)
+        self.closed = False
+        self.alive = workers
+        self.running = 0
+        self.completed = 0
+        self.failed = 0
+
+    def close(self, *, cancel_pending: bool = False) -> None:
+        """Stop accepting tasks and wake every waiting thread (idempotent)."""
+        with self.lock:
+            self.closed = True
+            if cancel_pending:
+                while self.queue:
+                    self.queue.popleft()[0].cancel()
+            self.not_empty.notify_all()
+            self.not_full.notify_all()  # blocked submitters fail instead of waiting forever
+
+
+def _work(state: _State) -> None:
+    """One worker thread: run queued tasks until the pool is closed and the queue empty."""
+    while True:
+        with state.lock:
+            while not state.queue and not state.closed:
+                state.not_empty.wait()
+            if not state.queue:
+                state.alive -= 1
+                return
+            future, fn, args, kwargs = state.queue.popleft()
+            state.not_full.notify()
+            if not future.set_running_or_notify_cancel():
+                continue  # cancelled while queued
+            state.running += 1
+        # Run in a helper so that nothing of the finished task (not even its result) stays
+        # referenced by this frame while the worker waits for the next one.
+        ok = _run(state, future, fn, args, kwargs)
+        with state.lock:
+            state.running -= 1
+            if ok:
+                state.completed += 1
             else:
-                future.set_result(result)
-                ok = True
-            with self._lock:
-                self._running -= 1
-                if ok:
-                    self._completed += 1
-                else:
-                    self._failed += 1
+                state.failed += 1
+
+
+def _run(
+    state: _State,
+    future: Future[Any],
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> bool:
+    """Run one task into its future; return whether it returned."""
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as error:  # noqa: BLE001 - it fails this task's future only
+        error.add_note(f"in WorkerPool {state.name!r} task {qualified_name(fn)}")
+        future.set_exception(error)
+        return False
+    future.set_result(result)
+    return True
