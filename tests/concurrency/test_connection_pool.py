@@ -379,6 +379,93 @@ class TestLifecycle:
                 pass
         await pool.close()  # a second close does nothing
 
+    async def test_close_during_open_closes_what_open_creates(self) -> None:
+        """close() while open() awaits the factory: the new connection is closed, no more made."""
+        gate = asyncio.Event()
+        made: list[Conn] = []
+        closed: list[Conn] = []
+
+        async def connect() -> Conn:
+            await gate.wait()
+            made.append(Conn())
+            return made[-1]
+
+        pool = AsyncConnectionPool(connect, close=closed.append, min_connections=2)
+        opening = asyncio.create_task(pool.open())
+        await until(lambda: pool.stats()["in_use"] == 1)  # open() is in the factory
+        await pool.close()
+        gate.set()
+        await bounded(opening)
+        assert closed == made
+        assert len(made) == 1  # open() stopped once it saw the pool closed
+        stats = pool.stats()
+        assert (stats["size"], stats["idle"], stats["in_use"]) == (0, 0, 0)
+        assert (stats["created"], stats["closed"]) == (1, 1)
+
+    async def test_close_during_acquire_fails_it(self) -> None:
+        """An acquire creating (or validating) a connection when close() runs fails like a
+        waiter, and that connection is closed, not lent.
+        """
+        gate = asyncio.Event()
+        made: list[Conn] = []
+
+        async def connect() -> Conn:
+            if made:  # the first one is made at once, the others wait for the gate
+                await gate.wait()
+            made.append(Conn())
+            return made[-1]
+
+        async def check(conn: Conn) -> bool:
+            await gate.wait()
+            return True
+
+        pool = AsyncConnectionPool(connect, close=Conn.aclose, validate=check, max_connections=20)
+        async with pool.acquire():
+            pass  # one idle connection, to be validated by the first acquire below
+        tasks = [asyncio.create_task(pool.acquire().__aenter__()) for _ in range(10)]
+        await until(lambda: pool.stats()["in_use"] == 10)
+        await pool.close()
+        gate.set()
+        for task in tasks:
+            with pytest.raises(RuntimeError, match="is closed"):
+                await bounded(task)
+        assert len(made) == 10
+        assert all(conn.closed for conn in made)
+        stats = pool.stats()
+        assert (stats["size"], stats["idle"], stats["in_use"]) == (0, 0, 0)
+        assert stats["closed"] == 10
+
+    async def test_many_opens_and_acquires_racing_close_leak_nothing(self) -> None:
+        """Whatever the interleaving, every connection made is closed once the pool is."""
+        made: list[Conn] = []
+
+        async def connect() -> Conn:
+            for _ in range(random.randrange(3)):
+                await asyncio.sleep(0)
+            made.append(Conn())
+            return made[-1]
+
+        for round_ in range(30):
+            made.clear()
+            pool = AsyncConnectionPool(
+                connect, close=Conn.aclose, min_connections=3, max_connections=6
+            )
+
+            async def use(pool: AsyncConnectionPool[Conn] = pool) -> None:
+                async with pool.acquire():
+                    await asyncio.sleep(0)
+
+            tasks = [asyncio.create_task(pool.open()) for _ in range(3)]
+            tasks += [asyncio.create_task(use()) for _ in range(6)]
+            for _ in range(round_ % 5):
+                await asyncio.sleep(0)
+            await pool.close()
+            await bounded(asyncio.gather(*tasks, return_exceptions=True))
+            assert all(conn.closed for conn in made)
+            stats = pool.stats()
+            assert (stats["size"], stats["idle"], stats["in_use"]) == (0, 0, 0)
+            assert stats["closed"] == len(made)
+
     async def test_open_creates_min_connections(self) -> None:
         """open() (async with pool) creates min_connections."""
         pool, _ = make_pool(min_connections=3)

@@ -225,7 +225,9 @@ class AsyncConnectionPool(ResourceHooks[T]):
         """Create connections up to ``min_connections`` (``async with pool:`` calls this)."""
         self._check_open()
         slots = self._slots
-        while slots.size < self._min:
+        # close() may run while we await the factory: re-check before each connection, and
+        # close (never keep) one that arrives after the pool closed.
+        while slots.size < self._min and not self._closed:
             slots.size += 1
             slots.in_use += 1
             try:
@@ -233,6 +235,9 @@ class AsyncConnectionPool(ResourceHooks[T]):
             except BaseException:
                 slots.free()
                 raise
+            if self._closed:
+                await self._discard(entry)
+                return
             slots.recycle(entry)
 
     async def close(self) -> None:
@@ -322,6 +327,9 @@ class AsyncConnectionPool(ResourceHooks[T]):
                 await self._close_logged(doomed)
             if entry is None:
                 entry = await self._create_entry()
+            # The pool closed while we validated or created: lend nothing more (the waiters
+            # were failed the same way).
+            self._check_open()
         except BaseException:
             # Cancelled or failed: a half-checked connection is closed, the slot freed.
             try:
