@@ -403,8 +403,9 @@ class TestLifecycle:
         assert (stats["created"], stats["closed"]) == (1, 1)
 
     async def test_close_during_acquire_fails_it(self) -> None:
-        """An acquire creating (or validating) a connection when close() runs fails like a
-        waiter, and that connection is closed, not lent.
+        """An acquire creating or validating a connection when close() runs fails.
+
+        Like a waiter, it raises the closed error; its connection is closed, not lent.
         """
         gate = asyncio.Event()
         made: list[Conn] = []

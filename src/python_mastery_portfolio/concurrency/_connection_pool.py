@@ -235,7 +235,7 @@ class AsyncConnectionPool(ResourceHooks[T]):
             except BaseException:
                 slots.free()
                 raise
-            if self._closed:
+            if self.closed:  # the property: mypy would keep the loop test's narrowing
                 await self._discard(entry)
                 return
             slots.recycle(entry)
