@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, SystemClock
 from python_mastery_portfolio.testing import ManualClock
+from tests.conftest import raise_first, run_threads
 
 
 def _sleep_many(clock: ManualClock) -> None:
@@ -80,10 +80,6 @@ class TestManualClock:
     def test_threads(self) -> None:
         """Concurrent sleeps from many threads all count."""
         clock = ManualClock()
-        threads = [threading.Thread(target=_sleep_many, args=(clock,)) for _ in range(16)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(16, lambda _: _sleep_many(clock), together=False))
         assert clock.now() == 1600
         assert len(clock.sleeps) == 1600

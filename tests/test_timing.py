@@ -19,6 +19,7 @@ from python_mastery_portfolio import timing
 from python_mastery_portfolio.clock import SystemClock
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.timing import BlockTimer, measure_block, timed
+from tests.conftest import TIMEOUT, raise_first, run_threads
 
 _names = itertools.count()
 
@@ -460,17 +461,19 @@ class TestTimedWrapping:
 
         @timed(logger=sink.logger, clock=clock)
         def work() -> None:
-            started.wait()
-            release.wait()
+            started.wait(TIMEOUT)
+            release.wait(TIMEOUT)
 
-        threads = [threading.Thread(target=work) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        started.wait()  # every call has read its start time
-        clock.advance(2.0)
-        release.set()
-        for thread in threads:
-            thread.join()
+        def drive(index: int) -> None:
+            # The last thread is the driver: it advances the clock once every call has started.
+            if index < workers:
+                work()
+                return
+            started.wait(TIMEOUT)  # every call has read its start time
+            clock.advance(2.0)
+            release.set()
+
+        raise_first(run_threads(workers + 1, drive, together=False))
         assert sink.messages == [f"{_name(work)} took 2000.000 ms"] * workers
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from python_mastery_portfolio.caching._property import CachedProperty, _Guard
-from tests.conftest import raise_first, run_threads
+from tests.conftest import TIMEOUT, raise_first, run_threads
 
 _GUARD_PREFIX = "__cached_property_lock_"
 
@@ -276,7 +276,6 @@ class TestCachedPropertyConcurrency:
     def test_threads_compute_once(self) -> None:
         """Fifty threads reading the attribute together compute it once and agree."""
         workers = 50
-        barrier = threading.Barrier(workers + 1)
         entered = threading.Event()
         release = threading.Event()
         calls: list[int] = []
@@ -286,24 +285,21 @@ class TestCachedPropertyConcurrency:
             def value(self) -> object:
                 calls.append(1)
                 entered.set()
-                release.wait()
+                release.wait(TIMEOUT)
                 return object()
 
         obj = Slow()
         results: list[object] = []
 
-        def read() -> None:
-            barrier.wait()
+        def read(index: int) -> None:
+            if index == workers:
+                # The last thread drives: it lets the computation finish once one has begun.
+                entered.wait(TIMEOUT)
+                release.set()
+                return
             results.append(obj.value)
 
-        threads = [threading.Thread(target=read) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        barrier.wait()
-        entered.wait()
-        release.set()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(workers + 1, read))
         assert len(calls) == 1
         assert len(results) == workers
         assert all(result is results[0] for result in results)
@@ -313,11 +309,9 @@ class TestCachedPropertyConcurrency:
         """Rounds of reads and deletes from 32 threads compute once per round."""
         obj = Counted()
         for round_number in range(1, 11):
-            barrier = threading.Barrier(32)
             seen: set[int] = set()
 
-            def read(barrier: threading.Barrier = barrier, seen: set[int] = seen) -> None:
-                barrier.wait()
+            def read(seen: set[int] = seen) -> None:
                 seen.add(obj.value)
 
             raise_first(run_threads(32, lambda _: read()))
@@ -328,7 +322,6 @@ class TestCachedPropertyConcurrency:
     def test_failure_then_success(self) -> None:
         """When the first computation fails under contention, one other thread computes."""
         workers = 32
-        barrier = threading.Barrier(workers)
         calls: list[int] = []
         errors: list[BaseException] = []
         values: list[str] = []
@@ -344,7 +337,6 @@ class TestCachedPropertyConcurrency:
         obj = Flaky()
 
         def read() -> None:
-            barrier.wait()
             try:
                 values.append(obj.value)
             except OSError as error:
@@ -369,7 +361,7 @@ class TestCachedPropertyConcurrency:
             def value(self) -> str:
                 if self.name == "a":
                     a_started.set()
-                    release_a.wait()
+                    release_a.wait(TIMEOUT)
                 return self.name
 
         a, b = Service("a"), Service("b")
@@ -377,17 +369,18 @@ class TestCachedPropertyConcurrency:
         reader_a = threading.Thread(target=lambda: a_result.append(a.value))
         reader_a.start()
         try:
-            a_started.wait()
+            assert a_started.wait(TIMEOUT)
             b_result: list[str] = []
             reader_b = threading.Thread(target=lambda: b_result.append(b.value))
             reader_b.start()
-            reader_b.join(timeout=5)
+            reader_b.join(timeout=5)  # far below TIMEOUT: B must not wait for A at all
             assert not reader_b.is_alive(), "instance B waited for instance A"
             assert b_result == ["b"]
             assert a_result == []
         finally:
             release_a.set()
-            reader_a.join()
+            reader_a.join(TIMEOUT)
+        assert not reader_a.is_alive()
         assert a_result == ["a"]
 
     def test_attributes_do_not_block_each_other(self) -> None:
@@ -399,7 +392,7 @@ class TestCachedPropertyConcurrency:
             @CachedProperty
             def first(self) -> int:
                 first_started.set()
-                release_first.wait()
+                release_first.wait(TIMEOUT)
                 return 1
 
             @CachedProperty
@@ -410,7 +403,7 @@ class TestCachedPropertyConcurrency:
         reader = threading.Thread(target=lambda: obj.first)
         reader.start()
         try:
-            first_started.wait()
+            assert first_started.wait(TIMEOUT)
             other = threading.Thread(target=lambda: obj.second)
             other.start()
             other.join(timeout=5)
@@ -420,7 +413,8 @@ class TestCachedPropertyConcurrency:
             assert guard.startswith(_GUARD_PREFIX + "first_")
         finally:
             release_first.set()
-            reader.join()
+            reader.join(TIMEOUT)
+        assert not reader.is_alive()
         assert vars(obj) == {"first": 1, "second": 2}
 
     def test_stale_guard_is_replaced(self) -> None:
@@ -450,10 +444,11 @@ class TestCachedPropertyConcurrency:
         result: list[int] = []
         reader = threading.Thread(target=lambda: result.append(obj.value))
         reader.start()
-        signalling.waiting.wait()
+        assert signalling.waiting.wait(TIMEOUT)
         del vars(obj)[key]  # the computation failed and retired its guard
         signalling.lock.release()
-        reader.join()
+        reader.join(TIMEOUT)
+        assert not reader.is_alive()
         assert result == [1]
         assert obj.calls == 1
         assert _guards(obj) == []
@@ -488,10 +483,8 @@ class TestCachedPropertyMemory:
     def test_no_guard_left_after_contention(self) -> None:
         """After many threads raced, no guard stays in the instance __dict__."""
         obj = Counted()
-        barrier = threading.Barrier(32)
 
         def read() -> None:
-            barrier.wait()
             _ = obj.value
 
         raise_first(run_threads(32, lambda _: read()))

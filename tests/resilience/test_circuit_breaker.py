@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from python_mastery_portfolio.exceptions import CircuitOpenError, PortfolioError
 from python_mastery_portfolio.resilience import CircuitBreaker, CircuitState
 from python_mastery_portfolio.testing import ManualClock
+from tests.conftest import TIMEOUT, raise_first, run_threads
 
 CLOSED, OPEN, HALF_OPEN = CircuitState.CLOSED, CircuitState.OPEN, CircuitState.HALF_OPEN
 
@@ -702,20 +703,14 @@ class TestConcurrency:
     def test_exact_counts_under_threads(self, make: Callable[..., CircuitBreaker]) -> None:
         """64 threads calling at once leave exact counts."""
         breaker = make(failure_threshold=10**9)
-        barrier = threading.Barrier(64)
         failing = raising(OSError("down"))
 
-        def worker() -> None:
-            barrier.wait()
+        def worker(_: int) -> None:
             for index in range(200):
                 with contextlib.suppress(OSError):
                     breaker.call(failing if index % 4 == 0 else ok)
 
-        threads = [threading.Thread(target=worker) for _ in range(64)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(64, worker))
         stats = breaker.stats()
         assert (stats["successes"], stats["failures"]) == (64 * 150, 64 * 50)
 
@@ -726,7 +721,6 @@ class TestConcurrency:
         breaker = make(failure_threshold=1, recovery_timeout=1, half_open_max_calls=3)
         fail_times(breaker, 1)
         clock.advance(1)
-        barrier = threading.Barrier(32)
         release = threading.Event()
         done = threading.Condition()
         outcomes: list[str] = []
@@ -735,11 +729,18 @@ class TestConcurrency:
             with done:
                 outcomes.append("entered")
                 done.notify_all()
-            assert release.wait(10)
+            assert release.wait(TIMEOUT)
             return "ok"
 
-        def worker() -> None:
-            barrier.wait()
+        def worker(index: int) -> None:
+            if index == 32:
+                # The last thread drives: it lets the probes finish once all 32 have arrived.
+                try:
+                    with done:
+                        assert done.wait_for(lambda: len(outcomes) == 32, timeout=TIMEOUT)
+                finally:
+                    release.set()  # even on failure, so the probes end and the assert is reported
+                return
             try:
                 breaker.call(probe)
             except CircuitOpenError:
@@ -747,14 +748,7 @@ class TestConcurrency:
                     outcomes.append("rejected")
                     done.notify_all()
 
-        threads = [threading.Thread(target=worker) for _ in range(32)]
-        for thread in threads:
-            thread.start()
-        with done:
-            assert done.wait_for(lambda: len(outcomes) == 32, timeout=10)
-        release.set()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(33, worker))
         assert outcomes.count("entered") == 3
         stats = breaker.stats()
         assert (stats["state"], stats["rejected"], stats["successes"]) == (CLOSED, 29, 3)

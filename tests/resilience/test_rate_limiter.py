@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from python_mastery_portfolio.exceptions import PortfolioError, RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter, rate_limit
 from python_mastery_portfolio.testing import ManualClock
+from tests.conftest import TIMEOUT, raise_first, run_threads
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -302,7 +303,8 @@ class TestAcquire:
         assert not limiter.try_acquire()
         assert limiter.stats()["waiting"] == 1
         stepping.advance(0.5)
-        thread.join()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
         assert not limiter.try_acquire()
         assert stepping.sleeps == [1.0]
 
@@ -490,7 +492,8 @@ class TestAsyncAcquire:
         first.cancel()
         await settle()
         clock.advance(2)
-        thread.join()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
         await settle()
         assert "last" not in done
         clock.advance(1)
@@ -665,22 +668,16 @@ class TestThreads:
     def test_exact_counts(self, clock: ManualClock) -> None:
         """64 threads racing on a frozen clock get exactly ``burst`` tokens."""
         limiter = RateLimiter(100, clock=clock)
-        barrier = threading.Barrier(64)
         granted = [0] * 64
 
         def worker(index: int) -> None:
-            barrier.wait()
             for _ in range(50):
                 if limiter.try_acquire():
                     granted[index] += 1
                 if limiter.try_acquire(key=index % 8):
                     granted[index] += 1
 
-        threads = [threading.Thread(target=worker, args=(index,)) for index in range(64)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(64, worker))
         assert sum(granted) == 100 + 8 * 100
         stats = limiter.stats()
         assert (stats["allowed"], stats["rejected"]) == (900, 64 * 100 - 900)
@@ -688,17 +685,8 @@ class TestThreads:
     def test_waiting_threads_all_served(self, clock: ManualClock) -> None:
         """Threads that wait are each served once, with exact counts."""
         limiter = RateLimiter(10, burst=1, clock=clock)
-        barrier = threading.Barrier(32)
 
-        def worker() -> None:
-            barrier.wait()
-            limiter.acquire()
-
-        threads = [threading.Thread(target=worker) for _ in range(32)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(32, lambda _: limiter.acquire()))
         stats = limiter.stats()
         assert (stats["allowed"], stats["waiting"]) == (32, 0)
         assert len(clock.sleeps) == stats["waited"] >= 1

@@ -7,7 +7,6 @@ import copy
 import functools
 import inspect
 import pickle
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Never
@@ -35,6 +34,7 @@ from python_mastery_portfolio.typing_utils import (
     as_result,
     attempt,
 )
+from tests.conftest import raise_first, run_threads
 
 FATAL = [asyncio.CancelledError, KeyboardInterrupt, SystemExit]
 FATAL_IDS = ["cancelled", "keyboard", "exit"]
@@ -688,18 +688,12 @@ class TestInMemoryRepository:
         """64 threads saving at once lose nothing and never share a generated id."""
         repo: InMemoryRepository[int] = InMemoryRepository()
         threads, per_thread = 64, 200
-        barrier = threading.Barrier(threads)
         ids: list[list[str]] = [[] for _ in range(threads)]
 
         def work(slot: int) -> None:
-            barrier.wait()
             ids[slot].extend(repo.save(slot * per_thread + i) for i in range(per_thread))
 
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        raise_first(run_threads(threads, work))
         all_ids = [entity_id for chunk in ids for entity_id in chunk]
         assert len(set(all_ids)) == len(repo) == threads * per_thread
         assert sorted(repo.list()) == list(range(threads * per_thread))
@@ -708,22 +702,16 @@ class TestInMemoryRepository:
         """Concurrent saves and deletes of the same ids leave a consistent store."""
         repo: InMemoryRepository[User] = InMemoryRepository()
         threads = 32
-        barrier = threading.Barrier(threads)
         deleted = [0] * threads
 
         def work(slot: int) -> None:
-            barrier.wait()
             for i in range(200):
                 if slot % 2:
                     repo.save(User(i % 10, f"t{slot}"))
                 else:
                     deleted[slot] += repo.delete(str(i % 10))
 
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        raise_first(run_threads(threads, work))
         assert len(repo) == len(repo.list()) <= 10
         assert all(repo.get(str(user.id)) == user for user in repo.list())
         assert sum(deleted) + len(repo) <= (threads // 2) * 200

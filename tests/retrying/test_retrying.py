@@ -31,6 +31,7 @@ from python_mastery_portfolio.retrying import (
     retrying,
 )
 from python_mastery_portfolio.testing import ManualClock
+from tests.conftest import raise_first, run_threads
 
 NAME = "tests.retrying.test_retrying"
 
@@ -1090,7 +1091,6 @@ class TestConcurrency:
         """Many threads sharing one decorated function each get their own attempts."""
         threads_count = 48
         clock = ManualClock()
-        barrier = threading.Barrier(threads_count)
         local = threading.local()
         counts: dict[int, int] = {}
         lock = threading.Lock()
@@ -1107,16 +1107,11 @@ class TestConcurrency:
         results: list[int] = []
 
         def run(ident: int) -> None:
-            barrier.wait()
             value = work(ident)
             with lock:
                 results.append(value)
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(threads_count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(threads_count, run))
         assert sorted(results) == list(range(threads_count))
         assert set(counts.values()) == {3}
         assert sorted(clock.sleeps) == [1.0] * threads_count + [2.0] * threads_count

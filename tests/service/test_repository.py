@@ -14,6 +14,7 @@ from python_mastery_portfolio.service.models import User
 from python_mastery_portfolio.service.repository import SQLiteUserRepository, is_database_locked
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.typing_utils import Repository
+from tests.conftest import raise_first, run_threads
 
 Connect = Callable[[Path], sqlite3.Connection]
 
@@ -203,32 +204,21 @@ class TestPaging:
 class TestConcurrency:
     def test_threads_adding_distinct_users(self, repo: SQLiteUserRepository) -> None:
         """64 threads adding users at once all succeed, each with its own connection."""
-        barrier = threading.Barrier(64)
-        errors: list[BaseException] = []
 
         def add(n: int) -> None:
-            barrier.wait()
-            try:
-                repo.add(email=f"user{n}@example.org", name=f"User {n}")
-            except BaseException as error:  # pragma: no cover - reported by the assert
-                errors.append(error)
+            repo.add(email=f"user{n}@example.org", name=f"User {n}")
 
-        threads = [threading.Thread(target=add, args=(n,)) for n in range(64)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = run_threads(64, add)
+        errors = [result for result in results if isinstance(result, BaseException)]
         assert errors == []
         assert repo.page(limit=100)[1] == 64
 
     def test_threads_adding_the_same_email(self, repo: SQLiteUserRepository) -> None:
         """Of 32 threads adding one e-mail at once, exactly one wins."""
-        barrier = threading.Barrier(32)
         outcomes: list[str] = []
         lock = threading.Lock()
 
-        def add() -> None:
-            barrier.wait()
+        def add(_: int) -> None:
             try:
                 repo.add(email="same@example.org", name="Same")
                 outcome = "ok"
@@ -237,11 +227,7 @@ class TestConcurrency:
             with lock:
                 outcomes.append(outcome)
 
-        threads = [threading.Thread(target=add) for _ in range(32)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(32, add))
         assert sorted(outcomes) == ["duplicate"] * 31 + ["ok"]
 
 

@@ -8,7 +8,6 @@ import enum
 import functools
 import inspect
 import re
-import threading
 import traceback
 import types
 import typing
@@ -51,6 +50,7 @@ from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
 from python_mastery_portfolio.validation import _checks as _type_checks
 from python_mastery_portfolio.validation import _decorator as validation
 from python_mastery_portfolio.validation import validate_types
+from tests.conftest import raise_first, run_threads
 
 T = TypeVar("T")
 Bounded = TypeVar("Bounded", bound=int)
@@ -1085,21 +1085,15 @@ class TestResolution:
         def handle(event: int) -> int:
             return event
 
-        barrier = threading.Barrier(32)
         results: list[object] = []
 
         def call(index: int) -> None:
-            barrier.wait()
             try:
                 results.append(handle(index if index % 2 else str(index)))  # type: ignore[arg-type]
             except ValidationError as error:
                 results.append(error)
 
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(32)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(32, call))
         assert evaluations == ["int"]
         assert sum(isinstance(result, ValidationError) for result in results) == 16
 
@@ -1140,13 +1134,11 @@ class TestRecursion:
 
     def test_threads_share_recursive_checker(self) -> None:
         """Recursive checks in many threads never see each other's progress."""
-        barrier = threading.Barrier(32)
         verdicts: dict[int, bool] = {}
         shared: list[object] = [1, [2, [3]]]
 
         def call(index: int) -> None:
             value: Any = [shared, [index]] if index % 2 else [shared, [object()]]
-            barrier.wait()
             for _ in range(50):
                 try:
                     json_depth(value)
@@ -1154,11 +1146,7 @@ class TestRecursion:
                 except ValidationError:
                     verdicts[index] = False
 
-        threads = [threading.Thread(target=call, args=(i,)) for i in range(32)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(32, call))
         assert verdicts == {i: bool(i % 2) for i in range(32)}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from typing import Any
 
 import httpx
@@ -25,6 +24,7 @@ from python_mastery_portfolio.web.context import (
 from python_mastery_portfolio.web.errors import install_error_handlers
 from python_mastery_portfolio.web.metrics import RequestMetrics
 from python_mastery_portfolio.web.middleware import RequestContextMiddleware
+from tests.conftest import raise_first, run_threads
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 MIDDLEWARE_LOGGER = "python_mastery_portfolio.web.middleware"
@@ -404,18 +404,12 @@ class TestRequestMetrics:
     def test_counts_are_exact_under_threads(self) -> None:
         """64 threads recording at once lose no request."""
         metrics = RequestMetrics(window=100)
-        barrier = threading.Barrier(64)
 
-        def work() -> None:
-            barrier.wait()
+        def work(_: int) -> None:
             for _ in range(500):
                 metrics.record(200, 0.001)
 
-        threads = [threading.Thread(target=work) for _ in range(64)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        raise_first(run_threads(64, work))
         assert metrics.stats()["requests"] == 64 * 500
         assert metrics.by_status() == {"200": 64 * 500}
         assert metrics.stats()["samples"] == 100
