@@ -69,3 +69,45 @@ class TestGatherTasks:
     async def test_all_succeed(self) -> None:
         """Without failures the results come back in argument order."""
         assert await gather_tasks(value(3), value(1), return_exceptions=False) == [3, 1]
+
+    async def test_cancelled_child_is_never_a_result(self) -> None:
+        """A child cancelled by someone else propagates CancelledError, not a list item."""
+        cleaned: list[int] = []
+
+        async def slow(index: int) -> int:
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cleaned.append(index)
+            return index
+
+        victim = asyncio.create_task(slow(0))
+        other = asyncio.create_task(value(7))
+        call = asyncio.create_task(gather_tasks(victim, other, fail("x")))
+        await asyncio.sleep(0)
+        victim.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await bounded(call)
+        assert cleaned == [0]
+        assert other.done()
+
+    @pytest.mark.parametrize(
+        "fatal", [KeyboardInterrupt(), SystemExit(2)], ids=["keyboard-interrupt", "system-exit"]
+    )
+    def test_base_exception_is_never_a_result(self, fatal: BaseException) -> None:
+        """A future holding a KeyboardInterrupt or SystemExit makes the call raise it.
+
+        On its own loop: asyncio lets a KeyboardInterrupt escape the loop that runs it.
+        """
+
+        async def main() -> list[int | BaseException]:
+            held: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            held.set_exception(fatal)
+            results: list[int | BaseException] = await bounded(
+                gather_tasks(value(1), held, fail("x"))
+            )
+            return results
+
+        with pytest.raises(type(fatal)) as caught:
+            asyncio.run(main())
+        assert caught.value is fatal

@@ -24,8 +24,11 @@ async def gather_tasks(*aws: Awaitable[Any], return_exceptions: bool = True) -> 
     """Run ``aws`` concurrently; log each failure with its index; leave nothing running.
 
     With ``return_exceptions`` (the default, as in the seed) each failure is logged at ERROR
-    with its index and returned in its place. Without it, the first failure cancels and
-    awaits the others before it propagates (plain ``asyncio.gather`` leaves them running).
+    with its index and returned in its place; only an :class:`Exception` is: a child that
+    was cancelled (its ``CancelledError``), or a ``KeyboardInterrupt`` or ``SystemExit``,
+    propagates once every task is done, as it would without ``return_exceptions``. Without
+    it, the first failure cancels and awaits the others before it propagates (plain
+    ``asyncio.gather`` leaves them running).
     Cancelling the caller cancels and awaits every task, then re-raises the cancellation.
 
     Args:
@@ -56,7 +59,13 @@ async def gather_tasks(*aws: Awaitable[Any], return_exceptions: bool = True) -> 
         # Nothing started here may outlive the call; the outcomes no longer matter.
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    # Only an Exception takes its place: a child that was cancelled (by someone else) or a
+    # future holding a KeyboardInterrupt or SystemExit stops the call, as without
+    # return_exceptions; every task is done by now.
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
     for index, result in enumerate(results):
-        if isinstance(result, BaseException):
+        if isinstance(result, Exception):
             logger.error("Task %d failed: %r", index, result, exc_info=result)
     return results
