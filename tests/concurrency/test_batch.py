@@ -35,6 +35,21 @@ async def until(predicate: Any) -> None:
     await bounded(poll())
 
 
+async def cancels_itself(x: int) -> int:
+    """A processor whose own await is cancelled (not the batch's doing) on item 2."""
+    await asyncio.sleep(0)
+    if x == 2:
+        raise asyncio.CancelledError
+    return x
+
+
+def cancels_itself_in_a_thread(x: int) -> int:
+    """The same, as a plain function run in a thread."""
+    if x == 2:
+        raise asyncio.CancelledError
+    return x
+
+
 class Tracker:
     """Counts pulls, running calls and finishes, and records the most running at once."""
 
@@ -268,6 +283,21 @@ class TestBatchProcess:
         result = await bounded(batch_process(range(5), work, 2, return_exceptions=True))
         assert [type(value) for value in result] == [int, ValueError, int, ValueError, int]
         assert result[0::2] == [0, 2, 4]
+
+    @pytest.mark.parametrize("return_exceptions", [True, False], ids=["returning", "raising"])
+    @pytest.mark.parametrize(
+        "processor", [cancels_itself, cancels_itself_in_a_thread], ids=["async", "thread"]
+    )
+    async def test_processor_cancelled_error_is_never_a_result(
+        self, processor: Any, return_exceptions: bool
+    ) -> None:
+        """A processor's own CancelledError stops the batch: no lost item, no list hole."""
+        with pytest.raises(asyncio.CancelledError) as caught:
+            if return_exceptions:
+                await bounded(batch_process(range(20), processor, 3, return_exceptions=True))
+            else:
+                await bounded(batch_process(range(20), processor, 3))
+        assert "batch_process: item 2 (2) failed" in caught.value.__notes__
 
     async def test_source_failure_propagates(self) -> None:
         """An exception raised by the item source propagates as itself."""
@@ -507,6 +537,25 @@ class TestAmap:
         assert by_item[0] == 0
         assert by_item[2] == 2
         assert isinstance(by_item[1], ValueError)
+
+    @pytest.mark.parametrize("return_exceptions", [True, False], ids=["returning", "raising"])
+    @pytest.mark.parametrize(
+        "processor", [cancels_itself, cancels_itself_in_a_thread], ids=["async", "thread"]
+    )
+    async def test_processor_cancelled_error_raises(
+        self, processor: Any, return_exceptions: bool
+    ) -> None:
+        """A processor's own CancelledError is raised from the iteration, never yielded."""
+
+        async def consume() -> list[tuple[int, Any]]:
+            if return_exceptions:
+                pairs = amap(processor, range(20), 3, return_exceptions=True)
+                return [pair async for pair in pairs]
+            return [pair async for pair in amap(processor, range(20), 3)]
+
+        with pytest.raises(asyncio.CancelledError) as caught:
+            await bounded(consume())
+        assert "amap: item 2 (2) failed" in caught.value.__notes__
 
     async def test_source_failure_raises(self) -> None:
         """A failing source is raised even with return_exceptions."""

@@ -492,6 +492,15 @@ class TestLifecycle:
         async with pool.acquire() as conn:
             assert conn is not None
 
+    async def test_closing_without_a_close_callable(self) -> None:
+        """Without ``close`` a discarded connection is just dropped (and counted)."""
+        pool = AsyncConnectionPool(object)
+        with pytest.raises(ValueError, match="x"):
+            async with pool.acquire():
+                raise ValueError("x")
+        stats = pool.stats()
+        assert (stats["size"], stats["closed"]) == (0, 1)
+
     async def test_close_failure_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
         """A close that raises is logged, never raised."""
 

@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from python_mastery_portfolio._internal.sentinels import Sentinel
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
-from python_mastery_portfolio.concurrency._engine import Engine
+from python_mastery_portfolio.concurrency._engine import Engine, unwrap
 
 __all__ = ["amap", "batch_process"]
 
@@ -137,7 +137,7 @@ async def batch_process(
                 group.create_task(engine.work(store))
     except BaseExceptionGroup as raised:
         # One failure propagates as itself; several that failed together as a group.
-        errors = raised.exceptions
+        errors = [unwrap(error) for error in raised.exceptions]
         failure = (
             errors[0]
             if len(errors) == 1
@@ -258,8 +258,8 @@ async def _stream(
     async def worker() -> None:
         try:
             await engine.work(deliver)
-        except Exception as error:  # noqa: BLE001 - the source failed: always fatal, re-raised
-            await queue.put((None, None, _SourceError(error)))
+        except Exception as error:  # noqa: BLE001 - the source failed, or a processor cancelled itself
+            await queue.put((None, None, _SourceError(unwrap(error))))
         else:
             await queue.put(_DONE)
 
@@ -287,8 +287,8 @@ async def _stream(
 
 
 class _SourceError(Exception):
-    """Carries an exception raised by the item source (not by the processor) to the consumer."""
+    """Carries a fatal error (the source's, or a processor's own cancellation) to the consumer."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: BaseException) -> None:
         super().__init__(error)
         self.error = error

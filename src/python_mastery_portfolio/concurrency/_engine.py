@@ -33,7 +33,7 @@ from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import Clock
 from python_mastery_portfolio.concurrency._clocked import ClockTimeout, StartPacer
 
-__all__ = ["Deliver", "Engine", "item_note"]
+__all__ = ["Deliver", "Engine", "EscapedCancellationError", "item_note", "unwrap"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,6 +49,19 @@ _short.maxother = 60
 def item_note(where: str, index: int, item: object) -> str:
     """Return the note added to an item's exception: which call failed on which item."""
     return f"{where}: item {index} ({_short.repr(item)}) failed"
+
+
+class EscapedCancellationError(Exception):
+    """Carries a processor's own ``CancelledError`` out of a worker task, to be re-raised."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def unwrap(error: BaseException) -> BaseException:
+    """Return the error an :class:`EscapedCancellationError` carries, or ``error`` itself."""
+    return error.error if isinstance(error, EscapedCancellationError) else error
 
 
 class Engine(Generic[T, R]):
@@ -127,6 +140,16 @@ class Engine(Generic[T, R]):
             except Exception as error:  # noqa: BLE001 - any failure is the item's, delivered
                 error.add_note(item_note(self._where, index, item))
                 await deliver(index, item, None, error)
+            except asyncio.CancelledError as error:
+                task = asyncio.current_task()
+                assert task is not None  # noqa: S101 - a worker always runs in a task
+                if task.cancelling():
+                    raise  # our own cancellation
+                # The processor's own CancelledError is no item result: it stops the call.
+                # Raised as itself it would end this task "cancelled", which a TaskGroup
+                # ignores (the item silently lost) and amap would wait for forever.
+                error.add_note(item_note(self._where, index, item))
+                raise EscapedCancellationError(error) from None
             else:
                 await deliver(index, item, value, None)
 
