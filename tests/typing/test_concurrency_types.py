@@ -42,7 +42,7 @@ def test_batch_process_types() -> None:
             assert_type(item, int)
             assert_type(result, str)
         assert_type(await gather_tasks(fetch(1), return_exceptions=False), list[str])
-        assert_type(await gather_tasks(fetch(1)), list[str | BaseException])
+        assert_type(await gather_tasks(fetch(1)), list[str | Exception])
 
     asyncio.run(main())
 
