@@ -9,13 +9,14 @@ from fastapi import FastAPI
 from python_mastery_portfolio.di_container import DIContainer
 from python_mastery_portfolio.resilience import RateLimiter
 from python_mastery_portfolio.service import Settings, UserCreate, create_app
-from python_mastery_portfolio.service.events import EventHub, Subscription
+from python_mastery_portfolio.service.events import EventHub, EventHubStats, Subscription
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.web import (
     ClientAddress,
     ProblemResponse,
     RateLimit,
     RequestMetrics,
+    RequestMetricsStats,
     build_log_config,
     get_container,
     get_request_id,
@@ -35,11 +36,11 @@ def test_context_and_problem_types() -> None:
 
 def test_metrics_and_events_types() -> None:
     """Stats are typed dicts of numbers; a subscription is a Subscription."""
-    assert_type(RequestMetrics().stats(), dict[str, int | float])
+    assert_type(RequestMetrics().stats(), RequestMetricsStats)
     assert_type(RequestMetrics().by_status(), dict[str, int])
     hub = EventHub()
     assert_type(hub.subscribe(), Subscription)
-    assert_type(hub.stats(), dict[str, int])
+    assert_type(hub.stats(), EventHubStats)
 
 
 def test_rate_limit_types() -> None:

@@ -16,11 +16,23 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypedDict
 
 from python_mastery_portfolio._internal.checks import require_count
 
-__all__ = ["EventHub", "Subscription"]
+__all__ = ["EventHub", "EventHubStats", "Subscription"]
+
+
+class EventHubStats(TypedDict):
+    """What :meth:`EventHub.stats` returns."""
+
+    subscribers: int
+    """Subscribers connected now."""
+    published: int
+    """Events published since the hub started."""
+    dropped: int
+    """Events dropped because a subscriber's queue was full, over all subscribers ever."""
+
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +161,7 @@ class EventHub:
         """Whether :meth:`close` was called."""
         return self._closed
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> EventHubStats:
         """Return ``subscribers``, ``published`` and ``dropped`` (over all subscribers ever)."""
         return {
             "subscribers": len(self._subscribers),

@@ -38,7 +38,7 @@ from python_mastery_portfolio.web.log import (
     build_log_config,
     configure_logging,
 )
-from python_mastery_portfolio.web.metrics import RequestMetrics
+from python_mastery_portfolio.web.metrics import RequestMetrics, RequestMetricsStats
 from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit
 
@@ -53,6 +53,7 @@ __all__ = [
     "RequestContextMiddleware",
     "RequestIdFilter",
     "RequestMetrics",
+    "RequestMetricsStats",
     "build_log_config",
     "configure_logging",
     "get_container",

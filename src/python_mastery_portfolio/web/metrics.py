@@ -5,10 +5,23 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter, deque
+from typing import TypedDict
 
 from python_mastery_portfolio._internal.checks import require_count
 
-__all__ = ["RequestMetrics"]
+__all__ = ["RequestMetrics", "RequestMetricsStats"]
+
+
+class RequestMetricsStats(TypedDict):
+    """What :meth:`RequestMetrics.stats` returns."""
+
+    requests: int
+    """Requests recorded since the start (or the last reset)."""
+    samples: int
+    """Durations the percentiles are computed over (at most ``window``)."""
+    latency_p50_ms: float
+    latency_p90_ms: float
+    latency_p99_ms: float
 
 
 class RequestMetrics:
@@ -51,7 +64,7 @@ class RequestMetrics:
         with self._lock:
             return {str(status): count for status, count in sorted(self._by_status.items())}
 
-    def stats(self) -> dict[str, int | float]:
+    def stats(self) -> RequestMetricsStats:
         """Return ``requests``, ``samples`` and ``latency_p50_ms`` / ``_p90_ms`` / ``_p99_ms``.
 
         Percentiles are 0.0 before the first request.
@@ -59,14 +72,20 @@ class RequestMetrics:
         with self._lock:
             durations = sorted(self._durations)
             total = self._total
-        stats: dict[str, int | float] = {"requests": total, "samples": len(durations)}
-        for percentile in (50, 90, 99):
-            value = 0.0
-            if durations:
-                rank = max(1, math.ceil(percentile / 100 * len(durations)))
-                value = durations[rank - 1] * 1000
-            stats[f"latency_p{percentile}_ms"] = round(value, 3)
-        return stats
+
+        def percentile_ms(percentile: int) -> float:
+            if not durations:
+                return 0.0
+            rank = max(1, math.ceil(percentile / 100 * len(durations)))
+            return round(durations[rank - 1] * 1000, 3)
+
+        return {
+            "requests": total,
+            "samples": len(durations),
+            "latency_p50_ms": percentile_ms(50),
+            "latency_p90_ms": percentile_ms(90),
+            "latency_p99_ms": percentile_ms(99),
+        }
 
     def reset(self) -> None:
         """Forget every recorded request."""
