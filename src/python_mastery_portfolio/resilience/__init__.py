@@ -44,20 +44,19 @@ from python_mastery_portfolio.resilience._circuit_breaker import (
     CircuitState,
     StateListener,
 )
+from python_mastery_portfolio.resilience._rate_limit_decorator import (
+    RateLimitDecorator,
+    RateLimited,
+    RateLimitedClassMethod,
+    rate_limit,
+)
 from python_mastery_portfolio.resilience._rate_limit_store import (
     InMemoryRateLimitStore,
     RateLimitDecision,
     RateLimitStore,
     RateLimitStoreStats,
 )
-from python_mastery_portfolio.resilience._rate_limiter import (
-    RateLimitDecorator,
-    RateLimited,
-    RateLimitedClassMethod,
-    RateLimiter,
-    RateLimiterStats,
-    rate_limit,
-)
+from python_mastery_portfolio.resilience._rate_limiter import RateLimiter, RateLimiterStats
 
 __all__ = [
     "BreakerAdmission",
