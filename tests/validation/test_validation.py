@@ -47,7 +47,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
-from python_mastery_portfolio.validation import _checks as _type_checks
+from python_mastery_portfolio.validation import _compiler as _type_checks
 from python_mastery_portfolio.validation import _decorator as validation
 from python_mastery_portfolio.validation import validate_types
 from tests.conftest import raise_first, run_threads

@@ -1,13 +1,13 @@
-"""Compile type annotations into checkers for :mod:`~python_mastery_portfolio.validation`.
+"""The checkers that annotations compile into, for :mod:`~python_mastery_portfolio.validation`.
 
-:class:`Compiler` turns one annotation into a :class:`Node`: ``check(value)`` tells whether a
+The compiler turns one annotation into a :class:`Node`: ``check(value)`` tells whether a
 value passes, ``all_ok(items)`` whether every item of a re-iterable does (the loop stays in C
 wherever it can: ``isinstance`` mapped over the items, nested containers flattened with
 ``itertools.chain``), and ``cls`` is set when the check is exactly one ``isinstance`` so the
 decorator can write it straight into its generated wrapper. ``find`` walks a value again,
 only after a check has failed, to name the innermost failing item and its path (``[2]``,
 ``['k']``, ``{x}``); :func:`explain` is its entry point. Recursive aliases compile into a
-cycle through :class:`_Ref`, which also stops on cyclic data.
+cycle through :class:`RefNode`, which also stops on cyclic data.
 
 The meaning of each hint at run time is documented in :mod:`.validation`.
 """
@@ -17,24 +17,32 @@ from __future__ import annotations
 import collections
 import collections.abc as cabc
 import reprlib
-import sys
 import threading
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import itemgetter, methodcaller
-from types import NoneType, UnionType
-from typing import Any, ForwardRef, Literal, TypeAlias, TypeVar
-
-from python_mastery_portfolio._internal.annotations import evaluate as evaluate_annotation
+from types import NoneType
+from typing import Any, TypeAlias
 
 __all__ = [
     "ANY",
-    "Compiler",
+    "CALLABLE",
+    "ITEM_ORIGINS",
+    "NEVER",
+    "PAIR_ORIGINS",
+    "PROMOTIONS",
+    "TYPE_ALIAS_TYPE",
     "Failure",
+    "FixedNode",
+    "ItemsNode",
     "Node",
+    "PairsNode",
+    "RefNode",
+    "TypedDictNode",
+    "UnionNode",
+    "class_node",
     "explain",
-    "is_unpack",
     "safe_repr",
     "type_name",
 ]
@@ -50,7 +58,7 @@ _repr.maxstring = _repr.maxother = 60
 _guard = threading.local()  # the (node, value) pairs a recursive check is inside, per thread
 
 # PEP 484's numeric tower: where a float is expected an int is fine, and so on.
-_PROMOTIONS: dict[type, tuple[type, ...]] = {float: (float, int), complex: (complex, float, int)}
+PROMOTIONS: dict[type, tuple[type, ...]] = {float: (float, int), complex: (complex, float, int)}
 # Unbound C methods that take no argument, cost nothing and refuse any other type with
 # TypeError: mapping one over a container checks its items faster than isinstance can.
 _FAST_METHODS: dict[type, Callable[[Any], object]] = {
@@ -58,15 +66,15 @@ _FAST_METHODS: dict[type, Callable[[Any], object]] = {
     float: float.conjugate,
     str: str.isascii,  # O(1): CPython keeps an ASCII flag per string
 }
-_ITEM_ORIGINS = frozenset({
+ITEM_ORIGINS = frozenset({
     list, set, frozenset, collections.deque, cabc.Sequence, cabc.MutableSequence, cabc.Set,
     cabc.MutableSet, cabc.Collection, cabc.KeysView, cabc.ValuesView,
 })  # fmt: skip
-_PAIR_ORIGINS = frozenset({
+PAIR_ORIGINS = frozenset({
     dict, collections.defaultdict, collections.OrderedDict, collections.ChainMap,
     cabc.Mapping, cabc.MutableMapping,
 })  # fmt: skip
-_TypeAliasType: Any = getattr(typing, "TypeAliasType", None)
+TYPE_ALIAS_TYPE: Any = getattr(typing, "TypeAliasType", None)
 
 
 def safe_repr(value: object) -> str:
@@ -178,19 +186,19 @@ def _never(value: object) -> bool:
 
 
 ANY = Node("Any", _always, all_ok=_all_always)
-_NEVER = Node("Never", _never)
-_CALLABLE = Node("Callable", callable)
+NEVER = Node("Never", _never)
+CALLABLE = Node("Callable", callable)
 _values = methodcaller("values")
 
 
-def _class_node(cls: type | tuple[type, ...], expected: str) -> Node:
+def class_node(cls: type | tuple[type, ...], expected: str) -> Node:
     def check(value: object) -> bool:
         return isinstance(value, cls)
 
     return Node(expected, check, cls=cls, all_ok=_all_instances(cls))
 
 
-class _Items(Node):
+class ItemsNode(Node):
     """A collection whose every item must pass ``item``."""
 
     __slots__ = ("indexed", "item")
@@ -224,7 +232,7 @@ class _Items(Node):
         return None
 
 
-class _Pairs(Node):
+class PairsNode(Node):
     """A mapping whose keys pass ``key`` and values pass ``value``."""
 
     __slots__ = ("key", "value")
@@ -267,7 +275,7 @@ class _Pairs(Node):
         return None
 
 
-class _Fixed(Node):
+class FixedNode(Node):
     """A tuple of a fixed length whose items pass their own nodes."""
 
     __slots__ = ("items",)
@@ -309,7 +317,7 @@ class _Fixed(Node):
         return None
 
 
-class _Union(Node):
+class UnionNode(Node):
     """Any of ``members``; the classes among the alternatives are tested with one isinstance."""
 
     __slots__ = ("members",)
@@ -338,7 +346,7 @@ class _Union(Node):
         return path, self.expected, value
 
 
-class _Ref(Node):
+class RefNode(Node):
     """A recursive reference, resolved once its target is compiled; tolerates cyclic data."""
 
     __slots__ = ("target", "used")
@@ -375,7 +383,7 @@ class _Ref(Node):
             seen.discard(key)
 
 
-class _TypedDict(Node):
+class TypedDictNode(Node):
     """A dict with the required keys of a ``TypedDict``, each present key's value checked."""
 
     __slots__ = ("fields", "required")
@@ -408,254 +416,6 @@ class _TypedDict(Node):
                 if failure is not None:
                     return failure
         return None
-
-
-class Compiler:
-    """Compile the annotations of one function, resolving strings in its scope."""
-
-    def __init__(
-        self, globalns: dict[str, Any], localns: Mapping[str, Any], *, lazy: bool = False
-    ) -> None:
-        self.globalns = globalns
-        self.localns = localns
-        self.lazy = lazy  # at decoration time strings are left for the first call
-        self.memo: dict[object, Node] = {}
-
-    def compile(self, hint: object) -> Node:
-        """Return the node for ``hint``; raise TypeError when it cannot be checked."""
-        if hint is Any or hint is object:
-            return ANY
-        if hint is None or hint is NoneType:
-            return _class_node(NoneType, "None")
-        if isinstance(hint, str | ForwardRef):
-            return self._forward(hint)
-        origin = typing.get_origin(hint)
-        if origin is not None:
-            return self._generic(hint, origin, typing.get_args(hint))
-        if isinstance(hint, type):
-            return self._class(hint)
-        if isinstance(hint, TypeVar):
-            return self._typevar(hint)
-        if isinstance(hint, typing.NewType):
-            return self.compile(hint.__supertype__)
-        return self._special(hint)
-
-    def _special(self, hint: object) -> Node:
-        if hint is typing.LiteralString:
-            return _class_node(str, "LiteralString")
-        if hint is typing.Never or hint is typing.NoReturn:
-            return _NEVER
-        if hint is typing.Self or isinstance(hint, _UNCHECKED_FORMS):
-            return ANY
-        if _TypeAliasType is not None and isinstance(
-            hint, _TypeAliasType
-        ):  # pragma: no cover - Python 3.12+
-            alias: Any = hint
-            return self._memoised(alias, alias.__name__, lambda: self.compile(alias.__value__))
-        raise TypeError(f"unsupported annotation {hint!r}")
-
-    def _memoised(self, key: object, name: str, build: Callable[[], Node]) -> Node:
-        """Build the node for ``key`` once, tying a recursive reference into a cycle."""
-        known = self.memo.get(key)
-        if known is not None:
-            if isinstance(known, _Ref):
-                known.used = True
-            return known
-        ref = _Ref(name)
-        self.memo[key] = ref
-        try:
-            node = build()
-        except BaseException:
-            del self.memo[key]
-            raise
-        if not ref.used:  # not recursive: the direct node is faster
-            self.memo[key] = node
-            return node
-        ref.target = node
-        return ref
-
-    def _forward(self, hint: str | ForwardRef) -> Node:
-        source = hint if isinstance(hint, str) else hint.__forward_arg__
-        if self.lazy:
-            return ANY
-        return self._memoised(source, source, lambda: self.compile(self.evaluate(source)))
-
-    def evaluate(self, source: str) -> object:
-        """Evaluate a string annotation in the function's scope."""
-        try:
-            return evaluate_annotation(source, self.globalns, self.localns)
-        except NameError as error:
-            raise NameError(f"cannot resolve it: {error}", name=error.name) from error
-        except Exception as error:
-            raise TypeError(f"cannot evaluate it: {error!r}") from error
-
-    def _typevar(self, hint: TypeVar) -> Node:
-        if hint.__bound__ is not None:
-            return self.compile(hint.__bound__)
-        if hint.__constraints__:
-            return self._union(hint.__constraints__)
-        return ANY
-
-    def _class(self, cls: type) -> Node:
-        if typing.is_typeddict(cls):
-            if self.lazy:  # its annotations may name classes that do not exist yet
-                return ANY
-            return self._memoised(cls, type_name(cls), lambda: self._typeddict(cls))
-        _require_checkable(cls)
-        return _class_node(_PROMOTIONS.get(cls, cls), type_name(cls))
-
-    def _typeddict(self, cls: type) -> Node:
-        module = sys.modules.get(cls.__module__)
-        globalns = vars(module) if module else None
-        hints = typing.get_type_hints(cls, globalns, dict(self.localns), include_extras=True)
-        # Python 3.11 cannot see Required/NotRequired inside string annotations when it
-        # computes __required_keys__, so the resolved hints have the last word.
-        required = set(getattr(cls, "__required_keys__", ()))
-        fields: dict[str, Node] = {}
-        for key, hint in hints.items():
-            inner = hint
-            while (qualifier := typing.get_origin(inner)) in _KEY_QUALIFIERS:
-                if qualifier is typing.NotRequired:
-                    required.discard(key)
-                if qualifier is typing.Required:
-                    required.add(key)
-                inner = typing.get_args(inner)[0]
-            fields[key] = self.compile(inner)
-        return _TypedDict(frozenset(required), fields, type_name(cls))
-
-    def _generic(self, hint: object, origin: object, args: tuple[Any, ...]) -> Node:
-        if origin is typing.Annotated:
-            return self.compile(args[0])
-        if origin is typing.Union or origin is UnionType:
-            return self._union(args)
-        if origin is Literal:
-            return _literal(args)
-        if origin is type:
-            return self._subclass(args[0] if args else Any)
-        if origin is cabc.Callable:
-            return _CALLABLE
-        if origin is tuple:
-            return self._tuple(hint, args)
-        if isinstance(origin, type):
-            return self._container(origin, args)
-        raise TypeError(f"unsupported annotation {hint!r}")
-
-    def _union(self, hints: Iterable[object]) -> Node:
-        nodes: list[Node] = []
-        for node in map(self.compile, hints):
-            if node is ANY:
-                return ANY
-            nodes.extend(node.members if isinstance(node, _Union) else (node,))
-        expected = " | ".join(dict.fromkeys(node.expected for node in nodes))
-        classes: list[type] = []
-        others: list[Node] = []
-        for node in nodes:
-            if node.cls is None:
-                others.append(node)
-            else:
-                classes.extend(node.cls if isinstance(node.cls, tuple) else (node.cls,))
-        unique = tuple(dict.fromkeys(classes))
-        if not others:
-            return _class_node(unique, expected)
-        return _Union(tuple(others), unique, expected)
-
-    def _subclass(self, hint: object) -> Node:
-        inner = self.compile(hint)
-        if inner is ANY:
-            return _class_node(type, "type")
-        bases = inner.outer
-        try:
-            if bases is None:
-                raise TypeError("it has no class")  # noqa: TRY301 - shares the message below
-            issubclass(object, bases)  # a protocol with data members refuses issubclass
-        except TypeError as error:
-            raise TypeError(f"unsupported annotation type[{inner.expected}]: {error}") from error
-        checked = bases
-
-        def check(value: object) -> bool:
-            return isinstance(value, type) and issubclass(value, checked)
-
-        return Node(f"type[{inner.expected}]", check)
-
-    def _tuple(self, hint: object, args: tuple[Any, ...]) -> Node:
-        if hint is typing.Tuple:  # noqa: UP006 - the bare alias, which is not tuple[()]
-            return _class_node(tuple, "tuple")
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = self.compile(args[0])
-            return _items(tuple, item, f"tuple[{item.expected}, ...]")
-        if any(getattr(arg, "__unpacked__", False) or is_unpack(arg) for arg in args):
-            raise TypeError(f"unsupported annotation {hint!r}")
-        items = tuple(map(self.compile, args))
-        return _Fixed(items, f"tuple[{', '.join(i.expected for i in items) or '()'}]")
-
-    def _container(self, origin: type, args: tuple[Any, ...]) -> Node:
-        if typing.is_typeddict(origin):  # a generic TypedDict: its type variables are Any
-            return self._class(origin)
-        _require_checkable(origin)
-        name = type_name(origin)
-        if origin is collections.Counter and len(args) == 1:
-            key = self.compile(args[0])
-            return _Pairs(origin, key, _class_node(int, "int"), f"Counter[{key.expected}]")
-        if origin in _PAIR_ORIGINS and len(args) == 2:
-            key, value = self.compile(args[0]), self.compile(args[1])
-            return _Pairs(origin, key, value, f"{name}[{key.expected}, {value.expected}]")
-        if origin is cabc.ItemsView and len(args) == 2:
-            key, value = self.compile(args[0]), self.compile(args[1])
-            pair = _Fixed((key, value), f"tuple[{key.expected}, {value.expected}]")
-            return _Items(origin, pair, f"ItemsView[{key.expected}, {value.expected}]")
-        if origin in _ITEM_ORIGINS and len(args) == 1:
-            item = self.compile(args[0])
-            return _items(origin, item, f"{name}[{item.expected}]")
-        # Iterables and iterators would be consumed and user generics have parameters of
-        # unknown meaning: the class is all that can be checked without changing the program.
-        return _class_node(origin, f"{name}[{', '.join(map(_hint_name, args))}]" if args else name)
-
-
-_KEY_QUALIFIERS = frozenset(
-    form
-    for form in (typing.Required, typing.NotRequired, getattr(typing, "ReadOnly", None))
-    if form is not None
-)
-_UNCHECKED_FORMS = (typing.ParamSpecArgs, typing.ParamSpecKwargs, typing.TypeVarTuple)
-
-
-def _hint_name(hint: object) -> str:
-    return type_name(hint) if isinstance(hint, type) else repr(hint).replace("typing.", "")
-
-
-def is_unpack(hint: object) -> bool:
-    return typing.get_origin(hint) is typing.Unpack
-
-
-def _items(origin: type, item: Node, expected: str) -> Node:
-    if item is ANY:
-        return _class_node(origin, expected)
-    return _Items(origin, item, expected)
-
-
-def _literal(values: tuple[Any, ...]) -> Node:
-    by_type: dict[type, set[object]] = {}
-    try:
-        for value in values:
-            by_type.setdefault(type(value), set()).add(value)
-    except TypeError as error:
-        raise TypeError(f"unsupported Literal values {values!r}: {error}") from error
-    frozen = {kind: frozenset(items) for kind, items in by_type.items()}
-
-    def check(value: object) -> bool:
-        # The exact type first: True == 1 and 1.0 == 1, but neither is Literal[1].
-        allowed = frozen.get(type(value))
-        return allowed is not None and value in allowed
-
-    return Node(f"Literal[{', '.join(map(repr, values))}]", check)
-
-
-def _require_checkable(cls: type) -> None:
-    """Raise TypeError now for a class that refuses isinstance (a plain Protocol, say)."""
-    try:
-        isinstance(None, cls)
-    except TypeError as error:
-        raise TypeError(f"{cls.__qualname__} cannot be checked at run time: {error}") from error
 
 
 def explain(node: Node, value: object, path: str) -> Failure:

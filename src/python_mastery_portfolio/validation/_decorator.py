@@ -18,14 +18,13 @@ from python_mastery_portfolio._internal.codegen import define
 from python_mastery_portfolio.exceptions import ValidationError
 from python_mastery_portfolio.validation._checks import (
     ANY,
-    Compiler,
     Failure,
     Node,
     explain,
-    is_unpack,
     safe_repr,
     type_name,
 )
+from python_mastery_portfolio.validation._compiler import Compiler, is_unpack
 
 __all__ = ["validate_types"]
 
