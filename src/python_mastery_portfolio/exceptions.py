@@ -15,6 +15,7 @@ and turns into JSON (:meth:`PortfolioError.to_dict`) or an RFC 9457 problem obje
     ├── RetryExhaustedError                                 500  results stayed unacceptable
     ├── UnwrapError                     (also ValueError)   500  a Failure was unwrapped
     ├── PoolTimeoutError                (also TimeoutError) 503  no pooled connection in time
+    ├── LockHeldError                                       409  another process holds the lock
     └── DependencyError                                     500  fix the DI registrations
         ├── ServiceNotRegisteredError   (also LookupError)
         ├── CircularDependencyError
@@ -73,6 +74,7 @@ __all__ = [
     "DataProcessingError",
     "DependencyError",
     "LifetimeError",
+    "LockHeldError",
     "PoolTimeoutError",
     "PortfolioError",
     "RateLimitError",
@@ -444,6 +446,22 @@ class PoolTimeoutError(PortfolioError, TimeoutError):
     pool: str | None
     max_connections: int | None
     timeout: float | None
+
+
+class LockHeldError(PortfolioError):
+    """Another live process holds the lock at ``path``; ``pid`` is that process (if known).
+
+    Example:
+        >>> error = LockHeldError("already running", pid=4242, path="/run/tool.pid")
+        >>> error.pid, error.path, error.http_status
+        (4242, '/run/tool.pid', 409)
+    """
+
+    default_code = "lock_held"
+    http_status = 409
+    fields = ("pid", "path")
+    pid: int | None
+    path: str | None
 
 
 class DependencyError(PortfolioError):

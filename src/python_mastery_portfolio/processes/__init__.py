@@ -9,10 +9,15 @@ Example:
 
 from __future__ import annotations
 
+from python_mastery_portfolio.exceptions import LockHeldError
 from python_mastery_portfolio.processes._exit import ExitHandle, on_exit, unregister
+from python_mastery_portfolio.processes._pidlock import PidLock, process_start_time
 
 __all__ = [
     "ExitHandle",
+    "LockHeldError",
+    "PidLock",
     "on_exit",
+    "process_start_time",
     "unregister",
 ]

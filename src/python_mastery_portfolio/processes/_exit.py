@@ -39,6 +39,7 @@ class ExitHandle:
     """The receipt of one :func:`on_exit` registration; pass it to :func:`unregister`.
 
     Example:
+        >>> from python_mastery_portfolio.processes import on_exit, unregister
         >>> handle = on_exit(print, "bye")
         >>> handle.callback is print, unregister(handle)
         (True, True)
