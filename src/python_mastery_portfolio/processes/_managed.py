@@ -457,7 +457,7 @@ class ManagedProcess:
                 for file in opened:  # the child has its own descriptors now
                     file.close()
             self._popen = popen
-            self._exit_handle = on_exit(self._stop_at_exit)
+            self._exit_handle = on_exit(self.stop)
             label = f"{self.name}[{popen.pid}]"
             for target, pipe, level in (
                 (self._stdout, popen.stdout, logging.INFO),
@@ -564,12 +564,9 @@ class ManagedProcess:
             if reader.is_alive():
                 logger.warning("%s: output still open after stop; left to a daemon thread", self)
 
-    def _stop_at_exit(self) -> None:
-        self.stop()
-
-    def close(self) -> None:
-        """Stop the process (if started) and close the pipes it handed out."""
-        self.stop()
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the process (if started; see :meth:`stop`) and close the pipes it handed out."""
+        self.stop(timeout)
         if self._popen is not None:
             for stream in (self.stdin, self.stdout, self.stderr):
                 if stream is not None:
