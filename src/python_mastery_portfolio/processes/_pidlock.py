@@ -29,7 +29,7 @@ if sys.platform == "win32":  # pragma: no cover - Windows: no flock; PidLock is 
 else:
     import fcntl
 
-__all__ = ["PidLock", "process_start_time"]
+__all__ = ["PROC", "PidLock", "forget_locks_after_fork", "process_start_time"]
 
 logger = logging.getLogger(__package__)
 
@@ -108,13 +108,17 @@ def _same_file(fd: int, path: Path) -> bool:
 
 
 class _Holding:
-    """The open, locked descriptor of a held lock; ``fd`` is ``None`` once let go."""
+    """A held lock's locked descriptor and its exit registration; held while in ``_HELD``."""
 
-    __slots__ = ("fd",)
+    __slots__ = ("exit_handle", "fd")
 
-    def __init__(self, fd: int) -> None:
-        self.fd: int | None = fd
+    def __init__(self, fd: int, exit_handle: ExitHandle) -> None:
+        self.fd = fd
+        self.exit_handle = exit_handle
 
+
+_BUSY: Final = frozenset({errno.EAGAIN, errno.EACCES})
+"""The errors of a non-blocking ``flock`` that another holder causes."""
 
 _HELD: Final[set[_Holding]] = set()
 """Every lock this process holds, so that a forked child can let go of its copies."""
@@ -184,7 +188,6 @@ class PidLock:
         self.poll_interval = poll_interval
         self.clock = clock
         self._holding: _Holding | None = None
-        self._exit_handle: ExitHandle | None = None
 
     def __repr__(self) -> str:
         state = "held" if self.held else "not held"
@@ -193,7 +196,7 @@ class PidLock:
     @property
     def held(self) -> bool:
         """Whether this object holds the lock."""
-        return self._holding is not None and self._holding.fd is not None
+        return self._holding is not None and self._holding in _HELD
 
     @property
     def pid(self) -> int | None:
@@ -249,10 +252,7 @@ class PidLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
-                if error.errno not in (
-                    errno.EAGAIN,
-                    errno.EACCES,
-                ):  # pragma: no cover - EINTR, ENOLCK
+                if error.errno not in _BUSY:  # pragma: no cover - ENOLCK: no lock space left
                     os.close(fd)
                     raise
                 pid, _ = _read_record(fd)
@@ -271,9 +271,9 @@ class PidLock:
         except BaseException:
             os.close(fd)
             raise
-        self._holding = _Holding(fd)
+        # Last registered, first run: callbacks registered while it is held run before it goes.
+        self._holding = _Holding(fd, on_exit(self.release))
         _HELD.add(self._holding)
-        self._exit_handle = on_exit(self._release_at_exit)
         return None
 
     def _take_over(self, fd: int) -> None:
@@ -303,13 +303,11 @@ class PidLock:
             RuntimeError: If this object does not hold the lock.
         """
         holding, self._holding = self._holding, None
-        fd = None if holding is None else holding.fd
-        if holding is None or fd is None:
+        if holding is None or holding not in _HELD:
             raise RuntimeError(f"{self!r} is not held")
         _HELD.discard(holding)
-        if self._exit_handle is not None:
-            unregister(self._exit_handle)
-            self._exit_handle = None
+        unregister(holding.exit_handle)
+        fd = holding.fd
         try:
             # Removed while still locked: a process that opened this file meanwhile sees,
             # once it gets the lock, that the path no longer names it, and tries again.
@@ -318,10 +316,6 @@ class PidLock:
                     self.path.unlink()
         finally:
             os.close(fd)  # drops the flock
-
-    def _release_at_exit(self) -> None:
-        if self.held:
-            self.release()
 
     def __enter__(self) -> PidLock:
         return self.acquire()
@@ -335,13 +329,12 @@ class PidLock:
         self.release()
 
 
-def _after_fork_in_child() -> None:
+def forget_locks_after_fork() -> None:
     """Close a forked child's copies of the locked descriptors: the parent keeps its locks."""
     for holding in _HELD:
-        if holding.fd is not None:
-            os.close(holding.fd)  # the parent's descriptor keeps the flock
-            holding.fd = None
+        os.close(holding.fd)  # the parent's descriptor keeps the flock
+        unregister(holding.exit_handle)  # the exit registry forgets it in a child anyway
     _HELD.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(after_in_child=forget_locks_after_fork)
