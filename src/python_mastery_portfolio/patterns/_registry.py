@@ -199,7 +199,15 @@ class Registry(Mapping[Hashable, T]):
         """Return the registered names, in registration order."""
         return tuple(self._entries)
 
-    def create(self: Registry[Callable[..., R]], key: Hashable, /, *args: Any, **kwargs: Any) -> R:
+    @overload
+    def create(self: Registry[type[R]], key: Hashable, /, *args: Any, **kwargs: Any) -> R: ...
+
+    @overload
+    def create(
+        self: Registry[Callable[..., R]], key: Hashable, /, *args: Any, **kwargs: Any
+    ) -> R: ...
+
+    def create(self: Registry[Any], key: Hashable, /, *args: Any, **kwargs: Any) -> Any:
         """Call the factory or class registered under ``key`` with the arguments and return it.
 
         Raises:

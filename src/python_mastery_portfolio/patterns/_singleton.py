@@ -19,7 +19,6 @@ __all__ = ["reset_singleton", "singleton"]
 T = TypeVar("T")
 
 _RECORD = "_singleton_record"
-_records_lock = threading.Lock()
 
 
 class _Record:
@@ -43,14 +42,8 @@ class _Record:
 
 
 def _record_for(cls: type) -> _Record:
-    record: _Record | None = cls.__dict__.get(_RECORD)
-    if record is None:
-        with _records_lock:
-            record = cls.__dict__.get(_RECORD)
-            if record is None:
-                record = _Record(cls)
-                # Stored in the class's own dict, so that each subclass gets a record of its own.
-                setattr(cls, _RECORD, record)
+    # Made when the class was decorated or created: each subclass has a record of its own.
+    record: _Record = cls.__dict__[_RECORD]
     return record
 
 
@@ -83,7 +76,9 @@ def singleton(cls: type[T]) -> type[T]:
     dataclasses work when ``@singleton`` is the outermost decorator (above ``@dataclass``,
     which would otherwise replace the guarded ``__init__``). A subclass may not define its own
     ``__new__``. The first call's arguments are kept, for the comparison, until
-    :func:`reset_singleton`.
+    :func:`reset_singleton`. Type checkers see the class's own ``__init__``, so a bare
+    ``Database()`` after ``Database(url)`` needs ``# type: ignore[call-arg]`` there (or give
+    the parameters defaults).
 
     Args:
         cls: The class to decorate.
@@ -144,6 +139,7 @@ def singleton(cls: type[T]) -> type[T]:
     __new__._singleton_new = True  # type: ignore[attr-defined]  # marks the decorated classes
     cls.__new__ = staticmethod(__new__)  # type: ignore[assignment]  # installs our __new__
     _guard_init(cls, inherited=True)
+    setattr(cls, _RECORD, _Record(cls))
     _chain_init_subclass(cls)
     return cls
 
@@ -186,6 +182,7 @@ def _chain_init_subclass(cls: type) -> None:
                 "define __new__"
             )
         _guard_init(sub, inherited=False)
+        setattr(sub, _RECORD, _Record(sub))
 
     cls.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]  # hook
 
