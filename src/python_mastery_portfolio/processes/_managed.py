@@ -256,11 +256,11 @@ def _live_member_on_linux(pgid: int) -> bool:
     # A group of zombies still answers kill(0). Orphans are reaped by PID 1, but in a
     # container PID 1 is often the application itself, which never reaps them: count
     # only members that can still run.
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
+    with os.scandir("/proc") as entries:
+        names = [entry.name for entry in entries if entry.name.isdigit()]
+    for name in names:
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+            with open(f"/proc/{name}/stat", "rb") as stat:
                 fields = stat.read().rpartition(b")")[2].split()
         except OSError:  # it exited while we looked
             continue

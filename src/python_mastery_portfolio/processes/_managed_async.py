@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import IO, Self, Unpack
+from typing import IO, Any, Self, Unpack
 
 from python_mastery_portfolio._internal.checks import require_positive
 from python_mastery_portfolio.processes._exit import ExitHandle, on_exit, unregister
@@ -46,16 +46,23 @@ logger = logging.getLogger(__package__)
 _GROUP_POLL_INTERVAL = 0.01
 
 
-async def _pump(
-    stream: asyncio.StreamReader, sink: logging.Logger, level: int, label: str, limit: int
-) -> None:
-    """Log each line read from ``stream`` until end of file."""
-    splitter = LineSplitter(limit)
-    while chunk := await stream.read(READ_SIZE):
-        for line in splitter.feed(chunk):
+async def _pump(pipe: IO[bytes], sink: logging.Logger, level: int, label: str, limit: int) -> None:
+    """Log each line read from ``pipe`` until end of file (or cancellation), then close it."""
+    # Our own pipe rather than the subprocess transport's: a reader given up on (a descendant
+    # that left the group still holds the write end) must close its transport, and only
+    # the transport's owner can.
+    stream = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), pipe)
+    try:
+        splitter = LineSplitter(limit)
+        while chunk := await stream.read(READ_SIZE):
+            for line in splitter.feed(chunk):
+                sink.log(level, "%s: %s", label, line)
+        for line in splitter.finish():
             sink.log(level, "%s: %s", label, line)
-    for line in splitter.finish():
-        sink.log(level, "%s: %s", label, line)
+    finally:
+        transport.close()
 
 
 async def _adrain_group(pgid: int, deadline: float, *, terminate: bool, label: str) -> None:
@@ -182,29 +189,30 @@ class AsyncManagedProcess:
             if self._process is not None:
                 raise RuntimeError(f"{self!r} was already started")
             opened: list[IO[bytes]] = []
+            logged: list[tuple[IO[bytes], logging.Logger, int]] = []
             try:
                 process = await asyncio.create_subprocess_exec(
                     *self._command,
                     cwd=self._cwd,
                     env=self._env,
                     stdin=self._stdin,
-                    stdout=open_target(self._stdout, opened),
-                    stderr=open_target(self._stderr, opened),
+                    stdout=_async_target(self._stdout, opened, logged, logging.INFO),
+                    stderr=_async_target(self._stderr, opened, logged, logging.WARNING),
                     **session_options(),
                 )
+            except BaseException:
+                for pipe, _, _ in logged:
+                    pipe.close()
+                raise
             finally:
                 for file in opened:  # the child has its own descriptors now
                     file.close()
             self._process = process
             self._exit_handle = on_exit(self.stop_blocking)
             label = f"{self.name}[{process.pid}]"
-            for target, stream, level in (
-                (self._stdout, process.stdout, logging.INFO),
-                (self._stderr, process.stderr, logging.WARNING),
-            ):
-                if isinstance(target, logging.Logger) and stream is not None:
-                    pump = _pump(stream, target, level, label, self._max_line_length)
-                    self._readers.append(asyncio.create_task(pump, name=f"pmp-output-{label}"))
+            for pipe, sink, level in logged:
+                pump = _pump(pipe, sink, level, label, self._max_line_length)
+                self._readers.append(asyncio.create_task(pump, name=f"pmp-output-{label}"))
         logger.info("Started %s: %s", label, " ".join(self._command))
         return self
 
@@ -349,6 +357,22 @@ class AsyncManagedProcess:
     ) -> None:
         """Stop the process, also when the block raised."""
         await self.aclose()
+
+
+def _async_target(
+    target: OutputTarget,
+    opened: list[IO[bytes]],
+    logged: list[tuple[IO[bytes], logging.Logger, int]],
+    level: int,
+) -> int | IO[Any] | None:
+    """Return what the child gets for ``target``; a logger gets a pipe of our own."""
+    if isinstance(target, logging.Logger):
+        read_end, write_end = os.pipe()
+        logged.append((open(read_end, "rb", buffering=0), target, level))  # noqa: SIM115  # the pump closes it
+        write_file = open(write_end, "wb", buffering=0)  # noqa: SIM115  # closed once the child runs
+        opened.append(write_file)
+        return write_file
+    return open_target(target, opened)
 
 
 def _signal(process: asyncio.subprocess.Process, signum: int) -> None:
