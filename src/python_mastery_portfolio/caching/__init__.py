@@ -6,6 +6,8 @@
 * :func:`async_cache` -- the same, refusing anything but coroutine functions.
 * :class:`CacheStore` -- the protocol of a store the decorators can use (``store=``), which
   :class:`LRUCache` implements; :class:`CacheStats` -- the statistics every store reports.
+* :class:`AsyncCacheStore` -- the awaitable operations of a store that does I/O (Redis):
+  :func:`async_cache` awaits them, so a remote lookup never blocks the event loop.
 
 What the decorators guarantee, for threads (``def``) and tasks (``async def``) alike:
 
@@ -45,9 +47,10 @@ from python_mastery_portfolio.caching._decorators import async_cache, cache
 from python_mastery_portfolio.caching._lru import LRUCache
 from python_mastery_portfolio.caching._memoize import CachedFunction
 from python_mastery_portfolio.caching._property import CachedProperty
-from python_mastery_portfolio.caching._store import CacheStats, CacheStore
+from python_mastery_portfolio.caching._store import AsyncCacheStore, CacheStats, CacheStore
 
 __all__ = [
+    "AsyncCacheStore",
     "CacheStats",
     "CacheStore",
     "CachedFunction",

@@ -138,6 +138,10 @@ def async_cache(
 
     Concurrent awaits of one key share one computation, run as its own task: cancelling a
     waiter leaves it running for the others (the last waiter's cancellation cancels it).
+    With a ``store=`` that is also an :class:`AsyncCacheStore` (``RedisCache`` is), lookups
+    and stores are awaited and never block the event loop; any other store's methods are
+    called on the loop, so they must be fast, as :class:`LRUCache`'s are.
+    ``cache_invalidate`` and ``cache_clear`` stay synchronous in both cases.
 
     Raises:
         TypeError: At decoration time, if the function is not a coroutine function.

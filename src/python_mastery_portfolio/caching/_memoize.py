@@ -24,9 +24,10 @@ from python_mastery_portfolio._internal.callables import (
     reject_generator,
 )
 from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.caching._amemo import AsyncStoreMemo
 from python_mastery_portfolio.caching._flight import Memo, locked_operations
 from python_mastery_portfolio.caching._lru import NEVER, LRUCache, validate_options
-from python_mastery_portfolio.caching._store import CacheStats, CacheStore
+from python_mastery_portfolio.caching._store import AsyncCacheStore, CacheStats, CacheStore
 from python_mastery_portfolio.caching._wrapper_source import compile_wrapper
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 
@@ -182,7 +183,12 @@ class _Builder:
         wrapper: Any
         if not self.fast:
             assert self.store is not None  # noqa: S101 - only a given store is not fast
-            memo = Memo(self.func, self.qualname, self.store, locked_operations(self.store))
+            locked = locked_operations(self.store)
+            memo: Memo
+            if self.is_async and isinstance(self.store, AsyncCacheStore):
+                memo = AsyncStoreMemo(self.func, self.qualname, self.store, locked, self.store)
+            else:
+                memo = Memo(self.func, self.qualname, self.store, locked)
             wrapper, keyof = make(
                 fetch=memo.afetch if self.is_async else memo.fetch, keyfn=self.key
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol, TypedDict, TypeVar, runtime_checkable
 
-__all__ = ["CacheStats", "CacheStore"]
+__all__ = ["AsyncCacheStore", "CacheStats", "CacheStore"]
 
 K_contra = TypeVar("K_contra", contravariant=True)
 V = TypeVar("V")
@@ -96,4 +96,57 @@ class CacheStore(Protocol[K_contra, V]):
 
     def stats(self) -> CacheStats:
         """Return the statistics (see :class:`CacheStats`)."""
+        ...
+
+
+@runtime_checkable
+class AsyncCacheStore(Protocol[K_contra, V]):
+    """The awaitable side of a :class:`CacheStore` whose operations do I/O (Redis).
+
+    :func:`async_cache` over a store that implements this as well as :class:`CacheStore`
+    awaits these methods, so a lookup over the network never blocks the event loop. A store
+    without them is called synchronously, on the loop: it must be fast, as
+    :class:`~python_mastery_portfolio.caching.LRUCache` is. ``record`` and ``stats`` stay
+    synchronous (a store counts locally and publishes its counts in its own time), and so do
+    ``cache_invalidate`` and ``cache_clear``, which call :meth:`CacheStore.delete` and
+    :meth:`CacheStore.clear`. Run :class:`~python_mastery_portfolio.testing.contracts.cache.
+    AsyncCacheStoreContract` against an implementation to check it.
+
+    Example:
+        >>> import asyncio
+        >>> from typing import Any
+        >>> from python_mastery_portfolio.caching import LRUCache, async_cache
+        >>> class AsyncDict(LRUCache[Any, Any]):
+        ...     async def alookup(self, key: Any, default: Any) -> Any:
+        ...         return self.lookup(key, default)
+        ...     async def aset(self, key: Any, value: Any) -> None:
+        ...         self.set(key, value)
+        ...     async def adelete(self, key: Any) -> bool:
+        ...         return self.delete(key)
+        ...     async def aclear(self) -> None:
+        ...         self.clear()
+        >>> store = AsyncDict(maxsize=16)
+        >>> isinstance(store, AsyncCacheStore)
+        True
+        >>> @async_cache(store=store)
+        ... async def double(x: int) -> int:
+        ...     return 2 * x
+        >>> asyncio.run(double(4)), store.lookup(4, None)
+        (8, 8)
+    """
+
+    async def alookup(self, key: K_contra, default: T, /) -> V | T:
+        """Return the live value stored under ``key``, or ``default``; count nothing."""
+        ...
+
+    async def aset(self, key: K_contra, value: V, /) -> None:
+        """Store ``value`` under ``key``, with the store's own expiry policy."""
+        ...
+
+    async def adelete(self, key: K_contra, /) -> bool:
+        """Remove ``key``; return whether a live entry was removed."""
+        ...
+
+    async def aclear(self) -> None:
+        """Remove every entry; the statistics are kept."""
         ...

@@ -3,7 +3,8 @@
 :class:`CacheStoreContract` is what every
 :class:`~python_mastery_portfolio.caching.CacheStore` passes -- our ``LRUCache``, the Redis
 store, your own: the protocol's operations, ``None`` told apart from a missing key, counting,
-statistics and thread safety. :class:`CacheContract` adds the behaviour of a bounded cache
+statistics and thread safety. :class:`AsyncCacheStoreContract` checks the awaitable side of
+a store that also implements :class:`~python_mastery_portfolio.caching.AsyncCacheStore`. :class:`CacheContract` adds the behaviour of a bounded cache
 with a time to live (LRU eviction, expiry through an injectable clock, the mapping-like API
 ``get``/``set``/``delete``/``clear``/``len``/``in``/``stats``), as ``LRUCache`` shows it.
 
@@ -22,15 +23,19 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, get_type_hints
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, get_type_hints
 
 import pytest
 
-from python_mastery_portfolio.caching import CacheStats, CacheStore
+from python_mastery_portfolio.caching import AsyncCacheStore, CacheStats, CacheStore
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
-__all__ = ["STAT_KEYS", "CacheContract", "CacheStoreContract"]
+__all__ = ["STAT_KEYS", "AsyncCacheStoreContract", "CacheContract", "CacheStoreContract"]
+
+T = TypeVar("T")
 
 STAT_KEYS = frozenset(get_type_hints(CacheStats))
 """The keys of :class:`~python_mastery_portfolio.caching.CacheStats`."""
@@ -43,6 +48,9 @@ class CacheStoreContract:
     them; values are ``None``, falsy values, strings, numbers, lists and dicts, so that a
     serialising store passes too.
     """
+
+    extra_stat_keys: frozenset[str] = frozenset()
+    """Keys the store's ``stats()`` reports beyond :class:`CacheStats`' (a TypedDict extending it)."""
 
     def make_store(self) -> CacheStore[Any, Any]:
         """Return a new, empty store under test, holding at least 100 entries."""
@@ -134,14 +142,15 @@ class CacheStoreContract:
         assert stats["hit_rate"] == pytest.approx(0.75)
 
     def test_stats_shape(self) -> None:
-        """stats() has exactly the CacheStats keys, ints and a float hit rate, 0.0 at first."""
+        """stats() has exactly the CacheStats keys (and the declared extra ones), ints and a
+        float hit rate, 0.0 at first."""
         store = self.make_store()
         stats = store.stats()
-        assert set(stats) == STAT_KEYS
+        assert set(stats) == STAT_KEYS | self.extra_stat_keys
         assert stats["hit_rate"] == 0.0
         assert isinstance(stats["hit_rate"], float)
         values: dict[str, object] = dict(stats)
-        for name in STAT_KEYS - {"hit_rate"}:
+        for name in (STAT_KEYS | self.extra_stat_keys) - {"hit_rate"}:
             assert type(values[name]) is int, name
         assert (stats["hits"], stats["misses"], stats["size"]) == (0, 0, 0)
 
@@ -456,3 +465,120 @@ class CacheContract(CacheStoreContract):
         with pytest.raises(ValueError, match="ttl"):
             cache.set("key", 1, ttl=ttl)
         assert "key" not in cache
+
+
+class AsyncCacheStoreContract:
+    """Behaviour of a store that is both a :class:`CacheStore` and an :class:`AsyncCacheStore`.
+
+    Subclass it and implement :meth:`make_store`; not collected on its own (no ``Test``
+    prefix). Each check runs its own event loop (``asyncio.run``), many tasks at once where
+    it checks concurrency, and calls :meth:`aclose_store` before the loop ends. The async and
+    sync sides must see the same entries.
+    """
+
+    def make_store(self) -> Any:
+        """Return a new, empty store implementing both protocols."""
+        raise NotImplementedError
+
+    async def aclose_store(self, store: Any) -> None:
+        """Release what ``store`` holds for the loop about to end (default: nothing)."""
+
+    def run(self, store: Any, check: Callable[[], Awaitable[T]]) -> T:
+        """Return ``check()`` run in a new event loop, closing ``store``'s loop resources."""
+
+        async def main() -> T:
+            try:
+                return await check()
+            finally:
+                await self.aclose_store(store)
+
+        return asyncio.run(main())
+
+    def test_implements_both_protocols(self) -> None:
+        """The store is an AsyncCacheStore and a CacheStore at run time."""
+        store = self.make_store()
+        assert isinstance(store, AsyncCacheStore)
+        assert isinstance(store, CacheStore)
+
+    def test_alookup_missing_returns_default(self) -> None:
+        """A missing key reads as the very default given."""
+        store = self.make_store()
+        default = object()
+        assert self.run(store, lambda: store.alookup("missing", default)) is default
+
+    @pytest.mark.parametrize(
+        "value",
+        [None, 0, "", False, 0.0, [], {}, "text", 2.5, [1, "two"], {"id": 7, "tags": ["a"]}],
+        ids=repr,
+    )
+    def test_values_round_trip(self, value: object) -> None:
+        """Values set with aset read back equal, of the same type, told apart from absence."""
+        store = self.make_store()
+        default = object()
+
+        async def check() -> object:
+            await store.aset("key", value)
+            return await store.alookup("key", default)
+
+        found = self.run(store, check)
+        assert found is not default
+        assert found == value
+        assert type(found) is type(value)
+
+    def test_sync_and_async_sides_agree(self) -> None:
+        """An entry set on one side reads on the other; deletes and clears reach both."""
+        store = self.make_store()
+        store.set("sync", 1)
+
+        async def check() -> tuple[object, ...]:
+            await store.aset("async", 2)
+            seen = (await store.alookup("sync", None), store.lookup("async", None))
+            deleted = (await store.adelete("sync"), await store.adelete("sync"))
+            await store.aclear()
+            return (*seen, *deleted, await store.alookup("async", None))
+
+        assert self.run(store, check) == (1, 2, True, False, None)
+
+    def test_aclear_keeps_the_counters(self) -> None:
+        """aclear() removes every entry; hits and misses stay."""
+        store = self.make_store()
+        store.record(hits=2, misses=1)
+
+        async def check() -> None:
+            for number in range(5):
+                await store.aset(number, number)
+            await store.aclear()
+
+        self.run(store, check)
+        stats = store.stats()
+        assert (stats["size"], stats["hits"], stats["misses"]) == (0, 2, 1)
+
+    def test_alookup_counts_nothing(self) -> None:
+        """alookup() counts neither hits nor misses."""
+        store = self.make_store()
+
+        async def check() -> None:
+            await store.aset("here", 1)
+            await store.alookup("here", None)
+            await store.alookup("absent", None)
+
+        self.run(store, check)
+        stats = store.stats()
+        assert (stats["hits"], stats["misses"]) == (0, 0)
+
+    def test_tasks_set_and_read_their_keys(self) -> None:
+        """Many tasks storing, reading and deleting their own keys at once lose nothing."""
+        store = self.make_store()
+
+        async def work(index: int) -> None:
+            for step in range(5):
+                await store.aset((index, step), [index, step])
+            found = [await store.alookup((index, step), None) for step in range(5)]
+            assert found == [[index, step] for step in range(5)]
+            assert await store.adelete((index, 0)) is True
+
+        async def check() -> None:
+            await asyncio.gather(*(work(index) for index in range(THREADS)))
+
+        self.run(store, check)
+        assert store.stats()["size"] == THREADS * 4
