@@ -12,6 +12,8 @@ from __future__ import annotations
 from python_mastery_portfolio.exceptions import LockHeldError
 from python_mastery_portfolio.processes._exit import ExitHandle, on_exit, unregister
 from python_mastery_portfolio.processes._pidlock import PidLock, process_start_time
+from python_mastery_portfolio.processes._tempfiles import temporary_directory, temporary_file
+from python_mastery_portfolio.processes._transaction import transaction
 
 __all__ = [
     "ExitHandle",
@@ -19,5 +21,8 @@ __all__ = [
     "PidLock",
     "on_exit",
     "process_start_time",
+    "temporary_directory",
+    "temporary_file",
+    "transaction",
     "unregister",
 ]
