@@ -6,9 +6,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from python_mastery_portfolio.processes import transaction
+from python_mastery_portfolio.service import repository as repository_module
 from python_mastery_portfolio.service.errors import DuplicateEmailError
 from python_mastery_portfolio.service.models import User
 from python_mastery_portfolio.service.repository import SQLiteUserRepository, is_database_locked
@@ -155,6 +158,21 @@ class TestCrud:
         assert repo.get(user.id) == user
         # The connection is usable again: the transaction was closed.
         assert repo.update(user.id, {"age": 2}) is not None
+
+    def test_writes_and_reads_run_in_toolkit_transactions(
+        self, repo: SQLiteUserRepository, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Writes use processes.transaction with BEGIN IMMEDIATE; page() a deferred one."""
+        calls: list[dict[str, Any]] = []
+
+        def recording(connection: sqlite3.Connection, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return transaction(connection, **kwargs)
+
+        monkeypatch.setattr(repository_module, "transaction", recording)
+        user = repo.add(email="ada@example.org", name="Ada")
+        assert repo.page() == ([user], 1)
+        assert calls == [{"begin": "IMMEDIATE"}, {}]
 
     def test_remove_returns_the_user(self, repo: SQLiteUserRepository) -> None:
         """remove() deletes and returns the user; a second remove finds nothing."""

@@ -7,7 +7,8 @@ queue on a lock instead of polling SQLite's busy handler, and a write that still
 ``database is locked`` (another process holds the file) is retried with backoff.
 
 The file is in WAL mode, so readers never block the writer; every write is one
-``BEGIN IMMEDIATE`` transaction, committed whole or rolled back whole.
+``BEGIN IMMEDIATE`` transaction, committed whole or rolled back whole (the toolkit's
+:func:`~python_mastery_portfolio.processes.transaction`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from uuid import uuid4
 
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.processes import transaction
 from python_mastery_portfolio.retrying import retry
 from python_mastery_portfolio.service.errors import DuplicateEmailError
 from python_mastery_portfolio.service.models import User
@@ -174,15 +176,10 @@ class SQLiteUserRepository:
 
     def _write_once(self, body: Callable[[sqlite3.Connection], T]) -> T:
         connection = self._connection()
-        with self._write_lock:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = body(connection)
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-            return result
+        # IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then
+        # writes can meet "database is locked" with no retry able to help.
+        with self._write_lock, transaction(connection, begin="IMMEDIATE"):
+            return body(connection)
 
     def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
         result: T = self._retrying_write(body)
@@ -191,11 +188,8 @@ class SQLiteUserRepository:
     def _read(self, body: Callable[[sqlite3.Connection], T]) -> T:
         connection = self._connection()
         # One read transaction, so several statements see one snapshot.
-        connection.execute("BEGIN")
-        try:
+        with transaction(connection):
             return body(connection)
-        finally:
-            connection.execute("COMMIT")
 
     # -- Repository[User] --------------------------------------------------------------
 
