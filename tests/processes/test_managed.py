@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import select
@@ -10,13 +11,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 import pytest
 
 from python_mastery_portfolio.processes._exit import EXIT_REGISTRY
-from python_mastery_portfolio.processes._managed import ManagedProcess, ProcessOptions
+from python_mastery_portfolio.processes._managed import (
+    LineSplitter,
+    ManagedProcess,
+    ProcessOptions,
+    group_exists,
+)
 from python_mastery_portfolio.processes._managed_async import AsyncManagedProcess, ProcessGroup
 from tests.conftest import TIMEOUT, raise_first, run_threads, wait_until
 
@@ -135,6 +143,27 @@ class TestArguments:
             ProcessGroup().stop(0)
 
 
+class TestLineSplitter:
+    """Output is cut into bounded lines, however the chunks fall."""
+
+    @pytest.mark.parametrize(
+        ("chunks", "lines"),
+        [
+            ([b"ab", b"c\nde", b"f\n"], ["abc", "def"]),
+            ([b"abcdefgh", b"ij\nk"], ["abcd [truncated]", "k"]),
+            ([b"abcdefgh", b"ij"], ["abcd [truncated]"]),
+            ([b"abcdefgh\nxy\n"], ["abcd [truncated]", "xy"]),
+            ([b"\xff\r\n"], ["\ufffd"]),
+        ],
+        ids=["split-lines", "long-then-newline", "long-at-end", "long-in-chunk", "bad-utf8"],
+    )
+    def test_lines(self, chunks: list[bytes], lines: list[str]) -> None:
+        """Lines come out whole, a long one cut once, bytes decoded leniently."""
+        splitter = LineSplitter(4)
+        got = [line for chunk in chunks for line in splitter.feed(chunk)]
+        assert [*got, *splitter.finish()] == lines
+
+
 class TestManagedProcess:
     """The synchronous process over subprocess.Popen."""
 
@@ -212,6 +241,23 @@ class TestManagedProcess:
         with ManagedProcess(SLEEPER).start() as process:
             with pytest.raises(RuntimeError, match="already started"):
                 process.start()
+
+    def test_group_exists_while_processes_come_and_go(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A process listed in /proc but gone before its stat is read is skipped."""
+        real_scandir = os.scandir
+
+        @contextlib.contextmanager
+        def scandir(path: str) -> Iterator[list[Any]]:
+            with real_scandir(path) as entries:
+                yield [SimpleNamespace(name="999999999"), *entries]
+
+        with ManagedProcess(SLEEPER) as process:
+            assert process.pid is not None
+            monkeypatch.setattr(os, "scandir", scandir)
+            assert group_exists(process.pid)
+            monkeypatch.undo()
 
     def test_missing_program(self) -> None:
         """A program that does not exist raises at start() and registers nothing."""
@@ -341,6 +387,21 @@ class TestAsyncManagedProcess:
         assert await process.stop() == 3
         process.terminate()
         process.kill()
+
+    async def test_missing_program(self) -> None:
+        """A program that does not exist raises at start(), leaving no pipe or hook."""
+        before = len(EXIT_REGISTRY)
+        process = AsyncManagedProcess(["/nonexistent/program"], stderr=logging.getLogger("x"))
+        assert process.command == ("/nonexistent/program",)
+        with pytest.raises(FileNotFoundError):
+            await process.start()
+        assert len(EXIT_REGISTRY) == before
+
+    async def test_started_process_in_async_with(self) -> None:
+        """`async with` on a started process does not start it again, and stops it."""
+        async with await AsyncManagedProcess(SLEEPER).start() as process:
+            assert process.is_running()
+        assert process.returncode == -signal.SIGTERM
 
     async def test_output_to_logger(self, caplog: pytest.LogCaptureFixture) -> None:
         """Each line goes to the logger: stdout at INFO, stderr at WARNING."""

@@ -286,6 +286,8 @@ def drain_group(pgid: int, deadline: float, *, terminate: bool, label: str) -> N
     ``terminate`` they are first sent SIGTERM (the leader exited on its own, so the group
     was never signalled).
     """
+    if sys.platform == "win32":  # pragma: no cover - Windows: no process groups
+        return
     if not group_exists(pgid):
         return
     if terminate:
@@ -378,7 +380,7 @@ class ManagedProcess:
         self._lock = threading.Lock()
         self._popen: subprocess.Popen[bytes] | None = None
         self._readers: list[threading.Thread] = []
-        self._exit_handle: ExitHandle | None = None
+        self._exit_handles: list[ExitHandle] = []  # one once started
         self._terminated = False
         self._stopped = False
 
@@ -457,7 +459,7 @@ class ManagedProcess:
                 for file in opened:  # the child has its own descriptors now
                     file.close()
             self._popen = popen
-            self._exit_handle = on_exit(self.stop)
+            self._exit_handles.append(on_exit(self.stop))
             label = f"{self.name}[{popen.pid}]"
             for target, pipe, level in (
                 (self._stdout, popen.stdout, logging.INFO),
@@ -549,14 +551,13 @@ class ManagedProcess:
                 )
                 self.kill()
                 popen.wait()  # SIGKILL cannot be caught or ignored: this returns
-        if sys.platform != "win32":
-            label = f"{self.name}[{popen.pid}]"
-            drain_group(popen.pid, deadline, terminate=exited_alone, label=label)
+        label = f"{self.name}[{popen.pid}]"
+        drain_group(popen.pid, deadline, terminate=exited_alone, label=label)
         logger.info("Stopped %s[%d] (returncode %s)", self.name, popen.pid, popen.returncode)
 
     def _release(self, timeout: float) -> None:
-        if self._exit_handle is not None:
-            unregister(self._exit_handle)
+        for handle in self._exit_handles:
+            unregister(handle)
         for reader in self._readers:
             # Its writers are all dead, so end of file is near; bounded all the same, for a
             # descendant that left the group and still holds the pipe.

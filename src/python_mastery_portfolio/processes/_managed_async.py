@@ -67,6 +67,8 @@ async def _pump(pipe: IO[bytes], sink: logging.Logger, level: int, label: str, l
 
 async def _adrain_group(pgid: int, deadline: float, *, terminate: bool, label: str) -> None:
     """Await the end of what is left of group ``pgid``, then SIGKILL it (see ``drain_group``)."""
+    if sys.platform == "win32":  # pragma: no cover - Windows: no process groups
+        return
     if not group_exists(pgid):
         return
     if terminate:
@@ -127,7 +129,7 @@ class AsyncManagedProcess:
         self._lock = asyncio.Lock()
         self._process: asyncio.subprocess.Process | None = None
         self._readers: list[asyncio.Task[None]] = []
-        self._exit_handle: ExitHandle | None = None
+        self._exit_handles: list[ExitHandle] = []  # one once started
         self._terminated = False
         self._stopped = False
 
@@ -208,7 +210,7 @@ class AsyncManagedProcess:
                 for file in opened:  # the child has its own descriptors now
                     file.close()
             self._process = process
-            self._exit_handle = on_exit(self.stop_blocking)
+            self._exit_handles.append(on_exit(self.stop_blocking))
             label = f"{self.name}[{process.pid}]"
             for pipe, sink, level in logged:
                 pump = _pump(pipe, sink, level, label, self._max_line_length)
@@ -292,23 +294,24 @@ class AsyncManagedProcess:
                 )
                 self.kill()
                 await process.wait()  # SIGKILL cannot be caught or ignored: this returns
-        if sys.platform != "win32":
-            label = f"{self.name}[{process.pid}]"
-            await _adrain_group(process.pid, deadline, terminate=exited_alone, label=label)
+        label = f"{self.name}[{process.pid}]"
+        await _adrain_group(process.pid, deadline, terminate=exited_alone, label=label)
         logger.info("Stopped %s[%d] (returncode %s)", self.name, process.pid, process.returncode)
 
     async def _release(
         self,
         timeout: float,  # noqa: ASYNC109 - grace before SIGKILL, not a deadline
     ) -> None:
-        if self._exit_handle is not None:
-            unregister(self._exit_handle)
+        for handle in self._exit_handles:
+            unregister(handle)
         if self._readers:
             _, pending = await asyncio.wait(self._readers, timeout=timeout)
-            for reader in pending:
+            if pending:
                 # A descendant that left the group still holds the pipe: stop reading it.
                 logger.warning("%s: output still open after stop; no longer read", self)
-                reader.cancel()
+                for reader in pending:
+                    reader.cancel()
+                await asyncio.wait(pending)  # each closes its pipe as it ends
 
     def stop_blocking(self, timeout: float | None = None) -> None:
         """Stop the process group without the event loop (the exit hook uses it).
@@ -334,8 +337,8 @@ class AsyncManagedProcess:
             # SIGKILLed at the deadline, which is harmless.
             drain_group(process.pid, deadline, terminate=True, label=f"{self.name}[{process.pid}]")
         self._stopped = True
-        if self._exit_handle is not None:
-            unregister(self._exit_handle)
+        for handle in self._exit_handles:
+            unregister(handle)
 
     async def aclose(self) -> None:
         """Stop the process (if started) and close the pipes it handed out."""
