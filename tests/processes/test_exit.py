@@ -296,3 +296,21 @@ def test_forked_child_runs_no_callbacks_and_keeps_the_parents_lock(tmp_path: Pat
         f"callback in {process.pid}",
     ]
     assert not pid_file.exists()
+
+
+def test_seed_000_tool_runs_once_and_cleans_up_at_exit(tmp_path: Path) -> None:
+    """Seed 000: a second start is refused; a normal exit removes temp files and PID file."""
+    pid_file = tmp_path / "agentvox.pid"
+    with run_script("agentvox_tool.py", pid_file) as tool:
+        answer = read_line(tool)
+        assert answer.startswith("ready ")
+        temp_file = Path(answer.removeprefix("ready "))
+        assert temp_file.read_bytes() == b"ID3"
+        with run_script("agentvox_tool.py", pid_file) as second:
+            _, stderr = second.communicate(timeout=START_TIMEOUT)
+        assert second.returncode == 1
+        assert stderr.strip() == f"already running (pid {tool.pid})"
+        _, stderr = tool.communicate(timeout=START_TIMEOUT)  # closes stdin: a normal exit
+    assert tool.returncode == 0, stderr
+    assert not temp_file.exists()
+    assert not pid_file.exists()
