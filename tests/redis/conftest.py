@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 import redis as redis_py
 
 START_TIMEOUT = 10.0
@@ -88,12 +89,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
+def redis_url(redis_server: RedisServer) -> str:
     """The session server's URL, its database flushed before the test."""
     client = redis_py.Redis.from_url(redis_server.url)
     client.flushdb()
     client.close()
-    yield redis_server.url
+    return redis_server.url
 
 
 @pytest.fixture

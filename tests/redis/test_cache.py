@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as redis_py
 
+import redis as redis_py
 from python_mastery_portfolio.caching import async_cache, cache
 from python_mastery_portfolio.redis import (
     PickleSerializer,
@@ -133,7 +133,7 @@ class TestKeysAndValues:
         """With a ttl, every entry carries a Redis expiry of that many milliseconds."""
         ttl_store: RedisCache[Any, Any] = RedisCache(redis_url, namespace="ttl", ttl=60)
         ttl_store.set("key", 1)
-        assert 59_000 < redis_client.pttl('ttl:"key"') <= 60_000  # type: ignore[operator]  # an int here
+        assert 59_000 < redis_client.pttl('ttl:"key"') <= 60_000
         assert ttl_store.ttl == 60.0
         assert ttl_store.namespace == "ttl"
         ttl_store.close()
@@ -467,5 +467,5 @@ class TestOptions:
 
     def test_rejects_a_client_of_another_kind(self) -> None:
         """Only a URL or a redis.Redis is a client."""
-        with pytest.raises(TypeError, match="Redis URL or a redis.Redis"):
+        with pytest.raises(TypeError, match=r"Redis URL or a redis\.Redis"):
             RedisCache(42, namespace="n")

@@ -4,8 +4,9 @@
 :class:`~python_mastery_portfolio.caching.CacheStore` passes -- our ``LRUCache``, the Redis
 store, your own: the protocol's operations, ``None`` told apart from a missing key, counting,
 statistics and thread safety. :class:`AsyncCacheStoreContract` checks the awaitable side of
-a store that also implements :class:`~python_mastery_portfolio.caching.AsyncCacheStore`. :class:`CacheContract` adds the behaviour of a bounded cache
-with a time to live (LRU eviction, expiry through an injectable clock, the mapping-like API
+a store that also implements :class:`~python_mastery_portfolio.caching.AsyncCacheStore`.
+:class:`CacheContract` adds the behaviour of a bounded cache with a time to live (LRU
+eviction, expiry through an injectable clock, the mapping-like API
 ``get``/``set``/``delete``/``clear``/``len``/``in``/``stats``), as ``LRUCache`` shows it.
 
 Subclass one in a ``test_*.py`` module under a ``Test`` name and implement its factory; the
@@ -50,7 +51,7 @@ class CacheStoreContract:
     """
 
     extra_stat_keys: frozenset[str] = frozenset()
-    """Keys the store's ``stats()`` reports beyond :class:`CacheStats`' (a TypedDict extending it)."""
+    """Keys ``stats()`` reports beyond :class:`CacheStats`' (a TypedDict extending it)."""
 
     def make_store(self) -> CacheStore[Any, Any]:
         """Return a new, empty store under test, holding at least 100 entries."""
@@ -142,8 +143,7 @@ class CacheStoreContract:
         assert stats["hit_rate"] == pytest.approx(0.75)
 
     def test_stats_shape(self) -> None:
-        """stats() has exactly the CacheStats keys (and the declared extra ones), ints and a
-        float hit rate, 0.0 at first."""
+        """stats() has the CacheStats keys and the extra ones: ints, a float hit rate, 0.0."""
         store = self.make_store()
         stats = store.stats()
         assert set(stats) == STAT_KEYS | self.extra_stat_keys
