@@ -67,7 +67,7 @@ TRUNCATED: Final = " [truncated]"
 POLL_INTERVAL: Final = 0.01
 """Seconds between checks on group members that are not our children (no ``wait`` for them)."""
 
-OutputTarget: TypeAlias = "int | str | os.PathLike[str] | logging.Logger | IO[Any] | None"
+OutputTarget: TypeAlias = int | str | os.PathLike[str] | logging.Logger | IO[Any] | None
 """Where a child's stdout or stderr goes.
 
 ``None`` inherits ours; ``subprocess.PIPE`` gives a readable stream; ``subprocess.DEVNULL``
