@@ -250,6 +250,23 @@ class TestHooks:
         exit_hooks.handle_sigterm(signal.SIGTERM, None)  # no SystemExit while exiting
 
 
+def test_inherited_ignored_sigterm_is_left_ignored() -> None:
+    """A process started with SIGTERM ignored keeps ignoring it: on_exit installs nothing."""
+    code = (
+        "import signal; from python_mastery_portfolio.processes import on_exit; on_exit(int);"
+        " print(signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)"
+    )
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=True,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+    )
+    assert result.stdout.splitlines() == ["True"]
+
+
 class TestOnExit:
     def test_registers_in_the_process_registry(self) -> None:
         """on_exit fills the process-wide registry and installs the hooks."""

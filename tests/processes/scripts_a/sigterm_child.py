@@ -30,6 +30,9 @@ def answer(line: str) -> None:
 
 def main() -> None:
     pid_file, log = Path(sys.argv[1]), Path(sys.argv[2])
+    # An ignored SIGTERM is inherited through exec, and on_exit leaves an ignored SIGTERM
+    # alone: start from the default action whatever the test runner's own disposition.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     on_exit(note, log, "first")
     lock = PidLock(pid_file).acquire()  # released through on_exit, after the later ones
     on_exit(lambda: note(log, f"lock held {lock.held} file {pid_file.exists()}"))
