@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+# Scripts that the process tests run as child programs: never imported by the collector (its
+# doctest pass imports every module), since running one is the point of the test.
+collect_ignore_glob = ["processes/scripts_*/*.py"]
+
 TIMEOUT = 10.0
 """Generous bound on every wait for another thread; never reached when the tests pass."""
 

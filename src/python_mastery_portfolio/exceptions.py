@@ -16,6 +16,9 @@ and turns into JSON (:meth:`PortfolioError.to_dict`) or an RFC 9457 problem obje
     ├── UnwrapError                     (also ValueError)   500  a Failure was unwrapped
     ├── PoolTimeoutError                (also TimeoutError) 503  no pooled connection in time
     ├── LockHeldError                                       409  another process holds the lock
+    ├── RegistryError                                       500  a registry refused a name
+    │   ├── NotRegisteredError          (also KeyError)     404  nothing under that name
+    │   └── DuplicateRegistrationError  (also ValueError)   409  the name is taken
     └── DependencyError                                     500  fix the DI registrations
         ├── ServiceNotRegisteredError   (also LookupError)
         ├── CircularDependencyError
@@ -73,11 +76,14 @@ __all__ = [
     "ConfigurationError",
     "DataProcessingError",
     "DependencyError",
+    "DuplicateRegistrationError",
     "LifetimeError",
     "LockHeldError",
+    "NotRegisteredError",
     "PoolTimeoutError",
     "PortfolioError",
     "RateLimitError",
+    "RegistryError",
     "ResolutionError",
     "RetryExhaustedError",
     "ServiceNotRegisteredError",
@@ -462,6 +468,54 @@ class LockHeldError(PortfolioError):
     fields = ("pid", "path")
     pid: int | None
     path: str | None
+
+
+class RegistryError(PortfolioError):
+    """A :class:`~python_mastery_portfolio.Registry` refused a name; ``registry`` names it."""
+
+    default_code = "registry_error"
+    fields: ClassVar[tuple[str, ...]] = ("registry", "key")
+    registry: str | None
+    key: Any
+
+
+class NotRegisteredError(RegistryError, KeyError):
+    """Nothing is registered under ``key``; ``known`` lists the registered names.
+
+    Also a :class:`KeyError` (so a :class:`LookupError`), as a mapping's missing key is.
+
+    Example:
+        >>> error = NotRegisteredError("plugins: no sms", registry="plugins", key="sms")
+        >>> str(error), isinstance(error, LookupError), error.http_status
+        ('plugins: no sms', True, 404)
+    """
+
+    default_code = "not_registered"
+    http_status = 404
+    fields = ("known",)
+    known: tuple[Any, ...] | None
+
+    def __str__(self) -> str:
+        # KeyError's own __str__ shows the repr of its argument, quotes included.
+        return self.message
+
+
+class DuplicateRegistrationError(RegistryError, ValueError):
+    """``key`` is already registered to ``existing``; ``new`` asked for it too.
+
+    Also a :class:`ValueError`.
+
+    Example:
+        >>> error = DuplicateRegistrationError("taken", registry="plugins", key="email")
+        >>> error.key, isinstance(error, ValueError), error.http_status
+        ('email', True, 409)
+    """
+
+    default_code = "duplicate_registration"
+    http_status = 409
+    fields = ("existing", "new")
+    existing: Any
+    new: Any
 
 
 class DependencyError(PortfolioError):

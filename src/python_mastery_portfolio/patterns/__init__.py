@@ -31,13 +31,9 @@ Example:
 
 from __future__ import annotations
 
+from python_mastery_portfolio.exceptions import DuplicateRegistrationError, NotRegisteredError
 from python_mastery_portfolio.patterns._class_logging import add_logging
-from python_mastery_portfolio.patterns._registry import (
-    DuplicateRegistrationError,
-    NotRegisteredError,
-    Registered,
-    Registry,
-)
+from python_mastery_portfolio.patterns._registry import Registered, Registry
 from python_mastery_portfolio.patterns._singleton import reset_singleton, singleton
 from python_mastery_portfolio.patterns._validated import (
     AllOf,

@@ -23,7 +23,9 @@ import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
-__all__ = ["DuplicateRegistrationError", "NotRegisteredError", "Registered", "Registry"]
+from python_mastery_portfolio.exceptions import DuplicateRegistrationError, NotRegisteredError
+
+__all__ = ["Registered", "Registry"]
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -43,49 +45,29 @@ def _describe(value: object) -> str:
     return f"{module}.{qualname}" if module and qualname else repr(value)
 
 
-class NotRegisteredError(KeyError):
-    """No object is registered under the name; the message lists the known names.
-
-    A ``KeyError`` (so a ``LookupError``), as a mapping's missing key is.
-
-    Attributes:
-        registry: The registry's name.
-        key: The name asked for.
-        known: The registered names, in registration order.
-    """
-
-    def __init__(self, registry: str, key: Hashable, known: tuple[Hashable, ...]) -> None:
-        self.registry = registry
-        self.key = key
-        self.known = known
-        names = ", ".join(map(_show, known)) if known else "none"
-        self.message = f"{registry}: nothing registered under {_show(key)}; known: {names}"
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        # KeyError's own __str__ shows the repr of its argument, quotes included.
-        return self.message
+def _not_registered(
+    registry: str, key: Hashable, known: tuple[Hashable, ...]
+) -> NotRegisteredError:
+    names = ", ".join(map(_show, known)) if known else "none"
+    return NotRegisteredError(
+        f"{registry}: nothing registered under {_show(key)}; known: {names}",
+        registry=registry,
+        key=key,
+        known=known,
+    )
 
 
-class DuplicateRegistrationError(ValueError):
-    """A name is already taken by another object; the message names both.
-
-    Attributes:
-        registry: The registry's name.
-        key: The contested name.
-        existing: The object registered first.
-        new: The object that asked for the name.
-    """
-
-    def __init__(self, registry: str, key: Hashable, existing: object, new: object) -> None:
-        self.registry = registry
-        self.key = key
-        self.existing = existing
-        self.new = new
-        super().__init__(
-            f"{registry}: {_show(key)} is already registered to {_describe(existing)}; "
-            f"cannot register {_describe(new)} (pass replace=True to replace it)"
-        )
+def _duplicate(
+    registry: str, key: Hashable, existing: object, new: object
+) -> DuplicateRegistrationError:
+    return DuplicateRegistrationError(
+        f"{registry}: {_show(key)} is already registered to {_describe(existing)}; "
+        f"cannot register {_describe(new)} (pass replace=True to replace it)",
+        registry=registry,
+        key=key,
+        existing=existing,
+        new=new,
+    )
 
 
 class Registry(Mapping[Hashable, T]):
@@ -146,7 +128,7 @@ class Registry(Mapping[Hashable, T]):
         with self._lock:
             existing = self._entries.get(key, _MISSING)
             if existing is not _MISSING and existing is not value and not replace:
-                raise DuplicateRegistrationError(self.name, key, existing, value)
+                raise _duplicate(self.name, key, existing, value)
             self._entries[key] = value
 
     def register(self, key: Hashable = None, *, replace: bool = False) -> Callable[[V], V]:
@@ -245,7 +227,7 @@ class Registry(Mapping[Hashable, T]):
         return tuple(loaded)
 
     def _missing(self, key: Hashable) -> NotRegisteredError:
-        return NotRegisteredError(self.name, key, self.names())
+        return _not_registered(self.name, key, self.names())
 
     def __getitem__(self, key: Hashable) -> T:
         try:
