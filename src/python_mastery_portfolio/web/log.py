@@ -7,12 +7,11 @@ worker process) are formatted the same way as the application's.
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.config
-from datetime import UTC, datetime
 from typing import Any, Literal
 
+from python_mastery_portfolio import logs
 from python_mastery_portfolio.web.context import get_request_id
 
 __all__ = [
@@ -35,11 +34,6 @@ TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(request_id)s] %(message)s
 """The line format of the ``text`` log format."""
 
 _NO_REQUEST = "-"
-# Attributes every LogRecord has; anything else on a record came from ``extra=``
-# (except uvicorn's ``color_message``, an ANSI-coloured copy of the message).
-_STANDARD_ATTRIBUTES = frozenset(
-    vars(logging.LogRecord("", logging.INFO, "", 0, "", (), None)).keys()
-) | {"message", "asctime", "request_id", "color_message"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -61,14 +55,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """Format each record as one JSON object per line.
+class JsonFormatter(logs.JsonFormatter):
+    """Format each record as one JSON object per line, with the current request's ID.
 
-    Members: ``time`` (ISO 8601, UTC), ``level``, ``logger``, ``message``, ``request_id``
-    (``null`` outside a request), every ``extra=`` field, and ``exc_info`` /
-    ``stack_info`` as text when present. A value JSON cannot hold becomes its ``repr``.
+    The core :class:`python_mastery_portfolio.logs.JsonFormatter`, whose ``request_id``
+    falls back to the ID of the request being handled. Members: ``time`` (ISO 8601, UTC),
+    ``level``, ``logger``, ``message``, ``request_id`` (``null`` outside a request), every
+    ``extra=`` field, and ``exc_info`` / ``stack_info`` as text when present. A value JSON
+    cannot hold becomes its ``repr``.
 
     Example:
+        >>> import json
         >>> record = logging.LogRecord("app", logging.INFO, __file__, 1, "hi %s", ("x",), None)
         >>> record.status = 200
         >>> data = json.loads(JsonFormatter().format(record))
@@ -76,26 +73,9 @@ class JsonFormatter(logging.Formatter):
         ('hi x', 200, None)
     """
 
-    def format(self, record: logging.LogRecord) -> str:
-        """Return ``record`` as a JSON line."""
-        request_id = getattr(record, "request_id", None) or get_request_id()
-        data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": None if request_id == _NO_REQUEST else request_id,
-        }
-        data.update(
-            (key, value)
-            for key, value in vars(record).items()
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")
-        )
-        if record.exc_info:
-            data["exc_info"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            data["stack_info"] = self.formatStack(record.stack_info)
-        return json.dumps(data, default=repr, ensure_ascii=False)
+    def request_id(self, record: logging.LogRecord) -> str | None:
+        """Return the record's ``request_id``, else the current request's ID (or ``None``)."""
+        return super().request_id(record) or get_request_id()
 
 
 def _check(level: str | int, fmt: str) -> str:
