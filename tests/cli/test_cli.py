@@ -69,6 +69,75 @@ class TestParser:
         assert info.value.code == 2
         assert "usage: pmp" in capsys.readouterr().err
 
+    @pytest.mark.parametrize(
+        ("argv", "expected"),
+        [
+            (["status"], {"command": "status", "json": False, "socket": None, "timeout": 5.0}),
+            (
+                ["status", "--json", "--socket", "/run/a.sock", "--timeout", "0.5"],
+                {"json": True, "socket": Path("/run/a.sock"), "timeout": 0.5},
+            ),
+            (["events"], {"command": "events", "count": None, "json": False}),
+            (["events", "--count", "3", "--json"], {"count": 3, "json": True}),
+            (["top"], {"command": "top", "once": False}),
+            (["top", "--once"], {"once": True}),
+            (["status"], {"verbose": False}),
+            (["-v", "status"], {"verbose": True}),
+            (["status", "--verbose"], {"verbose": True}),
+            (["-v", "serve"], {"verbose": True}),
+        ],
+        ids=[
+            "status",
+            "status-options",
+            "events",
+            "events-options",
+            "top",
+            "top-once",
+            "quiet",
+            "verbose-before",
+            "verbose-after",
+            "serve-verbose",
+        ],
+    )
+    def test_client_commands(self, argv: list[str], expected: dict[str, object]) -> None:
+        """status, events and top parse their options; -v goes before or after the command."""
+        args = vars(cli.build_parser().parse_args(argv))
+        assert {key: args[key] for key in expected} == expected
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ["events", "--count", "0"],
+            ["events", "--count", "x"],
+            ["status", "--timeout", "0"],
+            ["status", "--timeout", "nan"],
+            ["top", "--json"],
+        ],
+        ids=["count-zero", "count-text", "timeout-zero", "timeout-nan", "top-json"],
+    )
+    def test_bad_client_options_exit_2(
+        self, argv: list[str], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Counts below 1, non-positive timeouts and unknown options are refused."""
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        assert "usage: pmp" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        "argv",
+        [[], ["serve"], ["status"], ["events"], ["top"]],
+        ids=["pmp", "serve", "status", "events", "top"],
+    )
+    def test_help_has_examples(self, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+        """--help on every command ends with examples."""
+        with pytest.raises(SystemExit) as info:
+            cli.main([*argv, "--help"])
+        assert info.value.code == 0
+        out = capsys.readouterr().out
+        assert "examples:" in out
+        assert f"pmp {argv[0] if argv else ''}".strip() in out.split("examples:")[1]
+
     def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--version prints the package version."""
         from python_mastery_portfolio import __version__
@@ -128,6 +197,12 @@ class TestServe:
 
         monkeypatch.setattr(uvicorn, "run", interrupted)
         assert cli.main(["serve"]) == 0
+
+    def test_verbose_logs_debug(self, runs: list[dict[str, Any]]) -> None:
+        """-v makes the server log at DEBUG whatever PMP_LOG_LEVEL says."""
+        cli.main(["-v", "serve"])
+        (call,) = runs
+        assert call["log_config"]["root"]["level"] == "DEBUG"
 
     def test_invalid_settings_exit_2(
         self, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: Any

@@ -171,3 +171,19 @@ class TestModels:
         """An update is validated like a create."""
         with pytest.raises(pydantic.ValidationError):
             UserUpdate.model_validate({"age": 151})
+
+
+class TestAdminSocket:
+    def test_default_is_next_to_the_database(self) -> None:
+        """Unset, the admin socket is pmp.sock in the database's directory."""
+        assert Settings().admin_socket_path == Path("data/pmp.sock")
+        assert Settings(database_path=Path("/srv/x/u.db")).admin_socket_path == Path(
+            "/srv/x/pmp.sock"
+        )
+
+    def test_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """PMP_ADMIN_SOCKET sets the path; an empty value switches the endpoint off."""
+        monkeypatch.setenv("PMP_ADMIN_SOCKET", "/run/pmp/admin.sock")
+        assert Settings().admin_socket_path == Path("/run/pmp/admin.sock")
+        monkeypatch.setenv("PMP_ADMIN_SOCKET", "")
+        assert Settings().admin_socket_path is None

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
+
+from python_mastery_portfolio.cli._exit import ExitCode
+from python_mastery_portfolio.cli._socket import default_admin_socket
+from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
+from python_mastery_portfolio.logs import setup_logging
 
 __all__ = ["APP_FACTORY", "build_parser", "main"]
 
@@ -15,11 +24,31 @@ logger = logging.getLogger(__package__)  # the subpackage is the public logger n
 APP_FACTORY = "python_mastery_portfolio.service.app:create_app"
 """The import string uvicorn loads the application factory from."""
 
+_DEFAULT_TIMEOUT = 5.0
+
 
 def _version() -> str:
     from python_mastery_portfolio import __version__  # noqa: PLC0415 - keeps startup lean
 
     return __version__
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,23 +58,101 @@ def build_parser() -> argparse.ArgumentParser:
         >>> args = build_parser().parse_args(["serve", "--port", "9000"])
         >>> args.command, args.host, args.port, args.reload
         ('serve', None, 9000, False)
+        >>> args = build_parser().parse_args(["events", "--count", "2", "-v"])
+        >>> args.command, args.count, args.verbose, args.socket
+        ('events', 2, True, None)
     """
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="pmp", description="python_mastery_portfolio command line."
+        prog="pmp",
+        description="python_mastery_portfolio command line: run the Users service and watch it.",
+        formatter_class=raw,
+        epilog=_examples(
+            "pmp serve                 # run the service (terminal 1)",
+            "pmp top                   # watch it live (terminal 2)",
+            "pmp status --json | jq .cache.hit_rate",
+        )
+        + "\n\nexit status: 0 success, 1 error, 2 service unreachable, 3 invalid values,\n"
+        "4 configuration, 130 interrupted (Ctrl-C).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log debug messages; show tracebacks"
+    )
+    # Lets -v also follow the command (pmp status -v) without resetting a -v given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    client = argparse.ArgumentParser(add_help=False, parents=[common])
+    client.add_argument(
+        "--socket",
+        type=Path,
+        metavar="PATH",
+        help="the service's admin socket (default: PMP_ADMIN_SOCKET, else pmp.sock next to "
+        "PMP_DATABASE_PATH, i.e. data/pmp.sock)",
+    )
+    client.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=_DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long to wait for each answer (default: {_DEFAULT_TIMEOUT:g})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve",
+        parents=[common],
+        formatter_class=raw,
         help="run the reference Users service",
-        description="Run the Users service (settings from PMP_* environment variables).",
+        description="Run the Users service (settings from PMP_* environment variables).\n"
+        "It also serves the admin socket the other commands talk to.",
+        epilog=_examples(
+            "pmp serve",
+            "pmp serve --port 9000 --reload",
+            "PMP_ADMIN_SOCKET=/tmp/pmp.sock pmp serve",
+        ),
     )
     serve.add_argument("--host", help="address to listen on (default: PMP_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: PMP_PORT or 8000)")
     serve.add_argument(
         "--reload", action="store_true", help="restart when the package's source changes"
     )
+    status = commands.add_parser(
+        "status",
+        parents=[client],
+        formatter_class=raw,
+        help="show the service's figures",
+        description="Show the running service's request, cache, rate-limit and event figures.",
+        epilog=_examples("pmp status", "pmp status --json", "pmp status --socket /tmp/pmp.sock"),
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    events = commands.add_parser(
+        "events",
+        parents=[client],
+        formatter_class=raw,
+        help="print user changes as they happen",
+        description="Print one line per user change (time, type, user ID, request ID).",
+        epilog=_examples("pmp events", "pmp events --count 1", "pmp events --json | jq .type"),
+    )
+    events.add_argument(
+        "--count", type=_positive, metavar="N", help="exit after N events (default: run on)"
+    )
+    events.add_argument("--json", action="store_true", help="print each event as JSON")
+    top = commands.add_parser(
+        "top",
+        parents=[client],
+        formatter_class=raw,
+        help="watch a live dashboard",
+        description="A live dashboard, redrawn 4 times a second: requests by status, latency "
+        "percentiles,\ncache hit rate, rate-limiter counts and recent events. Ctrl-C quits.",
+        epilog=_examples("pmp top", "pmp top --once"),
+    )
+    top.add_argument("--once", action="store_true", help="print one frame and exit")
     return parser
+
+
+# -- serve ---------------------------------------------------------------------------------
 
 
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -76,7 +183,9 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             port=port,
             reload=args.reload,
             reload_dirs=[str(package_dir)] if args.reload else None,
-            log_config=build_log_config(settings.log_level, settings.log_format),
+            log_config=build_log_config(
+                "DEBUG" if args.verbose else settings.log_level, settings.log_format
+            ),
             # The request middleware logs every request, with its request ID.
             access_log=False,
             # X-Forwarded-For is honoured by the app, and only from PMP_TRUSTED_PROXIES.
@@ -90,12 +199,96 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+# -- the client commands -------------------------------------------------------------------
+
+
+class _CommandError(Exception):
+    """An expected failure: one line on stderr and an exit status."""
+
+    def __init__(self, status: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    socket: Path | None = args.socket if args.socket is not None else default_admin_socket()
+    if socket is None:
+        raise _CommandError(
+            ExitCode.CONFIGURATION_ERROR,
+            "the admin socket is switched off (PMP_ADMIN_SOCKET is empty); pass --socket PATH",
+        )
+    return socket
+
+
+def _client_command(args: argparse.Namespace) -> Coroutine[Any, Any, None]:
+    try:
+        import rich  # noqa: F401, PLC0415 - the [cli] extra, checked before it is needed
+    except ImportError as error:
+        raise _CommandError(
+            ExitCode.GENERAL_ERROR,
+            f"pmp {args.command} needs the [cli] extra ({error}): "
+            "pip install 'python-mastery-portfolio[cli]'",
+        ) from error
+    from rich.console import Console  # noqa: PLC0415 - idem
+
+    from python_mastery_portfolio.cli import _admin  # noqa: PLC0415 - idem
+
+    socket = _socket(args)
+    args.socket = socket
+    console = Console()
+    if args.command == "status":
+        return _admin.run_status(socket, console, as_json=args.json, call_timeout=args.timeout)
+    if args.command == "events":
+        return _admin.run_events(socket, console, count=args.count, as_json=args.json)
+    if args.once:
+        return _admin.print_top_once(socket, console, call_timeout=args.timeout)
+    return _admin.run_top(socket, console, call_timeout=args.timeout)
+
+
+def _explain(error: Exception, socket: object, *, verbose: bool) -> _CommandError:
+    """Turn what a client command raised into one line on stderr and an exit status."""
+    if isinstance(error, _CommandError):
+        return error
+    if isinstance(error, ConnectionError | FileNotFoundError | TimeoutError):
+        reason = "no answer in time" if isinstance(error, TimeoutError) else str(error) or "lost"
+        return _CommandError(
+            ExitCode.CONNECTION_ERROR,
+            f"cannot reach the service's admin socket at {socket} ({reason}); "
+            "is `pmp serve` running with the same PMP_ADMIN_SOCKET / PMP_DATABASE_PATH?",
+        )
+    if isinstance(error, ValidationError):
+        return _CommandError(ExitCode.VALIDATION_ERROR, f"the service refused the request: {error}")
+    if isinstance(error, PortfolioError):
+        return _CommandError(ExitCode.GENERAL_ERROR, f"the service answered with an error: {error}")
+    hint = "" if verbose else " (run with -v for the traceback)"
+    return _CommandError(ExitCode.GENERAL_ERROR, f"unexpected error: {error!r}{hint}")
+
+
+def _run_client(args: argparse.Namespace) -> int:
+    try:
+        asyncio.run(_client_command(args))
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - every failure becomes one line and a status
+        if args.verbose:
+            traceback.print_exception(error)
+        failure = _explain(error, args.socket, verbose=args.verbose)
+        print(f"pmp: {failure}", file=sys.stderr)  # noqa: T201 - the one line of a CLI failure
+        return failure.status
+    return ExitCode.SUCCESS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pmp`` command line with ``argv`` (default: ``sys.argv[1:]``); return the status.
 
     Bad arguments and ``--help`` / ``--version`` exit through ``SystemExit``, as argparse does.
+    Client commands return an :class:`~python_mastery_portfolio.cli.ExitCode`: ``2`` when the
+    service cannot be reached, ``130`` after Ctrl-C; an expected failure prints one line on
+    stderr, and a traceback only with ``--verbose``.
     """
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    # "serve" is the only command; argparse has refused anything else.
-    return _serve(args, parser)
+    if args.command == "serve":
+        return _serve(args, parser)
+    setup_logging(args.verbose, json=os.environ.get("PMP_LOG_FORMAT", "").lower() == "json")
+    return _run_client(args)

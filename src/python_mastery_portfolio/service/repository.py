@@ -312,6 +312,14 @@ class SQLiteUserRepository:
 
         return self._read(select)
 
+    def count(self) -> int:
+        """Return the number of users stored."""
+
+        def select(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+
+        return self._read(select)
+
     def ping(self) -> None:
         """Run a trivial query; raise if the database cannot answer."""
         self._connection().execute("SELECT 1 FROM users LIMIT 1").fetchall()

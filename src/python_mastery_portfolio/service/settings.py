@@ -16,7 +16,11 @@ variable                       default              meaning
 ``PMP_BLOCKED_EMAIL_DOMAINS``  ``example.com``      comma-separated domains refused at sign-up
 ``PMP_TRUSTED_PROXIES``        (none)               comma-separated proxy IPs or networks
 ``PMP_EVENTS_QUEUE_SIZE``      ``100``              events buffered per WebSocket client
+``PMP_ADMIN_SOCKET``           (next to database)   admin JSON-RPC Unix socket; empty: off
 =============================  ===================  =========================================
+
+The admin socket defaults to ``pmp.sock`` in the database's directory (``data/pmp.sock`` with
+the default database), so ``pmp status`` run with the same environment finds it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["ADMIN_SOCKET_NAME", "Settings"]
+
+ADMIN_SOCKET_NAME = "pmp.sock"
+"""The admin socket's file name when ``PMP_ADMIN_SOCKET`` is not set."""
 
 _LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
@@ -63,6 +70,27 @@ class Settings(BaseSettings):
     blocked_email_domains: Annotated[tuple[str, ...], NoDecode] = ("example.com",)
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     events_queue_size: int = Field(default=100, ge=1)
+    admin_socket: str | None = None
+    """The admin socket as configured: ``None`` (unset) or ``""`` (off) or a path."""
+
+    @property
+    def admin_socket_path(self) -> Path | None:
+        """The admin endpoint's Unix socket, or ``None`` when switched off.
+
+        ``PMP_ADMIN_SOCKET`` when set (an empty value switches the endpoint off), else
+        ``pmp.sock`` next to the database.
+
+        Example:
+            >>> Settings().admin_socket_path
+            PosixPath('data/pmp.sock')
+            >>> Settings(database_path="/srv/users.db").admin_socket_path
+            PosixPath('/srv/pmp.sock')
+            >>> Settings(admin_socket="").admin_socket_path is None
+            True
+        """
+        if self.admin_socket is None:
+            return self.database_path.parent / ADMIN_SOCKET_NAME
+        return Path(self.admin_socket) if self.admin_socket else None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -198,6 +198,20 @@ class UserService:
             raise UserNotFoundError(user_id)
         self._publish("user.deleted", user)
 
+    async def count(self) -> int:
+        """Return the number of users stored."""
+        return await self._run(self._repository.count)
+
+    def clear_cache(self) -> int:
+        """Empty the read cache; return how many users it held.
+
+        Reads that are under way may still store what they loaded: a cleared cache only
+        means the next reads go to the database, never that they see older data.
+        """
+        held = len(self._cache)
+        self._cache.clear()
+        return held
+
     async def ping(self) -> None:
         """Raise if the database cannot answer a query."""
         await self._run(self._repository.ping)
