@@ -16,6 +16,8 @@ and turns into JSON (:meth:`PortfolioError.to_dict`) or an RFC 9457 problem obje
     ├── UnwrapError                     (also ValueError)   500  a Failure was unwrapped
     ├── PoolTimeoutError                (also TimeoutError) 503  no pooled connection in time
     ├── LockHeldError                                       409  another process holds the lock
+    ├── ConnectionLostError             (also ConnectionError) 503  reconnect, or retry later
+    ├── RpcError                                            502  a JSON-RPC peer answered an error
     ├── RegistryError                                       500  a registry refused a name
     │   ├── NotRegisteredError          (also KeyError)     404  nothing under that name
     │   └── DuplicateRegistrationError  (also ValueError)   409  the name is taken
@@ -74,6 +76,7 @@ __all__ = [
     "CircuitOpenError",
     "CircularDependencyError",
     "ConfigurationError",
+    "ConnectionLostError",
     "DataProcessingError",
     "DependencyError",
     "DuplicateRegistrationError",
@@ -86,6 +89,7 @@ __all__ = [
     "RegistryError",
     "ResolutionError",
     "RetryExhaustedError",
+    "RpcError",
     "ServiceNotRegisteredError",
     "UnwrapError",
     "ValidationError",
@@ -468,6 +472,64 @@ class LockHeldError(PortfolioError):
     fields = ("pid", "path")
     pid: int | None
     path: str | None
+
+
+class ConnectionLostError(PortfolioError, ConnectionError):
+    """A connection could not be made, or dropped; ``path`` or ``address`` names the peer.
+
+    Also a :class:`ConnectionError` (so an :class:`OSError`), so code that already catches
+    connection failures keeps working. Raised by the JSON-RPC client for every call pending
+    when the connection drops, and when it cannot connect at all.
+
+    Example:
+        >>> error = ConnectionLostError("daemon went away", path="/run/pmp.sock")
+        >>> error.path, isinstance(error, ConnectionError), error.http_status
+        ('/run/pmp.sock', True, 503)
+    """
+
+    default_code = "connection_lost"
+    http_status = 503
+    fields = ("path", "address")
+    path: str | None
+    address: tuple[str, int] | None
+
+    def __str__(self) -> str:
+        # OSError's own __str__ would show the args tuple's pieces; the message is the text.
+        return self.message
+
+
+class RpcError(PortfolioError):
+    """A JSON-RPC error object: ``code`` (an int), ``message`` and optional ``data``.
+
+    A method served by :class:`~python_mastery_portfolio.rpc.RpcServer` raises it to choose the
+    error object it answers; the client raises it for every error response it receives. Unlike
+    other errors, ``code`` here is the JSON-RPC integer code (``-32601`` for an unknown
+    method, ``-32000`` to ``-32099`` for server-defined errors), as the specification names it.
+
+    Args:
+        code: The JSON-RPC error code.
+        message: A short description; ``str(error)`` returns it.
+        data: Extra facts, any JSON value (``None`` for none).
+        **context: Further context entries.
+
+    Example:
+        >>> error = RpcError(-32001, "user not found", data={"user_id": 7})
+        >>> error.code, error.message, error.data
+        (-32001, 'user not found', {'user_id': 7})
+        >>> error.to_dict()["code"], error.http_status
+        (-32001, 502)
+    """
+
+    default_code = "rpc_error"
+    http_status = 502
+    fields = ("data",)
+    code: int  # type: ignore[assignment]  # JSON-RPC error codes are integers, by the spec
+    data: Any
+
+    def __init__(self, code: int, message: str, data: Any = None, **context: Any) -> None:
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise TypeError(f"code must be an int, got {code!r}")
+        super().__init__(message, code=code, data=data, **context)  # type: ignore[arg-type]  # an int code, see above
 
 
 class RegistryError(PortfolioError):
