@@ -99,11 +99,9 @@ class Dispatcher:
         """Register ``func`` under ``name``.
 
         Raises:
-            TypeError: If ``name`` is not a str or ``func`` is not callable.
+            TypeError: If ``func`` is not callable.
             ValueError: If ``name`` is empty, reserved (``rpc.*``, a built-in) or taken.
         """
-        if not isinstance(name, str):
-            raise TypeError(f"name must be a str, got {name!r}")
         if not callable(func):
             raise TypeError(f"func must be callable, got {func!r}")
         if not name:

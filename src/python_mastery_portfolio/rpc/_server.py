@@ -70,6 +70,14 @@ class _Hub:
                 self.dropped += 1
 
 
+class _Handlers:
+    """The connection tasks of one served socket, and whether it is shutting down."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.closing = False
+
+
 class _Connection:
     """One client: its subscriptions and its bounded queue of pushed notifications."""
 
@@ -229,16 +237,17 @@ class RpcServer:
             ['users.count']
         """
         if isinstance(target, str):
-            name = target
+            given = target
 
             def register(func: _F) -> _F:
-                self._dispatcher.register(name, func)
+                self._dispatcher.register(given, func)
                 return func
 
             return register
-        if not callable(target):
-            raise TypeError(f"method expects a name or a callable, got {target!r}")
-        self._dispatcher.register(target.__name__, target)
+        name = getattr(target, "__name__", None)
+        if not callable(target) or not isinstance(name, str):
+            raise TypeError(f"method expects a name or a named callable, got {target!r}")
+        self._dispatcher.register(name, target)
         return target
 
     def methods(self) -> list[str]:
@@ -317,7 +326,7 @@ class RpcServer:
         """
         where = os.fspath(path)
         _clear_stale_socket(where)
-        handlers: set[asyncio.Task[None]] = set()
+        handlers = _Handlers()
         server = await asyncio.start_unix_server(
             self._handler(handlers), where, limit=self._max_message_size + 1
         )
@@ -338,7 +347,7 @@ class RpcServer:
         Yields:
             The ``(host, port)`` actually bound.
         """
-        handlers: set[asyncio.Task[None]] = set()
+        handlers = _Handlers()
         server = await asyncio.start_server(
             self._handler(handlers), host, port, limit=self._max_message_size + 1
         )
@@ -347,35 +356,41 @@ class RpcServer:
             yield str(bound[0]), int(bound[1])
 
     @contextlib.asynccontextmanager
-    async def _running(
-        self, server: asyncio.Server, handlers: set[asyncio.Task[None]]
-    ) -> AsyncIterator[None]:
+    async def _running(self, server: asyncio.Server, handlers: _Handlers) -> AsyncIterator[None]:
         self._loop = asyncio.get_running_loop()
         self._serving += 1
         try:
             yield
         finally:
+            handlers.closing = True
+            # A client whose connection waits in the listen backlog is told nothing when the
+            # listener closes: accept it first (one poll), so that it is closed and sees EOF.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
             server.close()
-            for task in tuple(handlers):
+            for task in tuple(handlers.tasks):
                 task.cancel()
-            await asyncio.gather(*handlers, return_exceptions=True)
+            await asyncio.gather(*handlers.tasks, return_exceptions=True)
             await server.wait_closed()
             self._serving -= 1
             if not self._serving:
                 self._loop = None
 
     def _handler(
-        self, handlers: set[asyncio.Task[None]]
+        self, handlers: _Handlers
     ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             # The connection runs in a task of its own, which shutdown cancels: asyncio's
             # stream callback would report the cancellation of its task as an error.
+            if handlers.closing:
+                writer.close()  # accepted just as serving ended: never served
+                return
             task = asyncio.create_task(self._serve_connection(reader, writer))
-            handlers.add(task)
+            handlers.tasks.add(task)
             try:
                 await asyncio.wait({task})
             finally:
-                handlers.discard(task)
+                handlers.tasks.discard(task)
 
         return handle
 
@@ -418,13 +433,15 @@ class RpcServer:
             # The client finished sending: answer what is under way before closing.
             await asyncio.gather(*running, return_exceptions=True)
         finally:
-            for task in (pump, *running):
-                task.cancel()
-            await asyncio.gather(pump, *running, return_exceptions=True)
+            # Everything that must happen is done before the first await: shutdown may
+            # cancel this task again while it waits below.
+            writer.close()
             for topic in tuple(connection.topics):
                 connection.unsubscribe(topic)
             self._connections -= 1
-            writer.close()
+            for task in (pump, *running):
+                task.cancel()
+            await asyncio.gather(pump, *running, return_exceptions=True)
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
