@@ -526,3 +526,44 @@ class TestFieldSpec:
         assert ("python_mastery_portfolio", type(error).__name__) in _pickled_globals(data)
         assert not any(module.startswith("python_mastery_portfolio.") for module in modules)
         assert b"python_mastery_portfolio." not in data
+
+
+class TestConnectionErrors:
+    """ConnectionLostError and RpcError, the JSON-RPC layer's errors."""
+
+    def test_connection_lost_is_a_connection_error(self) -> None:
+        """ConnectionLostError is caught as ConnectionError and OSError; str is the message."""
+        from python_mastery_portfolio.exceptions import ConnectionLostError
+
+        error = ConnectionLostError("daemon gone", path="/run/x.sock")
+        assert isinstance(error, ConnectionError)
+        assert isinstance(error, OSError)
+        assert str(error) == "daemon gone"
+        assert error.context == {"path": "/run/x.sock"}
+        assert error.address is None
+        assert error.to_problem_details()["status"] == 503
+        assert pickle.loads(pickle.dumps(error)).path == "/run/x.sock"
+
+    def test_rpc_error_fields(self) -> None:
+        """RpcError keeps the integer code, the message and data; it pickles."""
+        from python_mastery_portfolio.exceptions import RpcError
+
+        error = RpcError(-32601, "Method not found", data={"method": "x"})
+        assert (error.code, error.message, error.data) == (
+            -32601,
+            "Method not found",
+            {"method": "x"},
+        )
+        assert isinstance(error, PortfolioError)
+        assert json.loads(json.dumps(error.to_dict()))["code"] == -32601
+        copy_ = pickle.loads(pickle.dumps(error))
+        assert (copy_.code, copy_.data) == (-32601, {"method": "x"})
+        assert RpcError(-32000, "no data").data is None
+
+    @pytest.mark.parametrize("code", ["-32601", True, 1.5], ids=["str", "bool", "float"])
+    def test_rpc_error_code_must_be_int(self, code: object) -> None:
+        """A non-int code is a TypeError naming it."""
+        from python_mastery_portfolio.exceptions import RpcError
+
+        with pytest.raises(TypeError, match="code must be an int"):
+            RpcError(code, "x")  # type: ignore[arg-type]  # wrong on purpose
