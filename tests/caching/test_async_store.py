@@ -22,11 +22,16 @@ class AsyncDictStore(LRUCache[Any, Any]):
         super().__init__(maxsize=1000)
         self.awaited: list[str] = []
         self.before_set: Any = None  # awaited inside aset, before storing: a test's hook
+        self.after_lookup: Any = None  # awaited inside alookup, after reading: a test's hook
 
     async def alookup(self, key: Any, default: Any) -> Any:
         self.awaited.append("alookup")
         await asyncio.sleep(0)
-        return self.lookup(key, default)
+        value = self.lookup(key, default)
+        if self.after_lookup is not None:
+            # The answer is read but not yet returned, as a network store's reply in flight.
+            await self.after_lookup()
+        return value
 
     async def aset(self, key: Any, value: Any) -> None:
         self.awaited.append("aset")
@@ -98,21 +103,83 @@ class TestAsyncCacheOverAsyncStore:
         """A caller whose lookup missed just before a computation landed looks again: no rerun."""
         store = AsyncDictStore()
         calls: list[int] = []
+        go = asyncio.Event()
 
         @async_cache(store=store)
         async def value(x: int) -> int:
             calls.append(x)
+            await go.wait()
             return x
 
         async def main() -> list[int]:
             first = asyncio.ensure_future(value(5))
-            # The second caller's alookup runs while the first is storing (aset yields).
-            while "aset" not in store.awaited:  # noqa: ASYNC110 - polls the first call
+            while not calls:  # noqa: ASYNC110 - polls the first computation's start
                 await asyncio.sleep(0)
-            return [await first, await value(5)]
+
+            async def land_the_first() -> None:
+                # The second caller's lookup has read "missing"; the first lands meanwhile.
+                store.after_lookup = None
+                go.set()
+                await first
+
+            store.after_lookup = land_the_first
+            second = await value(5)
+            return [await first, second]
 
         assert asyncio.run(main()) == [5, 5]
         assert calls == [5]
+        assert store.awaited == ["alookup", "alookup", "aset", "alookup"]
+        stats = value.cache_stats()
+        assert (stats["hits"], stats["misses"]) == (1, 1)
+
+    def test_a_landing_that_stored_nothing_is_computed_again(self) -> None:
+        """If what landed meanwhile stored nothing (it raised), the caller computes once itself."""
+        store = AsyncDictStore()
+        calls: list[int] = []
+        go = asyncio.Event()
+
+        @async_cache(store=store)
+        async def value(x: int) -> int:
+            calls.append(x)
+            if len(calls) == 1:
+                await go.wait()
+                raise ValueError(x)
+            return x
+
+        async def main() -> tuple[BaseException | int, int]:
+            first = asyncio.ensure_future(value(6))
+            while not calls:  # noqa: ASYNC110 - polls the first computation's start
+                await asyncio.sleep(0)
+
+            async def land_the_first() -> None:
+                store.after_lookup = None
+                go.set()
+                await asyncio.wait([first])
+
+            store.after_lookup = land_the_first
+            second = await value(6)
+            return first.exception() or first.result(), second
+
+        error, second = asyncio.run(main())
+        assert isinstance(error, ValueError)
+        assert second == 6
+        assert calls == [6, 6]
+        assert store.awaited == ["alookup", "alookup", "alookup", "aset"]
+        assert store.lookup(6, None) == 6
+
+    def test_invalidated_while_computing_is_not_stored(self) -> None:
+        """cache_invalidate during the computation: the caller gets the value, the store not."""
+        store = AsyncDictStore()
+
+        @async_cache(store=store)
+        async def value(x: int) -> int:
+            await asyncio.sleep(0)
+            value.cache_invalidate(x)
+            return x
+
+        assert asyncio.run(value(8)) == 8
+        assert store.lookup(8, None) is None
+        assert store.awaited == ["alookup"]
 
     def test_invalidated_while_storing_is_not_kept(self) -> None:
         """cache_invalidate during aset deletes the value once it is stored."""
@@ -190,6 +257,43 @@ class TestAsyncCacheOverAsyncStore:
         loop.close()
         assert asyncio.run(value(4)) == 4
         del task
+
+    def test_a_forgotten_flight_landing_late_keeps_the_new_one(self) -> None:
+        """A closed loop's computation finalized late does not unregister the new loop's one."""
+        store = AsyncDictStore()
+        calls: list[int] = []
+        opened = asyncio.Event()  # the new loop's computations wait for it
+
+        @async_cache(store=store)
+        async def value(x: int) -> int:
+            calls.append(x)
+            await (asyncio.Event() if len(calls) == 1 else opened).wait()  # first: never
+            return x
+
+        old_loop = asyncio.new_event_loop()
+        first = old_loop.create_task(value(4))
+        for _ in range(5):
+            old_loop.run_until_complete(asyncio.sleep(0))
+        stale = asyncio.all_tasks(old_loop)
+        old_loop.close()
+
+        async def main() -> list[int]:
+            second = asyncio.ensure_future(value(4))
+            while len(calls) < 2:  # noqa: ASYNC110 - polls the new loop's computation
+                await asyncio.sleep(0)
+            for task in stale:  # finalized now, as the garbage collector would do
+                task.get_coro().close()
+            third = asyncio.ensure_future(value(4))
+            while sum(value.cache_stats()[kind] for kind in ("hits", "misses")) < 3:  # noqa: ASYNC110 - until the third joined or started computing
+                await asyncio.sleep(0)
+            opened.set()
+            return [await second, await third]
+
+        assert len(stale) == 2  # the call (first) and its computation
+        assert first in stale
+        assert asyncio.run(main()) == [4, 4]
+        assert calls == [4, 4]  # the third call joined the second's computation
+        assert store.lookup(4, None) == 4
 
     def test_errors_reach_every_waiter_and_are_not_stored(self) -> None:
         """An exception reaches all joined tasks; nothing is stored."""
