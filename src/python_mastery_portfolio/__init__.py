@@ -41,6 +41,7 @@ from python_mastery_portfolio.exceptions import (
     CircuitOpenError,
     CircularDependencyError,
     ConfigurationError,
+    ConnectionLostError,
     DataProcessingError,
     DependencyError,
     DuplicateRegistrationError,
@@ -53,6 +54,7 @@ from python_mastery_portfolio.exceptions import (
     RegistryError,
     ResolutionError,
     RetryExhaustedError,
+    RpcError,
     ServiceNotRegisteredError,
     UnwrapError,
     ValidationError,
@@ -106,6 +108,7 @@ from python_mastery_portfolio.retrying import (
     retry_testing,
     retrying,
 )
+from python_mastery_portfolio.rpc import RpcClient, RpcServer, RpcServerStats
 from python_mastery_portfolio.timing import measure_block, timed
 from python_mastery_portfolio.validation import validate_types
 
@@ -126,6 +129,7 @@ __all__ = [
     "CircularBuffer",
     "CircularDependencyError",
     "ConfigurationError",
+    "ConnectionLostError",
     "Container",
     "ContainerStats",
     "DIContainer",
@@ -167,6 +171,10 @@ __all__ = [
     "RetryKwargs",
     "RetryOptions",
     "RetryState",
+    "RpcClient",
+    "RpcError",
+    "RpcServer",
+    "RpcServerStats",
     "Scope",
     "Serializable",
     "ServiceNotRegisteredError",
