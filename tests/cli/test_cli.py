@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import httpx
 import pytest
 
 from python_mastery_portfolio import cli
+from tests.cli.conftest import wait_until_up
 
 
 @pytest.fixture(autouse=True)
@@ -222,51 +220,6 @@ class TestServe:
             cli.main(["serve"])
         assert info.value.code == 1
         assert "[web]" in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    """Start `python -m python_mastery_portfolio serve` on a free port; stop it afterwards."""
-    port = free_port()
-    database = tmp_path / "data" / "users.db"
-    env = {**os.environ, "PMP_DATABASE_PATH": str(database), "PMP_LOG_FORMAT": "json"}
-    process = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [sys.executable, "-m", "python_mastery_portfolio", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield process, f"http://127.0.0.1:{port}", database
-    finally:
-        if process.poll() is None:  # pragma: no cover - only when the test failed early
-            process.kill()
-        process.communicate(timeout=10)
-
-
-def wait_until_up(process: subprocess.Popen[bytes], base_url: str) -> None:
-    """Poll /health until the server answers (at most about 10 s)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:  # pragma: no cover - reported by the assert below
-            break
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        # Waiting for another process to start listening; nothing else to wait on.
-        time.sleep(0.05)
-    _, err = process.communicate(timeout=5)  # pragma: no cover - failure path
-    pytest.fail(f"server did not start:\n{err.decode()}")  # pragma: no cover - failure path
 
 
 class TestRealServer:

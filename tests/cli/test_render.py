@@ -100,7 +100,7 @@ class TestDashboard:
         """A frame shows requests by status, percentiles, hit rate, limiter and events."""
         text = render(dashboard(STATS, [EVENT, {**EVENT, "type": "user.deleted"}]))
         for shown in (
-            "Requests by status",
+            "Requests",
             "1,234",
             "1,200",
             "429",

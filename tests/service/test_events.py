@@ -190,3 +190,35 @@ class TestEventHub:
         assert (second.pending, second.dropped) == (1, 1)
         assert await second.get() == '{"n": 2}'
         assert hub.stats() == {"subscribers": 1, "published": 2, "dropped": 1}
+
+
+class TestListeners:
+    async def test_listener_sees_each_event_and_is_not_a_subscriber(self) -> None:
+        """A listener gets every published event, in order, and is not counted."""
+        hub = EventHub()
+        seen: list[object] = []
+        remove = hub.add_listener(seen.append)
+        with hub.subscribe() as subscription:
+            assert hub.publish({"n": 1}) == 1
+            assert await subscription.get() == '{"n": 1}'
+        assert hub.stats()["subscribers"] == 0
+        remove()
+        remove()  # removing twice is harmless
+        hub.publish({"n": 2})
+        assert seen == [{"n": 1}]
+
+    def test_failing_listener_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A listener that raises is logged; the others and the publish go on."""
+        hub = EventHub()
+        seen: list[object] = []
+
+        def broken(event: object) -> None:
+            raise RuntimeError("listener bug")
+
+        hub.add_listener(broken)
+        hub.add_listener(seen.append)
+        with caplog.at_level(logging.ERROR, "python_mastery_portfolio.service.events"):
+            hub.publish({"n": 1})
+        assert seen == [{"n": 1}]
+        assert "An event listener failed" in caplog.text
+        assert hub.stats()["published"] == 1

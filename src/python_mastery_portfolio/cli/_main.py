@@ -231,18 +231,23 @@ def _client_command(args: argparse.Namespace) -> Coroutine[Any, Any, None]:
         ) from error
     from rich.console import Console  # noqa: PLC0415 - idem
 
-    from python_mastery_portfolio.cli import _admin  # noqa: PLC0415 - idem
+    from python_mastery_portfolio.cli._admin import (  # noqa: PLC0415 - idem
+        print_top_once,
+        run_events,
+        run_status,
+        run_top,
+    )
 
     socket = _socket(args)
     args.socket = socket
     console = Console()
     if args.command == "status":
-        return _admin.run_status(socket, console, as_json=args.json, call_timeout=args.timeout)
+        return run_status(socket, console, as_json=args.json, call_timeout=args.timeout)
     if args.command == "events":
-        return _admin.run_events(socket, console, count=args.count, as_json=args.json)
+        return run_events(socket, console, count=args.count, as_json=args.json)
     if args.once:
-        return _admin.print_top_once(socket, console, call_timeout=args.timeout)
-    return _admin.run_top(socket, console, call_timeout=args.timeout)
+        return print_top_once(socket, console, call_timeout=args.timeout)
+    return run_top(socket, console, call_timeout=args.timeout)
 
 
 def _explain(error: Exception, socket: object, *, verbose: bool) -> _CommandError:

@@ -168,7 +168,7 @@ def dashboard(stats: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> 
     for _ in range(4):
         top.add_column(ratio=1)
     top.add_row(
-        _figures("Requests by status", status_rows),
+        _figures("Requests", status_rows),
         _figures("Latency", latency_rows),
         _figures("Cache", cache_rows),
         _figures("Rate limiter", limiter_rows),

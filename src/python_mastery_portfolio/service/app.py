@@ -5,6 +5,10 @@ built at start-up (in the lifespan): the settings, the SQLite repository, the us
 the event hub, the rate limiter and the request metrics. The repository is opened (the
 database and table created) before the first request, and every resource is closed at
 shutdown, in reverse order, by closing the container.
+
+The lifespan also serves the admin JSON-RPC endpoint (:mod:`~.admin`) on the Unix socket
+``PMP_ADMIN_SOCKET`` (by default ``pmp.sock`` next to the database; empty: off), which
+``pmp status``, ``pmp events`` and ``pmp top`` talk to.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from python_mastery_portfolio import __version__
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
 from python_mastery_portfolio.resilience import RateLimiter
+from python_mastery_portfolio.service.admin import (
+    admin_endpoint,
+    build_admin_server,
+    service_stats,
+)
 from python_mastery_portfolio.service.events import EventHub, Subscription
 from python_mastery_portfolio.service.models import (
     Health,
@@ -172,9 +181,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         install_container(app, container)
         try:
             # Open the database (and fail fast on a bad path) before the first request.
-            await container.aresolve(UserService)
-            logger.info("Users API ready")
-            yield
+            users = await container.aresolve(UserService)
+            async with contextlib.AsyncExitStack() as stack:
+                socket = settings.admin_socket_path
+                if socket is not None:
+                    hub = await container.aresolve(EventHub)
+                    server = build_admin_server(
+                        users=users, hub=hub, metrics=metrics, limiter=limiter
+                    )
+                    await stack.enter_async_context(admin_endpoint(socket, server, hub))
+                logger.info("Users API ready")
+                yield
         finally:
             await container.aclose()
 
@@ -253,12 +270,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         users: Users,
         hub: Annotated[EventHub, Inject(EventHub)],
     ) -> dict[str, Any]:
-        return {
-            "requests": {**metrics.stats(), "by_status": metrics.by_status()},
-            "cache": users.cache_stats(),
-            "rate_limiter": limiter.stats(),
-            "events": hub.stats(),
-        }
+        return service_stats(metrics, users, limiter, hub)
 
     @app.websocket("/ws/events")
     async def events(websocket: WebSocket, hub: Annotated[EventHub, Inject(EventHub)]) -> None:

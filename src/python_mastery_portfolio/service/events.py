@@ -12,6 +12,7 @@ The hub belongs to one event loop: call :meth:`~EventHub.publish` and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -111,6 +112,7 @@ class EventHub:
         self._queue_size = queue_size
         # The hub keeps each subscriber's queue itself: it fills them, the subscriptions read.
         self._subscribers: dict[Subscription, asyncio.Queue[str | None]] = {}
+        self._listeners: list[Callable[[Mapping[str, Any]], None]] = []
         self._closed = False
         self._published = 0
         self._dropped = 0
@@ -127,6 +129,33 @@ class EventHub:
         else:
             self._subscribers[subscription] = queue
         return subscription
+
+    def add_listener(self, listener: Callable[[Mapping[str, Any]], None]) -> Callable[[], None]:
+        """Call ``listener(event)`` on each publish, before the subscribers; return a remover.
+
+        For forwarding events elsewhere (the admin endpoint pushes them to its clients)
+        without a queue of its own: the listener must not wait, and is not counted among the
+        subscribers. An exception it raises is logged and does not stop the publish.
+
+        Example:
+            >>> hub = EventHub()
+            >>> seen = []
+            >>> remove = hub.add_listener(seen.append)
+            >>> hub.publish({"n": 1})
+            0
+            >>> remove()
+            >>> hub.publish({"n": 2})
+            0
+            >>> seen
+            [{'n': 1}]
+        """
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return remove
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.pop(subscription, None)
@@ -147,6 +176,11 @@ class EventHub:
             return 0
         text = json.dumps(event)
         self._published += 1
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("An event listener failed")
         self._deliver(text)
         return len(self._subscribers)
 
