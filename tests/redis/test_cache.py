@@ -165,6 +165,37 @@ class TestKeysAndValues:
         store.clear()
         assert store.stats()["size"] == 0
 
+    def test_clear_with_only_foreign_names_in_the_pattern(
+        self, redis_url: str, redis_client: redis_py.Redis
+    ) -> None:
+        """When every matching name is the counters or a nested namespace's, clear removes none."""
+        outer: RedisCache[Any, Any] = RedisCache(redis_url, namespace="a")
+        inner: RedisCache[Any, Any] = RedisCache(redis_url, namespace="a:b")
+        inner.set("y", 2)
+        outer.record(hits=1)
+        outer.stats()  # publishes the counters: the hash a:#stats exists
+        outer.clear()
+        asyncio.run(self._aclear_and_close(outer))
+        assert inner.lookup("y", None) == 2
+        assert redis_client.exists("a:#stats")
+        assert outer.stats()["hits"] == 1
+        outer.close()
+        inner.close()
+
+    def test_aclear_in_batches(self, store: RedisCache[Any, Any]) -> None:
+        """aclear() removes more entries than one SCAN page holds, through the asyncio client."""
+        for number in range(2500):
+            store.set(number, number)
+        asyncio.run(self._aclear_and_close(store))
+        assert store.stats()["size"] == 0
+
+    @staticmethod
+    async def _aclear_and_close(store: RedisCache[Any, Any]) -> None:
+        try:
+            await store.aclear()
+        finally:
+            await store.aclose()
+
 
 class TestSignedPickle:
     def test_pickled_values_round_trip(self, redis_url: str) -> None:
@@ -446,6 +477,38 @@ class TestFaults:
         assert len(messages) == 3
         assert "2 similar warnings suppressed" in messages[2]
         store.close()
+
+
+class TestConnections:
+    def test_close_leaves_a_given_client_open(self, redis_client: redis_py.Redis) -> None:
+        """Closing a cache made from the caller's client keeps that client's connection."""
+        before = redis_client.client_id()
+        given: RedisCache[Any, Any] = RedisCache(redis_client, namespace=namespace())
+        given.set("k", 1)
+        given.close()
+        assert redis_client.client_id() == before  # the same connection: not closed
+
+    def test_aclose_without_an_asyncio_client_is_harmless(
+        self, redis_url: str, redis_client: redis_py.Redis
+    ) -> None:
+        """aclose() in a loop that made no asyncio client (or twice) does nothing."""
+        stores: list[RedisCache[Any, Any]] = [
+            RedisCache(redis_url, namespace=namespace()),
+            RedisCache(redis_client, namespace=namespace()),
+        ]
+
+        async def main() -> None:
+            for each in stores:
+                await each.aclose()
+                await each.aset("k", 1)
+                await each.aclose()
+                await each.aclose()
+                assert await each.alookup("k", None) == 1
+                await each.aclose()
+
+        asyncio.run(main())
+        for each in stores:
+            each.close()
 
 
 class TestOptions:

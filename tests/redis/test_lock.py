@@ -6,6 +6,7 @@ import asyncio
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,81 @@ class TestOwnership:
         async def main() -> None:
             with pytest.raises(RuntimeError, match="not held"):
                 await lock.aextend()
+            await lock.aclose()
+
+        asyncio.run(main())
+
+    def test_renewal_stops_when_the_lock_is_lost(
+        self, redis_url: str, redis_client: redis_py.Redis, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A renewer that finds the lock gone logs it and ends; it never takes it back."""
+        lock = RedisLock(redis_url, "lost", ttl=0.06).acquire()
+
+        def renewing() -> bool:
+            return any(thread.name == "RedisLock-lost" for thread in threading.enumerate())
+
+        assert renewing()
+        with caplog.at_level(logging.WARNING, logger="python_mastery_portfolio.redis"):
+            redis_client.delete("lock:lost")  # what expiry does
+            wait_until(lambda: not renewing())
+        assert "lost before renewal" in caplog.text
+        assert redis_client.get("lock:lost") is None
+        assert lock.release() is False
+        lock.close()
+
+    def test_async_renewal_stops_when_the_lock_is_lost(
+        self, redis_url: str, redis_client: redis_py.Redis, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The renewal task of a lost lock logs it and ends."""
+
+        async def main() -> None:
+            lock = await RedisLock(redis_url, "lost", ttl=0.06).aacquire()
+            me = asyncio.current_task()
+            (renewal,) = asyncio.all_tasks() - {me}
+            redis_client.delete("lock:lost")  # what expiry does
+            try:
+                await asyncio.wait_for(renewal, 10)  # bounds a failure; ends within ttl / 3
+                assert not renewal.cancelled()
+                assert await lock.arelease() is False
+            finally:
+                await lock.aclose()
+
+        with caplog.at_level(logging.WARNING, logger="python_mastery_portfolio.redis"):
+            asyncio.run(main())
+        assert "lost before renewal" in caplog.text
+        assert "expired before release" in caplog.text
+
+    def test_async_without_auto_renew_runs_no_task(
+        self, redis_url: str, redis_client: redis_py.Redis, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """aacquire with auto_renew=False starts no task; arelease of an expired lock is False."""
+
+        async def main() -> bool:
+            lock = await RedisLock(redis_url, "jobs", auto_renew=False).aacquire()
+            assert asyncio.all_tasks() == {asyncio.current_task()}
+            redis_client.delete("lock:jobs")  # what expiry does
+            try:
+                return await lock.arelease()
+            finally:
+                await lock.aclose()
+
+        with caplog.at_level(logging.WARNING, logger="python_mastery_portfolio.redis"):
+            assert asyncio.run(main()) is False
+        assert "expired before release" in caplog.text
+
+    def test_sync_release_stops_the_renewal_task(
+        self, redis_url: str, redis_client: redis_py.Redis
+    ) -> None:
+        """A lock taken with aacquire and released with release() cancels its renewal task."""
+
+        async def main() -> None:
+            lock = await RedisLock(redis_url, "jobs", ttl=5).aacquire()
+            me = asyncio.current_task()
+            (renewal,) = asyncio.all_tasks() - {me}
+            assert lock.release() is True
+            await asyncio.sleep(0)
+            assert renewal.cancelled()
+            assert redis_client.get("lock:jobs") is None
             await lock.aclose()
 
         asyncio.run(main())

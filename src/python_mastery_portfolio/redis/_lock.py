@@ -260,8 +260,7 @@ class RedisLock:
         if self._stop is not None:
             self._stop.set()
             assert self._renewer is not None  # noqa: S101 - set together with _stop
-            if self._renewer is not threading.current_thread():
-                self._renewer.join()
+            self._renewer.join()  # never this thread: the renewer runs no caller's code
             self._stop = self._renewer = None
 
     def extend(self, ttl: float | None = None) -> bool:
