@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from python_mastery_portfolio import cli
-from python_mastery_portfolio.cli import ExitCode, _admin
+from python_mastery_portfolio.cli import ExitCode, _admin, _main
 from python_mastery_portfolio.exceptions import ConnectionLostError, RpcError, ValidationError
 from tests.cli.conftest import wait_for_socket, wait_until_up
 
@@ -219,6 +219,17 @@ class TestTop:
             assert shown in text
         assert "request=live-1" in text
 
+    def test_ctrl_c_exits_130_quietly(self, service: str, admin_socket: Path) -> None:
+        """SIGINT stops pmp top with status 130 and no traceback."""
+        process = pmp("top", "--socket", str(admin_socket))
+        assert process.stderr is not None
+        wait_for_line(process.stderr, "Ctrl-C to quit")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == ExitCode.INTERRUPTED
+        assert "Traceback" not in err
+        assert "Latency" in out
+
     def test_frames_limit(self, service: str, admin_socket: Path) -> None:
         """run_top stops after the given number of frames."""
         console = Console(record=True, width=140, file=io.StringIO())
@@ -277,6 +288,18 @@ class TestFailures:
         monkeypatch.setitem(sys.modules, "rich", None)
         assert cli.main(["top"]) == ExitCode.GENERAL_ERROR
         assert "[cli]" in capsys.readouterr().err
+
+    def test_ctrl_c_while_starting(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Ctrl-C before the command runs (setting up) also exits 130 quietly."""
+
+        def interrupted(*args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(_main, "setup_logging", interrupted)
+        assert cli.main(["status"]) == ExitCode.INTERRUPTED
+        assert capsys.readouterr().err == ""
 
     def test_ctrl_c_in_process(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

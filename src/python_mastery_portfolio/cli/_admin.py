@@ -98,6 +98,7 @@ async def run_top(
     frames: int | None = None,
     interval: float = 1 / REFRESH_PER_SECOND,
     recent: int = 10,
+    status: Console | None = None,
 ) -> None:
     """Show the live dashboard, redrawn every ``interval`` seconds, until interrupted.
 
@@ -108,12 +109,15 @@ async def run_top(
         frames: Stop after this many frames (``None``: run until Ctrl-C).
         interval: Seconds between frames.
         recent: How many recent events the dashboard lists.
+        status: Where to say that the dashboard is connected (stderr by default).
     """
+    status = Console(stderr=True) if status is None else status
     events: CircularBuffer[Mapping[str, Any]] = CircularBuffer(max_size=recent)
     async with RpcClient.unix(socket, timeout=call_timeout) as client:
         collector = asyncio.create_task(_collect(client, events))
         try:
             stats = await client.call("stats", timeout=call_timeout)
+            status.print(f"Watching {socket} (Ctrl-C to quit)", style="dim")
             with Live(
                 dashboard(stats, events.get_recent(recent)),
                 console=console,

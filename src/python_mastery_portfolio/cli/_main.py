@@ -291,9 +291,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     service cannot be reached, ``130`` after Ctrl-C; an expected failure prints one line on
     stderr, and a traceback only with ``--verbose``.
     """
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
-    if args.command == "serve":
-        return _serve(args, parser)
-    setup_logging(args.verbose, json=os.environ.get("PMP_LOG_FORMAT", "").lower() == "json")
-    return _run_client(args)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+        if args.command == "serve":
+            return _serve(args, parser)
+        setup_logging(args.verbose, json=os.environ.get("PMP_LOG_FORMAT", "").lower() == "json")
+        return _run_client(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before a command got going (while importing, say) is just as quiet.
+        return ExitCode.INTERRUPTED
