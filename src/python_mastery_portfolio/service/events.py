@@ -176,11 +176,12 @@ class EventHub:
             return 0
         text = json.dumps(event)
         self._published += 1
-        for listener in tuple(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("An event listener failed")
+        if self._listeners:
+            for listener in tuple(self._listeners):  # a listener may remove itself
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("An event listener failed")
         self._deliver(text)
         return len(self._subscribers)
 
