@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -102,6 +103,18 @@ class TestCalls:
             with pytest.raises(ValueError, match="empty"):
                 await client.batch([])
 
+    async def test_batch_fails_when_connection_drops(self, sock_path: Path) -> None:
+        """A batch pending when the connection drops raises ConnectionLostError, not a list."""
+        server, _ = make_server()
+        async with server.serve_unix(sock_path):
+            client = RpcClient.unix(sock_path)
+            await client.connect()
+            pending = asyncio.create_task(client.batch([("echo", [1]), ("block", None)]))
+            await eventually(lambda: server.stats()["requests"] == 2)
+        with pytest.raises(ConnectionLostError):
+            await pending
+        await client.aclose()
+
     async def test_timeout_and_late_answer(self, sock_path: Path) -> None:
         """A call past its timeout raises TimeoutError; its late answer is ignored."""
         server, release = make_server()
@@ -171,6 +184,74 @@ class TestDroppedConnection:
                 await client.call("echo", 1)
             assert [payload async for payload in events] == []
             assert client.state is ConnectionState.CLOSED
+
+    async def test_call_on_closing_transport(self, sock_path: Path) -> None:
+        """A call on a transport already closing fails at once with ConnectionLostError."""
+        server, _ = make_server()
+        writers: list[asyncio.StreamWriter] = []
+
+        async def open_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            reader, writer = await asyncio.open_unix_connection(str(sock_path))
+            writers.append(writer)
+            return reader, writer
+
+        async with server.serve_unix(sock_path):
+            client = RpcClient(open_connection, context={"path": str(sock_path)})
+            await client.connect()
+            # The transport closes under the client (as it does after a failed write) before
+            # the client's reader has noticed: the call must not write into it, nor hang.
+            writers[0].close()
+            with pytest.raises(ConnectionLostError) as caught:
+                await client.call("echo", 1)
+            assert isinstance(caught.value.__cause__, ConnectionResetError)
+            assert caught.value.path == str(sock_path)
+            await client.aclose()
+
+    async def test_cancelled_call_then_close(self, sock_path: Path) -> None:
+        """A call cancelled just before the client closes stays cancelled; the others fail."""
+        server, _ = make_server()
+        async with server.serve_unix(sock_path):
+            client = RpcClient.unix(sock_path)
+            await client.connect()
+            cancelled = asyncio.create_task(client.call("block"))
+            failing = asyncio.create_task(client.call("block"))
+            await eventually(lambda: server.stats()["requests"] == 2)
+            cancelled.cancel()
+            # In the same turn of the loop: the cancelled call has not yet run its cleanup, so
+            # closing finds its (cancelled) future still pending and must leave it alone.
+            await client.aclose()
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+            with pytest.raises(ConnectionLostError, match="closed"):
+                await failing
+
+    @pytest.mark.parametrize("reconnect", [False, True], ids=["once", "reconnecting"])
+    async def test_close_while_connecting(self, sock_path: Path, reconnect: bool) -> None:
+        """aclose() during connect(): connect fails, and the late connection is closed."""
+        server, _ = make_server()
+        opening = asyncio.Event()
+        proceed = asyncio.Event()
+
+        async def open_connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            opening.set()
+            await proceed.wait()
+            return await asyncio.open_unix_connection(str(sock_path))
+
+        client = RpcClient(
+            open_connection, reconnect=reconnect, retry=policy(ManualClock(), attempts=3)
+        )
+        async with server.serve_unix(sock_path):
+            connecting = asyncio.create_task(client.connect())
+            await asyncio.wait_for(opening.wait(), 10)
+            await client.aclose()
+            proceed.set()
+            with pytest.raises(ConnectionLostError, match="closed"):
+                await connecting
+            assert client.state is ConnectionState.CLOSED
+            with pytest.raises(ConnectionLostError):
+                await client.call("echo", 1)
+            # The server saw the late connection and then its end: nothing was left open.
+            await eventually(lambda: server.stats()["connections"] == 0)
 
 
 class TestReconnection:
@@ -273,6 +354,21 @@ class TestReconnection:
             await raw.wait_closed()
         await client.aclose()
 
+    async def test_unsubscribed_while_disconnected_is_not_renewed(self, sock_path: Path) -> None:
+        """A topic closed while reconnecting is not subscribed again on the new connection."""
+        server, _ = make_server()
+        client = RpcClient.unix(sock_path, reconnect=True, retry=policy(ManualClock()))
+        async with server.serve_unix(sock_path):
+            await client.connect()
+            events = client.subscribe("events")
+            await events.start()
+        await eventually(lambda: client.state is not ConnectionState.CONNECTED)
+        await events.aclose()  # nothing to send: there is no connection
+        async with server.serve_unix(sock_path):
+            # False: this connection never subscribed, so the topic was not renewed.
+            assert await client.call("unsubscribe", "events", timeout=30) is False
+        await client.aclose()
+
 
 class TestSubscriptions:
     """client.subscribe."""
@@ -316,6 +412,21 @@ class TestSubscriptions:
                 await client.aclose()  # closing first: the subscribe call cannot go out
                 await bad.start()
 
+    async def test_closing_a_failed_subscription(self, sock_path: Path) -> None:
+        """Closing a subscription whose start failed sends nothing and ends it."""
+        server, _ = make_server()
+        async with server.serve_unix(sock_path):
+            client = RpcClient.unix(sock_path)
+            await client.connect()
+            other = client.subscribe("other")
+            await other.start()
+            await client.aclose()
+            bad = client.subscribe("t")
+            with pytest.raises(ConnectionLostError):
+                await bad.start()
+            await bad.aclose()
+            assert [payload async for payload in bad] == []
+
     async def test_unclosed_subscription_unstarted(self) -> None:
         """Closing a subscription that never started sends nothing."""
         await RpcClient.unix("/nonexistent").subscribe("t").aclose()
@@ -352,6 +463,32 @@ class TestUnruly:
             await raw.wait_closed()
         assert "invalid JSON" in caplog.text
         assert "non-object" in caplog.text
+
+    @pytest.mark.parametrize(
+        "error",
+        [{"code": "-32000", "message": "text code"}, {"code": 1, "message": None}, "oops"],
+        ids=["code-not-int", "message-not-str", "not-an-object"],
+    )
+    async def test_malformed_error_object(self, sock_path: Path, error: object) -> None:
+        """A malformed error member still raises RpcError, as an internal error (-32603)."""
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            request = json.loads(await reader.readline())
+            response = {"jsonrpc": "2.0", "error": error, "id": request["id"]}
+            writer.write(json.dumps(response).encode() + b"\n")
+            await reader.read()
+            writer.close()
+
+        raw = await asyncio.start_unix_server(answer, str(sock_path))
+        try:
+            async with RpcClient.unix(sock_path) as client:
+                with pytest.raises(RpcError) as caught:
+                    await client.call("anything")
+        finally:
+            raw.close()
+            await raw.wait_closed()
+        assert caught.value.code == -32603
+        assert caught.value.message.startswith("malformed error object")
 
     async def test_answer_over_limit_drops_connection(self, sock_path: Path) -> None:
         """An answer longer than the client's limit ends the connection: the call fails."""

@@ -159,6 +159,33 @@ class TestFraming:
             raw.close()  # linger 0: a reset, not a FIN
             await eventually(lambda: server.stats()["connections"] == 0)
 
+    async def test_client_gone_before_answers(self, sock_path: Path) -> None:
+        """Answers finishing after the client closed its socket are dropped quietly."""
+        server = RpcServer()
+        release = asyncio.Event()
+
+        @server.method
+        async def slow(value: int) -> int:
+            await release.wait()
+            return value
+
+        async with server.serve_unix(sock_path):
+            _, writer = await asyncio.open_unix_connection(str(sock_path))
+            writer.write(
+                b'{"jsonrpc":"2.0","method":"slow","params":[1],"id":1}\n'
+                b'{"jsonrpc":"2.0","method":"slow","params":[2],"id":2}\n'
+            )
+            await eventually(lambda: server.stats()["requests"] == 2)
+            writer.close()
+            await writer.wait_closed()  # the socket is gone: writing to it fails (EPIPE)
+            # The first answer's write fails and closes the transport; the second finds it
+            # closing and writes nothing. Neither error escapes; the connection ends.
+            release.set()
+            await eventually(lambda: server.stats()["connections"] == 0)
+            async with RpcClient.unix(sock_path) as client:  # the server serves on
+                assert await client.call("slow", 3) == 3
+        assert server.stats()["errors"] == 0
+
 
 class TestTcpTransport:
     """Serving on TCP."""
@@ -210,6 +237,35 @@ class TestPublish:
                 for thread in threads:
                     thread.join()
         assert sorted(received) == list(range(20))  # type: ignore[type-var]  # ints
+
+    async def test_one_of_two_subscribers_leaves(self, sock_path: Path) -> None:
+        """When one client unsubscribes, the other subscriber of the topic still receives."""
+        server = echo_server()
+        async with (
+            server.serve_unix(sock_path),
+            RpcClient.unix(sock_path) as staying,
+            RpcClient.unix(sock_path) as leaving,
+        ):
+            events = staying.subscribe("t")
+            await events.start()
+            await leaving.subscribe("t").start()
+            assert await leaving.call("unsubscribe", "t") is True
+            server.publish("t", 1)
+            assert await anext(events) == 1
+            await leaving.call("echo", 0)  # a round trip: a push to it would be here now
+            assert server.stats()["notifications_sent"] == 1
+
+    async def test_two_transports_end_one(self, sock_path: Path) -> None:
+        """Ending one of two served sockets leaves publishing to the other working."""
+        server = echo_server()
+        async with server.serve_tcp("127.0.0.1", 0) as (host, port):
+            async with RpcClient.tcp(host, port) as client, client.subscribe("t") as events:
+                async with server.serve_unix(sock_path):
+                    pass
+                server.publish("t", "still here")
+                assert await anext(events) == "still here"
+        server.publish("t", "nobody")  # nothing served now: ignored
+        assert server.stats()["notifications_sent"] == 1
 
     async def test_unsubscribe_and_resubscribe(self, sock_path: Path) -> None:
         """The built-ins answer whether they changed anything."""

@@ -74,6 +74,10 @@ class _Link:
             await self.writer.wait_closed()
 
 
+class _ClosedWhileConnectingError(Exception):
+    """``aclose()`` ran while a connection was being made (internal signal, never retried)."""
+
+
 class Subscription:
     """An async iterator of the payloads pushed for one topic; end it with :meth:`aclose`.
 
@@ -278,6 +282,8 @@ class RpcClient:
                 await with_retry(self._establish, self._retry)
             else:
                 await self._establish()
+        except _ClosedWhileConnectingError:
+            raise self._lost("client closed") from None
         except OSError as error:
             self._give_up(error)
             raise self._lost("cannot connect") from error
@@ -293,10 +299,15 @@ class RpcClient:
             self._link = None
             await link.close()
             raise
+        if self._closed:
+            # aclose() ran while the streams were opening: it has already failed the waiters
+            # and ended the subscriptions; this late connection must not live on.
+            self._link = None
+            await link.close()
+            raise _ClosedWhileConnectingError
         self._set_state(ConnectionState.CONNECTED)
-        assert self._ready is not None  # noqa: S101 - connect() made it
-        if not self._ready.done():
-            self._ready.set_result(None)
+        assert self._ready is not None  # noqa: S101 - connect() or _on_link_lost() made it
+        self._ready.set_result(None)
 
     def _on_link_lost(self, link: _Link) -> None:
         link.fail_pending(lambda: self._lost("connection lost"))
