@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -14,8 +15,19 @@ def test_readme_examples_run() -> None:
     blocks = BLOCK.findall(README.read_text(encoding="utf-8"))
     assert len(blocks) >= 5
     namespace: dict[str, object] = {"__name__": "readme"}
-    for index, code in enumerate(blocks):
-        exec(compile(code, f"README block {index}", "exec"), namespace)  # noqa: S102 - our own docs
+    # The logging example configures the root logger, as an application would; the rest of the
+    # suite gets it back as it was.
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        for index, code in enumerate(blocks):
+            exec(compile(code, f"README block {index}", "exec"), namespace)  # noqa: S102 - our own docs
+    finally:
+        for handler in root.handlers:
+            if handler not in saved[0]:
+                handler.close()
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
 
 
 def test_readme_names_the_test_command() -> None:

@@ -59,6 +59,7 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
+from python_mastery_portfolio.logs import setup_logging
 from python_mastery_portfolio.patterns import (
     AllOf,
     Email,
@@ -203,6 +204,7 @@ __all__ = [
     "retry",
     "retry_testing",
     "retrying",
+    "setup_logging",
     "singleton",
     "temporary_directory",
     "temporary_file",
