@@ -33,6 +33,7 @@ class Prepared:
     op: Callable[[], Any]
     verify: Callable[[], None] = lambda: None
     is_async: bool = False
+    close: Callable[[], Awaitable[None]] | None = None  # async teardown, run in the loop
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,10 @@ def run_scenario(
         return _summarise(scenario, available, measured)
 
     loop = asyncio.new_event_loop()
+    prepared: dict[str, Prepared] = {}
     try:
-        prepared = {c.name: c.prepare() for c in available}
+        for contender in available:
+            prepared[contender.name] = contender.prepare()
         for item in prepared.values():
             _warm(item, loop)
             item.verify()
@@ -170,7 +173,12 @@ def run_scenario(
         for item in prepared.values():
             item.verify()
     finally:
-        loop.close()
+        try:
+            for item in prepared.values():
+                if item.close is not None:
+                    loop.run_until_complete(item.close())
+        finally:
+            loop.close()
     return _summarise(scenario, available, samples)
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import shutil
+import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+import warnings
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks.harness import OURS, Contender, Prepared, Scenario
@@ -607,6 +612,125 @@ def _buffer_deque_lock() -> Prepared:
     return Prepared(append, lambda: _check(ring[-1] == 1 and len(ring) == 500, "no append"))
 
 
+# ----------------------------------------------------------------------------- rpc
+
+# What a contender's start returns: an ``add(a, b)`` round trip and the teardown.
+RpcCall = Callable[[int, int], Awaitable[Any]]
+RpcStart = Callable[[str, list[int]], Awaitable[tuple[RpcCall, Callable[[], Awaitable[None]]]]]
+
+
+def _rpc_round_trip(start: RpcStart) -> Prepared:
+    """One ``add(n, 1)`` call per op over a Unix socket; server and client start on first use.
+
+    The harness prepares contenders before its event loop runs, so the server and the client
+    are started by the first op (the warm-up) and closed by the harness's teardown.
+    """
+    directory = tempfile.mkdtemp(prefix="pmpb", dir="/tmp")  # short: AF_UNIX paths are short
+    path = os.path.join(directory, "s.sock")
+    served: list[int] = []  # one entry per call the server's method ran
+    sent = [0]
+    answer: list[Any] = [None]
+    call: RpcCall | None = None
+    stop: Callable[[], Awaitable[None]] | None = None
+
+    async def op() -> None:
+        nonlocal call, stop
+        if call is None:
+            call, stop = await start(path, served)
+        sent[0] += 1
+        answer[0] = await call(sent[0], 1)
+
+    def verify() -> None:
+        _check(answer[0] == sent[0] + 1, f"wrong answer {answer[0]!r} to add({sent[0]}, 1)")
+        _check(len(served) == sent[0], f"{sent[0]} calls sent, {len(served)} served")
+
+    async def close() -> None:
+        try:
+            if stop is not None:
+                await stop()
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    return Prepared(op, verify, is_async=True, close=close)
+
+
+async def _rpc_ours(path: str, served: list[int]) -> tuple[RpcCall, Callable[[], Awaitable[None]]]:
+    from python_mastery_portfolio.rpc import RpcClient, RpcServer
+
+    server = RpcServer()
+
+    @server.method
+    async def add(a: int, b: int) -> int:
+        served.append(a)
+        return a + b
+
+    stack = contextlib.AsyncExitStack()
+    await stack.enter_async_context(server.serve_unix(path))
+    client = await stack.enter_async_context(RpcClient.unix(path))
+
+    def call(a: int, b: int) -> Awaitable[Any]:
+        return client.call("add", a, b)
+
+    return call, stack.aclose
+
+
+async def _rpc_jsonrpc(
+    path: str, served: list[int]
+) -> tuple[RpcCall, Callable[[], Awaitable[None]]]:
+    import asyncio
+    import importlib
+
+    # Imported by name: the peers are only installed with the [bench] extra, and this keeps
+    # mypy independent of whether they are. jsonrpcserver 5.0.9 reads its schema with the
+    # deprecated importlib.resources.read_text when imported: not ours to fix, and the test
+    # suite turns warnings into errors.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        jsonrpcserver: Any = importlib.import_module("jsonrpcserver")
+    jsonrpcclient: Any = importlib.import_module("jsonrpcclient")
+
+    async def add(a: int, b: int) -> Any:
+        served.append(a)
+        return jsonrpcserver.Success(a + b)
+
+    methods = {"add": add}
+
+    handled = asyncio.Event()  # the server's side of the one connection is closed
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The documented way to serve jsonrpcserver over a stream: one line in, one line out.
+        try:
+            while line := await reader.readline():
+                response = await jsonrpcserver.async_dispatch(line.decode(), methods=methods)
+                if response:
+                    writer.write(response.encode() + b"\n")
+                    await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            handled.set()
+
+    server = await asyncio.start_unix_server(handle, path)
+    reader, writer = await asyncio.open_unix_connection(path)
+
+    async def call(a: int, b: int) -> Any:
+        writer.write(jsonrpcclient.request_json("add", params=(a, b)).encode() + b"\n")
+        await writer.drain()
+        response = jsonrpcclient.parse_json(await reader.readline())
+        if isinstance(response, jsonrpcclient.Ok):
+            return response.result
+        raise RuntimeError(f"JSON-RPC error: {response!r}")
+
+    async def close() -> None:
+        writer.close()
+        await writer.wait_closed()
+        await handled.wait()  # the handler sees the end of the stream and closes its side
+        server.close()
+        await server.wait_closed()
+
+    return call, close
+
+
 def all_scenarios() -> list[Scenario]:
     """Return every scenario of the benchmark issue, in the issue's order."""
     return [
@@ -839,6 +963,27 @@ def all_scenarios() -> list[Scenario]:
                 Contender(OURS, _buffer_ours),
                 Contender("deque.append under a Lock", _buffer_deque_lock, None, 1.5),
             ],
+        ),
+        Scenario(
+            "rpc_round_trip",
+            "JSON-RPC round trip over a Unix socket (one call)",
+            [
+                Contender(OURS, lambda: _rpc_round_trip(_rpc_ours)),
+                Contender(
+                    "jsonrpcserver + jsonrpcclient",
+                    lambda: _rpc_round_trip(_rpc_jsonrpc),
+                    "jsonrpcserver",
+                    1.0,
+                ),
+            ],
+            note="One `add(n, 1)` call per op, awaited before the next, over one connection "
+            "to an asyncio Unix-socket server in the same process. Ours: `RpcServer.serve_unix` "
+            "and `RpcClient.unix` (ids matched so calls may overlap, requests of a connection "
+            "run concurrently, params checked against the annotations). The peer: a "
+            "newline-delimited server feeding each line to `jsonrpcserver.async_dispatch`, and a "
+            "client writing `jsonrpcclient.request_json` and reading the next line with "
+            "`parse_json` (one call at a time). jsonrpcclient's version is pinned with "
+            "jsonrpcserver's in the `[bench]` extra.",
         ),
         Scenario(
             "timed_overhead",
