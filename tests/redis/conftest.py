@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 import redis as redis_py
 
 START_TIMEOUT = 10.0

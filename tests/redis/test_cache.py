@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import redis as redis_py
+
 from python_mastery_portfolio.caching import async_cache, cache
 from python_mastery_portfolio.redis import (
     PickleSerializer,

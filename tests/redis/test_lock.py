@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import redis as redis_py
+
 from python_mastery_portfolio.exceptions import LockHeldError
 from python_mastery_portfolio.redis import RedisLock, RedisUnavailableError
 from python_mastery_portfolio.testing import ManualClock

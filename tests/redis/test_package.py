@@ -15,8 +15,9 @@ def run(code: str) -> str:
 
 def test_both_packages_import_side_by_side() -> None:
     """redis-py (top-level redis) and ours (python_mastery_portfolio.redis) are distinct."""
-    import python_mastery_portfolio.redis as ours
     import redis
+
+    import python_mastery_portfolio.redis as ours
 
     assert redis.__name__ == "redis"
     assert hasattr(redis, "Redis")
