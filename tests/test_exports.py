@@ -357,3 +357,28 @@ def test_flat_release_import_paths_still_work(module: str, names: list[str]) -> 
         value = getattr(imported, name)
         root_value = getattr(pmp, name, value)
         assert value is root_value, f"{module}.{name} is not the root's {name}"
+
+
+def test_no_log_output_unless_configured() -> None:
+    """With logging unconfigured, a retry's WARNING reaches no stream (a NullHandler is set)."""
+    code = (
+        "from python_mastery_portfolio import retry\n"
+        "from python_mastery_portfolio.testing import ManualClock\n"
+        "calls = []\n"
+        "@retry(max_attempts=2, clock=ManualClock())\n"
+        "def flaky():\n"
+        "    calls.append(1)\n"
+        "    if len(calls) < 2:\n"
+        "        raise ConnectionError('once')\n"
+        "    return 'ok'\n"
+        "assert flaky() == 'ok'\n"
+        "import logging\n"
+        "assert any(isinstance(h, logging.NullHandler)\n"
+        "          for h in logging.getLogger('python_mastery_portfolio').handlers)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - fixed arguments
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == ""

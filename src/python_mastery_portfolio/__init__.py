@@ -7,6 +7,8 @@ Import the public names from the package root::
 
 from __future__ import annotations
 
+import logging as _logging
+
 from python_mastery_portfolio._internal.exports import present_as as _present_as
 from python_mastery_portfolio._version import __version__
 from python_mastery_portfolio.caching import (
@@ -219,4 +221,9 @@ __all__ = [
 # Doctest then collects the exports' examples (methods included) from this module, run in its
 # globals: run ``src/python_mastery_portfolio/__init__.py`` to run them.
 _present_as(__name__, globals(), __all__)
+
+# A library writes no log output the application did not ask for: without this handler,
+# Python's last-resort handler would print our WARNING records (a retry, a breaker opening)
+# to stderr when the application has not configured logging.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 del _present_as
