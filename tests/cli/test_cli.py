@@ -55,8 +55,22 @@ class TestParser:
 
     @pytest.mark.parametrize(
         "argv",
-        [[], ["serve", "--port", "eighty"], ["launch"], ["serve", "--bogus"]],
-        ids=["no-command", "bad-port", "unknown-command", "unknown-option"],
+        [
+            [],
+            ["serve", "--port", "eighty"],
+            ["serve", "--port", "99999"],
+            ["serve", "--port", "-1"],
+            ["launch"],
+            ["serve", "--bogus"],
+        ],
+        ids=[
+            "no-command",
+            "bad-port",
+            "port-too-large",
+            "negative-port",
+            "unknown-command",
+            "unknown-option",
+        ],
     )
     def test_bad_arguments_exit_2(
         self, argv: list[str], capsys: pytest.CaptureFixture[str]

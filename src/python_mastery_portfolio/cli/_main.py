@@ -44,6 +44,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port from 0 to 65535, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -114,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument("--host", help="address to listen on (default: PMP_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: PMP_PORT or 8000)")
+    serve.add_argument("--port", type=_port, help="port to listen on (default: PMP_PORT or 8000)")
     serve.add_argument(
         "--reload", action="store_true", help="restart when the package's source changes"
     )
