@@ -79,6 +79,9 @@ def test_register_chains() -> None:
     assert_type(container.register(Database, instance=Database()), DIContainer)
     assert_type(container.register(Repository, factory=make_repository), DIContainer)
     assert_type(container.register(Repository, instance=SqlRepository(Database())), DIContainer)
+    # None is a value like any other (not giving instance= is what "no instance" means).
+    assert_type(container.register(Database, instance=None), DIContainer)
+    assert_type(container.register(Repository, instance=None), DIContainer)
 
 
 def test_resolve_concrete_abstract_and_protocol() -> None:

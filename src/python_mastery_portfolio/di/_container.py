@@ -128,7 +128,7 @@ class DIContainer(ClosesOnExit):
         *,
         scope: LifecycleScope = LifecycleScope.TRANSIENT,
         factory: _Factory[T] | None = None,
-        instance: T | None = None,
+        instance: T | None = ...,
     ) -> Self: ...
     @overload
     def register(
@@ -138,7 +138,7 @@ class DIContainer(ClosesOnExit):
         *,
         scope: LifecycleScope = LifecycleScope.TRANSIENT,
         factory: Callable[..., object] | None = None,
-        instance: object = None,
+        instance: object = ...,
     ) -> Self: ...
     def register(
         self,
@@ -147,7 +147,7 @@ class DIContainer(ClosesOnExit):
         *,
         scope: LifecycleScope = LifecycleScope.TRANSIENT,
         factory: Any = None,
-        instance: Any = None,
+        instance: Any = MISSING,
     ) -> Self:
         """Register how to build ``service_type``; return the container, so calls chain.
 
@@ -164,7 +164,9 @@ class DIContainer(ClosesOnExit):
             scope: The lifetime of resolved instances.
             factory: A callable (or generator, ``async def``, async generator) whose
                 parameters are resolved like a constructor's.
-            instance: A ready object, always a singleton.
+            instance: A ready object, always a singleton. ``None`` is a value like any
+                other (``register(Config, instance=None)`` makes ``resolve(Config)``
+                return ``None``); leaving the argument out is what "no instance" means.
 
         Returns:
             The container.
@@ -212,14 +214,15 @@ class DIContainer(ClosesOnExit):
         cleanups: Cleanups,
         frame: Frame | None,
     ) -> Registration:
+        # ``None`` is a valid instance: "not given" is MISSING there.
         given = [
             name
-            for name, value in (
-                ("implementation", implementation),
-                ("factory", factory),
-                ("instance", instance),
+            for name, absent in (
+                ("implementation", implementation is None),
+                ("factory", factory is None),
+                ("instance", instance is MISSING),
             )
-            if value is not None
+            if not absent
         ]
         if len(given) > 1:
             raise ValueError(
@@ -231,7 +234,7 @@ class DIContainer(ClosesOnExit):
             hash(service_type)
         except TypeError:
             raise TypeError(f"service_type must be hashable, got {service_type!r}") from None
-        if instance is not None:
+        if instance is not MISSING:
             if scope is LifecycleScope.SCOPED:
                 raise ValueError("an instance is shared by the container: scope cannot be SCOPED")
             return Registration(
@@ -379,7 +382,8 @@ class DIContainer(ClosesOnExit):
 
         ``replacement`` is called like a factory when it is a class, function, method or
         ``functools.partial`` (a test double need not subclass the original), and used as an
-        instance otherwise (wrap a callable instance in ``lambda: obj``).
+        instance otherwise (wrap a callable instance in ``lambda: obj``); ``None`` too is an
+        instance.
 
         Inside the block, everything resolved sees the replacement: services not built yet,
         and singletons that depend on ``service_type``, which are built again (once per
@@ -409,7 +413,8 @@ class DIContainer(ClosesOnExit):
             'sent'
         """
         frame = Frame()
-        factory = instance = None
+        factory: Any = None
+        instance: Any = MISSING
         if isinstance(replacement, type | functools.partial) or inspect.isroutine(replacement):
             # A class is called like a factory: a test double need not subclass the original.
             factory = replacement
@@ -419,7 +424,7 @@ class DIContainer(ClosesOnExit):
         with compiler.lock:
             saved = compiler.registration(service_type)
             lifetime = scope or (saved.lifetime if saved else LifecycleScope.TRANSIENT)
-            if instance is not None and lifetime is LifecycleScope.SCOPED:
+            if instance is not MISSING and lifetime is LifecycleScope.SCOPED:
                 lifetime = LifecycleScope.SINGLETON
             registration = self._registration(
                 service_type,
