@@ -20,6 +20,11 @@ What a hint means at run time:
   ``frozenset``, ``deque``, ``dict`` and its relatives, ``tuple[T, ...]``, ``tuple[A, B]``,
   ``TypedDict`` classes, and the ``collections.abc`` ones that can be iterated again
   (``Sequence``, ``MutableSequence``, ``Set``, ``Collection``, ``Mapping``, views...).
+* Files: ``TextIO`` and ``IO[str]`` take any ``io.TextIOBase`` (``open(p)``, ``sys.stdout``,
+  ``io.StringIO()``), ``BinaryIO`` and ``IO[bytes]`` any ``io.RawIOBase`` or
+  ``io.BufferedIOBase`` (``open(p, "rb")``, ``sys.stdout.buffer``, ``io.BytesIO()``), ``IO``
+  and ``IO[Any]`` any ``io.IOBase``, as typeguard decides; the message says when a text file
+  came where a binary one was expected, or the reverse.
 * ``Iterable``, ``Iterator``, ``Generator``, ``Awaitable`` and user generics are checked as a
   class only (never consumed); ``Callable[...]`` as ``callable()``; ``type[T]`` as a subclass.
 * ``typing.Self`` and ``ParamSpec`` components are not checked. Recursive aliases (a string

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc as cabc
+import io
 import reprlib
 import threading
 import typing
@@ -43,6 +44,7 @@ __all__ = [
     "UnionNode",
     "class_node",
     "explain",
+    "io_node",
     "safe_repr",
     "type_name",
 ]
@@ -196,6 +198,51 @@ def class_node(cls: type | tuple[type, ...], expected: str) -> Node:
         return isinstance(value, cls)
 
     return Node(expected, check, cls=cls, all_ok=_all_instances(cls))
+
+
+# What a file of each kind is at run time, as typeguard decides it: typing's IO classes are
+# only for annotations (real files do not inherit them), the io base classes are what
+# open(), sys.stdout, StringIO and BytesIO are. typing's own classes stay accepted, so a
+# user class deriving from typing.TextIO passes as before.
+_IO_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "text": ((io.TextIOBase, typing.TextIO), "a text file, io.TextIOBase"),
+    "binary": (
+        (io.RawIOBase, io.BufferedIOBase, typing.BinaryIO),
+        "a binary file, io.RawIOBase or io.BufferedIOBase",
+    ),
+    "any": ((io.IOBase, typing.IO), "a file, io.IOBase"),
+}
+
+
+class _IONode(Node):
+    """A file of one kind; ``find`` says when a text file came for a binary one or back."""
+
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str, expected: str) -> None:
+        classes = _IO_KINDS[kind][0]
+
+        def check(value: object) -> bool:
+            return isinstance(value, classes)
+
+        super().__init__(expected, check, cls=classes, all_ok=_all_instances(classes))
+        self.kind = kind
+
+    def find(self, value: object, path: str, seen: set[tuple[int, int]]) -> Failure | None:
+        """Name the kind of file expected, and why a file of the other kind fails."""
+        if self.check(value):
+            return None
+        wanted = _IO_KINDS[self.kind][1]
+        if self.kind == "binary" and isinstance(value, io.TextIOBase):
+            wanted += "; this is a text file: open it in 'rb' mode or pass its .buffer"
+        elif self.kind == "text" and isinstance(value, io.IOBase):
+            wanted += "; this is a binary file: open it in text mode or wrap it in io.TextIOWrapper"
+        return path, f"{self.expected} ({wanted})", value
+
+
+def io_node(kind: str, expected: str) -> Node:
+    """Return the node for a file annotation: ``kind`` is ``text``, ``binary`` or ``any``."""
+    return _IONode(kind, expected)
 
 
 class ItemsNode(Node):

@@ -32,6 +32,7 @@ from python_mastery_portfolio.validation._checks import (
     TypedDictNode,
     UnionNode,
     class_node,
+    io_node,
     type_name,
 )
 
@@ -125,6 +126,9 @@ class Compiler:
         return ANY
 
     def _class(self, cls: type) -> Node:
+        io_kind = _IO_CLASSES.get(cls)
+        if io_kind is not None:
+            return io_node(io_kind, type_name(cls))
         if typing.is_typeddict(cls):
             if self.lazy:  # its annotations may name classes that do not exist yet
                 return ANY
@@ -219,6 +223,9 @@ class Compiler:
     def _container(self, origin: type, args: tuple[Any, ...]) -> Node:
         if typing.is_typeddict(origin):  # a generic TypedDict: its type variables are Any
             return self._class(origin)
+        if origin is typing.IO:
+            kind = {str: "text", bytes: "binary"}.get(args[0], "any")
+            return io_node(kind, f"IO[{_hint_name(args[0])}]")
         _require_checkable(origin)
         name = type_name(origin)
         if origin is collections.Counter and len(args) == 1:
@@ -244,6 +251,12 @@ _KEY_QUALIFIERS = frozenset(
     for form in (typing.Required, typing.NotRequired, getattr(typing, "ReadOnly", None))
     if form is not None
 )
+# typing.IO[str] is also a text file; IO[Any] (or IO of a type variable) any file.
+_IO_CLASSES: dict[object, str] = {
+    typing.TextIO: "text",
+    typing.BinaryIO: "binary",
+    typing.IO: "any",
+}
 _UNCHECKED_FORMS = (typing.ParamSpecArgs, typing.ParamSpecKwargs, typing.TypeVarTuple)
 
 
