@@ -17,6 +17,7 @@ import asyncio
 import functools
 import logging
 import threading
+from builtins import isinstance, len, list, range, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 

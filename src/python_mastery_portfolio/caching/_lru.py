@@ -23,6 +23,7 @@ import heapq
 import itertools
 import math
 import threading
+from builtins import int, len, next, range, repr, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any, Generic, NamedTuple, TypeVar, overload

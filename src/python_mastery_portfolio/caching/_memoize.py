@@ -14,6 +14,7 @@ import functools
 import inspect
 import threading
 import weakref
+from builtins import id, isinstance, len, list, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
 from collections.abc import Callable, Hashable
 from types import MethodType
 from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar, overload

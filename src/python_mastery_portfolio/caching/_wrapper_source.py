@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from builtins import enumerate, hash, map, repr, sorted, tuple, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
 from collections.abc import Callable
 from typing import Any
 
