@@ -20,6 +20,7 @@ from python_mastery_portfolio.retrying import (
     RetryKwargs,
     RetryOptions,
     RetryState,
+    Seconds,
     async_retry,
     retry,
     retry_testing,
@@ -161,13 +162,16 @@ def test_state_fields() -> None:
 def test_options_fields() -> None:
     """RetryOptions fields have the declared types; wait() returns a float."""
     options = RetryOptions(max_attempts=2, delay=0.5)
-    assert_type(options.max_attempts, int)
-    assert_type(options.delay, float)
+    # max_attempts may be None (no cap, with a deadline); a duration is declared as Seconds (a
+    # number or a timedelta, the types the constructor accepts) and read back as float seconds.
+    assert_type(options.max_attempts, int | None)
+    assert_type(options.delay, Seconds)
     assert_type(options.backoff, float)
     assert_type(options.exceptions, ExceptionSpec)
-    assert_type(options.max_delay, float | None)
-    assert_type(options.jitter, float)
-    assert_type(options.deadline, float | None)
+    assert_type(options.max_delay, Seconds | None)
+    assert_type(options.jitter, Seconds)
+    assert_type(options.deadline, Seconds | None)
+    assert type(options.delay) is float
     assert_type(options.retry_on_result, Callable[[Any], object] | None)
     assert_type(options.on_retry, Callable[[RetryState], object] | None)
     assert_type(options.clock, Clock)

@@ -14,6 +14,8 @@ All three share one policy and one decision loop, so they behave the same:
   random extra in ``[0, jitter]``, raised to the failure's ``retry_after`` attribute when it has a
   numeric one (as :class:`~.exceptions.RateLimitError` and :class:`~.exceptions.CircuitOpenError`
   do), and finally capped by ``max_delay``. Huge ``n`` never overflows: the wait saturates.
+* ``max_attempts=None`` removes the attempt cap; it needs a ``deadline``. Every duration
+  (``delay``, ``max_delay``, ``jitter``, ``deadline``) may be a :class:`datetime.timedelta`.
 * ``deadline`` is a total budget in seconds, counted from the first call: no attempt starts after
   it and no wait runs past it. When the next attempt could not start in time (or the wait would
   be infinite), the last error is raised at once.
@@ -49,7 +51,12 @@ from python_mastery_portfolio.retrying._decorators import (
     async_retry,
     retry,
 )
-from python_mastery_portfolio.retrying._options import RetryKwargs, RetryOptions, RetryState
+from python_mastery_portfolio.retrying._options import (
+    RetryKwargs,
+    RetryOptions,
+    RetryState,
+    Seconds,
+)
 from python_mastery_portfolio.retrying._testmode import retry_testing
 
 __all__ = [
@@ -61,6 +68,7 @@ __all__ = [
     "RetryState",
     "Retrying",
     "RetryingKwargs",
+    "Seconds",
     "async_retry",
     "retry",
     "retry_testing",

@@ -12,6 +12,7 @@ from python_mastery_portfolio.retrying._engine import Policy, Run
 from python_mastery_portfolio.retrying._options import (
     RetryKwargs,
     RetryOptions,
+    Seconds,
     expose_signature,
     options_from,
 )
@@ -153,15 +154,15 @@ class Retrying:
         return Attempts(self._policy, self._name)
 
     def __repr__(self) -> str:
-        return f"<Retrying {self._name} max_attempts={self._policy.max_attempts}>"
+        return f"<Retrying {self._name} max_attempts={self._policy.options.max_attempts}>"
 
 
 @overload
 def retrying(**options: Unpack[RetryingKwargs]) -> Retrying: ...
 @overload
 def retrying(
-    max_attempts: int,
-    delay: float = ...,
+    max_attempts: int | None,
+    delay: Seconds = ...,
     backoff: float = ...,
     exceptions: ExceptionSpec = ...,
     /,

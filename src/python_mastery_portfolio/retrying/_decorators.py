@@ -12,7 +12,12 @@ from python_mastery_portfolio._internal.callables import (
     qualified_name,
 )
 from python_mastery_portfolio.retrying._engine import Policy, wrap_callable
-from python_mastery_portfolio.retrying._options import RetryKwargs, expose_signature, options_from
+from python_mastery_portfolio.retrying._options import (
+    RetryKwargs,
+    Seconds,
+    expose_signature,
+    options_from,
+)
 
 __all__ = ["AsyncRetryDecorator", "RetryDecorator", "async_retry", "retry"]
 
@@ -84,8 +89,8 @@ def retry(func: staticmethod[P, R], /) -> staticmethod[P, R]: ...
 def retry(func: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def retry(
-    max_attempts: int = ...,
-    delay: float = ...,
+    max_attempts: int | None = ...,
+    delay: Seconds = ...,
     backoff: float = ...,
     exceptions: ExceptionSpec = ...,
     /,
@@ -148,8 +153,8 @@ def async_retry(
 ) -> Callable[P, Coroutine[Any, Any, R]]: ...
 @overload
 def async_retry(
-    max_attempts: int = ...,
-    delay: float = ...,
+    max_attempts: int | None = ...,
+    delay: Seconds = ...,
     backoff: float = ...,
     exceptions: ExceptionSpec = ...,
     /,

@@ -10,7 +10,7 @@ import functools
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from python_mastery_portfolio._internal.callables import (
     exception_matcher,
@@ -51,6 +51,7 @@ class Policy:
         "check",
         "clock",
         "deadline",
+        "limit",
         "logger",
         "matches",
         "max_attempts",
@@ -64,9 +65,13 @@ class Policy:
     def __init__(self, options: RetryOptions) -> None:
         self.options = options
         self.matches = exception_matcher(options.exceptions, param="exceptions")
-        self.max_attempts = options.max_attempts
+        # No cap is an infinite one, so the engine compares numbers only.
+        self.max_attempts: float = (
+            math.inf if options.max_attempts is None else options.max_attempts
+        )
+        self.limit = "unlimited" if options.max_attempts is None else str(options.max_attempts)
         self.wait = options.wait
-        self.deadline = options.deadline
+        self.deadline = cast("float | None", options.deadline)  # a float since __post_init__
         self.check = options.retry_on_result
         self.on_retry = options.on_retry
         self.clock = options.clock
@@ -149,13 +154,13 @@ class Run:
         attempt = self.attempt - 1
         if error is not None:
             policy.logger.warning(
-                "Retrying %s in %.3g s: attempt %d of %d raised %r",
-                self.name, wait, attempt, policy.max_attempts, error,
+                "Retrying %s in %.3g s: attempt %d of %s raised %r",
+                self.name, wait, attempt, policy.limit, error,
             )  # fmt: skip
         else:
             policy.logger.warning(
-                "Retrying %s in %.3g s: attempt %d of %d returned rejected result %r",
-                self.name, wait, attempt, policy.max_attempts, result,
+                "Retrying %s in %.3g s: attempt %d of %s returned rejected result %r",
+                self.name, wait, attempt, policy.limit, result,
             )  # fmt: skip
         if policy.on_retry is not None:
             elapsed = policy.now() - self.start

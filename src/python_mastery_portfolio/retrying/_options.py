@@ -14,7 +14,8 @@ import math
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, fields
-from typing import Any, TypedDict
+from datetime import timedelta
+from typing import Any, TypeAlias, TypedDict, cast
 
 from python_mastery_portfolio._internal.callables import ExceptionSpec, exception_matcher
 from python_mastery_portfolio._internal.checks import (
@@ -29,9 +30,18 @@ __all__ = [
     "RetryKwargs",
     "RetryOptions",
     "RetryState",
+    "Seconds",
     "expose_signature",
     "options_from",
 ]
+
+
+Seconds: TypeAlias = float | timedelta
+"""A duration: seconds as a number, or a :class:`datetime.timedelta` (stored as float seconds)."""
+
+_DURATIONS = ("delay", "jitter", "max_delay", "deadline")
+_OPTIONAL = frozenset({"max_delay", "deadline"})
+_CALLBACKS = ("retry_on_result", "on_retry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +79,13 @@ class RetryKwargs(TypedDict, total=False):
         5
     """
 
-    max_attempts: int
-    delay: float
+    max_attempts: int | None
+    delay: Seconds
     backoff: float
     exceptions: ExceptionSpec
-    max_delay: float | None
-    jitter: float
-    deadline: float | None
+    max_delay: Seconds | None
+    jitter: Seconds
+    deadline: Seconds | None
     retry_on_result: Callable[[Any], object] | None
     on_retry: Callable[[RetryState], object] | None
     clock: Clock
@@ -91,8 +101,11 @@ class RetryOptions:
     builds a huge integer.
 
     Attributes:
-        max_attempts: Attempts in all, the first included (an int >= 1).
-        delay: Wait after the first failure, in seconds (>= 0).
+        max_attempts: Attempts in all, the first included (an int >= 1), or ``None`` for no
+            cap, which needs a ``deadline`` (stamina's ``attempts=None``).
+        delay: Wait after the first failure, in seconds (>= 0). Every duration (``delay``,
+            ``max_delay``, ``jitter``, ``deadline``) may also be a :class:`datetime.timedelta`;
+            it is stored as float seconds.
         backoff: Factor by which each further wait grows (>= 1).
         exceptions: What to retry: an exception type, a tuple of them, or a predicate over the
             exception. Cancellation, interrupts and exits are never retried.
@@ -116,31 +129,36 @@ class RetryOptions:
         Traceback (most recent call last):
         ...
         ValueError: backoff must be >= 1, got 0.5
+        >>> from datetime import timedelta
+        >>> RetryOptions(max_attempts=None, deadline=timedelta(minutes=1)).deadline
+        60.0
     """
 
-    max_attempts: int = 3
-    delay: float = 1.0
+    max_attempts: int | None = 3
+    delay: Seconds = 1.0
     backoff: float = 2.0
     exceptions: ExceptionSpec = Exception
     _: KW_ONLY
-    max_delay: float | None = None
-    jitter: float = 0.0
-    deadline: float | None = None
+    max_delay: Seconds | None = None
+    jitter: Seconds = 0.0
+    deadline: Seconds | None = None
     retry_on_result: Callable[[Any], object] | None = None
     on_retry: Callable[[RetryState], object] | None = None
     clock: Clock = SYSTEM_CLOCK
     logger: logging.Logger | None = None
 
     def __post_init__(self) -> None:
-        require_count("max_attempts", self.max_attempts, 1)
-        require_at_least("delay", self.delay, 0)
+        if self.max_attempts is None:
+            if self.deadline is None:
+                raise ValueError(
+                    "max_attempts=None (no attempt cap) needs a deadline: "
+                    "give deadline=... or an int max_attempts"
+                )
+        else:
+            require_count("max_attempts", self.max_attempts, 1)
+        self._normalise_durations()
         require_at_least("backoff", self.backoff, 1)
-        require_at_least("jitter", self.jitter, 0)
-        if self.max_delay is not None:
-            require_at_least("max_delay", self.max_delay, 0)
-        if self.deadline is not None:
-            require_positive("deadline", self.deadline)
-        for name in ("retry_on_result", "on_retry"):
+        for name in _CALLBACKS:
             func = getattr(self, name)
             if func is not None and not callable(func):
                 raise TypeError(f"{name} must be callable or None, got {func!r}")
@@ -149,12 +167,26 @@ class RetryOptions:
         if self.logger is not None and not isinstance(self.logger, logging.Logger):
             raise TypeError(f"logger must be a logging.Logger or None, got {self.logger!r}")
         exception_matcher(self.exceptions, param="exceptions")  # raises on a bad spec
-        # Floats, so that ``backoff ** n`` overflows to the cap instead of building a huge int;
-        # frozen, hence object.__setattr__ (the dataclass documentation's way).
-        for name in ("delay", "backoff", "jitter"):
-            object.__setattr__(self, name, float(getattr(self, name)))
-        if self.max_delay is not None:
-            object.__setattr__(self, "max_delay", float(self.max_delay))
+        # A float, so that ``backoff ** n`` overflows to the cap instead of building a huge int.
+        object.__setattr__(self, "backoff", float(self.backoff))
+
+    def _normalise_durations(self) -> None:
+        """Check each duration and store it as float seconds (a timedelta included).
+
+        Floats, so the formula never builds a huge int; frozen, hence ``object.__setattr__``
+        (the dataclass documentation's way).
+        """
+        for name in _DURATIONS:
+            value: Any = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if isinstance(value, timedelta):
+                value = value.total_seconds()
+            if name == "deadline":
+                require_positive(name, value)
+            else:
+                require_at_least(name, value, 0)
+            object.__setattr__(self, name, float(value))
 
     def wait(self, attempt: int, floor: float = 0.0) -> float:
         """Return the wait after failed ``attempt``: at least ``floor``, capped by ``max_delay``.
@@ -168,7 +200,8 @@ class RetryOptions:
             >>> RetryOptions(delay=1.0).wait(1, floor=30.0)
             30.0
         """
-        wait = self.delay
+        # Every duration is a float by now (see __post_init__); the casts only tell mypy.
+        wait = cast("float", self.delay)
         if attempt > 1 and wait > 0 and self.backoff > 1:
             try:
                 wait *= self.backoff ** (attempt - 1)
@@ -176,9 +209,9 @@ class RetryOptions:
                 # Past float range the uncapped wait is unbounded; the cap below still holds.
                 wait = math.inf
         if self.jitter:
-            wait += random.uniform(0, self.jitter)  # noqa: S311 - jitter needs no cryptographic strength
+            wait += random.uniform(0, cast("float", self.jitter))  # noqa: S311 - jitter needs no cryptographic strength
         wait = max(wait, floor)
-        return wait if self.max_delay is None else min(wait, self.max_delay)
+        return wait if self.max_delay is None else min(wait, cast("float", self.max_delay))
 
 
 POSITIONAL = ("max_attempts", "delay", "backoff", "exceptions")
