@@ -7,8 +7,8 @@ itself as their ``__module__``, so their reprs, docs and pickles use the public 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Never, NoReturn, TypeVar, final
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, Never, NoReturn, Self, TypeVar, final
 
 from python_mastery_portfolio._internal.immutability import refuse_change
 from python_mastery_portfolio.exceptions import UnwrapError
@@ -19,6 +19,8 @@ T_co = TypeVar("T_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)
 U = TypeVar("U")
 F = TypeVar("F")
+G = TypeVar("G")
+V = TypeVar("V")
 
 
 class Result(Generic[T_co, E_co]):
@@ -132,6 +134,191 @@ class Result(Generic[T_co, E_co]):
         """Return ``fn(value)`` (itself a result); a failure is returned unchanged."""
         raise NotImplementedError
 
+    def unwrap(self) -> T_co:
+        """Return the value, or raise the failure's error: the same as :meth:`get_or_raise`.
+
+        Raises:
+            BaseException: The failure's error itself (the same object) when it is an exception.
+            UnwrapError: When the failure's error is not an exception; ``failure`` holds it.
+
+        Example:
+            >>> Result.success(3).unwrap()
+            3
+        """
+        raise NotImplementedError
+
+    def unwrap_err(self) -> E_co:
+        """Return the error of a failure; on a success raise :class:`UnwrapError`.
+
+        Raises:
+            UnwrapError: On a success; the message shows its value.
+
+        Example:
+            >>> Result.failure("boom").unwrap_err()
+            'boom'
+        """
+        raise NotImplementedError
+
+    def expect(self, message: str) -> T_co:
+        """Return the value; on a failure raise :class:`UnwrapError` with ``message``.
+
+        Unlike :meth:`unwrap`, a failure's exception is never raised itself: it becomes the
+        ``__cause__`` of the :class:`UnwrapError`, whose text is ``"<message>: <error!r>"``.
+
+        Args:
+            message: What was expected, the start of the error's text.
+
+        Raises:
+            UnwrapError: On a failure; ``failure`` holds its error.
+
+        Example:
+            >>> Result.failure("no such user").expect("user 7 exists")
+            Traceback (most recent call last):
+            ...
+            python_mastery_portfolio.UnwrapError: user 7 exists: 'no such user'
+        """
+        raise NotImplementedError
+
+    def expect_err(self, message: str) -> E_co:
+        """Return the error of a failure; on a success raise :class:`UnwrapError` with ``message``.
+
+        Args:
+            message: What was expected, the start of the error's text (``"<message>: <value!r>"``).
+
+        Raises:
+            UnwrapError: On a success.
+
+        Example:
+            >>> Result.failure("boom").expect_err("the call fails")
+            'boom'
+        """
+        raise NotImplementedError
+
+    def ok(self) -> T_co | None:
+        """Return the value of a success, or ``None`` on a failure.
+
+        ``None`` is ambiguous when a success may hold ``None``; :meth:`is_success` is not.
+
+        Example:
+            >>> Result.success(1).ok(), Result.failure("e").ok()
+            (1, None)
+        """
+        raise NotImplementedError
+
+    def err(self) -> E_co | None:
+        """Return the error of a failure, or ``None`` on a success.
+
+        Example:
+            >>> Result.success(1).err(), Result.failure("e").err()
+            (None, 'e')
+        """
+        raise NotImplementedError
+
+    def or_else(self, fn: Callable[[E_co], Result[U, F]]) -> Result[T_co | U, F]:
+        """Return ``fn(error)`` (itself a result) on a failure; a success is returned unchanged.
+
+        The mirror of :meth:`and_then`: it recovers from a failure, or replaces its error.
+
+        Example:
+            >>> Result.failure("cache miss").or_else(lambda e: Success(0))
+            Success(0)
+            >>> Result.success(5).or_else(lambda e: Success(0))
+            Success(5)
+        """
+        raise NotImplementedError
+
+    def map_or(self, default: U, fn: Callable[[T_co], V]) -> U | V:
+        """Return ``fn(value)`` on a success, or ``default`` on a failure.
+
+        Example:
+            >>> Result.success("ann").map_or(0, len), Result.failure("e").map_or(0, len)
+            (3, 0)
+        """
+        raise NotImplementedError
+
+    def map_or_else(self, default_fn: Callable[[], U], fn: Callable[[T_co], V]) -> U | V:
+        """Return ``fn(value)`` on a success, or ``default_fn()`` on a failure.
+
+        ``default_fn`` takes no argument, as in rustedpy/result; use :meth:`unwrap_or_else`
+        after :meth:`map` to compute the default from the error.
+
+        Example:
+            >>> Result.failure("e").map_or_else(lambda: -1, len)
+            -1
+        """
+        raise NotImplementedError
+
+    def inspect(self, fn: Callable[[T_co], object]) -> Self:
+        """Call ``fn(value)`` on a success, for its side effect; return this result unchanged.
+
+        Example:
+            >>> Result.success(2).inspect(print).map(lambda x: x * 10)
+            2
+            Success(20)
+        """
+        raise NotImplementedError
+
+    def inspect_err(self, fn: Callable[[E_co], object]) -> Self:
+        """Call ``fn(error)`` on a failure, for its side effect; return this result unchanged.
+
+        Example:
+            >>> Result.failure("boom").inspect_err(print).unwrap_or(0)
+            boom
+            0
+        """
+        raise NotImplementedError
+
+    def flatten(self: Result[Result[U, F], G]) -> Result[U, F | G]:
+        """Remove one level of nesting: a success's inner result, or this failure unchanged.
+
+        Only one level goes: ``Success(Success(Success(1)))`` becomes ``Success(Success(1))``,
+        and a failure holding a result stays as it is (returns does the same).
+
+        Raises:
+            TypeError: When a success does not hold a result (mypy reports this call too).
+
+        Example:
+            >>> Success(Success(1)).flatten(), Success(Failure("e")).flatten()
+            (Success(1), Failure('e'))
+        """
+        raise NotImplementedError
+
+    async def amap(self, fn: Callable[[T_co], Awaitable[U]]) -> Result[U, E_co]:
+        """Return a result holding ``await fn(value)``; a failure is returned unchanged.
+
+        Example:
+            >>> import asyncio
+            >>> async def double(x: int) -> int:
+            ...     return x * 2
+            >>> asyncio.run(Result.success(4).amap(double))
+            Success(8)
+        """
+        raise NotImplementedError
+
+    async def aand_then(self, fn: Callable[[T_co], Awaitable[Result[U, F]]]) -> Result[U, E_co | F]:
+        """Return ``await fn(value)`` (itself a result); a failure is returned unchanged.
+
+        Example:
+            >>> import asyncio
+            >>> async def positive(x: int) -> Result[int, str]:
+            ...     return Success(x) if x > 0 else Failure("not positive")
+            >>> asyncio.run(Result.success(-1).aand_then(positive))
+            Failure('not positive')
+        """
+        raise NotImplementedError
+
+    async def aor_else(self, fn: Callable[[E_co], Awaitable[Result[U, F]]]) -> Result[T_co | U, F]:
+        """Return ``await fn(error)`` (itself a result); a success is returned unchanged.
+
+        Example:
+            >>> import asyncio
+            >>> async def retry(error: str) -> Result[int, str]:
+            ...     return Success(0)
+            >>> asyncio.run(Result.failure("timeout").aor_else(retry))
+            Success(0)
+        """
+        raise NotImplementedError
+
 
 @final
 class Success(Result[T_co, E_co]):
@@ -218,6 +405,69 @@ class Success(Result[T_co, E_co]):
         """Return ``fn(value)``."""
         return fn(self.value)
 
+    def unwrap(self) -> T_co:
+        """Return the value."""
+        return self.value
+
+    def unwrap_err(self) -> NoReturn:
+        """Raise an :class:`UnwrapError`: a success holds no error."""
+        raise UnwrapError(f"unwrap_err() on Success({self.value!r})")
+
+    def expect(self, message: str) -> T_co:
+        """Return the value; ``message`` is not used."""
+        return self.value
+
+    def expect_err(self, message: str) -> NoReturn:
+        """Raise an :class:`UnwrapError` whose text is ``"<message>: <value!r>"``."""
+        raise UnwrapError(f"{message}: {self.value!r}")
+
+    def ok(self) -> T_co:
+        """Return the value."""
+        return self.value
+
+    def err(self) -> None:
+        """Return ``None``."""
+
+    def or_else(self, fn: Callable[[E_co], Result[U, F]]) -> Success[T_co, F]:
+        """Return this success unchanged; ``fn`` is not called."""
+        return self  # type: ignore[return-value]  # the error type is phantom on a success
+
+    def map_or(self, default: object, fn: Callable[[T_co], V]) -> V:
+        """Return ``fn(value)``; ``default`` is ignored."""
+        return fn(self.value)
+
+    def map_or_else(self, default_fn: Callable[[], object], fn: Callable[[T_co], V]) -> V:
+        """Return ``fn(value)``; ``default_fn`` is not called."""
+        return fn(self.value)
+
+    def inspect(self, fn: Callable[[T_co], object]) -> Self:
+        """Call ``fn(value)`` and return this success; an exception ``fn`` raises propagates."""
+        fn(self.value)
+        return self
+
+    def inspect_err(self, fn: Callable[[E_co], object]) -> Self:
+        """Return this success; ``fn`` is not called."""
+        return self
+
+    def flatten(self: Success[Result[U, F], G]) -> Result[U, F | G]:
+        """Return the result this success holds."""
+        inner = self.value
+        if isinstance(inner, Result):
+            return inner
+        raise TypeError(f"flatten() needs a Success holding a Result, got Success({inner!r})")
+
+    async def amap(self, fn: Callable[[T_co], Awaitable[U]]) -> Success[U, E_co]:
+        """Return ``Success(await fn(value))``; an exception ``fn`` raises propagates."""
+        return Success(await fn(self.value))
+
+    async def aand_then(self, fn: Callable[[T_co], Awaitable[Result[U, F]]]) -> Result[U, E_co | F]:
+        """Return ``await fn(value)``."""
+        return await fn(self.value)
+
+    async def aor_else(self, fn: Callable[[E_co], Awaitable[Result[U, F]]]) -> Success[T_co, F]:
+        """Return this success unchanged; ``fn`` is not called."""
+        return self  # type: ignore[return-value]  # the error type is phantom on a success
+
 
 @final
 class Failure(Result[T_co, E_co]):
@@ -292,10 +542,14 @@ class Failure(Result[T_co, E_co]):
             ...
             python_mastery_portfolio.UnwrapError: get_or_raise() on Failure('boom')
         """
+        self._raise("get_or_raise()")
+
+    def _raise(self, method: str) -> NoReturn:
+        # get_or_raise() and unwrap() are one behaviour; the message names the one called.
         error = self.error
         if isinstance(error, BaseException):
             raise error
-        raise UnwrapError(f"get_or_raise() on Failure({error!r})", failure=error)
+        raise UnwrapError(f"{method} on Failure({error!r})", failure=error)
 
     def unwrap_or(self, default: U) -> U:
         """Return ``default``."""
@@ -316,6 +570,73 @@ class Failure(Result[T_co, E_co]):
     def and_then(self, fn: Callable[[T_co], Result[U, F]]) -> Failure[U, E_co]:
         """Return this failure unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the value type is phantom on a failure
+
+    def unwrap(self) -> NoReturn:
+        """Raise the error itself when it is an exception, else an :class:`UnwrapError`."""
+        self._raise("unwrap()")
+
+    def unwrap_err(self) -> E_co:
+        """Return the error."""
+        return self.error
+
+    def expect(self, message: str) -> NoReturn:
+        """Raise an :class:`UnwrapError` whose text is ``"<message>: <error!r>"``.
+
+        The error, when it is an exception, becomes the ``__cause__``.
+        """
+        error = self.error
+        unwrap_error = UnwrapError(f"{message}: {error!r}", failure=error)
+        if isinstance(error, BaseException):
+            raise unwrap_error from error
+        raise unwrap_error
+
+    def expect_err(self, message: str) -> E_co:
+        """Return the error; ``message`` is not used."""
+        return self.error
+
+    def ok(self) -> None:
+        """Return ``None``."""
+
+    def err(self) -> E_co:
+        """Return the error."""
+        return self.error
+
+    def or_else(self, fn: Callable[[E_co], Result[U, F]]) -> Result[T_co | U, F]:
+        """Return ``fn(error)``."""
+        return fn(self.error)
+
+    def map_or(self, default: U, fn: Callable[[T_co], object]) -> U:
+        """Return ``default``; ``fn`` is not called."""
+        return default
+
+    def map_or_else(self, default_fn: Callable[[], U], fn: Callable[[T_co], object]) -> U:
+        """Return ``default_fn()``; ``fn`` is not called."""
+        return default_fn()
+
+    def inspect(self, fn: Callable[[T_co], object]) -> Self:
+        """Return this failure; ``fn`` is not called."""
+        return self
+
+    def inspect_err(self, fn: Callable[[E_co], object]) -> Self:
+        """Call ``fn(error)`` and return this failure; an exception ``fn`` raises propagates."""
+        fn(self.error)
+        return self
+
+    def flatten(self: Failure[Result[U, F], G]) -> Failure[U, F | G]:
+        """Return this failure unchanged."""
+        return self  # type: ignore[return-value]  # the value type is phantom on a failure
+
+    async def amap(self, fn: Callable[[T_co], Awaitable[U]]) -> Failure[U, E_co]:
+        """Return this failure unchanged; ``fn`` is not called."""
+        return self  # type: ignore[return-value]  # the value type is phantom on a failure
+
+    async def aand_then(self, fn: Callable[[T_co], Awaitable[Result[U, F]]]) -> Failure[U, E_co]:
+        """Return this failure unchanged; ``fn`` is not called."""
+        return self  # type: ignore[return-value]  # the value type is phantom on a failure
+
+    async def aor_else(self, fn: Callable[[E_co], Awaitable[Result[U, F]]]) -> Result[T_co | U, F]:
+        """Return ``await fn(error)``."""
+        return await fn(self.error)
 
 
 # Writing the slots through their descriptors skips the frozen __setattr__ at C speed.
