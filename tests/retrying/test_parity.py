@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from python_mastery_portfolio.retrying import RetryOptions, async_retry, retry, retrying
+from python_mastery_portfolio.retrying import (
+    RetryKwargs,
+    RetryOptions,
+    async_retry,
+    retry,
+    retrying,
+)
 from python_mastery_portfolio.testing import ManualClock
 
 
@@ -151,3 +157,116 @@ class TestTimedelta:
         parameters = inspect.signature(retry).parameters
         for name in ("delay", "jitter", "max_delay", "deadline"):
             assert "Seconds" in str(parameters[name].annotation)
+
+
+class TestWrapperIntrospection:
+    """tenacity copies ``__defaults__`` and ``__kwdefaults__`` onto the wrapper."""
+
+    def test_defaults_copied_sync_and_async(self) -> None:
+        """Both wrappers (plain and timed paths) expose the function's defaults."""
+
+        def sync(a: int, b: int = 2, *, c: str = "x") -> str:
+            return f"{a}{b}{c}"
+
+        async def coro(a: int = 1, *, d: float = 0.5) -> float:
+            return a + d
+
+        variants: list[RetryKwargs] = [{}, {"deadline": 5.0}]
+        for options in variants:
+            wrapped_sync = retry(**options)(sync)
+            assert wrapped_sync.__defaults__ == (2,)
+            assert wrapped_sync.__kwdefaults__ == {"c": "x"}
+            assert wrapped_sync(1) == "12x"  # the copies do not change how the call binds
+            wrapped_coro = retry(**options)(coro)
+            assert wrapped_coro.__defaults__ == (1,)
+            assert wrapped_coro.__kwdefaults__ == {"d": 0.5}
+            assert asyncio.run(wrapped_coro()) == 1.5
+
+    def test_no_defaults(self) -> None:
+        """A function without defaults gives a wrapper without them (None, as the original)."""
+
+        def bare(a: int) -> int:
+            return a
+
+        wrapped = retry(bare)
+        assert wrapped.__defaults__ is None
+        assert wrapped.__kwdefaults__ is None
+        assert inspect.signature(wrapped) == inspect.signature(bare)
+
+    def test_callable_object_without_defaults(self) -> None:
+        """A callable object has no ``__defaults__``: the wrapper keeps its own."""
+        wrapped = retry(Flaky())
+        assert wrapped() == "ok"
+
+
+class TestAsyncWithAttempt:
+    """``async with attempt:`` inside ``async for``, as tenacity's AsyncRetrying allows."""
+
+    def test_retries_then_succeeds(self) -> None:
+        """Retryable failures are swallowed by ``async with`` exactly as by ``with``."""
+        clock = ManualClock()
+        flaky = Flaky(OSError(), OSError())
+
+        async def main() -> Any:
+            async for attempt in retrying(max_attempts=3, delay=1.0, clock=clock):
+                async with attempt:
+                    result = flaky()
+            return result, attempt.number
+
+        assert asyncio.run(main()) == ("ok", 3)
+        assert clock.sleeps == [1.0, 2.0]
+
+    def test_last_failure_and_other_errors_propagate(self) -> None:
+        """The last failure propagates with its note; a non-retryable error at once."""
+        clock = ManualClock()
+
+        async def exhaust() -> None:
+            async for attempt in retrying(max_attempts=2, exceptions=OSError, clock=clock):
+                async with attempt:
+                    raise OSError("down")
+
+        with pytest.raises(OSError, match="down") as caught:
+            asyncio.run(exhaust())
+        assert "after 2 attempts" in caught.value.__notes__[0]
+        seen = []
+
+        async def other() -> None:
+            async for attempt in retrying(max_attempts=5, exceptions=OSError, clock=clock):
+                async with attempt:
+                    seen.append(attempt.number)
+                    raise ValueError("bad")
+
+        with pytest.raises(ValueError, match="bad"):
+            asyncio.run(other())
+        assert seen == [1]
+
+    def test_result_rejected(self) -> None:
+        """``set_result`` works the same under ``async with``."""
+        clock = ManualClock()
+        results = iter([None, None, 7])
+
+        async def main() -> int:
+            async for attempt in retrying(
+                max_attempts=3, retry_on_result=lambda r: r is None, clock=clock
+            ):
+                async with attempt:
+                    value = next(results)
+                    attempt.set_result(value)
+            return value  # type: ignore[return-value]
+
+        assert asyncio.run(main()) == 7
+
+    def test_cancellation_never_swallowed(self) -> None:
+        """A cancellation inside ``async with`` propagates at once."""
+        clock = ManualClock()
+        seen = []
+
+        async def main() -> None:
+            async for attempt in retrying(max_attempts=5, exceptions=BaseException, clock=clock):
+                async with attempt:
+                    seen.append(attempt.number)
+                    raise asyncio.CancelledError
+
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(main())
+        assert seen == [1]

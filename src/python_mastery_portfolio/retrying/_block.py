@@ -80,12 +80,25 @@ class Attempts:
 class Attempt:
     """One attempt of a :func:`retrying` loop: enter it around the code being attempted.
 
-    On exit, a retryable exception is swallowed (the loop waits and yields the next attempt);
+    Use it as ``with attempt:`` or, inside ``async for``, as ``async with attempt:``. On exit,
+    a retryable exception is swallowed (the loop waits and yields the next attempt);
     any other exception, or the last one, propagates. With ``retry_on_result``, pass the
     block's result to :meth:`set_result` so the predicate can reject it.
 
     Attributes:
         number: This attempt's number, counting from 1.
+
+    Example:
+        >>> import asyncio
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> async def upload() -> int:
+        ...     async for attempt in retrying(max_attempts=3, clock=ManualClock()):
+        ...         async with attempt:
+        ...             if attempt.number < 2:
+        ...                 raise ConnectionError("reset")
+        ...     return attempt.number
+        >>> asyncio.run(upload())
+        2
     """
 
     __slots__ = ("_attempts", "_has_result", "_result", "number")
@@ -119,6 +132,19 @@ class Attempt:
             return False
         attempts.next_wait = run.after_error(exc)
         return attempts.next_wait is not None
+
+    async def __aenter__(self) -> Attempt:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        # The decision is synchronous; ``async with`` only lets the block form read naturally
+        # inside ``async for``.
+        return self.__exit__(exc_type, exc, traceback)
 
     def __repr__(self) -> str:
         return f"<Attempt {self.number} of {self._attempts.run.name}>"
@@ -171,7 +197,8 @@ def retrying(
 def retrying(*args: Any, **options: Unpack[RetryingKwargs]) -> Retrying:
     """Retry a block of code, with ``for`` or ``async for`` and ``with attempt:`` inside.
 
-    ``async for`` works the same and waits without blocking the event loop. The options and
+    ``async for`` works the same and waits without blocking the event loop; inside it, both
+    ``with attempt:`` and ``async with attempt:`` work. The options and
     rules are those of :func:`retry`; ``name`` stands in for the function's name in logs and
     notes. With ``retry_on_result``, hand the block's result to ``attempt.set_result(value)``.
 

@@ -26,6 +26,9 @@ __all__ = ["Policy", "Run", "retry_after", "wrap_callable"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
+# Tools that introspect defaults (as tenacity users rely on) read them off the wrapper too.
+_ASSIGNED = (*functools.WRAPPER_ASSIGNMENTS, "__defaults__", "__kwdefaults__")
+
 
 def retry_after(error: BaseException) -> float:
     """Return the error's numeric, non-negative ``retry_after`` attribute, or 0."""
@@ -230,7 +233,7 @@ def wrap_callable(func: Callable[..., Any], policy: Policy) -> Any:
 
 
 def _sync_plain(func: Callable[..., Any], policy: Policy, name: str) -> Any:
-    @functools.wraps(func)
+    @functools.wraps(func, _ASSIGNED)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
@@ -248,7 +251,7 @@ def _sync_full(func: Callable[..., Any], policy: Policy, name: str) -> Any:
     now = policy.now
     check = policy.check
 
-    @functools.wraps(func)
+    @functools.wraps(func, _ASSIGNED)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = now()
         try:
@@ -269,7 +272,7 @@ def _sync_full(func: Callable[..., Any], policy: Policy, name: str) -> Any:
 
 
 def _async_plain(func: Callable[..., Any], policy: Policy, name: str) -> Any:
-    @functools.wraps(func)
+    @functools.wraps(func, _ASSIGNED)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await func(*args, **kwargs)
@@ -287,7 +290,7 @@ def _async_full(func: Callable[..., Any], policy: Policy, name: str) -> Any:
     now = policy.now
     check = policy.check
 
-    @functools.wraps(func)
+    @functools.wraps(func, _ASSIGNED)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = now()
         try:
