@@ -24,6 +24,8 @@ from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.testing.contracts.breaker import BreakerStateStoreContract
 from python_mastery_portfolio.testing.contracts.rate_limit import RateLimitStoreContract
 
+SECOND = 1_000_000_000  # the stores count time in nanoseconds
+
 
 @pytest.mark.usefixtures("fast_switching")
 class TestInMemoryRateLimitStoreContract(RateLimitStoreContract):
@@ -48,28 +50,28 @@ class DelegatingStore:
         self.inner = InMemoryRateLimitStore(max_keys=10)
         self.calls: list[str] = []
 
-    def try_take(self, key: Hashable, cost: float, now: float, tolerance: float) -> bool:
+    def try_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
         self.calls.append("try_take")
         return self.inner.try_take(key, cost, now, tolerance)
 
     def take(
         self,
         key: Hashable,
-        cost: float,
-        now: float,
-        tolerance: float,
+        cost: int,
+        now: int,
+        tolerance: int,
         *,
-        interval: float,
-        max_wait: float | None,
+        interval: int,
+        max_wait: int | None,
     ) -> RateLimitDecision:
         self.calls.append("take")
         return self.inner.take(key, cost, now, tolerance, interval=interval, max_wait=max_wait)
 
-    def release(self, key: Hashable, refund: float, tat: float) -> bool:
+    def release(self, key: Hashable, refund: int, tat: int) -> bool:
         self.calls.append("release")
         return self.inner.release(key, refund, tat)
 
-    def backlog(self, key: Hashable, now: float) -> float:
+    def backlog(self, key: Hashable, now: int) -> int:
         self.calls.append("backlog")
         return self.inner.backlog(key, now)
 
@@ -81,7 +83,7 @@ class DelegatingStore:
         self.calls.append("clear")
         self.inner.clear()
 
-    def stats(self, now: float) -> RateLimitStoreStats:
+    def stats(self, now: int) -> RateLimitStoreStats:
         self.calls.append("stats")
         return self.inner.stats(now)
 
@@ -169,8 +171,9 @@ class TestRateLimiterStore:
         class Interrupting(ManualClock):
             def sleep(self, seconds: float) -> None:
                 # Another limiter on the store reserves behind the sleeping waiter, then Ctrl-C.
-                decision = store.take(None, 1.0, self.now(), 1.0, interval=1.0, max_wait=None)
-                assert decision.retry_after == 2.0
+                now = round(self.now() * SECOND)
+                decision = store.take(None, SECOND, now, SECOND, interval=SECOND, max_wait=None)
+                assert decision.retry_after == 2 * SECOND
                 raise KeyboardInterrupt
 
         limiter = RateLimiter(1, clock=Interrupting(), store=store)
@@ -178,7 +181,7 @@ class TestRateLimiterStore:
         with pytest.raises(KeyboardInterrupt):
             limiter.acquire()
         assert limiter.available() == 0
-        assert store.backlog(None, 0.0) == 3.0
+        assert store.backlog(None, 0) == 3 * SECOND
         assert limiter.stats()["cancelled"] == 1
 
 

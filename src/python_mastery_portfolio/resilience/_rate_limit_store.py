@@ -9,13 +9,16 @@ as the in-memory one does for threads. The limiter keeps what only one process c
 its queue of waiters (which it orders, wakes and moves forward) and its ``waited`` and
 ``cancelled`` counts.
 
-The numbers every operation takes are those of GCRA, in seconds: ``cost``, how far a request
-moves the ``tat`` (its tokens times ``interval``, the seconds one token takes to come back,
-``per / rate``), and ``tolerance``, how far ahead of ``now`` the ``tat`` may run (``burst *
-interval``). A store holds no configuration, so one store can serve limiters of different
-rates. ``now`` is the caller's clock reading; a store shared between processes, whose
-monotonic clocks differ, should decide on one clock of its own (the server's) and may use
-``now`` only where the answer is a duration.
+The numbers every operation takes are those of GCRA, as integer **nanoseconds**: ``cost``,
+how far a request moves the ``tat`` (its tokens times ``interval``, the nanoseconds one token
+takes to come back, ``per / rate`` rounded to the nearest nanosecond), and ``tolerance``, how
+far ahead of ``now`` the ``tat`` may run (``burst * interval``). Integers keep the arithmetic
+exact at any uptime: a float clock near 3e7 s cannot even hold a nanosecond, so sums of float
+intervals drift and a whole token reads as 0.9999999. A store holds no configuration, so one
+store can serve limiters of different rates. ``now`` is the caller's clock reading in
+nanoseconds; a store shared between processes, whose monotonic clocks differ, should decide
+on one clock of its own (the server's) and may use ``now`` only where the answer is a
+duration.
 """
 
 from __future__ import annotations
@@ -37,28 +40,28 @@ __all__ = [
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
-# Floating-point sums of intervals may land a hair past the exact boundary; this fraction of
-# the tolerance (a billionth of it) keeps the burst-th token from being refused for that.
-SLACK = 1e-9
-_ONE_PLUS_SLACK = 1.0 + SLACK
+# Below every clock reading: a bucket never used is full whatever ``now`` is.
+_FULL = -(1 << 62)
 
 
 class RateLimitDecision(NamedTuple):
     """What a store decided for one request.
 
     Example:
-        >>> RateLimitDecision(allowed=False, retry_after=0.5, remaining=0.0, end=1.5).retry_after
-        0.5
+        >>> RateLimitDecision(allowed=False, retry_after=500, remaining=0.0, end=1500).retry_after
+        500
     """
 
     allowed: bool
     """Whether the tokens were granted (at once, or reserved when ``retry_after > 0``)."""
-    retry_after: float
-    """Seconds from ``now`` until the tokens are there: 0 when granted at once; the wait the
-    caller must sleep for its reserved tokens when granted later; when to retry if refused."""
+    retry_after: int
+    """Nanoseconds from ``now`` until the tokens are there: 0 when granted at once; the wait
+    the caller must sleep for its reserved tokens when granted later; when to retry if
+    refused."""
     remaining: float
-    """Tokens left in the bucket after the decision (0 while reservations are outstanding)."""
-    end: float
+    """Tokens left in the bucket after the decision (0 while reservations are outstanding);
+    exact when whole, as it is the quotient of two integers."""
+    end: int
     """Where this request's slot ends on the bucket's line (its ``tat`` once granted); a
     reservation hands it to :meth:`RateLimitStore.release`. When refused, the bucket's
     ``tat`` as it stays."""
@@ -81,6 +84,7 @@ class RateLimitStoreStats(TypedDict):
 class RateLimitStore(Protocol):
     """The GCRA state per key behind a :class:`RateLimiter`; every operation is atomic.
 
+    Every time, duration and cost is an ``int`` of nanoseconds (see the module docstring).
     Keys are hashable; ``None`` is the limiter's default bucket. A key never seen (or whose
     bucket has refilled, or was reset) is a full bucket. Run
     :class:`python_mastery_portfolio.testing.contracts.rate_limit.RateLimitStoreContract`
@@ -92,8 +96,8 @@ class RateLimitStore(Protocol):
         True
     """
 
-    def try_take(self, key: Hashable, cost: float, now: float, tolerance: float) -> bool:
-        """Take ``cost`` seconds' worth of tokens for ``key`` at ``now`` if there; never reserve.
+    def try_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
+        """Take ``cost`` ns' worth of tokens for ``key`` at ``now`` if there; never reserve.
 
         The limiter's hot path: the same decision as :meth:`take` with ``max_wait=0``,
         without building a :class:`RateLimitDecision`.
@@ -103,25 +107,25 @@ class RateLimitStore(Protocol):
     def take(
         self,
         key: Hashable,
-        cost: float,
-        now: float,
-        tolerance: float,
+        cost: int,
+        now: int,
+        tolerance: int,
         *,
-        interval: float,
-        max_wait: float | None,
+        interval: int,
+        max_wait: int | None,
     ) -> RateLimitDecision:
-        """Take ``cost`` for ``key`` at ``now``, or reserve it if due within ``max_wait`` seconds.
+        """Take ``cost`` for ``key`` at ``now``, or reserve it if due within ``max_wait`` ns.
 
         Granted at once (``retry_after == 0``), reserved (``retry_after`` is the wait; the
         bucket's line now holds the slot, and the key is kept, never evicted, until
         :meth:`release`), or refused (``allowed`` false, the bucket unchanged, ``retry_after``
         the time until the tokens would be there). ``max_wait=None`` waits as long as needed;
-        ``interval`` (seconds per token) turns time into the ``remaining`` tokens.
+        ``interval`` (nanoseconds per token) turns time into the ``remaining`` tokens.
         """
         ...
 
-    def release(self, key: Hashable, refund: float, tat: float) -> bool:
-        """End one reservation on ``key`` (made by :meth:`take`), handing back ``refund`` seconds.
+    def release(self, key: Hashable, refund: int, tat: int) -> bool:
+        """End one reservation on ``key`` (made by :meth:`take`), handing back ``refund`` ns.
 
         The ``refund`` goes back only if the bucket's ``tat`` is still ``tat`` (the ``end`` of
         the last slot the caller knows of): nothing was taken after it, so the time handed
@@ -133,7 +137,7 @@ class RateLimitStore(Protocol):
         """
         ...
 
-    def backlog(self, key: Hashable, now: float) -> float:
+    def backlog(self, key: Hashable, now: int) -> int:
         """Return how far ``key``'s ``tat`` runs ahead of ``now`` (0 for a full bucket)."""
         ...
 
@@ -145,7 +149,7 @@ class RateLimitStore(Protocol):
         """Refill every bucket at once."""
         ...
 
-    def stats(self, now: float) -> RateLimitStoreStats:
+    def stats(self, now: int) -> RateLimitStoreStats:
         """Return the store's counters as of ``now``."""
         ...
 
@@ -157,6 +161,7 @@ class InMemoryRateLimitStore:
     (lazily, when a new key arrives and in :meth:`stats`). When ``max_keys`` keyed buckets are
     still live and a new key arrives, the least recently used one is evicted, which can only
     make limiting more lenient for that key; buckets holding reservations are never evicted.
+    All arithmetic is on integer nanoseconds, so it is exact.
 
     Args:
         max_keys: Most keyed buckets kept (>= 1).
@@ -167,10 +172,10 @@ class InMemoryRateLimitStore:
 
     Example:
         >>> store = InMemoryRateLimitStore()
-        >>> store.try_take("a", 1.0, 0.0, 1.0)
+        >>> store.try_take("a", 1000, 0, 1000)
         True
-        >>> store.take("a", 1.0, 0.0, 1.0, interval=1.0, max_wait=0)
-        RateLimitDecision(allowed=False, retry_after=1.0, remaining=0.0, end=1.0)
+        >>> store.take("a", 1000, 0, 1000, interval=1000, max_wait=0)
+        RateLimitDecision(allowed=False, retry_after=1000, remaining=0.0, end=1000)
     """
 
     __slots__ = ("_evicted", "_granted", "_held", "_lock", "_max_keys", "_refused", "_tat", "_tats")
@@ -180,8 +185,8 @@ class InMemoryRateLimitStore:
         self._max_keys = max_keys
         self._lock = threading.Lock()
         # The default bucket lives apart: it is never evicted and costs no dict lookup.
-        self._tat = float("-inf")
-        self._tats: OrderedDict[Hashable, float] = OrderedDict()
+        self._tat = _FULL
+        self._tats: OrderedDict[Hashable, int] = OrderedDict()
         # Reservations outstanding per key: those buckets are never dropped nor evicted.
         self._held: dict[Hashable, int] = {}
         self._granted = 0
@@ -196,12 +201,12 @@ class InMemoryRateLimitStore:
     def __repr__(self) -> str:
         return f"InMemoryRateLimitStore(max_keys={self._max_keys!r})"
 
-    def try_take(self, key: Hashable, cost: float, now: float, tolerance: float) -> bool:
+    def try_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
         """Take ``cost`` for ``key`` at ``now`` if the bucket has it.
 
         Example:
             >>> store = InMemoryRateLimitStore()
-            >>> [store.try_take(None, 0.5, 0.0, 1.0) for _ in range(3)]
+            >>> [store.try_take(None, 500, 0, 1000) for _ in range(3)]
             [True, True, False]
         """
         # acquire/try/finally, not ``with``: on CPython 3.11 it saves a third of this call.
@@ -213,7 +218,7 @@ class InMemoryRateLimitStore:
                 if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
                     tat = now
                 tat += cost
-                if tat - now <= tolerance * _ONE_PLUS_SLACK:
+                if tat - now <= tolerance:
                     self._tat = tat
                     self._granted += 1
                     return True
@@ -223,7 +228,7 @@ class InMemoryRateLimitStore:
             if tat < now:  # noqa: PLR1730 - cheaper than calling max() on the hot path
                 tat = now
             tat += cost
-            if tat - now <= tolerance * _ONE_PLUS_SLACK:
+            if tat - now <= tolerance:
                 self._tats[key] = tat
                 self._granted += 1
                 return True
@@ -235,39 +240,38 @@ class InMemoryRateLimitStore:
     def take(
         self,
         key: Hashable,
-        cost: float,
-        now: float,
-        tolerance: float,
+        cost: int,
+        now: int,
+        tolerance: int,
         *,
-        interval: float,
-        max_wait: float | None,
+        interval: int,
+        max_wait: int | None,
     ) -> RateLimitDecision:
-        """Take ``cost`` for ``key`` at ``now``, or reserve it if due within ``max_wait`` seconds.
+        """Take ``cost`` for ``key`` at ``now``, or reserve it if due within ``max_wait`` ns.
 
         Example:
             >>> store = InMemoryRateLimitStore()
-            >>> store.take(None, 1.0, 0.0, 1.0, interval=0.5, max_wait=None)
-            RateLimitDecision(allowed=True, retry_after=0.0, remaining=0.0, end=1.0)
-            >>> store.take(None, 0.5, 0.0, 1.0, interval=0.5, max_wait=None)
-            RateLimitDecision(allowed=True, retry_after=0.5, remaining=0.0, end=1.5)
+            >>> store.take(None, 1000, 0, 1000, interval=500, max_wait=None)
+            RateLimitDecision(allowed=True, retry_after=0, remaining=0.0, end=1000)
+            >>> store.take(None, 500, 0, 1000, interval=500, max_wait=None)
+            RateLimitDecision(allowed=True, retry_after=500, remaining=0.0, end=1500)
         """
-        slack = tolerance * SLACK
         with self._lock:
             start = self._load(key, now)
             if start < now:  # noqa: PLR1730 - the bucket is full: the line starts at now
                 start = now
             tat = start + cost
             wait = tat - tolerance - now
-            if wait <= slack:
+            if wait <= 0:
                 self._store(key, tat)
                 self._granted += 1
                 return RateLimitDecision(
                     allowed=True,
-                    retry_after=0.0,
+                    retry_after=0,
                     remaining=max(0.0, (tolerance - (tat - now)) / interval),
                     end=tat,
                 )
-            if max_wait is not None and wait > max_wait + slack:
+            if max_wait is not None and wait > max_wait:
                 self._refused += 1
                 return RateLimitDecision(
                     allowed=False,
@@ -279,15 +283,15 @@ class InMemoryRateLimitStore:
             self._held[key] = self._held.get(key, 0) + 1
             return RateLimitDecision(allowed=True, retry_after=wait, remaining=0.0, end=tat)
 
-    def release(self, key: Hashable, refund: float, tat: float) -> bool:
-        """End a reservation, handing back ``refund`` seconds if nothing was taken after ``tat``.
+    def release(self, key: Hashable, refund: int, tat: int) -> bool:
+        """End a reservation, handing back ``refund`` ns if nothing was taken after ``tat``.
 
         Example:
             >>> store = InMemoryRateLimitStore()
-            >>> store.take("k", 2.0, 0.0, 1.0, interval=1.0, max_wait=None)
-            RateLimitDecision(allowed=True, retry_after=1.0, remaining=0.0, end=2.0)
-            >>> store.release("k", refund=1.0, tat=2.0), store.backlog("k", 0.0)
-            (True, 1.0)
+            >>> store.take("k", 2000, 0, 1000, interval=1000, max_wait=None)
+            RateLimitDecision(allowed=True, retry_after=1000, remaining=0.0, end=2000)
+            >>> store.release("k", refund=1000, tat=2000), store.backlog("k", 0)
+            (True, 1000)
         """
         with self._lock:
             held = self._held[key] - 1
@@ -303,31 +307,31 @@ class InMemoryRateLimitStore:
             self._store(key, tat - refund)
             return True
 
-    def backlog(self, key: Hashable, now: float) -> float:
-        """Return how far ``key``'s ``tat`` runs ahead of ``now``.
+    def backlog(self, key: Hashable, now: int) -> int:
+        """Return how far ``key``'s ``tat`` runs ahead of ``now``, in nanoseconds.
 
         Example:
-            >>> InMemoryRateLimitStore().backlog("never seen", 5.0)
-            0.0
+            >>> InMemoryRateLimitStore().backlog("never seen", 5000)
+            0
         """
         with self._lock:
             tat = self._tat if key is None else self._tats.get(key, now)
-            return max(0.0, tat - now)
+            return max(0, tat - now)
 
     def reset(self, key: Hashable) -> None:
         """Refill ``key``'s bucket at once.
 
         Example:
             >>> store = InMemoryRateLimitStore()
-            >>> store.try_take("a", 1.0, 0.0, 1.0), store.try_take("a", 1.0, 0.0, 1.0)
+            >>> store.try_take("a", 1000, 0, 1000), store.try_take("a", 1000, 0, 1000)
             (True, False)
             >>> store.reset("a")
-            >>> store.try_take("a", 1.0, 0.0, 1.0)
+            >>> store.try_take("a", 1000, 0, 1000)
             True
         """
         with self._lock:
             if key is None:
-                self._tat = float("-inf")
+                self._tat = _FULL
             else:
                 self._tats.pop(key, None)
 
@@ -336,24 +340,24 @@ class InMemoryRateLimitStore:
 
         Example:
             >>> store = InMemoryRateLimitStore()
-            >>> store.try_take("a", 1.0, 0.0, 1.0)
+            >>> store.try_take("a", 1000, 0, 1000)
             True
             >>> store.clear()
-            >>> store.stats(0.0)["keys"]
+            >>> store.stats(0)["keys"]
             0
         """
         with self._lock:
-            self._tat = float("-inf")
+            self._tat = _FULL
             self._tats.clear()
 
-    def stats(self, now: float) -> RateLimitStoreStats:
+    def stats(self, now: int) -> RateLimitStoreStats:
         """Return the counters, dropping refilled buckets first.
 
         Example:
             >>> store = InMemoryRateLimitStore()
-            >>> store.try_take("a", 1.0, 0.0, 1.0), store.try_take("a", 1.0, 0.0, 1.0)
+            >>> store.try_take("a", 1000, 0, 1000), store.try_take("a", 1000, 0, 1000)
             (True, False)
-            >>> store.stats(0.0)
+            >>> store.stats(0)
             {'granted': 1, 'refused': 1, 'keys': 1, 'evicted': 0}
         """
         with self._lock:
@@ -367,7 +371,7 @@ class InMemoryRateLimitStore:
 
     # -- internals; every method below runs with the lock held --
 
-    def _load(self, key: Hashable, now: float) -> float:
+    def _load(self, key: Hashable, now: int) -> int:
         """Return the ``tat`` of ``key``'s bucket, marking it most recently used."""
         if key is None:
             return self._tat
@@ -379,13 +383,13 @@ class InMemoryRateLimitStore:
         tats.move_to_end(key)
         return tat
 
-    def _store(self, key: Hashable, tat: float) -> None:
+    def _store(self, key: Hashable, tat: int) -> None:
         if key is None:
             self._tat = tat
         else:
             self._tats[key] = tat
 
-    def _drop_refilled(self, now: float) -> None:
+    def _drop_refilled(self, now: int) -> None:
         """Drop refilled buckets from the least recently used end, up to the first live one."""
         tats = self._tats
         while tats:
@@ -394,7 +398,7 @@ class InMemoryRateLimitStore:
                 return
             del tats[key]
 
-    def _make_room(self, now: float) -> None:
+    def _make_room(self, now: int) -> None:
         """Make room for one more keyed bucket, evicting the least recently used if needed."""
         self._drop_refilled(now)
         if len(self._tats) < self._max_keys:

@@ -18,6 +18,12 @@ waiter that left. Coroutines wait for their turn (the head of the queue) before 
 only the head ever sleeps and moving the others is just arithmetic. A thread's sleep cannot
 be shortened, so the slots behind a waiting thread stay where they are (the returned time is
 then simply lost capacity, which errs on the strict side).
+
+Time on the bucket's line is counted in integer nanoseconds (the clock's reading rounded to
+the nearest one; ``time.monotonic_ns`` for the system clock) and one token's interval is
+``per / rate`` rounded to the nearest nanosecond, so all the bucket arithmetic is exact:
+whole tokens read as whole numbers at any uptime, and :meth:`RateLimiter.available` agrees
+with :meth:`RateLimiter.try_acquire` to the token.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Hashable
+import time
+from collections.abc import Callable, Hashable
+from fractions import Fraction
 from typing import (
     ParamSpec,
     TypedDict,
@@ -49,6 +57,9 @@ from python_mastery_portfolio.resilience._rate_limit_store import (
 __all__ = ["RateLimiter", "RateLimiterStats"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+NANOSECONDS = 1_000_000_000
+"""Nanoseconds per second: the unit of the bucket's line."""
 
 P = ParamSpec("P")
 P2 = ParamSpec("P2")
@@ -78,6 +89,24 @@ class RateLimiterStats(TypedDict):
     """Live buckets evicted to stay within ``max_keys``."""
 
 
+def ns_reader(clock: Clock) -> Callable[[], int]:
+    """Return the cheapest callable reading ``clock`` in whole nanoseconds.
+
+    Example:
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> ns_reader(ManualClock(start=1 / 3))()
+        333333333
+    """
+    if now_reader(clock) is time.monotonic:
+        return time.monotonic_ns
+    now = clock.now
+
+    def now_ns() -> int:
+        return round(now() * NANOSECONDS)
+
+    return now_ns
+
+
 def _is_movable(waiter: _Waiter) -> bool:
     return waiter.movable
 
@@ -93,10 +122,10 @@ class _Waiter:
 
     __slots__ = ("cost", "end", "loop", "movable", "turn", "wait")
 
-    def __init__(self, cost: float, end: float, wait: float, *, movable: bool) -> None:
+    def __init__(self, cost: int, end: int, wait: float, *, movable: bool) -> None:
         self.cost = cost
         self.end = end
-        self.wait = wait
+        self.wait = wait  # seconds, for the clock
         # Only a coroutine's slot may move earlier: a sleeping thread cannot be woken sooner.
         self.movable = movable
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -207,12 +236,18 @@ class RateLimiter:
         self._per = per
         self._burst = burst
         self._clock = clock
-        self._now = now_reader(clock)
+        self._now = ns_reader(clock)
         self._store = store
         # Bound once: try_acquire is the hot path.
         self._try_take = store.try_take
-        self._interval = per / rate
-        self._tau = burst * self._interval
+        # Exact rationals here, once, so that only the final rounding to a nanosecond is lost.
+        interval = Fraction(per) * NANOSECONDS / Fraction(rate)
+        self._interval = round(interval)
+        if self._interval < 1:
+            raise ValueError(
+                f"rate must be at most one token per nanosecond of per, got {rate!r} per {per!r}"
+            )
+        self._tau = round(Fraction(burst) * self._interval)
         self._lock = threading.Lock()
         self._pending: dict[Hashable, list[_Waiter]] = {}
         self._waited = 0
@@ -370,7 +405,8 @@ class RateLimiter:
             (1.0, 4.0)
         """
         backlog = self._store.backlog(key, self._now())
-        return max(0.0, self._burst - backlog / self._interval)
+        # One division of integers: correctly rounded, so exact whenever the answer is whole.
+        return max(0.0, (self._tau - backlog) / self._interval)
 
     def reset(self, *, key: Hashable = MISSING) -> None:
         """Refill ``key``'s bucket (``None``: the default one), or every bucket without ``key``.
@@ -425,23 +461,24 @@ class RateLimiter:
 
     # -- internals; every method below runs with the lock held unless it says otherwise --
 
-    def _cost(self, tokens: float) -> float:
-        """Return the time ``tokens`` tokens take on the line, validating them (lock-free)."""
+    def _cost(self, tokens: float) -> int:
+        """Return the nanoseconds ``tokens`` take on the line, validating them (lock-free)."""
         require_positive("tokens", tokens)
         if tokens > self._burst:
             raise ValueError(
                 f"tokens must be <= burst ({self._burst!r}), got {tokens!r}: it could never succeed"
             )
-        return tokens * self._interval
+        return round(tokens * self._interval) or 1  # a sliver of a token still costs
 
     def _reserve(
-        self, key: Hashable, cost: float, timeout: float | None, *, movable: bool
+        self, key: Hashable, cost: int, timeout: float | None, *, movable: bool
     ) -> _Waiter | None:
         """Grant ``cost`` now (``None``), queue a waiter, or raise ``RateLimitError``."""
+        max_wait = None if timeout is None else round(timeout * NANOSECONDS)
         decision = self._store.take(
-            key, cost, self._now(), self._tau, interval=self._interval, max_wait=timeout
+            key, cost, self._now(), self._tau, interval=self._interval, max_wait=max_wait
         )
-        wait = decision.retry_after
+        wait = decision.retry_after / NANOSECONDS
         if not decision.allowed:
             raise RateLimitError(
                 f"rate limit of {self._rate:g} per {self._per:g}s exceeded; retry in {wait:.3g}s",
@@ -465,7 +502,7 @@ class RateLimiter:
         if waiter.turn is not None:
             await waiter.turn
             # Nothing queued ahead any more, so ``end`` is final; it may have moved forward.
-            waiter.wait = waiter.end - self._tau - self._clock.now()
+            waiter.wait = (waiter.end - self._tau - self._now()) / NANOSECONDS
         if waiter.wait > 0:
             await self._clock.asleep(waiter.wait)
 
@@ -476,12 +513,12 @@ class RateLimiter:
         del queue[index]
         self._waiting -= 1
         self._waited += 1
-        self._store.release(key, 0.0, waiter.end)
+        self._store.release(key, 0, waiter.end)
         self._after_leave(key, queue, index)
 
     def _withdraw(self, key: Hashable, waiter: _Waiter) -> None:
         """Give ``waiter``'s slot back and move the coroutines queued behind it forward."""
-        now = self._clock.now()
+        now = self._now()
         queue = self._pending[key]
         index = queue.index(waiter)
         del queue[index]
@@ -499,7 +536,7 @@ class RateLimiter:
         else:
             # A thread's slot cannot move: the coroutines ahead of it move forward, and the
             # time returned is lost capacity (the strict side).
-            self._store.release(key, 0.0, waiter.end)
+            self._store.release(key, 0, waiter.end)
             moved = refund > 0
         if moved:
             for other in ahead:

@@ -6,14 +6,15 @@ and ``remaining``, the burst, a cost above the burst, reservations and their rel
 isolation, reset, statistics and atomic decisions under many real threads.
 
 Subclass it in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
-the suite gives every operation its ``now`` explicitly and never sleeps. It needs pytest.
+the suite gives every operation its ``now`` explicitly and never sleeps. Every time, cost and
+duration is an ``int`` of nanoseconds, as the protocol says. It needs pytest.
 
 Example:
     >>> from python_mastery_portfolio.resilience import InMemoryRateLimitStore
     >>> class TestMyStore(RateLimitStoreContract):
     ...     def make_store(self) -> InMemoryRateLimitStore:
     ...         return InMemoryRateLimitStore()
-    >>> TestMyStore().make_store().try_take("k", 0.25, 0.0, 1.0)
+    >>> TestMyStore().make_store().try_take("k", INTERVAL, 1000 * SECOND, TOLERANCE)
     True
 """
 
@@ -32,22 +33,32 @@ from python_mastery_portfolio.resilience import (
 )
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
-__all__ = ["STAT_KEYS", "RateLimitStoreContract"]
+__all__ = ["BURST", "INTERVAL", "SECOND", "STAT_KEYS", "TOLERANCE", "RateLimitStoreContract"]
 
 STAT_KEYS = frozenset(get_type_hints(RateLimitStoreStats))
 """The keys of :class:`~python_mastery_portfolio.resilience.RateLimitStoreStats`."""
 
-# A bucket of 4 tokens, one back every quarter second: exact in binary floating point.
-INTERVAL = 0.25
-TOLERANCE = 1.0
+SECOND = 1_000_000_000
+"""A second in the stores' unit, nanoseconds."""
+INTERVAL = SECOND // 4
+"""The suite's bucket: one token back every quarter second..."""
+TOLERANCE = SECOND
+"""... and room for :data:`BURST` of them."""
 BURST = 4
+"""Tokens in the suite's bucket."""
+T0 = 1000 * SECOND  # the suite's first reading of the clock
+
+
+def ns(seconds: float) -> int:
+    """Return ``seconds`` in nanoseconds (the suite's times are exact in binary)."""
+    return round(seconds * SECOND)
 
 
 class RateLimitStoreContract:
     """Behaviour every :class:`RateLimitStore` shows; subclass it and implement :meth:`make_store`.
 
     Not collected on its own (no ``Test`` prefix). Keys are ``None``, strings, ints and
-    tuples of them; times start at 1000.0 and only move forward.
+    tuples of them; times start at 1000 s (in nanoseconds) and only move forward.
     """
 
     def make_store(self) -> RateLimitStore:
@@ -60,18 +71,23 @@ class RateLimitStoreContract:
         self,
         store: RateLimitStore,
         key: Hashable,
-        tokens: float,
+        tokens: int,
         now: float,
         max_wait: float | None,
     ) -> RateLimitDecision:
-        """Take ``tokens`` of the suite's bucket (4 tokens, one back every 0.25 s)."""
+        """Take ``tokens`` of the suite's bucket (4 tokens, one back every 0.25 s) at ``now`` s."""
         return store.take(
-            key, tokens * INTERVAL, now, TOLERANCE, interval=INTERVAL, max_wait=max_wait
+            key,
+            tokens * INTERVAL,
+            ns(now),
+            TOLERANCE,
+            interval=INTERVAL,
+            max_wait=None if max_wait is None else ns(max_wait),
         )
 
-    def try_take(self, store: RateLimitStore, key: Hashable, tokens: float, now: float) -> bool:
-        """Try to take ``tokens`` of the suite's bucket at once."""
-        return store.try_take(key, tokens * INTERVAL, now, TOLERANCE)
+    def try_take(self, store: RateLimitStore, key: Hashable, tokens: int, now: float) -> bool:
+        """Try to take ``tokens`` of the suite's bucket at once, at ``now`` seconds."""
+        return store.try_take(key, tokens * INTERVAL, ns(now), TOLERANCE)
 
     # -- the protocol --
 
@@ -110,11 +126,25 @@ class RateLimitStoreContract:
         assert self.try_take(store, "k", 1, 1000.0)
 
     def test_the_burst_of_inexact_intervals(self) -> None:
-        """Intervals that binary floats cannot hold exactly still grant the whole burst."""
+        """Intervals that are no fraction of a second in binary grant the whole burst, exactly."""
         store = self.make_store()
-        interval = 0.1
-        granted = [store.try_take("k", interval, 1000.0, 10 * interval) for _ in range(11)]
-        assert granted == [*([True] * 10), False]
+        interval = SECOND // 3
+        granted = [store.try_take("k", interval, T0, 3 * interval) for _ in range(4)]
+        assert granted == [True, True, True, False]
+        assert store.backlog("k", T0 + interval) == 2 * interval
+        assert store.try_take("k", interval, T0 + interval, 3 * interval)
+
+    def test_exact_at_a_year_of_uptime(self) -> None:
+        """Near 3e7 s the line still holds whole nanoseconds: no token is lost to rounding."""
+        store = self.make_store()
+        interval = SECOND // 100
+        now = 30_000_000 * SECOND
+        assert all(store.try_take("k", interval, now, 100 * interval) for _ in range(100))
+        assert not store.try_take("k", interval, now, 100 * interval)
+        later = now + 3 * interval
+        assert store.backlog("k", later) == 97 * interval
+        decision = store.take("k", interval, later, 100 * interval, interval=interval, max_wait=0)
+        assert (decision.allowed, decision.remaining) == (True, 2.0)
 
     def test_cost_above_the_burst_is_never_granted_at_once(self) -> None:
         """A cost larger than the burst is refused even by a full bucket."""
@@ -122,7 +152,7 @@ class RateLimitStoreContract:
         assert not self.try_take(store, "k", BURST + 1, 1000.0)
         decision = self.take(store, "k", BURST + 1, 1000.0, 0)
         assert not decision.allowed
-        assert decision.retry_after == pytest.approx(INTERVAL)
+        assert decision.retry_after == INTERVAL
         assert self.try_take(store, "k", BURST, 1000.0)
 
     def test_granted_decision(self) -> None:
@@ -132,8 +162,8 @@ class RateLimitStoreContract:
         assert isinstance(decision, RateLimitDecision)
         assert decision.allowed
         assert decision.retry_after == 0
-        assert decision.remaining == pytest.approx(BURST - 1)
-        assert decision.end == pytest.approx(1000.0 + INTERVAL)
+        assert decision.remaining == BURST - 1
+        assert decision.end == T0 + INTERVAL
 
     def test_refused_decision_leaves_the_bucket(self) -> None:
         """Refused: when to retry, the tokens there now, and nothing taken."""
@@ -141,8 +171,8 @@ class RateLimitStoreContract:
         assert self.try_take(store, "k", 3, 1000.0)
         decision = self.take(store, "k", 2, 1000.0, 0)
         assert not decision.allowed
-        assert decision.retry_after == pytest.approx(INTERVAL)
-        assert decision.remaining == pytest.approx(1)
+        assert decision.retry_after == INTERVAL
+        assert decision.remaining == 1
         assert self.try_take(store, "k", 1, 1000.0)
 
     def test_retry_after_is_when_the_tokens_are_there(self) -> None:
@@ -150,9 +180,9 @@ class RateLimitStoreContract:
         store = self.make_store()
         assert self.try_take(store, "k", BURST, 1000.0)
         decision = self.take(store, "k", 2, 1000.0, 0)
-        assert decision.retry_after == pytest.approx(2 * INTERVAL)
-        assert not self.try_take(store, "k", 2, 1000.0 + decision.retry_after - INTERVAL)
-        assert self.try_take(store, "k", 2, 1000.0 + decision.retry_after)
+        assert decision.retry_after == 2 * INTERVAL
+        assert not store.try_take("k", 2 * INTERVAL, T0 + decision.retry_after - 1, TOLERANCE)
+        assert store.try_take("k", 2 * INTERVAL, T0 + decision.retry_after, TOLERANCE)
 
     def test_reservation_within_max_wait(self) -> None:
         """A wait within ``max_wait`` reserves the tokens; a longer one is refused."""
@@ -161,19 +191,19 @@ class RateLimitStoreContract:
         assert not self.take(store, "k", 2, 1000.0, 0.25).allowed
         decision = self.take(store, "k", 2, 1000.0, 0.5)
         assert (decision.allowed, decision.remaining) == (True, 0)
-        assert decision.retry_after == pytest.approx(0.5)
-        assert decision.end == pytest.approx(1000.0 + TOLERANCE + 0.5)
+        assert decision.retry_after == 2 * INTERVAL
+        assert decision.end == T0 + TOLERANCE + 2 * INTERVAL
         # The reserved slot is taken: nothing is left until it has passed.
         assert not self.try_take(store, "k", 1, 1000.5)
         assert self.try_take(store, "k", 1, 1000.75)
-        assert store.release("k", 0.0, decision.end) is False
+        assert store.release("k", 0, decision.end) is False
 
     def test_unbounded_reservations_queue_up(self) -> None:
         """With ``max_wait=None`` each reservation waits behind the previous one."""
         store = self.make_store()
         assert self.try_take(store, None, BURST, 1000.0)
         waits = [self.take(store, None, 1, 1000.0, None).retry_after for _ in range(3)]
-        assert waits == pytest.approx([0.25, 0.5, 0.75])
+        assert waits == [INTERVAL, 2 * INTERVAL, 3 * INTERVAL]
 
     def test_release_hands_back_time_when_nothing_came_after(self) -> None:
         """A refund goes back only while the bucket's line still ends at the given ``tat``."""
@@ -183,16 +213,16 @@ class RateLimitStoreContract:
         second = self.take(store, "k", 1, 1000.0, None)
         assert store.release("k", INTERVAL, first.end) is False  # second came after it
         assert store.release("k", INTERVAL, second.end) is True
-        assert store.backlog("k", 1000.0) == pytest.approx(TOLERANCE + INTERVAL)
+        assert store.backlog("k", T0) == TOLERANCE + INTERVAL
 
     def test_backlog(self) -> None:
         """``backlog`` is how far the line runs ahead of now, 0 for a full bucket."""
         store = self.make_store()
-        assert store.backlog("k", 1000.0) == 0
+        assert store.backlog("k", T0) == 0
         assert self.try_take(store, "k", 3, 1000.0)
-        assert store.backlog("k", 1000.0) == pytest.approx(0.75)
-        assert store.backlog("k", 1000.5) == pytest.approx(0.25)
-        assert store.backlog("k", 1010.0) == 0
+        assert store.backlog("k", T0) == 3 * INTERVAL
+        assert store.backlog("k", ns(1000.5)) == INTERVAL
+        assert store.backlog("k", ns(1010.0)) == 0
 
     def test_keys_are_isolated(self) -> None:
         """Each key, and ``None``, has a bucket of its own."""
@@ -230,10 +260,10 @@ class RateLimitStoreContract:
         assert self.take(store, "b", BURST, 1000.0, 0).allowed
         assert not self.try_take(store, "b", 1, 1000.0)
         assert not self.take(store, "b", 1, 1000.0, 0).allowed
-        stats = store.stats(1000.0)
+        stats = store.stats(T0)
         assert set(stats) == STAT_KEYS
         assert (stats["granted"], stats["refused"], stats["keys"]) == (2, 2, 2)
-        assert store.stats(5000.0)["keys"] == 0
+        assert store.stats(ns(5000.0))["keys"] == 0
 
     def test_threads_never_take_more_than_the_burst(self) -> None:
         """Many threads at one instant get exactly the burst between them."""
@@ -244,20 +274,20 @@ class RateLimitStoreContract:
 
         def body(index: int) -> None:
             for _ in range(100):
-                result = store.try_take("shared", INTERVAL, 1000.0, burst * INTERVAL)
+                result = store.try_take("shared", INTERVAL, T0, burst * INTERVAL)
                 with lock:
                     granted.append(result)
 
         run_together(body)
         assert granted.count(True) == burst
-        stats = store.stats(1000.0)
+        stats = store.stats(T0)
         assert (stats["granted"], stats["refused"]) == (burst, THREADS * 100 - burst)
 
     def test_threads_reserve_disjoint_slots(self) -> None:
         """Reservations made by many threads at once get one slot each, back to back."""
         store = self.make_store()
         assert self.try_take(store, "k", BURST, 1000.0)
-        ends: list[float] = []
+        ends: list[int] = []
         lock = threading.Lock()
 
         def body(index: int) -> None:
@@ -267,7 +297,7 @@ class RateLimitStoreContract:
                     ends.append(decision.end)
 
         run_together(body)
-        expected = [1000.0 + TOLERANCE + INTERVAL * (n + 1) for n in range(THREADS * 30)]
-        assert sorted(ends) == pytest.approx(expected)
+        expected = [T0 + TOLERANCE + INTERVAL * (n + 1) for n in range(THREADS * 30)]
+        assert sorted(ends) == expected
         for end in ends:
-            store.release("k", 0.0, end)
+            store.release("k", 0, end)
