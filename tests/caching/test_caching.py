@@ -1381,7 +1381,14 @@ class Repository:
 
 
 class Slotted:
+    """Neither weakly referable (slots without __weakref__) nor hashable (eq without hash)."""
+
     __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Slotted)
+
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as a mutable value class is
 
     @cache
     def value(self) -> int:
@@ -1468,7 +1475,7 @@ class TestCachedMethods:
         assert Repository("d").double(2) == 4  # type: ignore[call-arg]
 
     def test_instance_without_weakref_support(self) -> None:
-        """Instances that cannot be weakly referenced get a TypeError saying how to fix it."""
+        """Instances neither weakly referable nor hashable get a TypeError saying how to fix it."""
         with pytest.raises(TypeError, match="__weakref__"):
             Slotted().value()
 

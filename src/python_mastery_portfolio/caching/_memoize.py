@@ -241,6 +241,60 @@ def _forget(instances: dict[int, Any], key: int, ref: weakref.ref[Any]) -> None:
     instances.pop(key, None)
 
 
+class _BoundByValue(functools.partial[Any]):
+    """A cached method bound to an instance without weak references: keyed by the instance.
+
+    A partial of the class's shared wrapper over the instance, with the control methods of a
+    bound cached method. ``cache_stats`` and ``cache_clear`` act on the shared cache, which
+    every such instance (and calls through the class) use; ``cache_invalidate`` drops this
+    instance's entry only.
+    """
+
+    @property
+    def __self__(self) -> Any:
+        """The instance the method is bound to."""
+        return self.args[0]
+
+    @property
+    def __wrapped__(self) -> Any:
+        """The undecorated function."""
+        return self._wrapper.__wrapped__
+
+    @property
+    def __name__(self) -> str:
+        """The undecorated function's name."""
+        name: str = self._wrapper.__name__
+        return name
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The function's signature without the instance (else inspect follows __wrapped__)."""
+        signature = inspect.signature(self.func)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    @property
+    def _wrapper(self) -> Any:
+        """The class's shared wrapper, with its control functions."""
+        return self.func
+
+    def cache_stats(self) -> CacheStats:
+        """Return the statistics of the cache shared by instances cached by value."""
+        stats: CacheStats = self._wrapper.cache_stats()
+        return stats
+
+    def cache_clear(self) -> None:
+        """Drop every result of the shared cache (every instance cached by value)."""
+        self._wrapper.cache_clear()
+
+    def cache_invalidate(self, *args: Any, **kwargs: Any) -> bool:
+        """Drop the result cached for this instance and these arguments."""
+        dropped: bool = self._wrapper.cache_invalidate(self.args[0], *args, **kwargs)
+        return dropped
+
+    def __repr__(self) -> str:
+        return f"<bound cached method {self.func.__qualname__} of {self.args[0]!r}>"
+
+
 class _CachedMethod(functools.partial[Any]):
     """A cached function written in a class body: each instance gets its own cache.
 
@@ -248,6 +302,11 @@ class _CachedMethod(functools.partial[Any]):
     the cache lives in a registry keyed by the instance's ``id`` and goes when the instance
     does (a weak reference removes it), so caching never keeps an instance alive -- unless a
     cached *value* refers back to its instance, which then lives until the entry goes.
+    An instance that cannot be weakly referenced (a ``NamedTuple``, a subclass of ``int``,
+    ``str`` or ``tuple``, a class with ``__slots__`` but no ``__weakref__``) is cached by
+    value instead, as ``functools.lru_cache`` caches methods: in the class's shared cache,
+    keyed by the instance itself (equal instances share entries, and the cache holds them
+    until their entries go); such an instance must then be hashable.
     Called through the class (``Class.method(obj, x)``, or as a classmethod on Python 3.13+)
     it uses one cache shared by the class, keyed on every argument.
 
@@ -259,6 +318,7 @@ class _CachedMethod(functools.partial[Any]):
     _shared: Memo
     _shared_keyof: Callable[..., Any]
     _instances: dict[int, tuple[weakref.ref[Any], Callable[..., Any], Memo, Callable[..., Any]]]
+    _by_value: weakref.WeakSet[type[Any]]
 
     def __new__(
         cls,
@@ -270,6 +330,9 @@ class _CachedMethod(functools.partial[Any]):
         self._builder = builder
         _, self._shared, self._shared_keyof = shared
         self._instances = {}
+        # Classes whose instances cannot be weakly referenced: cached by value. Weak, so a
+        # class defined and dropped at run time is not kept alive by its base's method.
+        self._by_value = weakref.WeakSet()
         return self
 
     def __get__(self, instance: object, owner: type[Any] | None = None) -> Any:
@@ -277,24 +340,34 @@ class _CachedMethod(functools.partial[Any]):
             return self
         state = self._instances.get(id(instance))
         if state is None or state[0]() is not instance:
-            state = self._bind(instance)
+            return self._bind(instance)
         return MethodType(state[1], instance)
 
-    def _bind(self, instance: object) -> tuple[Any, Callable[..., Any], Memo, Any]:
+    def _bind(self, instance: object) -> Any:
+        """Return the method bound to an instance met for the first time (or by value)."""
+        kind = type(instance)
+        if kind in self._by_value:
+            return _BoundByValue(self.func, instance)
         key = id(instance)
         try:
             ref = weakref.ref(instance, functools.partial(_forget, self._instances, key))
         except TypeError:
-            raise TypeError(
-                f"{self._builder.qualname} caches per instance without keeping instances "
-                f"alive, which needs weak references: add '__weakref__' to the __slots__ of "
-                f"{type(instance).__qualname__}"
-            ) from None
+            # No weak references (NamedTuple, subclasses of int/str/tuple, slots without
+            # __weakref__): key the shared cache by the instance itself, as lru_cache does.
+            if kind.__hash__ is None:
+                raise TypeError(
+                    f"{self._builder.qualname} caches per instance through a weak reference, "
+                    f"or by the instance itself if it is hashable; {kind.__qualname__} allows "
+                    "neither: add '__weakref__' to its __slots__ (weakref_slot=True for a "
+                    "dataclass), or make it hashable (frozen=True or eq=False)"
+                ) from None
+            self._by_value.add(kind)
+            return _BoundByValue(self.func, instance)
         state = (ref, *self._builder.build(method=True))
         current = self._instances.setdefault(key, state)
         if current[0]() is not instance:  # pragma: no cover - an id reused before the callback ran
             self._instances[key] = current = state
-        return current
+        return MethodType(current[1], instance)
 
     def _memos(self) -> list[Memo]:
         return [self._shared, *(state[2] for state in list(self._instances.values()))]
