@@ -51,10 +51,12 @@ class Result(Generic[T_co, E_co]):
         @property
         def value(self) -> T_co | None:
             """The value of a success; ``None`` on a failure."""
+            ...
 
         @property
         def error(self) -> E_co | None:
             """The error of a failure; ``None`` on a success."""
+            ...
 
     else:
         # Runtime only: hidden from mypy so that ``if result:`` is reported by ``truthy-bool``
@@ -62,14 +64,17 @@ class Result(Generic[T_co, E_co]):
         __setattr__ = refuse_change
         __delattr__ = refuse_change
 
+        # Also runtime only: type checkers then build Success/Failure through their __new__.
+        def __init__(self) -> None:
+            raise TypeError(
+                "Result cannot be instantiated; use Result.success() or Result.failure()"
+            )
+
         def __bool__(self) -> NoReturn:
             raise TypeError(
                 f"the truth value of {type(self).__name__} is ambiguous; "
                 "use is_success() or is_failure()"
             )
-
-    def __init__(self) -> None:
-        raise TypeError("Result cannot be instantiated; use Result.success() or Result.failure()")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # Sealed: equality, pickling and exhaustive matching rely on there being two variants.
@@ -332,26 +337,31 @@ class Success(Result[T_co, E_co]):
         Success(11)
     """
 
-    __slots__ = ("value",)
     __match_args__ = ("value",)
 
     if TYPE_CHECKING:
+        # pyright types a slot's name as an instance variable (here: the property object), so
+        # the slot is declared at run time only.
 
         @property
         def value(self) -> T_co:
             """The value."""
+            ...
 
         @property
         def error(self) -> None:
             """Always ``None``."""
+            ...
 
         def __new__(cls, value: U) -> Success[U, Never]:
             """Type ``Success(1)`` as ``Success[int, Never]``, not with an unsolved error type.
 
             mypy asks for an annotation on ``x = Success(1)`` otherwise.
             """
+            ...
 
     else:
+        __slots__ = ("value",)
         error = None
 
         def __init__(self, value: T_co) -> None:
@@ -483,23 +493,28 @@ class Failure(Result[T_co, E_co]):
         4
     """
 
-    __slots__ = ("error",)
     __match_args__ = ("error",)
 
     if TYPE_CHECKING:
+        # pyright types a slot's name as an instance variable (here: the property object), so
+        # the slot is declared at run time only.
 
         @property
         def value(self) -> None:
             """Always ``None``."""
+            ...
 
         @property
         def error(self) -> E_co:
             """The error."""
+            ...
 
         def __new__(cls, error: F) -> Failure[Never, F]:
             """Type ``Failure(e)`` as ``Failure[Never, E]`` (see ``Success.__new__``)."""
+            ...
 
     else:
+        __slots__ = ("error",)
         value = None
 
         def __init__(self, error: E_co) -> None:
