@@ -406,6 +406,19 @@ class _CachedMethod(functools.partial[Any]):
             dropped = state[2].invalidate(state[3](*args[1:], **kwargs)) or dropped
         return dropped
 
+    def __copy__(self) -> Self:
+        """Return this method itself: one cache per method, as functools' wrappers do."""
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        """Return this method itself, as :meth:`__copy__` does."""
+        return self
+
+    def __reduce__(self) -> str:
+        """Pickle by reference: the qualified name, looked up again when unpickling."""
+        name: str = vars(self)["__qualname__"]  # set by functools.update_wrapper
+        return name
+
     def __repr__(self) -> str:
         return f"<cached method {self._builder.qualname}>"
 
