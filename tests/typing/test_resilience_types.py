@@ -45,6 +45,22 @@ def test_rate_limiter_methods() -> None:
         RateLimiter(10, 1.0, 5)  # type: ignore[call-arg]
 
 
+def test_rate_limiter_forms() -> None:
+    """``parse`` returns a limiter, ``with``/``async with`` bind it, rate strings decorate."""
+    limiter = assert_type(RateLimiter.parse("10/minute", clock=ManualClock()), RateLimiter)
+    with limiter as entered:
+        assert_type(entered, RateLimiter)
+
+    async def main() -> None:
+        async with limiter as aentered:
+            assert_type(aentered, RateLimiter)
+
+    asyncio.run(main())
+    assert_type(rate_limit("100/hour"), RateLimitDecorator)
+    with pytest.raises(TypeError):
+        RateLimiter.parse(10)  # type: ignore[arg-type]  # a rate string only
+
+
 def test_rate_limit_keeps_signature() -> None:
     """@rate_limit keeps parameters and return type and adds ``limiter``."""
     assert_type(rate_limit(5), RateLimitDecorator)

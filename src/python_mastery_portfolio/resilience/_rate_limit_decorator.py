@@ -13,8 +13,10 @@ from python_mastery_portfolio._internal.callables import (
     qualified_name,
 )
 from python_mastery_portfolio._internal.checks import require_at_least
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.resilience._rate_limiter import RateLimiter
+from python_mastery_portfolio.resilience._rate_string import parse_rate
 
 __all__ = ["RateLimitDecorator", "RateLimited", "RateLimitedClassMethod", "rate_limit"]
 
@@ -103,8 +105,8 @@ class RateLimitDecorator(Protocol):
 
 
 def rate_limit(
-    rate: float,
-    per: float = 1.0,
+    rate: float | str,
+    per: float = MISSING,
     *,
     burst: float | None = None,
     key: Callable[..., Hashable] | None = None,
@@ -121,8 +123,10 @@ def rate_limit(
     the clock without blocking the event loop.
 
     Args:
-        rate: Calls allowed per ``per`` seconds.
-        per: Length of the period in seconds.
+        rate: Calls allowed per ``per`` seconds, or a rate string such as ``"100/hour"`` or
+            ``"5 per 2 seconds"`` (the grammar of :meth:`RateLimiter.parse`), which sets
+            ``per`` too.
+        per: Length of the period in seconds (default 1); not with a rate string.
         burst: Most calls allowed at once (default ``rate``).
         key: Called with the call's arguments (the same parameters as the function) to pick
             the bucket; ``None`` shares one bucket between all calls.
@@ -151,7 +155,18 @@ def rate_limit(
         python_mastery_portfolio.RateLimitError: rate limit of 2 per 60s exceeded; ...
         >>> greet.limiter.stats()["rejected"]
         1
+        >>> @rate_limit("100/hour", clock=ManualClock())
+        ... def ping() -> str:
+        ...     return "pong"
+        >>> ping.limiter
+        RateLimiter(rate=100, per=3600.0, burst=100.0)
     """
+    if isinstance(rate, str):
+        if per is not MISSING:
+            raise ValueError("per is part of a rate string: give rate='10/minute' or per, not both")
+        rate, per = parse_rate(rate)
+    elif per is MISSING:
+        per = 1.0
     # Built now so that every argument is validated at decoration time.
     RateLimiter(rate, per, burst=burst, clock=clock)
     if key is not None and not callable(key):

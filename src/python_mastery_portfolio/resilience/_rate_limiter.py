@@ -36,8 +36,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from fractions import Fraction
+from types import TracebackType
 from typing import (
     ParamSpec,
+    Self,
     TypedDict,
     TypeVar,
 )
@@ -53,6 +55,7 @@ from python_mastery_portfolio.resilience._rate_limit_store import (
     InMemoryRateLimitStore,
     RateLimitStore,
 )
+from python_mastery_portfolio.resilience._rate_string import parse_rate
 
 __all__ = ["RateLimiter", "RateLimiterStats"]
 
@@ -276,6 +279,97 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter(rate={self._rate!r}, per={self._per!r}, burst={self._burst!r})"
+
+    @classmethod
+    def parse(
+        cls,
+        rate: str,
+        *,
+        burst: float | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        max_keys: int = MISSING,
+        store: RateLimitStore | None = None,
+    ) -> Self:
+        """Build a limiter from a rate string such as ``"10/minute"`` (as ``limits`` writes them).
+
+        The grammar, case-insensitive: an amount, ``/`` or ``per``, an optional count and a unit
+        (``second``, ``minute``, ``hour`` or ``day``, plural allowed): ``"10/minute"``, ``"100
+        per hour"``, ``"5/2 seconds"``, ``"5 per 2 seconds"``.
+
+        Args:
+            rate: The rate string.
+            burst: As for the constructor.
+            clock: As for the constructor.
+            max_keys: As for the constructor.
+            store: As for the constructor.
+
+        Raises:
+            TypeError: If ``rate`` is not a string, or another argument has the wrong type.
+            ValueError: If ``rate`` does not follow the grammar (the message shows it) or
+                another argument is out of range.
+
+        Example:
+            >>> RateLimiter.parse("10/minute")
+            RateLimiter(rate=10, per=60.0, burst=10.0)
+            >>> RateLimiter.parse("5 per 2 seconds", burst=1).per
+            2.0
+        """
+        amount, per = parse_rate(rate)
+        return cls(amount, per, burst=burst, clock=clock, max_keys=max_keys, store=store)
+
+    def __enter__(self) -> Self:
+        """Take one token from the default bucket, waiting for it (``with limiter:``).
+
+        As ``aiolimiter`` does: the token is spent when the block starts, whatever the block
+        does, and leaving the block gives nothing back.
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> clock = ManualClock()
+            >>> limiter = RateLimiter(2, clock=clock)
+            >>> for _ in range(3):
+            ...     with limiter:
+            ...         pass
+            >>> clock.sleeps
+            [0.5]
+        """
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Leave the block; the token stays spent and exceptions propagate."""
+
+    async def __aenter__(self) -> Self:
+        """Take one token from the default bucket without blocking the loop (``async with``).
+
+        Example:
+            >>> import asyncio
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> clock = ManualClock()
+            >>> limiter = RateLimiter(4, burst=1, clock=clock)
+            >>> async def main() -> None:
+            ...     for _ in range(2):
+            ...         async with limiter:
+            ...             pass
+            >>> asyncio.run(main())
+            >>> clock.sleeps
+            [0.25]
+        """
+        await self.aacquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Leave the block; the token stays spent and exceptions propagate."""
 
     def try_acquire(self, tokens: float = 1, *, key: Hashable = None) -> bool:
         """Take ``tokens`` tokens if they are there now; never wait.
