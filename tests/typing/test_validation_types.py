@@ -13,7 +13,7 @@ from typing import Any, assert_type
 import pytest
 
 from python_mastery_portfolio.exceptions import ValidationError
-from python_mastery_portfolio.validation import validate_types
+from python_mastery_portfolio.validation import check_type, validate_types
 
 
 @validate_types
@@ -115,3 +115,30 @@ def test_unsupported_call_form() -> None:
 
     checked = validate_types(identity, x=int)  # type: ignore[call-overload]
     assert checked(1) == 1
+
+
+@validate_types(check_return=True)
+def checked_half(n: int) -> float:
+    return n / 2
+
+
+@validate_types(check_return=True)
+async def checked_fetch(user_id: int) -> str:
+    return str(user_id)
+
+
+async def test_check_return_keeps_signature() -> None:
+    """check_return=True keeps the exact signature, sync and async."""
+    assert_type(checked_half(3), float)
+    assert_type(await checked_fetch(1), str)
+    with pytest.raises(ValidationError):
+        checked_half("3")  # type: ignore[arg-type]
+
+
+def test_check_type_narrows() -> None:
+    """check_type returns its value, typed as the class it was checked against."""
+    value: object = [1, 2]
+    assert_type(check_type(value, list[int]), list[int])
+    assert_type(check_type(3, int | None), int)
+    with pytest.raises(ValidationError):
+        check_type(value, str)

@@ -31,14 +31,23 @@ What a hint means at run time:
   forward reference to themselves) and cyclic data work.
 
 Anything else is a ``TypeError`` naming the annotation.
+
+:func:`check_type` checks one value against one hint with the same checkers and messages;
+``@validate_types(check_return=True)`` also checks the return value. A name that the
+function's module binds only under ``if TYPE_CHECKING:`` cannot be resolved at run time:
+the parameter whose annotation needs it is not checked and one ``WARNING`` is logged on the
+``python_mastery_portfolio.validation`` logger (a log record, so that suites turning
+warnings into errors keep working); any other unresolvable name is a ``NameError``.
 """
 
 from __future__ import annotations
 
+from python_mastery_portfolio.validation._check_type import check_type
 from python_mastery_portfolio.validation._decorator import (
     validate_types,
 )
 
 __all__ = [
+    "check_type",
     "validate_types",
 ]

@@ -26,6 +26,8 @@ from operator import itemgetter, methodcaller
 from types import NoneType
 from typing import Any, TypeAlias
 
+from python_mastery_portfolio.exceptions import ValidationError
+
 __all__ = [
     "ANY",
     "CALLABLE",
@@ -44,6 +46,7 @@ __all__ = [
     "UnionNode",
     "class_node",
     "explain",
+    "failure_error",
     "io_node",
     "safe_repr",
     "type_name",
@@ -468,3 +471,18 @@ class TypedDictNode(Node):
 def explain(node: Node, value: object, path: str) -> Failure:
     """Return the (path, expected, value) of the innermost failure of ``value`` at ``path``."""
     return node.find(value, path, set()) or (path, node.expected, value)
+
+
+def failure_error(
+    subject: str, field: str, failure: Failure, function: str | None = None
+) -> ValidationError:
+    """Return the ValidationError for ``failure`` of ``field``, its message led by ``subject``."""
+    path, expected, value = failure
+    where = "" if path == field else f" at {path}"
+    actual = "None" if value is None else f"{type_name(type(value))}: {safe_repr(value)}"
+    context: dict[str, Any] = {"path": path, "expected": expected}
+    if function is not None:
+        context["function"] = function
+    return ValidationError(
+        f"{subject}{where} expected {expected}, got {actual}", field=field, value=value, **context
+    )

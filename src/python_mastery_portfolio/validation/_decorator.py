@@ -21,10 +21,10 @@ from python_mastery_portfolio.validation._checks import (
     Failure,
     Node,
     explain,
-    safe_repr,
-    type_name,
+    failure_error,
 )
 from python_mastery_portfolio.validation._compiler import Compiler, is_unpack
+from python_mastery_portfolio.validation._type_checking import type_checking_names
 
 __all__ = ["validate_types"]
 
@@ -93,13 +93,21 @@ class _Validated:
     """The state behind one decorated function: its parameters, checkers and wrapper."""
 
     def __init__(
-        self, func: Callable[..., Any], explicit: dict[str, object] | None, frame: FrameType | None
+        self,
+        func: Callable[..., Any],
+        explicit: dict[str, object] | None,
+        frame: FrameType | None,
+        check_return: bool,
     ) -> None:
         try:
-            params = list(inspect.signature(func).parameters.values())
+            signature = inspect.signature(func)
         except (TypeError, ValueError) as error:
             raise TypeError(f"@validate_types cannot read the signature of {func!r}") from error
+        params = list(signature.parameters.values())
         self.func = func
+        # The return annotation, or empty when the return value is not to be checked.
+        self.returns: object = signature.return_annotation if check_return else _EMPTY
+        self.return_node: Node = ANY
         self.qualname: str = getattr(func, "__qualname__", None) or type(func).__qualname__
         self.params = params
         self.explicit = explicit
@@ -124,6 +132,7 @@ class _Validated:
             f"{prefix}isinstance": isinstance,
             f"{prefix}fail": self.fail,
             f"{prefix}fail_each": self.fail_each,
+            f"{prefix}fail_return": self.fail_return,
         }
         for index, param in enumerate(params):
             if param.default is not _EMPTY:
@@ -205,36 +214,74 @@ class _Validated:
             ))  # fmt: skip
             compiler = Compiler(globals_of(self.func), localns)
             lines: list[str] = []
+            skipped: dict[str, str] = {}  # what is not checked -> the TYPE_CHECKING name
             for index, param in enumerate(self.params):
                 hint = self._hint(param)
                 if hint is _EMPTY:
                     continue
+                where = f"parameter {param.name!r}"
                 try:
                     mode, node = self._compile(compiler, param, hint)
                 except NameError as error:
-                    raise NameError(self._context(param, hint, error), name=error.name) from error
+                    skipped[where] = self._type_checking_only(where, hint, error)
+                    continue
                 except TypeError as error:
-                    raise TypeError(self._context(param, hint, error)) from error
+                    raise TypeError(self._context(where, hint, error)) from error
                 if node is not ANY:
                     self.nodes[index] = node
                     lines.extend(self._lines(index, param, mode, node))
-            body = "".join(lines)
-            real = self._define(f"{body} return {self._await()}{self.prefix}func({self._call()})\n")
+            lines.extend(self._return_lines(compiler, skipped))
+            real = self._define("".join(lines))
             self.wrapper.__code__ = real.__code__
             self.scopes = None  # resolved: the frames and namespaces may now be freed
             self.resolved = True
+            if skipped:
+                # Once per function: resolution happens once, and a log record (not
+                # warnings.warn) cannot be turned into an exception by a warnings filter.
+                logger.warning(
+                    "@validate_types on %s(): %s not checked: the annotation names %s, "
+                    "which the module imports or defines only under TYPE_CHECKING",
+                    self.qualname,
+                    ", ".join(skipped),
+                    ", ".join(dict.fromkeys(skipped.values())),
+                )
             logger.debug("validate_types compiled %s: %d checked", self.qualname, len(self.nodes))
+
+    def _type_checking_only(self, where: str, hint: object, error: NameError) -> str:
+        """Return the missing name if the module binds it only for type checkers, else raise."""
+        module = getattr(self.func, "__module__", None)
+        if error.name is not None and error.name in type_checking_names(module):
+            return error.name
+        raise NameError(self._context(where, hint, error), name=error.name) from error
+
+    def _return_lines(self, compiler: Compiler, skipped: dict[str, str]) -> list[str]:
+        """Return the call of the function, and the check of its result when one is asked."""
+        p = self.prefix
+        call = f"{self._await()}{p}func({self._call()})"
+        if self.returns is not _EMPTY:
+            where = "the return value"
+            try:
+                self.return_node = compiler.compile(self.returns)
+            except NameError as error:
+                skipped[where] = self._type_checking_only(where, self.returns, error)
+            except TypeError as error:
+                raise TypeError(self._context(where, self.returns, error)) from error
+        if self.return_node is ANY:  # nothing to check: exactly the code without the option
+            return [f" return {call}\n"]
+        test = self._test("r", self.return_node)
+        return [
+            f" {p}r = {call}\n",
+            f" if not {test(p + 'r')}: raise {p}fail_return({p}r)\n",
+            f" return {p}r\n",
+        ]
 
     def _hint(self, param: inspect.Parameter) -> object:
         if self.explicit is None:
             return param.annotation
         return self.explicit.get(param.name, _EMPTY)
 
-    def _context(self, param: inspect.Parameter, hint: object, error: Exception) -> str:
-        return (
-            f"@validate_types on {self.qualname}(): parameter {param.name!r}: "
-            f"annotation {hint!r}: {error}"
-        )
+    def _context(self, where: str, hint: object, error: Exception) -> str:
+        return f"@validate_types on {self.qualname}(): {where}: annotation {hint!r}: {error}"
 
     @staticmethod
     def _compile(compiler: Compiler, param: inspect.Parameter, hint: object) -> tuple[str, Node]:
@@ -247,19 +294,25 @@ class _Validated:
             return _EACH, compiler.compile(hint)
         return _WHOLE, compiler.compile(inner)
 
+    def _test(self, key: object, node: Node) -> Callable[[str], str]:
+        """Return a function writing the check of ``node`` on an expression, as source."""
+        p = self.prefix
+        if node.cls is not None:
+            self.namespace[f"{p}t{key}"] = node.cls
+
+            def test(value: str) -> str:
+                return f"{p}isinstance({value}, {p}t{key})"
+        else:
+            self.namespace[f"{p}c{key}"] = node.check
+
+            def test(value: str) -> str:
+                return f"{p}c{key}({value})"
+
+        return test
+
     def _lines(self, index: int, param: inspect.Parameter, mode: str, node: Node) -> list[str]:
         p, name = self.prefix, param.name
-        if node.cls is not None:
-            self.namespace[f"{p}t{index}"] = node.cls
-
-            def test(value: str) -> str:
-                return f"{p}isinstance({value}, {p}t{index})"
-        else:
-            self.namespace[f"{p}c{index}"] = node.check
-
-            def test(value: str) -> str:
-                return f"{p}c{index}({value})"
-
+        test = self._test(index, node)
         if mode == _EACH:
             values = f"{name}.values()" if param.kind is _VAR_KEYWORD else name
             return [
@@ -290,18 +343,14 @@ class _Validated:
                 return self._error(name, explain(node, value, path))
         return self._error(name, (name, node.expected, values))  # a check changed its mind
 
+    def fail_return(self, value: object) -> ValidationError:
+        """Explain why the return value ``value`` failed its check."""
+        failure = explain(self.return_node, value, "return")
+        return failure_error(f"{self.qualname}() return value", "return", failure, self.qualname)
+
     def _error(self, field: str, failure: Failure) -> ValidationError:
-        path, expected, value = failure
-        where = "" if path == field else f" at {path}"
-        actual = "None" if value is None else f"{type_name(type(value))}: {safe_repr(value)}"
-        return ValidationError(
-            f"{self.qualname}() argument {field!r}{where} expected {expected}, got {actual}",
-            field=field,
-            value=value,
-            path=path,
-            expected=expected,
-            function=self.qualname,
-        )
+        subject = f"{self.qualname}() argument {field!r}"
+        return failure_error(subject, field, failure, self.qualname)
 
 
 def _outer_caller() -> FrameType:
@@ -314,13 +363,15 @@ def _outer_caller() -> FrameType:
     return typing.cast("FrameType", caller.f_back)
 
 
-def _decorate(func: Any, explicit: dict[str, object] | None, frame: FrameType | None) -> Any:
+def _decorate(
+    func: Any, explicit: dict[str, object] | None, frame: FrameType | None, check_return: bool
+) -> Any:
     if isinstance(func, type) or not (callable(func) or isinstance(func, classmethod)):
         raise TypeError(f"@validate_types decorates functions and methods, got {func!r}")
     # Generator functions are fine here: their arguments are checked when they are called.
     return decorate_function(
         func,
-        lambda target: _Validated(target, explicit, frame).wrapper,
+        lambda target: _Validated(target, explicit, frame, check_return).wrapper,
         "validate_types",
         generators=True,
     )
@@ -337,10 +388,10 @@ def validate_types(func: _F, /) -> _F: ...
 
 
 @overload
-def validate_types(**types: object) -> _TypeValidator: ...
+def validate_types(*, check_return: bool = False, **types: object) -> _TypeValidator: ...
 
 
-def validate_types(func: Any = None, /, **types: object) -> Any:
+def validate_types(func: Any = None, /, *, check_return: bool = False, **types: object) -> Any:
     """Check the types of a function's arguments on every call.
 
     ``@validate_types`` (or ``@validate_types()``) checks every annotated parameter against
@@ -349,7 +400,12 @@ def validate_types(func: Any = None, /, **types: object) -> Any:
     resolved at the first call, so ``from __future__ import annotations`` and classes
     defined after the function work; an annotation that cannot be resolved then raises
     ``NameError`` (or ``TypeError`` when it cannot be checked), naming it, and the next call
-    tries again.
+    tries again. The one exception: a name the function's module imports or defines only
+    inside ``if TYPE_CHECKING:`` cannot exist at run time, so the parameter (or return value)
+    whose annotation needs it is not checked, and one ``WARNING`` is logged, on the
+    ``python_mastery_portfolio.validation`` logger, when the function is first called (a log
+    record rather than ``warnings.warn``, so that test suites turning warnings into errors
+    keep working; silence it with that logger's level).
 
     Arguments are checked whether passed by position or keyword; ``*args`` and ``**kwargs``
     annotations apply to each item (``*args: Unpack[tuple[...]]`` and
@@ -357,11 +413,16 @@ def validate_types(func: Any = None, /, **types: object) -> Any:
     very default object) is not checked, so sentinels work. An unannotated ``self`` or
     ``cls`` is not checked. ``bool`` passes where ``int`` is expected, because ``bool``
     subclasses ``int``, and ``int`` passes for ``float`` (PEP 484's numeric tower). The
-    return value is not checked. A coroutine function stays one and is checked when the
-    coroutine starts. Put the decorator below or above ``@classmethod``/``@staticmethod``.
+    return value is checked against the return annotation only with ``check_return=True``
+    (for a coroutine function, the awaited result); without it the wrapper's code is the same
+    as if the option did not exist, so it costs nothing. A coroutine function stays one and
+    is checked when the coroutine starts. Put the decorator below or above
+    ``@classmethod``/``@staticmethod``.
 
     Args:
         func: The function, for the bare ``@validate_types`` form.
+        check_return: Also check the return value (keyword-only, so it cannot name a
+            parameter of the decorated function in ``types``).
         **types: Parameter names and the annotations to check them against.
 
     Returns:
@@ -369,12 +430,14 @@ def validate_types(func: Any = None, /, **types: object) -> Any:
         ``__wrapped__``), or a decorator making one.
 
     Raises:
-        ValidationError: On a call, when an argument does not match: ``field`` is the
+        ValidationError: On a call, when an argument (or, with ``check_return``, the return
+            value: ``field`` is then ``"return"``) does not match: ``field`` is the
             parameter, ``value`` the offending value (the item, inside a container), the
             message names the expected and actual types and the path
             (``data['k'][2]``; ``{x}`` for a set item or a mapping key).
         TypeError: When decorating, for a mapping naming a missing parameter, an annotation
-            that cannot be checked, or something that is not a function.
+            that cannot be checked, a ``check_return`` that is not a bool, or something that
+            is not a function.
 
     Example:
         >>> @validate_types(name=str, age=int)
@@ -397,12 +460,24 @@ def validate_types(func: Any = None, /, **types: object) -> Any:
         ... except ValidationError as error:
         ...     print(error, "|", error.field, error.value)
         total() argument 'data' at data['a'][2] expected int, got str: '3' | data 3
+        >>> @validate_types(check_return=True)
+        ... def half(n: int) -> int:
+        ...     return n // 2 if n % 2 == 0 else n / 2
+        >>> half(4)
+        2
+        >>> try:
+        ...     half(3)
+        ... except ValidationError as error:
+        ...     print(error, "|", error.field)
+        half() return value expected int, got float: 1.5 | return
     """
+    if not isinstance(check_return, bool):
+        raise TypeError(f"check_return must be a bool, got {check_return!r}")
     if func is None:
         explicit = types or None
 
         def decorate(target: Any) -> Any:
-            return _decorate(target, explicit, _outer_caller())
+            return _decorate(target, explicit, _outer_caller(), check_return)
 
         return decorate
-    return _decorate(func, types or None, _outer_caller())
+    return _decorate(func, types or None, _outer_caller(), check_return)
