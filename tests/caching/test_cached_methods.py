@@ -263,3 +263,81 @@ class TestCopyAndPickleThroughTheClass:
         clone = pickle.loads(pickle.dumps(Service("ann").lookup))
         assert clone("k") == "ann:k"
         assert clone.__self__.name == "ann"
+
+
+# -- bug 3: a deep-copied bound method uses the copy's own instance and cache ---------------
+
+
+class Account:
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.runs = 0
+
+    @cache
+    def greeting(self, punctuation: str = "") -> str:
+        self.runs += 1
+        return f"hello {self.owner}{punctuation}"
+
+    @async_cache
+    async def agreeting(self) -> str:
+        self.runs += 1
+        await asyncio.sleep(0)
+        return f"hello {self.owner}"
+
+
+class TestDeepCopiedBoundMethods:
+    def test_reproduction(self) -> None:
+        """The issue's reproduction: the clone greets its own owner."""
+        callbacks = {"greet": Account("ann").greeting}
+        assert callbacks["greet"]() == "hello ann"
+        clone = copy.deepcopy(callbacks)
+        clone["greet"].__self__.owner = "bob"  # type: ignore[attr-defined]
+        assert clone["greet"]() == "hello bob"
+        assert callbacks["greet"]() == "hello ann"
+
+    def test_clone_caches_in_its_own_cache(self) -> None:
+        """Calls through the copied method compute once on the copy, not on the original."""
+        original = Account("ann")
+        method: Any = original.greeting
+        assert method("!") == "hello ann!"
+        cloned: Any = copy.deepcopy(method)
+        twin = cloned.__self__
+        assert twin is not original
+        twin.owner = "bob"
+        assert [cloned("!"), cloned("!"), cloned(punctuation="!")] == ["hello bob!"] * 3
+        assert (original.runs, twin.runs) == (1, 2)  # the twin copied runs=1, then ran once
+        assert twin.greeting.cache_stats()["hits"] == 2
+        assert original.greeting.cache_stats()["hits"] == 0
+
+    def test_clone_outlives_the_original(self) -> None:
+        """The copied method keeps working after the original instance is gone."""
+        method: Any = Account("ann").greeting
+        method()
+        cloned: Any = copy.deepcopy(method)
+        del method
+        cloned.__self__.owner = "bob"
+        assert cloned() == "hello bob"
+
+    def test_shallow_copy_keeps_the_instance(self) -> None:
+        """copy.copy of a bound method is bound to the same instance and cache."""
+        account = Account("ann")
+        method: Any = account.greeting
+        method()
+        assert copy.copy(method)() == "hello ann"
+        assert copy.copy(method).__self__ is account
+        assert account.runs == 1
+
+    async def test_async_method(self) -> None:
+        """The same holds for async_cache methods."""
+        callbacks: dict[str, Any] = {"greet": Account("ann").agreeting}
+        assert await callbacks["greet"]() == "hello ann"
+        clone = copy.deepcopy(callbacks)
+        clone["greet"].__self__.owner = "bob"
+        assert await clone["greet"]() == "hello bob"
+        assert await callbacks["greet"]() == "hello ann"
+
+    def test_value_cached_instance(self) -> None:
+        """A method cached by value deep-copies with its instance too."""
+        method: Any = Point(2).double
+        assert copy.deepcopy(method)() == 4
+        assert copy.deepcopy(method).__self__ == Point(2)

@@ -177,9 +177,20 @@ class _Builder:
                 expires=ttl is not None,
             )
 
-    def build(self, *, method: bool) -> tuple[Callable[..., Any], Memo, Callable[..., Any]]:
-        """Return a new wrapper with its own memo, and its key function."""
+    def build(
+        self,
+        *,
+        method: bool,
+        owner: weakref.ref[Any] | None = None,
+        rebind: Callable[[Any], Any] | None = None,
+    ) -> tuple[Callable[..., Any], Memo, Callable[..., Any]]:
+        """Return a new wrapper with its own memo, and its key function.
+
+        A method's wrapper (``method``) serves the instance ``owner`` refers to, and hands a
+        call on any other instance to ``rebind(instance)``.
+        """
         make = self.make_method if method else self.make
+        extra = {"owner": owner, "rebind": rebind} if method else {}
         assert make is not None  # noqa: S101 - only methods are built with method=True
         wrapper: Any
         if not self.fast:
@@ -219,6 +230,7 @@ class _Builder:
                 land=memo.land,
                 adopt=memo.adopt,
                 func=self.func,
+                **extra,
             )
         functools.update_wrapper(wrapper, self.func)
 
@@ -363,7 +375,7 @@ class _CachedMethod(functools.partial[Any]):
                 ) from None
             self._by_value.add(kind)
             return _BoundByValue(self.func, instance)
-        state = (ref, *self._builder.build(method=True))
+        state = (ref, *self._builder.build(method=True, owner=ref, rebind=self.__get__))
         current = self._instances.setdefault(key, state)
         if current[0]() is not instance:  # pragma: no cover - an id reused before the callback ran
             self._instances[key] = current = state

@@ -202,8 +202,10 @@ def compile_wrapper(
     ident), ``register`` (the registry's ``setdefault``), ``count_miss``, ``acquire`` and
     ``release`` (the cache's lock), ``flights`` (the registry), ``data`` (the store's dict),
     ``insert`` (``put``), ``publish``, ``land`` and ``adopt`` (of ``Memo``) and
-    ``func`` -- and returns the wrapper and ``keyof``, which maps the same arguments to their
-    key (for ``cache_invalidate``).
+    ``func``; with ``method``, ``owner`` (a weak reference to the instance whose cache this
+    is) and ``rebind`` (the descriptor's ``__get__``, for a call on any other instance) --
+    and returns the wrapper and ``keyof``, which maps the same arguments to their key (for
+    ``cache_invalidate``).
 
     Args:
         params: The decorated function's parameters.
@@ -289,7 +291,17 @@ def compile_wrapper(
             raise {p}unhashable({p}error, {labelled})  # it sets __cause__
         return {wait}{p}fetch({k}, {args}, {kwargs})"""
     else:
-        body = f"""{bind_key}
+        guard = ""
+        if method:
+            # A bound method rebuilt over another instance (copy.deepcopy makes
+            # MethodType(this wrapper, the copy)) must use that instance's own cache.
+            wait = "await " if is_async else ""
+            guard = f"""
+        if {p}owner() is not {names[0]}:
+            return {wait}{p}rebind({names[0]})({_forward(params[1:])})"""
+            bindings += ["owner", "rebind"]
+            factory_params += [f"{p}owner", f"{p}rebind"]
+        body = f"""{guard}{bind_key}
         try:
             {p}value, {p}expiry, {p}stored = {p}get({k}, {p}absent)
             if {live}:
