@@ -55,6 +55,11 @@ async def open_database_async() -> AsyncIterator[Database]:
     yield Database()
 
 
+@contextlib.contextmanager
+def database_session() -> Iterator[Database]:
+    yield Database()
+
+
 async def make_database() -> Database:
     return Database()
 
@@ -82,6 +87,9 @@ def test_register_chains() -> None:
     # None is a value like any other (not giving instance= is what "no instance" means).
     assert_type(container.register(Database, instance=None), DIContainer)
     assert_type(container.register(Repository, instance=None), DIContainer)
+    # A factory returning a context manager of T (entered by default, or not with enter=False).
+    assert_type(container.register(Database, factory=database_session), DIContainer)
+    assert_type(container.register(Database, factory=database_session, enter=False), DIContainer)
 
 
 def test_resolve_concrete_abstract_and_protocol() -> None:

@@ -24,6 +24,22 @@ Decisions worth knowing:
   the one error is raised as is, several are raised as an ``ExceptionGroup``; when the body
   raised, its exception propagates instead, with each finaliser error logged and added to it
   as a note. ``KeyboardInterrupt``, ``SystemExit`` and cancellation always win.
+- **Context-manager factories**: a ``factory=`` whose result is a context manager (a
+  connection, ``contextlib.closing(...)``, a ``@contextmanager`` function's result) is entered
+  when the service is built, and the service is what ``__enter__`` returns; it is exited when
+  its owner ends, with the generator factories of the same owner, newest first, and sees the
+  body's exception as they do (it cannot swallow it). ``aresolve`` enters an async context
+  manager with ``await``; the sync ``resolve`` refuses one (``TypeError``), and a scope or
+  container holding one must be closed with ``async with``/``aclose()``. The difference from a
+  generator factory: the factory returns an object the container enters, instead of being
+  the clean-up code itself, so an existing context manager (or a class whose instances are
+  one, given as ``factory=``) needs no wrapper. ``register(..., enter=False)`` returns such a
+  result as it is, not entered and never exited; classes built from ``implementation=`` and
+  ``instance=`` values are never entered. Whether to look is decided once where the types
+  tell: a class given as ``factory=`` builds instances of itself, and a factory whose return
+  hint names a class (``-> Connection``) is taken at its word; only a factory without such a
+  hint (a lambda, ``-> Iterator[X]`` from ``@contextmanager``, ``-> Any``) has each result
+  looked at, so an annotated factory resolves as fast as before.
 - **close()** also forgets the singletons it built, so a later resolve builds new ones.
 - **override(T, replacement)** swaps ``T`` for everything resolved in the block: services
   not built yet, and singletons that depend on ``T`` (rebuilt once inside the block, their

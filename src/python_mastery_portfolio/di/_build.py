@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any
 
 from python_mastery_portfolio._internal.sentinels import MISSING
@@ -29,10 +30,13 @@ from python_mastery_portfolio.exceptions import DependencyError, LifetimeError, 
 __all__ = [
     "Dep",
     "Provider",
+    "aentering",
     "async_call",
     "async_only",
     "async_with_finaliser",
     "constant",
+    "entering",
+    "may_enter",
     "scoped_provider",
     "singleton_provider",
     "sync_call",
@@ -173,25 +177,49 @@ def _choose(
     return scope
 
 
+def _start(
+    generator: Generator[Any, None, None], target: Any, name: str, sink: FinaliserSink
+) -> Any:
+    """Run ``generator`` to its ``yield``, hand it to ``sink`` and return what it yielded."""
+    try:
+        value = next(generator)
+    except StopIteration:
+        raise chain_error(
+            ResolutionError, (name,), ": its generator factory did not yield"
+        ) from None
+    except _CHAINED as error:
+        raise extend_error(error, name) from error.__cause__
+    except Exception as error:
+        raise resolution_error(name, target, error) from error
+    sink.push(generator, name)
+    return value
+
+
+async def _astart(
+    generator: AsyncGenerator[Any, None], target: Any, name: str, sink: FinaliserSink
+) -> Any:
+    """Run ``generator`` to its ``yield``, hand it to ``sink`` and return what it yielded."""
+    try:
+        value = await anext(generator)
+    except StopAsyncIteration:
+        raise chain_error(
+            ResolutionError, (name,), ": its async generator factory did not yield"
+        ) from None
+    except _CHAINED as error:
+        raise extend_error(error, name) from error.__cause__
+    except Exception as error:
+        raise resolution_error(name, target, error) from error
+    sink.push(generator, name)
+    return value
+
+
 def with_finaliser(
     call: Provider, target: Any, name: str, fixed: FinaliserSink | None, fallback: FinaliserSink
 ) -> Provider:
     """Return a provider that runs a generator factory to its ``yield`` and keeps it to finalise."""
 
     def make(scope: ProviderScope | None) -> Any:
-        generator: Generator[Any, None, None] = call(scope)
-        try:
-            value = next(generator)
-        except StopIteration:
-            raise chain_error(
-                ResolutionError, (name,), ": its generator factory did not yield"
-            ) from None
-        except _CHAINED as error:
-            raise extend_error(error, name) from error.__cause__
-        except Exception as error:
-            raise resolution_error(name, target, error) from error
-        _choose(scope, fixed, fallback).push(generator, name)
-        return value
+        return _start(call(scope), target, name, _choose(scope, fixed, fallback))
 
     return make
 
@@ -215,19 +243,155 @@ def async_with_finaliser(
         return make_sync
 
     async def make(scope: ProviderScope | None) -> Any:
-        generator: AsyncGenerator[Any, None] = await call(scope)
+        return await _astart(await call(scope), target, name, _choose(scope, fixed, fallback))
+
+    return make
+
+
+# What a factory's result is, by its type: 0 nothing to enter, 1 a context manager, 2 an
+# async one, 3 both. Cached because the ABC checks cost about 230 ns per value, more than
+# the whole resolve; cleared when large, as dynamically created classes would grow it.
+_PLAIN, _SYNC_CM, _ASYNC_CM = 0, 1, 2
+_manager_kinds: dict[type, int] = {}
+
+
+def _manager_kind(cls: type) -> int:
+    kind = _manager_kinds.get(cls)
+    if kind is None:
+        kind = (_SYNC_CM if issubclass(cls, AbstractContextManager) else _PLAIN) | (
+            _ASYNC_CM if issubclass(cls, AbstractAsyncContextManager) else _PLAIN
+        )
+        if len(_manager_kinds) >= 512:
+            _manager_kinds.clear()
+        _manager_kinds[cls] = kind
+    return kind
+
+
+def _entered(manager: AbstractContextManager[Any]) -> Generator[Any, None, None]:
+    """Hold ``manager`` entered as a generator factory would; the owner's close exits it.
+
+    The body's exception (thrown in by the finaliser) is handed to ``__exit__`` and always
+    propagates, as with generator factories: a manager cannot swallow it.
+    """
+    value = manager.__enter__()
+    try:
+        yield value
+    except BaseException as error:
+        manager.__exit__(type(error), error, error.__traceback__)
+        raise
+    manager.__exit__(None, None, None)
+
+
+async def _aentered(manager: AbstractAsyncContextManager[Any]) -> AsyncGenerator[Any, None]:
+    """Hold ``manager`` entered with ``async with`` semantics; see :func:`_entered`."""
+    value = await manager.__aenter__()
+    try:
+        yield value
+    except BaseException as error:
+        await manager.__aexit__(type(error), error, error.__traceback__)
+        raise
+    await manager.__aexit__(None, None, None)
+
+
+def may_enter(target: Any, returns: Any) -> bool:
+    """Return whether what ``target`` builds may be a context manager, to check each result.
+
+    A class builds instances of itself, and a factory whose return hint (``returns``) names
+    a class is taken at its word: both are decided now, once. Anything else (no hint, a
+    generic alias such as ``Iterator[X]``, ``Any``, ``object``) is looked at each time.
+    """
+    known = target if isinstance(target, type) else returns
+    if not isinstance(known, type) or known is object:
+        return True
+    return _manager_kind(known) != _PLAIN
+
+
+def entering(
+    target: Callable[..., Any],
+    positional: list[Provider],
+    keyword: list[tuple[str, Provider]],
+    name: str,
+    *,
+    fixed: FinaliserSink | None,
+    fallback: FinaliserSink,
+) -> Provider:
+    """Return a provider calling a factory and entering the context manager it returns.
+
+    The manager is exited with the owner of the service (as a generator factory's
+    finaliser, in the same newest-first order); what ``__enter__`` returns is the service.
+    A value that is no context manager is returned as is. An async-only manager needs
+    ``aresolve``. The call is made here rather than through :func:`sync_call`, saving a
+    frame on the common path (about 50 ns).
+    """
+    reason = (
+        f": the factory of {name} returned an async context manager; resolve it with "
+        "'await container.aresolve(...)' or 'await scope.aresolve(...)'"
+    )
+    kinds = _manager_kinds
+
+    def enter(value: Any, scope: ProviderScope | None) -> Any:
+        kind = _manager_kind(type(value))
+        if not kind:
+            return value
+        if kind & _SYNC_CM:
+            return _start(_entered(value), target, name, _choose(scope, fixed, fallback))
+        raise AsyncServiceError(name + reason, chain=(name,), reason=reason)
+
+    if keyword or len(positional) > 1:
+
+        def make_any(scope: ProviderScope | None) -> Any:
+            try:
+                value = target(
+                    *[dep(scope) for dep in positional], **{k: dep(scope) for k, dep in keyword}
+                )
+            except _CHAINED as error:
+                raise extend_error(error, name) from error.__cause__
+            except Exception as error:
+                raise resolution_error(name, target, error) from error
+            # The common case, a type seen before that is no context manager: a dict lookup.
+            if kinds.get(type(value)) == _PLAIN:
+                return value
+            return enter(value, scope)
+
+        return make_any
+    dep0 = positional[0] if positional else None
+
+    def make(scope: ProviderScope | None) -> Any:
         try:
-            value = await anext(generator)
-        except StopAsyncIteration:
-            raise chain_error(
-                ResolutionError, (name,), ": its async generator factory did not yield"
-            ) from None
+            value = target() if dep0 is None else target(dep0(scope))
         except _CHAINED as error:
             raise extend_error(error, name) from error.__cause__
         except Exception as error:
             raise resolution_error(name, target, error) from error
-        _choose(scope, fixed, fallback).push(generator, name)
-        return value
+        if kinds.get(type(value)) == _PLAIN:
+            return value
+        return enter(value, scope)
+
+    return make
+
+
+def aentering(
+    call: AsyncProvider,
+    target: Any,
+    name: str,
+    fixed: FinaliserSink | None,
+    fallback: FinaliserSink,
+) -> AsyncProvider:
+    """Return the async :func:`entering`: an async context manager is entered with ``await``.
+
+    A manager that is both kinds is entered the async way here, the sync way by
+    :func:`entering`.
+    """
+
+    async def make(scope: ProviderScope | None) -> Any:
+        value = await call(scope)
+        kind = _manager_kind(type(value))
+        if not kind:
+            return value
+        sink = _choose(scope, fixed, fallback)
+        if kind & _ASYNC_CM:
+            return await _astart(_aentered(value), target, name, sink)
+        return _start(_entered(value), target, name, sink)
 
     return make
 

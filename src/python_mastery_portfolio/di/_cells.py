@@ -148,8 +148,8 @@ class Cleanups:
             if not isinstance(finaliser, Generator):
                 failures.append(
                     TypeError(
-                        f"{name} comes from an async generator factory: close with "
-                        "'async with' or 'await ....aclose()'"
+                        f"{name} comes from an async generator factory (or is an async "
+                        "context manager): close with 'async with' or 'await ....aclose()'"
                     )
                 )
                 continue

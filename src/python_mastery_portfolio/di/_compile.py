@@ -16,10 +16,13 @@ from typing import Any
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di._build import (
     Provider,
+    aentering,
     async_call,
     async_only,
     async_with_finaliser,
     constant,
+    entering,
+    may_enter,
     scoped_provider,
     singleton_provider,
     sync_call,
@@ -32,6 +35,7 @@ from python_mastery_portfolio.di._graph import (
     chain_error,
     local_names,
     read_params,
+    read_return,
     service_name,
     unresolvable,
 )
@@ -316,14 +320,24 @@ class Compiler:
         positional, keyword = arrange(
             [(param, None if dep is None else (dep.sync, dep.aprov)) for param, dep in deps]
         )
+        enters = registration.enter and may_enter(
+            target,
+            None if isinstance(target, type) else read_return(target, local_names(self._registry)),
+        )
         make: Provider = async_only(name)
         if kind not in ASYNC_KINDS:
-            make = sync_call(
-                target, [dep[0] for dep in positional], [(k, dep[0]) for k, dep in keyword], name
-            )
+            sync_positional = [dep[0] for dep in positional]
+            sync_keyword = [(k, dep[0]) for k, dep in keyword]
+            if enters:
+                make = entering(
+                    target, sync_positional, sync_keyword, name, fixed=fixed, fallback=self.cleanups
+                )
+            else:
+                make = sync_call(target, sync_positional, sync_keyword, name)
             if kind is Kind.GENERATOR:
                 make = with_finaliser(make, target, name, fixed, self.cleanups)
-        if not asynchronous and kind not in ASYNC_KINDS:
+        # A factory whose result may be an async context manager needs an async path too.
+        if not asynchronous and kind not in ASYNC_KINDS and not enters:
             return make, None
         amake = async_call(target, positional, keyword, name, awaits=kind is Kind.ASYNC)
         if kind in (Kind.GENERATOR, Kind.ASYNC_GENERATOR):
@@ -335,4 +349,6 @@ class Compiler:
                 self.cleanups,
                 asynchronous=kind is Kind.ASYNC_GENERATOR,
             )
+        elif enters:
+            amake = aentering(amake, target, name, fixed, self.cleanups)
         return make, amake

@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 
 from python_mastery_portfolio._internal.callables import is_async_callable
@@ -29,7 +30,15 @@ logger = logging.getLogger(__package__)  # the subpackage is the public logger n
 
 T = TypeVar("T")
 
-_Factory = Callable[..., T | Awaitable[T] | Iterator[T] | AsyncIterator[T]]
+_Factory = Callable[
+    ...,
+    T
+    | Awaitable[T]
+    | Iterator[T]
+    | AsyncIterator[T]
+    | AbstractContextManager[T]
+    | AbstractAsyncContextManager[T],
+]
 
 
 def _is_protocol(cls: type) -> bool:
@@ -129,6 +138,7 @@ class DIContainer(ClosesOnExit):
         scope: LifecycleScope = LifecycleScope.TRANSIENT,
         factory: _Factory[T] | None = None,
         instance: T | None = ...,
+        enter: bool = True,
     ) -> Self: ...
     @overload
     def register(
@@ -139,6 +149,7 @@ class DIContainer(ClosesOnExit):
         scope: LifecycleScope = LifecycleScope.TRANSIENT,
         factory: Callable[..., object] | None = None,
         instance: object = ...,
+        enter: bool = True,
     ) -> Self: ...
     def register(
         self,
@@ -148,6 +159,7 @@ class DIContainer(ClosesOnExit):
         scope: LifecycleScope = LifecycleScope.TRANSIENT,
         factory: Any = None,
         instance: Any = MISSING,
+        enter: bool = True,
     ) -> Self:
         """Register how to build ``service_type``; return the container, so calls chain.
 
@@ -167,6 +179,14 @@ class DIContainer(ClosesOnExit):
             instance: A ready object, always a singleton. ``None`` is a value like any
                 other (``register(Config, instance=None)`` makes ``resolve(Config)``
                 return ``None``); leaving the argument out is what "no instance" means.
+            enter: Enter a context manager that ``factory`` returns (sync, or async under
+                ``aresolve``) and exit it when the service's owner ends, as svcs does; the
+                service is what ``__enter__`` returns. ``enter=False`` returns the manager
+                itself, not entered (a lock, a file or connection the caller manages).
+                Only ``factory=`` results are entered: classes built from
+                ``implementation=`` (or ``service_type``) and ``instance=`` values never are.
+                A factory whose return hint names a class is taken at its word (see the
+                package docstring).
 
         Returns:
             The container.
@@ -187,6 +207,19 @@ class DIContainer(ClosesOnExit):
             ...         return "hello"
             >>> DIContainer().register(Greeter, English).resolve(Greeter).greet()
             'hello'
+
+            A factory returning a context manager is entered, and exited with its owner:
+
+            >>> import contextlib
+            >>> from collections.abc import Iterator
+            >>> @contextlib.contextmanager
+            ... def session() -> Iterator[str]:
+            ...     yield "open"
+            ...     print("closed")
+            >>> with DIContainer().register(str, factory=session).scope() as scope:
+            ...     scope.resolve(str)
+            'open'
+            closed
         """
         registration = self._registration(
             service_type,
@@ -196,6 +229,7 @@ class DIContainer(ClosesOnExit):
             instance=instance,
             cleanups=self._compiler.cleanups,
             frame=None,
+            enter=enter,
         )
         self._compiler.register(registration)
         logger.debug(
@@ -213,6 +247,7 @@ class DIContainer(ClosesOnExit):
         instance: Any,
         cleanups: Cleanups,
         frame: Frame | None,
+        enter: bool = True,
     ) -> Registration:
         # ``None`` is a valid instance: "not given" is MISSING there.
         given = [
@@ -230,6 +265,8 @@ class DIContainer(ClosesOnExit):
             )
         if not isinstance(scope, LifecycleScope):
             raise TypeError(f"scope must be a LifecycleScope, got {scope!r}")
+        if not isinstance(enter, bool):
+            raise TypeError(f"enter must be a bool, got {enter!r}")
         try:
             hash(service_type)
         except TypeError:
@@ -255,6 +292,7 @@ class DIContainer(ClosesOnExit):
                 lifetime=scope,
                 cleanups=cleanups,
                 frame=frame,
+                enter=enter,
             )
         if implementation is None:
             _require_concrete(service_type, "service_type")

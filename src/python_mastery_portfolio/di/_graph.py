@@ -34,6 +34,7 @@ __all__ = [
     "find_problems",
     "local_names",
     "read_params",
+    "read_return",
     "resolution_error",
     "service_name",
     "unresolvable",
@@ -238,6 +239,24 @@ def read_params(target: Callable[..., Any], localns: Mapping[str, Any]) -> tuple
             )
         )
     return tuple(params)
+
+
+def read_return(target: Callable[..., Any], localns: Mapping[str, Any]) -> Any:
+    """Return the evaluated return hint of a factory, or ``None`` when it has none usable.
+
+    Like parameter hints, a hint that cannot be read or evaluated is not an error here: the
+    caller then knows nothing about the result.
+    """
+    try:
+        annotation = inspect.signature(target).return_annotation
+    except (TypeError, ValueError):
+        return None
+    if annotation is inspect.Signature.empty:
+        return None
+    try:
+        return _evaluate(annotation, globals_of(target), localns)
+    except Exception:  # noqa: BLE001 - an unusable hint only means "unknown"
+        return None
 
 
 def unresolvable(param: Param, chain: tuple[str, ...]) -> DependencyError:

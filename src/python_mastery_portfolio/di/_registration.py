@@ -72,7 +72,18 @@ class Frame:
 class Registration:
     """What was registered for one service type."""
 
-    __slots__ = ("cell", "cleanups", "frame", "key", "kind", "lifetime", "name", "params", "target")
+    __slots__ = (
+        "cell",
+        "cleanups",
+        "enter",
+        "frame",
+        "key",
+        "kind",
+        "lifetime",
+        "name",
+        "params",
+        "target",
+    )
 
     def __init__(
         self,
@@ -83,6 +94,7 @@ class Registration:
         lifetime: LifecycleScope,
         cleanups: Cleanups,
         frame: Frame | None,
+        enter: bool = False,
     ) -> None:
         self.key = key
         self.name = service_name(key)
@@ -91,6 +103,8 @@ class Registration:
         self.lifetime = lifetime
         self.cleanups = cleanups
         self.frame = frame
+        # Enter a context manager the factory returns (factories only, see ``register``).
+        self.enter = enter and kind in (Kind.SYNC, Kind.ASYNC)
         self.cell = Cell(target if kind is Kind.INSTANCE else MISSING)
         self.params: tuple[Param, ...] | None = () if kind is Kind.INSTANCE else None
 
