@@ -13,12 +13,16 @@ What a hint means at run time:
 * Classes (``isinstance``, so ``bool`` passes for ``int``, and, following PEP 484's numeric
   tower, ``int`` for ``float`` and ``int``/``float`` for ``complex``); runtime-checkable
   protocols; ``Any``/``object`` (never checked); ``None``.
+* Protocols that are not runtime-checkable, structurally, as typeguard does: every member
+  the protocol declares (its bases' too) must be present, and its methods callable;
+  signatures and the types of data members are not compared.
 * ``X | Y``, ``Optional``, ``Union``, ``Literal`` (value *and* exact type: ``True`` is not
   ``Literal[1]``), ``Annotated`` (metadata ignored), ``NewType`` (its supertype), ``TypeVar``
   (its bound or constraints; a bare one is ``Any``), ``LiteralString`` (``str``), ``Never``.
 * Containers, checked in full, every element, in iteration order: ``list``, ``set``,
   ``frozenset``, ``deque``, ``dict`` and its relatives, ``tuple[T, ...]``, ``tuple[A, B]``,
-  ``TypedDict`` classes, and the ``collections.abc`` ones that can be iterated again
+  ``TypedDict`` classes, ``NamedTuple`` classes (the class, then each annotated field:
+  ``point.x`` in the path), and the ``collections.abc`` ones that can be iterated again
   (``Sequence``, ``MutableSequence``, ``Set``, ``Collection``, ``Mapping``, views...).
 * Files: ``TextIO`` and ``IO[str]`` take any ``io.TextIOBase`` (``open(p)``, ``sys.stdout``,
   ``io.StringIO()``), ``BinaryIO`` and ``IO[bytes]`` any ``io.RawIOBase`` or

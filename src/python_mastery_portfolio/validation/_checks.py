@@ -39,6 +39,7 @@ __all__ = [
     "Failure",
     "FixedNode",
     "ItemsNode",
+    "NamedTupleNode",
     "Node",
     "PairsNode",
     "RefNode",
@@ -48,6 +49,7 @@ __all__ = [
     "explain",
     "failure_error",
     "io_node",
+    "protocol_node",
     "safe_repr",
     "type_name",
 ]
@@ -466,6 +468,107 @@ class TypedDictNode(Node):
                 if failure is not None:
                     return failure
         return None
+
+
+class NamedTupleNode(Node):
+    """An instance of a ``NamedTuple`` class whose every annotated field passes its node."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, cls: type, fields: dict[str, tuple[int, Node]], name: str) -> None:
+        checks = [(index, node.check) for index, node in fields.values()]
+
+        def check(value: object) -> bool:
+            if not isinstance(value, cls):
+                return False
+            row = typing.cast("tuple[object, ...]", value)
+            for index, field_check in checks:  # noqa: SIM110 - no generator per call
+                if not field_check(row[index]):
+                    return False
+            return True
+
+        super().__init__(name, check, outer=cls)
+        self.fields = fields
+
+    def find(self, value: object, path: str, seen: set[tuple[int, int]]) -> Failure | None:
+        """Return the first failing field, its path written as an attribute (``p.x``)."""
+        if not isinstance(value, typing.cast("type", self.outer)):
+            return path, self.expected, value
+        row = typing.cast("tuple[object, ...]", value)
+        for field, (index, node) in self.fields.items():
+            failure = node.find(row[index], f"{path}.{field}", seen)
+            if failure is not None:
+                return failure
+        return None
+
+
+# What a class body holds that is not a member a protocol asks of its implementations.
+_NOT_MEMBERS = frozenset({
+    "__abstractmethods__", "__annotations__", "__callable_proto_members_only__",
+    "__class_getitem__", "__dict__", "__doc__", "__firstlineno__", "__init__",
+    "__init_subclass__", "__module__", "__new__", "__non_callable_proto_members__",
+    "__orig_bases__", "__parameters__", "__protocol_attrs__", "__qualname__", "__slots__",
+    "__static_attributes__", "__subclasshook__", "__type_params__", "__weakref__",
+    "_is_protocol", "_is_runtime_protocol",
+})  # fmt: skip
+_ROOTS = frozenset({object, typing.Protocol, typing.Generic})
+
+
+def _protocol_members(cls: type) -> dict[str, bool]:
+    """Return the members ``cls`` asks for, each mapped to whether it must be callable."""
+    members: dict[str, bool] = {}
+    for base in cls.__mro__:
+        if base in _ROOTS:
+            continue
+        namespace = vars(base)
+        for name in (*namespace, *namespace.get("__annotations__", {})):
+            if name in members or name in _NOT_MEMBERS or name.startswith("_abc_"):
+                continue
+            attribute = namespace.get(name)
+            # Methods, classmethods and staticmethods must be callable on an implementation;
+            # data members (annotations, properties, plain values) only present.
+            members[name] = callable(attribute) or isinstance(attribute, classmethod | staticmethod)
+    return members
+
+
+class _ProtocolNode(Node):
+    """A structural check of a protocol that is not runtime-checkable: its members present."""
+
+    __slots__ = ("members",)
+
+    def __init__(self, members: dict[str, bool], name: str) -> None:
+        methods = tuple(member for member, is_method in members.items() if is_method)
+        data = tuple(member for member, is_method in members.items() if not is_method)
+
+        def check(value: object) -> bool:
+            for member in methods:
+                if not callable(getattr(value, member, None)):
+                    return False
+            for member in data:  # noqa: SIM110 - no generator per call
+                if not hasattr(value, member):
+                    return False
+            return True
+
+        super().__init__(name, check)
+        self.members = members
+
+    def find(self, value: object, path: str, seen: set[tuple[int, int]]) -> Failure | None:
+        """Name the first member that is missing, or not callable where it must be."""
+        for member, is_method in self.members.items():
+            if not hasattr(value, member):
+                return path, f"{self.expected} (missing member {member!r})", value
+            if is_method and not callable(getattr(value, member)):
+                return path, f"{self.expected} (member {member!r} is not callable)", value
+        return None
+
+
+def protocol_node(cls: type, name: str) -> Node:
+    """Return the structural check of ``cls``, a protocol that is not runtime-checkable.
+
+    Every member the protocol declares, inherited ones included, must be present on the
+    value, and its methods callable, as typeguard checks; signatures are not compared.
+    """
+    return _ProtocolNode(_protocol_members(cls), name)
 
 
 def explain(node: Node, value: object, path: str) -> Failure:

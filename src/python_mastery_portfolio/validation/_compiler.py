@@ -26,6 +26,7 @@ from python_mastery_portfolio.validation._checks import (
     TYPE_ALIAS_TYPE,
     FixedNode,
     ItemsNode,
+    NamedTupleNode,
     Node,
     PairsNode,
     RefNode,
@@ -33,6 +34,7 @@ from python_mastery_portfolio.validation._checks import (
     UnionNode,
     class_node,
     io_node,
+    protocol_node,
     type_name,
 )
 
@@ -101,6 +103,7 @@ class Compiler:
             self.memo[key] = node
             return node
         ref.target = node
+        ref.outer = node.outer  # so a union can blame the recursive member by its shape
         return ref
 
     def _forward(self, hint: str | ForwardRef) -> Node:
@@ -133,13 +136,33 @@ class Compiler:
             if self.lazy:  # its annotations may name classes that do not exist yet
                 return ANY
             return self._memoised(cls, type_name(cls), lambda: self._typeddict(cls))
+        if typing.NamedTuple in getattr(cls, "__orig_bases__", ()) and not self.lazy:
+            return self._memoised(cls, type_name(cls), lambda: self._namedtuple(cls))
+        if _is_structural(cls):
+            return protocol_node(cls, type_name(cls))
         _require_checkable(cls)
         return class_node(PROMOTIONS.get(cls, cls), type_name(cls))
 
-    def _typeddict(self, cls: type) -> Node:
+    def _hints(self, cls: type) -> dict[str, Any]:
+        """Return the resolved annotations of a class, in its module and the function's scope."""
         module = sys.modules.get(cls.__module__)
         globalns = vars(module) if module else None
-        hints = typing.get_type_hints(cls, globalns, dict(self.localns), include_extras=True)
+        return typing.get_type_hints(cls, globalns, dict(self.localns), include_extras=True)
+
+    def _namedtuple(self, cls: type) -> Node:
+        hints = self._hints(cls)
+        fields: dict[str, tuple[int, Node]] = {}
+        names: tuple[str, ...] = cls.__match_args__  # type: ignore[attr-defined]  # a NamedTuple's fields, in order
+        for index, field in enumerate(names):
+            node = self.compile(hints.get(field, Any))
+            if node is not ANY:
+                fields[field] = (index, node)
+        if not fields:  # nothing but the class to check: the wrapper may inline it
+            return class_node(cls, type_name(cls))
+        return NamedTupleNode(cls, fields, type_name(cls))
+
+    def _typeddict(self, cls: type) -> Node:
+        hints = self._hints(cls)
         # Python 3.11 cannot see Required/NotRequired inside string annotations when it
         # computes __required_keys__, so the resolved hints have the last word.
         required = set(getattr(cls, "__required_keys__", ()))
@@ -221,8 +244,12 @@ class Compiler:
         return FixedNode(items, f"tuple[{', '.join(i.expected for i in items) or '()'}]")
 
     def _container(self, origin: type, args: tuple[Any, ...]) -> Node:
-        if typing.is_typeddict(origin):  # a generic TypedDict: its type variables are Any
+        if typing.is_typeddict(origin) or typing.NamedTuple in getattr(
+            origin, "__orig_bases__", ()
+        ):  # a generic TypedDict or NamedTuple: its type variables are Any
             return self._class(origin)
+        if _is_structural(origin):  # a generic protocol: its members, not their types
+            return protocol_node(origin, _hint_name(origin))
         if origin is typing.IO:
             kind = {str: "text", bytes: "binary"}.get(args[0], "any")
             return io_node(kind, f"IO[{_hint_name(args[0])}]")
@@ -289,6 +316,17 @@ def _literal(values: tuple[Any, ...]) -> Node:
         return allowed is not None and value in allowed
 
     return Node(f"Literal[{', '.join(map(repr, values))}]", check)
+
+
+def _is_structural(cls: type) -> bool:
+    """Tell a protocol that isinstance refuses (not runtime-checkable) from other classes."""
+    if typing.Protocol not in cls.__mro__ or cls is typing.Protocol:
+        return False
+    try:
+        isinstance(None, cls)
+    except TypeError:
+        return True
+    return False
 
 
 def _require_checkable(cls: type) -> None:
