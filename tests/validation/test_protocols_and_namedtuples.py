@@ -320,7 +320,7 @@ class TestNamedTuple:
 
         @validate_types
         def move(point: Point, by: int) -> Point:
-            return point._replace(x=point.x + by)
+            return Point(point.x + by, point.y)
 
         assert move(Point(1), 2) == Point(3, 0)
         with pytest.raises(ValidationError, match=r"argument 'point' at point\.x"):
