@@ -563,14 +563,15 @@ class TestInterfaces:
             Repository.helper(1)
         Repository.breaker.reset()
 
-    def test_rejects_generators_and_non_callables(self) -> None:
-        """Generator functions and non-callables cannot be guarded."""
+    def test_guards_generators_and_rejects_non_callables(self) -> None:
+        """Generator functions are guarded over their iteration (issue 16); non-callables fail."""
 
         def numbers() -> Iterator[int]:
             yield 1
 
-        with pytest.raises(TypeError, match="generator"):
-            CircuitBreaker()(numbers)
+        breaker = CircuitBreaker()
+        assert list(breaker(numbers)()) == [1]
+        assert breaker.stats()["successes"] == 1
         with pytest.raises(TypeError, match="callable"):
             CircuitBreaker()(42)  # type: ignore[call-overload]  # the point of the test
 

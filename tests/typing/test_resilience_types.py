@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, assert_type
 
 import pytest
@@ -198,3 +198,26 @@ def test_errors_carry_retry_after() -> None:
         breaker.call(lambda: 1)
     assert_type(opened.value.retry_after, float | None)
     assert opened.value.retry_after == 30.0
+
+
+def test_circuit_breaker_controls_and_generators() -> None:
+    """Forced states, per-state listeners and decorated generators keep their types."""
+    breaker = CircuitBreaker()
+    assert_type(breaker.force_open(), None)
+    assert_type(breaker.force_closed(), None)
+    assert_type(breaker.forced, CircuitState | None)
+    breaker.reset()
+
+    def listener(old: CircuitState, new: CircuitState) -> None:
+        """Hear a transition."""
+
+    assert breaker.on_state(CircuitState.OPEN, listener) is listener  # returned as given
+    assert_type(breaker.remove_listener(listener), bool)
+
+    @breaker
+    def numbers(n: int) -> Iterator[int]:
+        yield from range(n)
+
+    assert_type(numbers(2), Iterator[int])
+    assert list(numbers(2)) == [0, 1]
+    CircuitBreaker(exclude=[TypeError, lambda error: "soft" in str(error)])

@@ -101,9 +101,9 @@ class BreakerAdmission(NamedTuple):
     """The epoch it was admitted in: hand it back with its outcome."""
     state: CircuitState
     """The state it was admitted (or refused) in."""
-    retry_after: float
+    retry_after: float | None
     """When refused: seconds until the circuit turns half-open (0 when the half-open permits
-    are taken)."""
+    are taken; ``None`` while it is forced open, which has no end in sight)."""
 
 
 class CircuitBreakerStats(TypedDict):
@@ -180,7 +180,24 @@ class BreakerStateStore(Protocol):
         ...
 
     def reset(self, policy: BreakerPolicy) -> bool:
-        """Force CLOSED with fresh counts (calls in flight stop counting); return if it moved."""
+        """Force CLOSED with fresh counts (calls in flight stop counting); return if it moved.
+
+        Also ends a hold set by :meth:`force`.
+        """
+        ...
+
+    @property
+    def forced(self) -> CircuitState | None:
+        """The state held by :meth:`force`, or ``None`` when the state machine runs freely."""
+        ...
+
+    def force(self, state: CircuitState, policy: BreakerPolicy) -> bool:
+        """Move to ``state`` (OPEN or CLOSED) and hold it until :meth:`reset`; return if it moved.
+
+        Held OPEN, the circuit never turns HALF_OPEN and :meth:`enter` refuses with
+        ``retry_after=None``; held CLOSED, failures are counted but never open it. Moving
+        starts a new epoch (calls in flight stop counting), and is logged as a transition.
+        """
         ...
 
     def stats(self, policy: BreakerPolicy) -> CircuitBreakerStats:
@@ -266,6 +283,7 @@ class InMemoryBreakerStateStore:
         "_consecutive",
         "_events",
         "_failures",
+        "_forced",
         "_ignored",
         "_lock",
         "_opened",
@@ -284,6 +302,7 @@ class InMemoryBreakerStateStore:
         self.state = _CLOSED
         self.epoch = 0
         self._opened_at = 0.0
+        self._forced: CircuitState | None = None
         self._consecutive = 0
         self._probes = 0
         self._probe_successes = 0
@@ -309,7 +328,11 @@ class InMemoryBreakerStateStore:
             return self.state
         with self._lock:
             now = policy.now()
-            if self.state is _OPEN and now >= self._opened_at + policy.recovery_timeout:
+            if (
+                self.state is _OPEN
+                and self._forced is None
+                and now >= self._opened_at + policy.recovery_timeout
+            ):
                 self._to(_HALF_OPEN, now)
             return self.state
 
@@ -324,6 +347,9 @@ class InMemoryBreakerStateStore:
             state = self.state
             ticket = self.epoch
             if state is _OPEN:
+                if self._forced is not None:
+                    self._rejected += 1
+                    return BreakerAdmission(False, ticket, state, None)  # noqa: FBT003 - a record
                 now = policy.now()
                 remaining = self._opened_at + policy.recovery_timeout - now
                 if remaining > 0:
@@ -381,6 +407,8 @@ class InMemoryBreakerStateStore:
             self._failures += 1
             if ticket != self.epoch:
                 return False
+            if self._forced is not None:
+                return False
             now = policy.now()
             if self.state is _CLOSED:
                 if policy.failure_rate is None:
@@ -420,6 +448,7 @@ class InMemoryBreakerStateStore:
             False
         """
         with self._lock:
+            self._forced = None
             if self.state is not _CLOSED:
                 self._to(_CLOSED, policy.now())
                 return True
@@ -428,6 +457,38 @@ class InMemoryBreakerStateStore:
             if self._window is not None:
                 self._window.clear()
             return False
+
+    @property
+    def forced(self) -> CircuitState | None:
+        """The state held by :meth:`force`, or ``None``.
+
+        Example:
+            >>> InMemoryBreakerStateStore().forced is None
+            True
+        """
+        return self._forced
+
+    def force(self, state: CircuitState, policy: BreakerPolicy) -> bool:
+        """Move to ``state`` and hold it until :meth:`reset`; return whether the state changed.
+
+        Example:
+            >>> store = InMemoryBreakerStateStore()
+            >>> policy = BreakerPolicy(recovery_timeout=0, now=lambda: 0.0)
+            >>> store.force(CircuitState.OPEN, policy), store.current_state(policy)
+            (True, <CircuitState.OPEN: 'open'>)
+            >>> store.enter(policy).retry_after is None
+            True
+        """
+        if state is _HALF_OPEN:
+            raise ValueError(
+                "state must be CircuitState.OPEN or CircuitState.CLOSED, not HALF_OPEN"
+            )
+        with self._lock:
+            self._forced = state
+            if self.state is state:
+                return False
+            self._to(state, policy.now())
+            return True
 
     def stats(self, policy: BreakerPolicy) -> CircuitBreakerStats:
         """Return the counters.

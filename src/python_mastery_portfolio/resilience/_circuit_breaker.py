@@ -26,10 +26,11 @@ after the call, to count the outcome.
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Sequence
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, Self, TypeAlias, TypeVar, overload
@@ -76,6 +77,33 @@ _HALF_OPEN = CircuitState.HALF_OPEN
 StateListener: TypeAlias = Callable[[CircuitState, CircuitState], object]
 """A callback told ``(old, new)`` on every transition."""
 L = TypeVar("L", bound=StateListener)
+
+ExceptionMatch: TypeAlias = type[BaseException] | Callable[[BaseException], bool]
+"""One entry of a mixed ``exceptions=`` or ``exclude=`` list: a type or a predicate."""
+BreakerExceptions: TypeAlias = ExceptionSpec | Sequence[ExceptionMatch]
+"""What ``exceptions=`` and ``exclude=`` take: a type, a tuple of types, a predicate, or a list
+(or tuple) mixing types and predicates, matched when any entry matches."""
+
+
+def _matcher(spec: BreakerExceptions, param: str) -> Callable[[BaseException], bool]:
+    """Compile ``spec``, accepting lists (and tuples) that mix types and predicates."""
+    raw: object = spec
+    if isinstance(raw, list | tuple) and (
+        isinstance(raw, list) or not all(isinstance(item, type) for item in raw)
+    ):
+        entries: Sequence[object] = raw
+        if not entries:
+            raise TypeError(f"{param} must not be an empty list, got {spec!r}")
+        matchers = tuple(
+            exception_matcher(item, param=param)  # type: ignore[arg-type]  # checked there
+            for item in entries
+        )
+
+        def matches_any(error: BaseException) -> bool:
+            return any(match(error) for match in matchers)
+
+        return matches_any
+    return exception_matcher(spec, param=param)  # type: ignore[arg-type]  # lists handled above
 
 
 class CircuitBreakerDecorator(Protocol):
@@ -127,10 +155,11 @@ class CircuitBreaker:
         recovery_timeout: Seconds the circuit stays open before probing (>= 0).
         half_open_max_calls: Probes allowed at a time while half-open (>= 1).
         success_threshold: Consecutive probe successes that close the circuit (>= 1).
-        exceptions: What counts as a failure: an exception type, a tuple of them, or a
-            predicate over the exception.
-        exclude: Exceptions that count as neither failure nor success, in the same forms;
-            they take precedence over ``exceptions``.
+        exceptions: What counts as a failure: an exception type, a tuple of them, a
+            predicate over the exception, or a list mixing types and predicates (any match).
+        exclude: Exceptions that count as neither failure nor success, in the same forms
+            (``exclude=[TypeError, lambda e: e.errno == 2]``); they take precedence over
+            ``exceptions``.
         failure_rate: Share of failures (0 < rate <= 1) that opens the circuit; switches to
             failure-rate mode.
         window: Length in seconds of the failure-rate window (> 0).
@@ -180,8 +209,8 @@ class CircuitBreaker:
         *,
         half_open_max_calls: int = 1,
         success_threshold: int = 1,
-        exceptions: ExceptionSpec = (Exception,),
-        exclude: ExceptionSpec = (),
+        exceptions: BreakerExceptions = (Exception,),
+        exclude: BreakerExceptions = (),
         failure_rate: float | None = None,
         window: float = 60.0,
         minimum_calls: int = 10,
@@ -207,8 +236,8 @@ class CircuitBreaker:
             store = InMemoryBreakerStateStore()
         elif not isinstance(store, BreakerStateStore):
             raise TypeError(f"store must implement the BreakerStateStore protocol, got {store!r}")
-        self._is_failure = exception_matcher(exceptions, param="exceptions")
-        self._is_excluded = None if exclude == () else exception_matcher(exclude, param="exclude")
+        self._is_failure = _matcher(exceptions, "exceptions")
+        self._is_excluded = None if exclude in ((), []) else _matcher(exclude, "exclude")
         self.name: str = name if name is not None else f"CircuitBreaker-{next(_names)}"
         self._policy = BreakerPolicy(
             failure_threshold=failure_threshold,
@@ -221,7 +250,10 @@ class CircuitBreaker:
             now=now_reader(clock),
         )
         self._store = store
-        self._listeners: list[StateListener] = []
+        # (state or None for every state, listener); replaced, never mutated, so that
+        # dispatching reads a consistent tuple without a lock.
+        self._listeners: tuple[tuple[CircuitState | None, StateListener], ...] = ()
+        self._registering = threading.Lock()
         self._dispatching = threading.Lock()
         self._tickets: ContextVar[_Tickets] = ContextVar(f"breaker_{self.name}", default=None)
 
@@ -274,14 +306,111 @@ class CircuitBreaker:
             >>> seen
             ['closed -> open']
         """
-        if not callable(listener):
-            raise TypeError(f"listener must be callable, got {listener!r}")
-        self._listeners.append(listener)
-        return listener
+        return self._add_listener(None, listener)
+
+    @overload
+    def on_state(self, state: CircuitState, listener: L, /) -> L: ...
+    @overload
+    def on_state(self, state: CircuitState, /) -> Callable[[L], L]: ...
+    def on_state(self, state: CircuitState, listener: L | None = None, /) -> Any:
+        """Register ``listener(old, new)`` for the transitions *into* ``state`` only.
+
+        Works as a call or as a decorator (``@breaker.on_state(CircuitState.OPEN)``); the
+        listener runs under the same rules as :meth:`on_state_change`'s, and
+        :meth:`remove_listener` takes it away again at run time.
+
+        Raises:
+            TypeError: If ``state`` is not a :class:`CircuitState` or ``listener`` is not
+                callable.
+
+        Example:
+            >>> breaker = CircuitBreaker(failure_threshold=1)
+            >>> opened = []
+            >>> @breaker.on_state(CircuitState.OPEN)
+            ... def alert(old: CircuitState, new: CircuitState) -> None:
+            ...     opened.append(old)
+            >>> breaker.force_open()
+            >>> breaker.reset()
+            >>> opened
+            [<CircuitState.CLOSED: 'closed'>]
+        """
+        if not isinstance(state, CircuitState):
+            raise TypeError(f"state must be a CircuitState, got {state!r}")
+        if listener is None:
+            return functools.partial(self._add_listener, state)
+        return self._add_listener(state, listener)
+
+    def remove_listener(self, listener: StateListener) -> bool:
+        """Unregister ``listener`` (every registration of it); return whether it was there.
+
+        Example:
+            >>> breaker = CircuitBreaker()
+            >>> listener = breaker.on_state_change(print)
+            >>> breaker.remove_listener(listener), breaker.remove_listener(listener)
+            (True, False)
+        """
+        with self._registering:
+            kept = tuple(entry for entry in self._listeners if entry[1] is not listener)
+            removed = len(kept) != len(self._listeners)
+            self._listeners = kept
+        return removed
 
     def reset(self) -> None:
-        """Force the circuit CLOSED with fresh counts; calls in flight no longer count."""
+        """Close the circuit with fresh counts and end any forced state.
+
+        Calls in flight no longer count.
+
+        Example:
+            >>> breaker = CircuitBreaker()
+            >>> breaker.force_open()
+            >>> breaker.reset()
+            >>> breaker.state, breaker.forced
+            (<CircuitState.CLOSED: 'closed'>, None)
+        """
         if self._store.reset(self._policy):
+            self._dispatch()
+
+    @property
+    def forced(self) -> CircuitState | None:
+        """The state held by :meth:`force_open` or :meth:`force_closed`, else ``None``."""
+        return self._store.forced
+
+    def force_open(self) -> None:
+        """Open the circuit and hold it open until :meth:`reset` (or :meth:`force_closed`).
+
+        No probe is let through however long it stays open; calls fail fast with
+        :class:`CircuitOpenError` whose ``retry_after`` is ``None``. For maintenance windows
+        and kill switches (pybreaker's ``open()``, resilience4j's forced-open state).
+
+        Example:
+            >>> breaker = CircuitBreaker(name="db")
+            >>> breaker.force_open()
+            >>> breaker.call(len, "abc")
+            Traceback (most recent call last):
+            ...
+            python_mastery_portfolio.CircuitOpenError: circuit breaker 'db' is forced open; ...
+        """
+        if self._store.force(_OPEN, self._policy):
+            self._dispatch()
+
+    def force_closed(self) -> None:
+        """Close the circuit and hold it closed until :meth:`reset` (or :meth:`force_open`).
+
+        Every call runs and its outcome is counted in :meth:`stats`, but no failure opens the
+        circuit (resilience4j's disabled state).
+
+        Example:
+            >>> breaker = CircuitBreaker(failure_threshold=1)
+            >>> breaker.force_closed()
+            >>> for _ in range(3):
+            ...     try:
+            ...         breaker.call(int, "x")
+            ...     except ValueError:
+            ...         pass
+            >>> breaker.state, breaker.stats()["failures"]
+            (<CircuitState.CLOSED: 'closed'>, 3)
+        """
+        if self._store.force(_CLOSED, self._policy):
             self._dispatch()
 
     def stats(self) -> CircuitBreakerStats:
@@ -355,10 +484,32 @@ class CircuitBreaker:
     @overload
     def __call__(self, func: Callable[P, R], /) -> Callable[P, R]: ...
     def __call__(self, func: Any, /) -> Any:
-        """Decorate ``func`` (``def`` or ``async def``) so that its calls go through the breaker."""
-        return decorate_function(func, self._wrap, "CircuitBreaker")
+        """Decorate ``func`` so that its calls go through the breaker.
+
+        ``def`` and ``async def`` functions are judged per call; generator and async
+        generator functions over their whole iteration (admitted at the first ``next``,
+        judged when they end; closing one early counts as neither success nor failure).
+
+        Example:
+            >>> breaker = CircuitBreaker(failure_threshold=1)
+            >>> @breaker
+            ... def lines() -> object:
+            ...     yield "a"
+            ...     raise OSError("connection lost")
+            >>> try:
+            ...     list(lines())
+            ... except OSError:
+            ...     pass
+            >>> breaker.state
+            <CircuitState.OPEN: 'open'>
+        """
+        return decorate_function(func, self._wrap, "CircuitBreaker", generators=True)
 
     def _wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.isasyncgenfunction(func):
+            return self._wrap_async_generator(func)
+        if inspect.isgeneratorfunction(func):
+            return self._wrap_generator(func)
         # Bound once here: the wrappers below are the hot path.
         admit = self._admit
         on_error = self._on_error
@@ -401,6 +552,70 @@ class CircuitBreaker:
 
         return wrapper
 
+    def _wrap_generator(
+        self, func: Callable[..., Generator[Any, Any, Any]]
+    ) -> Callable[..., Generator[Any, Any, Any]]:
+        """Cover a generator's whole iteration: admitted at the first ``next``, judged at its end.
+
+        ``send`` and ``throw`` reach the wrapped generator. An exception raised out of it is an
+        outcome like a plain call's; closing it early counts as neither (like a cancelled call).
+        """
+        store = self._store
+        policy = self._policy
+
+        @functools.wraps(func)
+        def generator_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            ticket = store.epoch
+            if store.state is not _CLOSED:
+                ticket = self._admit()
+            try:
+                result = yield from func(*args, **kwargs)
+            except BaseException as error:
+                self._on_error(error, ticket)
+                raise
+            if store.record_success(ticket, policy):
+                self._dispatch()
+            return result
+
+        return generator_wrapper
+
+    def _wrap_async_generator(
+        self, func: Callable[..., AsyncGenerator[Any, Any]]
+    ) -> Callable[..., AsyncGenerator[Any, Any]]:
+        """Cover an async generator's whole iteration, as :meth:`_wrap_generator` does."""
+        store = self._store
+        policy = self._policy
+
+        @functools.wraps(func)
+        async def async_generator_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+            ticket = store.epoch
+            if store.state is not _CLOSED:
+                ticket = self._admit()
+            inner = func(*args, **kwargs)
+            try:
+                try:
+                    item = await inner.__anext__()
+                    while True:
+                        try:
+                            sent = yield item
+                        except GeneratorExit:
+                            raise
+                        except BaseException as thrown:  # noqa: BLE001 - forwarded, as yield from does
+                            item = await inner.athrow(thrown)
+                        else:
+                            item = await inner.asend(sent)
+                except StopAsyncIteration:
+                    pass
+            except BaseException as error:
+                # Closed early (GeneratorExit) or failed: the wrapped one is finished too.
+                await inner.aclose()
+                self._on_error(error, ticket)
+                raise
+            if store.record_success(ticket, policy):
+                self._dispatch()
+
+        return async_generator_wrapper
+
     def __enter__(self) -> Self:
         store = self._store
         ticket = store.epoch
@@ -439,12 +654,25 @@ class CircuitBreaker:
 
     # -- outcomes and transitions --
 
+    def _add_listener(self, state: CircuitState | None, listener: L) -> L:
+        if not callable(listener):
+            raise TypeError(f"listener must be callable, got {listener!r}")
+        with self._registering:
+            self._listeners = (*self._listeners, (state, listener))
+        return listener
+
     def _admit(self) -> int:
         """Admit a call outside the closed state, returning its epoch, or raise."""
         admission = self._store.enter(self._policy)
         self._dispatch()
         if admission.admitted:
             return admission.ticket
+        if admission.retry_after is None:
+            raise CircuitOpenError(
+                f"circuit breaker {self.name!r} is forced open; reset() ends it",
+                retry_after=None,
+                breaker=self.name,
+            )
         if admission.state is _HALF_OPEN:
             raise CircuitOpenError(
                 f"circuit breaker {self.name!r} is half-open and its "
@@ -480,7 +708,9 @@ class CircuitBreaker:
             try:
                 for old, new in store.drain_transitions():
                     logger.warning("circuit breaker %r: %s -> %s", self.name, old.value, new.value)
-                    for listener in tuple(self._listeners):
+                    for state, listener in self._listeners:
+                        if state is not None and state is not new:
+                            continue
                         try:
                             listener(old, new)
                         except Exception:

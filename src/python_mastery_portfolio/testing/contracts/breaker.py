@@ -3,6 +3,7 @@
 Every :class:`~python_mastery_portfolio.resilience.BreakerStateStore` passes it -- our
 ``InMemoryBreakerStateStore``, the Redis store, your own: the transitions and their log,
 consecutive and failure-rate windows, half-open permit counting, stale tickets, reset,
+forced states,
 statistics and atomic steps under many real threads.
 
 Subclass it in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 import threading
 from typing import Any, get_type_hints
+
+import pytest
 
 from python_mastery_portfolio.resilience import (
     BreakerAdmission,
@@ -293,6 +296,71 @@ class BreakerStateStoreContract:
         assert self.fail(store, policy, 2) == [False, False]
         store.reset(policy)
         assert store.stats(policy)["window_calls"] == 0
+
+    def test_force_open_holds_past_the_recovery_timeout(self) -> None:
+        """Forced OPEN never turns HALF_OPEN and refuses with ``retry_after=None``."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock)
+        assert self.make_store().forced is None
+        assert store.force(OPEN, policy) is True
+        assert (store.forced, store.drain_transitions()) == (OPEN, [(CLOSED, OPEN)])
+        clock.advance(1000)
+        assert store.current_state(policy) is OPEN
+        admission = store.enter(policy)
+        assert (admission.admitted, admission.state, admission.retry_after) == (False, OPEN, None)
+        assert store.stats(policy)["rejected"] == 1
+
+    def test_force_closed_counts_failures_but_never_opens(self) -> None:
+        """Forced CLOSED admits every call and never opens, whatever fails."""
+        clock = ManualClock()
+        store, policy = self.open_store(clock)
+        assert store.force(CLOSED, policy) is True
+        assert store.drain_transitions() == [(OPEN, CLOSED)]
+        assert self.fail(store, policy, 5) == [False] * 5
+        stats = store.stats(policy)
+        assert (stats["state"], stats["failures"]) == (CLOSED, 6)
+
+    def test_force_the_current_state_only_holds_it(self) -> None:
+        """Forcing the state the circuit is in logs nothing and keeps calls in flight counting."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+        ticket = store.epoch
+        assert store.force(CLOSED, policy) is False
+        assert store.drain_transitions() == []
+        assert store.record_failure(ticket, policy) is False
+        assert (store.state, store.forced) == (CLOSED, CLOSED)
+
+    def test_forcing_starts_a_new_epoch(self) -> None:
+        """Calls admitted before a forced move no longer count."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+        before = store.enter(policy).ticket
+        store.force(OPEN, policy)
+        store.force(CLOSED, policy)
+        assert store.record_failure(before, policy) is False
+        assert store.drain_transitions() == [(CLOSED, OPEN), (OPEN, CLOSED)]
+
+    def test_reset_ends_the_hold(self) -> None:
+        """``reset`` closes the circuit and lets the state machine run again."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+        store.force(OPEN, policy)
+        assert store.reset(policy) is True
+        assert (store.state, store.forced) == (CLOSED, None)
+        store.force(CLOSED, policy)
+        assert store.reset(policy) is False
+        assert store.forced is None
+        assert self.fail(store, policy, 1) == [True]
+
+    def test_force_half_open_is_refused(self) -> None:
+        """Only OPEN and CLOSED can be held: HALF_OPEN raises ValueError naming ``state``."""
+        store = self.make_store()
+        with pytest.raises(ValueError, match="state"):
+            store.force(HALF_OPEN, self.policy(ManualClock()))
 
     def test_threads_open_the_circuit_once(self) -> None:
         """Failures recorded by many threads at once open the circuit exactly once."""
