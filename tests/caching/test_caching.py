@@ -31,7 +31,7 @@ THREADS = 100
 
 class TestLRUCacheContract(CacheContract):
     def make_cache(
-        self, maxsize: int = 128, ttl: float | None = None, clock: ManualClock | None = None
+        self, maxsize: int | None = 128, ttl: float | None = None, clock: ManualClock | None = None
     ) -> LRUCache[Any, Any]:
         return LRUCache(maxsize, ttl, clock=clock or ManualClock())
 
@@ -674,7 +674,7 @@ class TestCacheBehaviour:
     @pytest.mark.parametrize(
         ("kwargs", "error", "match"),
         [
-            ({"maxsize": 0}, ValueError, "maxsize"),
+            ({"maxsize": -1}, ValueError, "maxsize"),
             ({"maxsize": 2.5}, TypeError, "maxsize"),
             ({"ttl": 0}, ValueError, "ttl"),
             ({"ttl": -1}, ValueError, "ttl"),
@@ -684,7 +684,7 @@ class TestCacheBehaviour:
             ({"typed": True, "key": hash}, ValueError, "typed"),
         ],
         ids=[
-            "maxsize-zero",
+            "maxsize-negative",
             "maxsize-float",
             "ttl-zero",
             "ttl-negative",

@@ -10,6 +10,7 @@ import pytest
 
 from python_mastery_portfolio.caching import (
     CachedFunction,
+    CacheInfo,
     CacheStats,
     CacheStore,
     LRUCache,
@@ -157,3 +158,25 @@ async def rejected_calls(store: LRUCache[str, int], repo: Repository) -> None:
     _ints: CacheStore[int, int] = LRUCache[str, int]()  # type: ignore[assignment]
     SHARED.stats()["hitrate"]  # type: ignore[typeddict-item]
     label("1")  # type: ignore[arg-type]
+
+
+@cache(maxsize=None)
+def unbounded(x: int) -> int:
+    return x
+
+
+@cache(maxsize=0)
+def uncached(x: int) -> int:
+    return x
+
+
+def test_cache_info_and_contains_types() -> None:
+    """cache_info() is the CacheInfo named tuple; cache_contains takes the call's arguments."""
+    assert_type(unbounded(1), int)
+    assert_type(unbounded.cache_info(), CacheInfo)
+    assert_type(unbounded.cache_info().maxsize, int | None)
+    assert_type(uncached.cache_contains(1), bool)
+    assert_type(Repository().lookup.cache_contains(3, verbose=True), bool)
+    assert_type(LRUCache[str, int](maxsize=None).maxsize, int | None)
+    assert unbounded.cache_info() == CacheInfo(hits=0, misses=1, maxsize=None, currsize=1)
+    assert uncached.cache_contains(1) is False

@@ -5,7 +5,8 @@
 * :func:`cache` -- memoize a ``def`` or ``async def`` function in an :class:`LRUCache`.
 * :func:`async_cache` -- the same, refusing anything but coroutine functions.
 * :class:`CacheStore` -- the protocol of a store the decorators can use (``store=``), which
-  :class:`LRUCache` implements; :class:`CacheStats` -- the statistics every store reports.
+  :class:`LRUCache` implements; :class:`CacheStats` -- the statistics every store reports,
+  and :class:`CacheInfo` -- the same as ``functools.lru_cache``'s ``cache_info()`` tuple.
 * :class:`AsyncCacheStore` -- the awaitable operations of a store that does I/O (Redis):
   :func:`async_cache` awaits them, so a remote lookup never blocks the event loop.
 
@@ -47,10 +48,16 @@ from python_mastery_portfolio.caching._decorators import async_cache, cache
 from python_mastery_portfolio.caching._lru import LRUCache
 from python_mastery_portfolio.caching._memoize import CachedFunction
 from python_mastery_portfolio.caching._property import CachedProperty
-from python_mastery_portfolio.caching._store import AsyncCacheStore, CacheStats, CacheStore
+from python_mastery_portfolio.caching._store import (
+    AsyncCacheStore,
+    CacheInfo,
+    CacheStats,
+    CacheStore,
+)
 
 __all__ = [
     "AsyncCacheStore",
+    "CacheInfo",
     "CacheStats",
     "CacheStore",
     "CachedFunction",

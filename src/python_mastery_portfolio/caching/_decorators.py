@@ -20,7 +20,7 @@ R = TypeVar("R")
 def cache(maxsize: Callable[P, R], /) -> CachedFunction[P, R]: ...
 @overload
 def cache(
-    maxsize: int = 128,
+    maxsize: int | None = 128,
     ttl: float | None = None,
     *,
     typed: bool = False,
@@ -40,11 +40,16 @@ def cache(
     """Memoize a function (``def`` or ``async def``) in a cache store, single-flight.
 
     Usable bare (``@cache``) or called (``@cache(maxsize=256, ttl=3600)``). The wrapper keeps
-    the function's signature and adds ``cache_stats()``, ``cache_clear()`` and
-    ``cache_invalidate(*args, **kwargs)`` (see :class:`CachedFunction`).
+    the function's signature and adds ``cache_stats()``, ``cache_info()`` (the
+    ``functools.lru_cache`` named tuple), ``cache_clear()``,
+    ``cache_invalidate(*args, **kwargs)`` and ``cache_contains(*args, **kwargs)`` (see
+    :class:`CachedFunction`).
 
     Args:
-        maxsize: The most results kept (``>= 1``); the least recently used go first.
+        maxsize: The most results kept; the least recently used go first. ``None`` keeps
+            every result (until its ``ttl``); ``0`` keeps none, as ``lru_cache(maxsize=0)``:
+            every call runs the function (no single-flight, no key built) and counts a
+            miss.
         ttl: Seconds a result stays valid, or ``None`` to keep it until evicted.
         typed: Cache arguments of different types apart (``1``, ``1.0`` and ``True``).
         key: Build the key from the call's arguments yourself (they are passed as bound to
@@ -61,7 +66,7 @@ def cache(
         TypeError: At decoration time, for a wrong option or a generator function, or
             ``store`` with a method; at call time, for an unhashable argument (named in the
             message; nothing is cached).
-        ValueError: If ``maxsize < 1``, ``ttl <= 0``, ``typed`` is combined with ``key``, or
+        ValueError: If ``maxsize < 0``, ``ttl <= 0``, ``typed`` is combined with ``key``, or
             ``store`` with ``maxsize``, ``ttl`` or ``clock``.
 
     Example:
@@ -74,6 +79,10 @@ def cache(
         (9, 9, [3])
         >>> square.cache_invalidate(3), square(3), calls
         (True, 9, [3, 3])
+        >>> square.cache_contains(3), square.cache_contains(x=4)
+        (True, False)
+        >>> square.cache_info()
+        CacheInfo(hits=1, misses=2, maxsize=128, currsize=1)
         >>> square([1])
         Traceback (most recent call last):
         TypeError: ...square: argument 'x' is unhashable (list) and cannot be part of a cache key
@@ -90,6 +99,21 @@ def cache(
         >>> cache(maxsize=10, store=shared)
         Traceback (most recent call last):
         ValueError: maxsize configures the default LRUCache and cannot be combined with store=: ...
+
+        Unbounded, or not caching at all (as ``functools.lru_cache`` allows):
+
+        >>> @cache(maxsize=None)
+        ... def everything(x: int) -> int:
+        ...     return x
+        >>> [everything(x) for x in range(1000)] == list(range(1000))
+        True
+        >>> everything.cache_info().currsize
+        1000
+        >>> @cache(maxsize=0)
+        ... def nothing(x: int) -> int:
+        ...     return x
+        >>> nothing(1), nothing(1), nothing.cache_info()
+        (1, 1, CacheInfo(hits=0, misses=2, maxsize=0, currsize=0))
     """
     if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
         return cache()(maxsize)
@@ -117,7 +141,7 @@ def async_cache(
 ) -> CachedFunction[P, Coroutine[Any, Any, R]]: ...
 @overload
 def async_cache(
-    maxsize: int = 128,
+    maxsize: int | None = 128,
     ttl: float | None = None,
     *,
     typed: bool = False,
@@ -141,7 +165,9 @@ def async_cache(
     With a ``store=`` that is also an :class:`AsyncCacheStore` (``RedisCache`` is), lookups
     and stores are awaited and never block the event loop; any other store's methods are
     called on the loop, so they must be fast, as :class:`LRUCache`'s are.
-    ``cache_invalidate`` and ``cache_clear`` stay synchronous in both cases.
+    ``cache_invalidate``, ``cache_contains``, ``cache_clear`` and ``cache_info`` stay
+    synchronous in both cases. ``maxsize=None`` and ``maxsize=0`` are as for :func:`cache`
+    (``async_lru.alru_cache`` allows both too).
 
     Raises:
         TypeError: At decoration time, if the function is not a coroutine function.

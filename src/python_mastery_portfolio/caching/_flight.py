@@ -18,7 +18,7 @@ import functools
 import logging
 import threading
 from builtins import isinstance, len, list, range, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any, NamedTuple, Protocol
 
 from python_mastery_portfolio._internal.callables import FATAL_EXCEPTIONS
@@ -253,6 +253,16 @@ class Memo:
     def stats(self) -> CacheStats:
         """Return the store's statistics."""
         return self.store.stats()
+
+    def contains(self, key: Any) -> bool:
+        """Return whether the store holds a live value for ``key``, counting nothing.
+
+        ``in`` where the store supports it (it does not refresh recency); else a lookup.
+        """
+        store = self.store
+        if isinstance(store, Container):
+            return key in store
+        return store.lookup(key, MISSING) is not MISSING
 
     def clear(self) -> None:
         """Drop every entry; computations under way will not store their results."""

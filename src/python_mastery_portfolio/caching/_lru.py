@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import sys
 import threading
 from builtins import int, len, next, range, repr, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
 from collections import OrderedDict, deque
@@ -55,16 +56,20 @@ def counter_value(counter: itertools.count[int]) -> int:
     return int(repr(counter)[6:-1])
 
 
-def validate_options(maxsize: int, ttl: float | None, clock: Clock) -> float | None:
+def validate_options(maxsize: int | None, ttl: float | None, clock: Clock) -> float | None:
     """Check the options shared by :class:`LRUCache` and the decorators; return the ttl.
 
+    ``maxsize`` is ``None`` (unbounded), ``0`` (hold nothing) or a positive bound.
+
     Raises:
-        TypeError: If ``maxsize`` is not an int, ``ttl`` not a number or ``clock`` not a Clock.
-        ValueError: If ``maxsize < 1`` or ``ttl <= 0``.
+        TypeError: If ``maxsize`` is not an int or None, ``ttl`` not a number or ``clock``
+            not a Clock.
+        ValueError: If ``maxsize < 0`` or ``ttl <= 0``.
     """
-    if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-        raise TypeError(f"maxsize must be an int, got {maxsize!r}")
-    require_at_least("maxsize", maxsize, 1)
+    if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)):
+        raise TypeError(f"maxsize must be an int or None, got {maxsize!r}")
+    if maxsize is not None:
+        require_at_least("maxsize", maxsize, 0)
     if ttl is not None:
         require_positive("ttl", ttl)
     if not isinstance(clock, Clock):
@@ -113,13 +118,14 @@ class LRUCache(Generic[K, V]):
     module's docstring for how expired entries are found.
 
     Args:
-        maxsize: The most entries held at once (``>= 1``).
+        maxsize: The most entries held at once: ``None`` for no bound, ``0`` to hold
+            nothing (every ``set`` is dropped, every lookup a miss).
         ttl: Seconds an entry lives after it is set, or ``None`` for no expiry.
         clock: The time source for ``ttl``.
 
     Raises:
         TypeError: If an argument has the wrong type.
-        ValueError: If ``maxsize < 1`` or ``ttl <= 0``.
+        ValueError: If ``maxsize < 0`` or ``ttl <= 0``.
 
     It implements :class:`~python_mastery_portfolio.caching.CacheStore`, and the caching
     decorators run their fastest path on it.
@@ -148,6 +154,7 @@ class LRUCache(Generic[K, V]):
         "_hits",
         "_lock",
         "_maxsize",
+        "_maxsize_given",
         "_miss",
         "_misses",
         "_now",
@@ -157,10 +164,12 @@ class LRUCache(Generic[K, V]):
     )
 
     def __init__(
-        self, maxsize: int = 128, ttl: float | None = None, *, clock: Clock = SYSTEM_CLOCK
+        self, maxsize: int | None = 128, ttl: float | None = None, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
         self._ttl = validate_options(maxsize, ttl, clock)
-        self._maxsize = maxsize
+        # The bound the hot paths compare with: an int either way (unbounded: sys.maxsize).
+        self._maxsize = sys.maxsize if maxsize is None else maxsize
+        self._maxsize_given = maxsize
         self._now = now_reader(clock)
         self._data: OrderedDict[Any, list[Any]] = OrderedDict()
         self._queue: deque[list[Any]] = deque()
@@ -175,9 +184,9 @@ class LRUCache(Generic[K, V]):
         self._lock = threading.Lock()
 
     @property
-    def maxsize(self) -> int:
-        """The most entries held at once."""
-        return self._maxsize
+    def maxsize(self) -> int | None:
+        """The most entries held at once, ``None`` if unbounded (``0``: nothing is held)."""
+        return self._maxsize_given
 
     @property
     def ttl(self) -> float | None:
@@ -331,7 +340,7 @@ class LRUCache(Generic[K, V]):
                 "evictions": self._evictions,
                 "expirations": self._expirations,
                 "size": len(self._data),
-                "maxsize": self._maxsize,
+                "maxsize": self._maxsize_given,
             }
 
     def __len__(self) -> int:
@@ -345,7 +354,8 @@ class LRUCache(Generic[K, V]):
         return entry is not None and (entry[1] is NEVER or self._now() < entry[1])
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(maxsize={self._maxsize}, ttl={self._ttl}, size={len(self)})"
+        maxsize, ttl = self._maxsize_given, self._ttl
+        return f"{type(self).__name__}(maxsize={maxsize}, ttl={ttl}, size={len(self)})"
 
     # -- internals, also run by the decorators (see operations()); the caller holds ``_lock``
 
@@ -386,7 +396,7 @@ class LRUCache(Generic[K, V]):
         self._queue.clear()
         self._heap.clear()
 
-    def _put(self, key: Any, value: Any) -> None:  # noqa: PLR0912 - one frame: this is every miss's path
+    def _put(self, key: Any, value: Any) -> None:  # noqa: PLR0912, PLR0915 - one frame: this is every miss's path
         """Store ``value`` under ``key`` with the cache's own ttl: the decorators' path.
 
         :meth:`_insert` specialised for the usual case, where no entry has a ttl of its own
@@ -409,7 +419,10 @@ class LRUCache(Generic[K, V]):
             elif len(data) < self._maxsize:
                 data[key] = entry
             else:
-                victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                try:
+                    victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                except KeyError:  # maxsize 0: nothing is held (a try costs nothing in 3.11)
+                    return
                 victim[1] = _DEAD
                 victim[0] = victim[2] = None
                 self._evictions += 1
@@ -432,7 +445,10 @@ class LRUCache(Generic[K, V]):
             if queue and queue[0][1] <= now:
                 self._purge(now)
             if len(data) >= self._maxsize:
-                victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                try:
+                    victim = data.popitem(False)[1]  # noqa: FBT003 - a keyword costs 25 ns here
+                except KeyError:  # maxsize 0
+                    return
                 if queue and queue[0] is victim:
                     queue.popleft()  # the oldest is often the least recently used too
                 victim[1] = _DEAD
@@ -472,7 +488,10 @@ class LRUCache(Generic[K, V]):
             if (queue and queue[0][1] <= now) or (heap and heap[0][2][1] <= now):
                 self._purge(now)
             if len(data) >= self._maxsize:
-                victim = data.popitem(last=False)[1]
+                try:
+                    victim = data.popitem(last=False)[1]
+                except KeyError:  # maxsize 0
+                    return
                 if queue and queue[0] is victim:
                     queue.popleft()  # the oldest is often the least recently used too
                 self._kill(victim)

@@ -28,7 +28,12 @@ from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching._amemo import AsyncStoreMemo
 from python_mastery_portfolio.caching._flight import Memo, locked_operations
 from python_mastery_portfolio.caching._lru import NEVER, LRUCache, validate_options
-from python_mastery_portfolio.caching._store import AsyncCacheStore, CacheStats, CacheStore
+from python_mastery_portfolio.caching._store import (
+    AsyncCacheStore,
+    CacheInfo,
+    CacheStats,
+    CacheStore,
+)
 from python_mastery_portfolio.caching._wrapper_source import compile_wrapper
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 
@@ -80,6 +85,14 @@ class CachedFunction(Protocol[P, R_co]):
         """Drop the result cached for these arguments; return whether there was one."""
         ...
 
+    def cache_info(self) -> CacheInfo:
+        """Return the statistics as ``functools.lru_cache``'s ``cache_info()`` tuple."""
+        ...
+
+    def cache_contains(self, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Return whether a live result is cached for these arguments, counting nothing."""
+        ...
+
     @overload
     def __get__(self, instance: None, owner: type[Any] | None = None, /) -> Self: ...
     @overload
@@ -128,7 +141,7 @@ class _Builder:
         self,
         func: Callable[..., Any],
         *,
-        maxsize: int,
+        maxsize: int | None,
         ttl: float | None,
         clock: Clock,
         typed: bool,
@@ -232,16 +245,49 @@ class _Builder:
                 func=self.func,
                 **extra,
             )
+            if self.maxsize == 0:
+                wrapper = _passthrough(self.func, ops.miss, is_async=self.is_async)
         functools.update_wrapper(wrapper, self.func)
 
         def cache_invalidate(*args: Any, **kwargs: Any) -> bool:
             """Drop the result cached for these arguments; return whether there was one."""
             return memo.invalidate(keyof(*args, **kwargs))
 
+        def cache_contains(*args: Any, **kwargs: Any) -> bool:
+            """Return whether a live result is cached for these arguments, counting nothing."""
+            return memo.contains(keyof(*args, **kwargs))
+
+        def cache_info() -> CacheInfo:
+            """Return the statistics as ``functools.lru_cache``'s ``cache_info()`` does."""
+            return CacheInfo.from_stats(memo.stats())
+
         wrapper.cache_stats = memo.stats
         wrapper.cache_clear = memo.clear
         wrapper.cache_invalidate = cache_invalidate
+        wrapper.cache_contains = cache_contains
+        wrapper.cache_info = cache_info
         return wrapper, memo, keyof
+
+
+def _passthrough(func: Callable[..., Any], miss: Callable[[], object], *, is_async: bool) -> Any:
+    """Return a wrapper that calls ``func`` every time, counting a miss: ``maxsize=0``.
+
+    As ``functools.lru_cache(maxsize=0)``: no key is built and nothing is shared, so
+    concurrent calls each run the function.
+    """
+    if is_async:
+
+        async def awrapper(*args: Any, **kwargs: Any) -> Any:
+            miss()
+            return await func(*args, **kwargs)
+
+        return awrapper
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        miss()
+        return func(*args, **kwargs)
+
+    return wrapper
 
 
 def _forget(instances: dict[int, Any], key: int, ref: weakref.ref[Any]) -> None:
@@ -302,6 +348,15 @@ class _BoundByValue(functools.partial[Any]):
         """Drop the result cached for this instance and these arguments."""
         dropped: bool = self._wrapper.cache_invalidate(self.args[0], *args, **kwargs)
         return dropped
+
+    def cache_contains(self, *args: Any, **kwargs: Any) -> bool:
+        """Return whether a result is cached for this instance and these arguments."""
+        found: bool = self._wrapper.cache_contains(self.args[0], *args, **kwargs)
+        return found
+
+    def cache_info(self) -> CacheInfo:
+        """Return the shared cache's statistics as ``functools``' ``cache_info()`` does."""
+        return CacheInfo.from_stats(self.cache_stats())
 
     def __repr__(self) -> str:
         return f"<bound cached method {self.func.__qualname__} of {self.args[0]!r}>"
@@ -418,6 +473,21 @@ class _CachedMethod(functools.partial[Any]):
             dropped = state[2].invalidate(state[3](*args[1:], **kwargs)) or dropped
         return dropped
 
+    def cache_contains(self, *args: Any, **kwargs: Any) -> bool:
+        """Return whether a result is cached for ``(instance, *args)``, counting nothing."""
+        if self._shared.contains(self._shared_keyof(*args, **kwargs)):
+            return True
+        state = self._instances.get(id(args[0])) if args else None
+        return (
+            state is not None
+            and state[0]() is args[0]
+            and state[2].contains(state[3](*args[1:], **kwargs))
+        )
+
+    def cache_info(self) -> CacheInfo:
+        """Return :meth:`cache_stats` as ``functools``' ``cache_info()`` named tuple."""
+        return CacheInfo.from_stats(self.cache_stats())
+
     def __copy__(self) -> Self:
         """Return this method itself: one cache per method, as functools' wrappers do."""
         return self
@@ -439,7 +509,7 @@ def decorate(
     func: Callable[..., Any],
     decorator: str,
     *,
-    maxsize: int,
+    maxsize: int | None,
     ttl: float | None,
     clock: Clock,
     typed: bool,
@@ -485,7 +555,7 @@ def decorate(
 
 def validate_decorator(
     maxsize: Any, ttl: Any, clock: Any, *, typed: bool, key: object, store: object
-) -> tuple[int, float | None, Clock]:
+) -> tuple[int | None, float | None, Clock]:
     """Check the decorators' options (see :func:`validate_options`); return maxsize, ttl, clock.
 
     ``maxsize``, ``ttl`` and ``clock`` are :data:`MISSING` when not given: they configure

@@ -8,9 +8,9 @@ implement it as well as :class:`~python_mastery_portfolio.caching.LRUCache` does
 
 from __future__ import annotations
 
-from typing import Protocol, TypedDict, TypeVar, runtime_checkable
+from typing import NamedTuple, Protocol, TypedDict, TypeVar, runtime_checkable
 
-__all__ = ["AsyncCacheStore", "CacheStats", "CacheStore"]
+__all__ = ["AsyncCacheStore", "CacheInfo", "CacheStats", "CacheStore"]
 
 K_contra = TypeVar("K_contra", contravariant=True)
 V = TypeVar("V")
@@ -28,7 +28,7 @@ class CacheStats(TypedDict):
         evictions: Live entries dropped to make room.
         expirations: Expired entries dropped.
         size: Live entries held now.
-        maxsize: The most entries held at once.
+        maxsize: The most entries held at once; ``None`` if unbounded.
 
     Example:
         >>> from python_mastery_portfolio.caching import LRUCache
@@ -43,7 +43,48 @@ class CacheStats(TypedDict):
     evictions: int
     expirations: int
     size: int
-    maxsize: int
+    maxsize: int | None
+
+
+class CacheInfo(NamedTuple):
+    """The ``functools.lru_cache`` view of a cache's statistics, as ``cache_info()`` returns it.
+
+    Shaped as ``functools.lru_cache``'s own ``cache_info()``, field for field, so that code
+    written for it reads ours unchanged. ``hits`` and ``misses`` count as
+    :class:`CacheStats` does.
+
+    Attributes:
+        hits: Calls that did not run the function.
+        misses: Calls that ran it (computations started).
+        maxsize: The most results kept, ``None`` if unbounded.
+        currsize: Results held now.
+
+    Example:
+        >>> from python_mastery_portfolio.caching import cache
+        >>> @cache(maxsize=None)
+        ... def square(x: int) -> int:
+        ...     return x * x
+        >>> square(2), square(2), square(3)
+        (4, 4, 9)
+        >>> square.cache_info()
+        CacheInfo(hits=1, misses=2, maxsize=None, currsize=2)
+    """
+
+    hits: int
+    misses: int
+    maxsize: int | None
+    currsize: int
+
+    @classmethod
+    def from_stats(cls, stats: CacheStats) -> CacheInfo:
+        """Build the named tuple from a store's :class:`CacheStats`.
+
+        Example:
+            >>> from python_mastery_portfolio.caching import LRUCache
+            >>> CacheInfo.from_stats(LRUCache(maxsize=8).stats())
+            CacheInfo(hits=0, misses=0, maxsize=8, currsize=0)
+        """
+        return cls(stats["hits"], stats["misses"], stats["maxsize"], stats["size"])
 
 
 @runtime_checkable

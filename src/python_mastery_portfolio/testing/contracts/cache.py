@@ -201,9 +201,13 @@ class CacheContract(CacheStoreContract):
     """
 
     def make_cache(
-        self, maxsize: int = 128, ttl: float | None = None, clock: ManualClock | None = None
+        self, maxsize: int | None = 128, ttl: float | None = None, clock: ManualClock | None = None
     ) -> Any:
-        """Return a new, empty cache under test (a ``maxsize < 1`` or ``ttl <= 0``: ValueError)."""
+        """Return a new, empty cache under test.
+
+        ``maxsize=None`` is unbounded and ``maxsize=0`` holds nothing; a ``maxsize < 0`` or
+        ``ttl <= 0`` raises ``ValueError``.
+        """
         raise NotImplementedError
 
     def make_store(self) -> CacheStore[Any, Any]:
@@ -446,11 +450,40 @@ class CacheContract(CacheStoreContract):
 
     # -- validation ------------------------------------------------------------------------
 
-    @pytest.mark.parametrize("maxsize", [0, -1], ids=["zero", "negative"])
+    @pytest.mark.parametrize("maxsize", [-1, -100], ids=["minus-one", "negative"])
     def test_rejects_maxsize(self, maxsize: int) -> None:
-        """maxsize must be at least 1."""
+        """maxsize must be None or at least 0."""
         with pytest.raises(ValueError, match="maxsize"):
             self.make_cache(maxsize=maxsize)
+
+    @pytest.mark.parametrize("ttl", [None, 10.0], ids=["no-ttl", "ttl"])
+    def test_maxsize_zero_holds_nothing(self, ttl: float | None) -> None:
+        """maxsize=0 keeps nothing (as lru_cache(maxsize=0)): every lookup is a miss."""
+        cache = self.make_cache(maxsize=0, ttl=ttl)
+        cache.set("a", 1)
+        cache.set("b", 2, ttl=5)
+        assert ("a" in cache, cache.get("a", -1), cache.get("b", -1), len(cache)) == (
+            False,
+            -1,
+            -1,
+            0,
+        )
+        stats = cache.stats()
+        assert (stats["misses"], stats["size"], stats["maxsize"], stats["evictions"]) == (
+            2,
+            0,
+            0,
+            0,
+        )
+
+    def test_maxsize_none_is_unbounded(self) -> None:
+        """maxsize=None never evicts; stats report maxsize None."""
+        cache = self.make_cache(maxsize=None)
+        for key in range(1000):
+            cache.set(key, key)
+        assert (len(cache), cache.get(0), cache.get(999)) == (1000, 0, 999)
+        stats = cache.stats()
+        assert (stats["evictions"], stats["size"], stats["maxsize"]) == (0, 1000, None)
 
     @pytest.mark.parametrize("ttl", [0, -1, float("nan")], ids=["zero", "negative", "nan"])
     def test_rejects_ttl(self, ttl: float) -> None:
