@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import functools
 import threading
-from collections.abc import Iterator
+import typing
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ import pytest
 from python_mastery_portfolio.di import _build as _di_build
 from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
 from python_mastery_portfolio.exceptions import (
+    CircularDependencyError,
+    DependencyError,
     LifetimeError,
     ResolutionError,
     ServiceNotRegisteredError,
@@ -537,3 +540,309 @@ class TestFactoryShapes:
         container.register(tuple, factory=lookup, enter=enter)
         with pytest.raises(ServiceNotRegisteredError, match=r"^tuple -> Dep \(not registered\)"):
             container.resolve(tuple)
+
+
+# -- several implementations of one service type (punq's resolve_all) ------------------------
+
+
+class Plugin:
+    name = "base"
+
+
+class EmailPlugin(Plugin):
+    name = "email"
+
+
+class SmsPlugin(Plugin):
+    name = "sms"
+
+
+class Missing:
+    pass
+
+
+class NeedsMissing(Plugin):
+    name = "needs"
+
+    def __init__(self, missing: Missing) -> None:
+        self.missing = missing
+
+
+class Notifier:
+    def __init__(self, plugins: list[Plugin]) -> None:
+        self.plugins = plugins
+
+
+class SequenceNotifier:
+    def __init__(self, plugins: Sequence[Plugin], legacy: typing.Sequence[Plugin]) -> None:
+        self.plugins, self.legacy = plugins, legacy
+
+
+class OptionalNotifier:
+    def __init__(self, plugins: Sequence[Plugin] = ()) -> None:
+        self.plugins = plugins
+
+
+def names(plugins: Sequence[Plugin]) -> list[str]:
+    return [plugin.name for plugin in plugins]
+
+
+def plugins() -> DIContainer:
+    return (
+        DIContainer()
+        .register(Plugin, EmailPlugin, multiple=True)
+        .register(Plugin, SmsPlugin, multiple=True)
+    )
+
+
+class TestMultiBinding:
+    def test_resolve_all_in_registration_order(self) -> None:
+        container = plugins()
+        assert names(container.resolve_all(Plugin)) == ["email", "sms"]
+        assert [type(p) for p in container.resolve_all(Plugin)] == [EmailPlugin, SmsPlugin]
+
+    def test_each_keeps_its_lifetime_and_the_list_is_new(self) -> None:
+        container = (
+            DIContainer()
+            .register(Plugin, EmailPlugin, multiple=True, scope=SINGLETON)
+            .register(Plugin, SmsPlugin, multiple=True)
+        )
+        first, second = container.resolve_all(Plugin), container.resolve_all(Plugin)
+        assert first is not second
+        assert first[0] is second[0]
+        assert first[1] is not second[1]
+
+    def test_nothing_registered_is_an_empty_list(self) -> None:
+        assert DIContainer().resolve_all(Plugin) == []
+        assert DIContainer().register(Plugin).resolve_all(Plugin) == []
+
+    def test_the_same_class_twice(self) -> None:
+        container = DIContainer().register(Plugin, multiple=True).register(Plugin, multiple=True)
+        assert [type(p) for p in container.resolve_all(Plugin)] == [Plugin, Plugin]
+
+    def test_apart_from_the_plain_registration(self) -> None:
+        container = plugins()
+        with pytest.raises(ServiceNotRegisteredError, match="resolve_all returns"):
+            container.resolve(Plugin)
+        assert Plugin not in container
+        assert Plugin in container.registered_types()
+        container.register(Plugin, SmsPlugin)
+        assert container.resolve(Plugin).name == "sms"
+        assert names(container.resolve_all(Plugin)) == ["email", "sms"]
+        assert container.registered_types() == (Plugin,)
+
+    def test_factories_instances_and_none(self) -> None:
+        marker = EmailPlugin()
+        container = (
+            DIContainer()
+            .register(Plugin, factory=SmsPlugin, multiple=True)
+            .register(Plugin, instance=marker, multiple=True)
+            .register(Plugin, instance=None, multiple=True)
+        )
+        built = container.resolve_all(Plugin)
+        assert isinstance(built[0], SmsPlugin)
+        assert built[1:] == [marker, None]
+
+    def test_list_and_sequence_parameters_receive_them_all(self) -> None:
+        container = plugins().register(Notifier).register(SequenceNotifier)
+        assert names(container.resolve(Notifier).plugins) == ["email", "sms"]
+        notifier = container.resolve(SequenceNotifier)
+        assert names(notifier.plugins) == names(notifier.legacy) == ["email", "sms"]
+
+    def test_a_default_is_kept_when_none_are_registered(self) -> None:
+        container = DIContainer().register(OptionalNotifier)
+        assert container.resolve(OptionalNotifier).plugins == ()
+        container.validate()
+        container.register(Plugin, EmailPlugin, multiple=True)
+        assert names(container.resolve(OptionalNotifier).plugins) == ["email"]
+
+    def test_no_members_and_no_default_is_not_registered(self) -> None:
+        container = DIContainer().register(Notifier)
+        with pytest.raises(ServiceNotRegisteredError, match=r"Notifier -> list\[Plugin\]"):
+            container.resolve(Notifier)
+        with pytest.raises(DependencyError, match=r"Notifier -> list\[Plugin\] \(not registered\)"):
+            container.validate()
+
+    def test_an_explicit_list_registration_wins(self) -> None:
+        mine = [SmsPlugin()]
+        container = plugins().register(list[Plugin], instance=mine).register(Notifier)
+        assert container.resolve(Notifier).plugins is mine
+
+    def test_members_registered_later_are_seen(self) -> None:
+        container = plugins().register(Notifier)
+        assert len(container.resolve(Notifier).plugins) == 2
+        container.register(Plugin, EmailPlugin, multiple=True)
+        assert names(container.resolve(Notifier).plugins) == ["email", "sms", "email"]
+        assert len(container.resolve_all(Plugin)) == 3
+
+    def test_local_classes_in_hints(self) -> None:
+        class Check:
+            pass
+
+        class Runner:
+            def __init__(self, checks: list[Check]) -> None:
+                self.checks = checks
+
+        container = DIContainer().register(Check, multiple=True).register(Runner)
+        assert len(container.resolve(Runner).checks) == 1
+        container.validate()
+
+    def test_scoped_members(self) -> None:
+        container = (
+            DIContainer()
+            .register(Plugin, EmailPlugin, multiple=True, scope=SCOPED)
+            .register(Plugin, SmsPlugin, multiple=True)
+            .register(Notifier)
+        )
+        with pytest.raises(LifetimeError, match=r"Plugin\[0\] is scoped"):
+            container.resolve_all(Plugin)
+        with container.scope() as scope:
+            first = scope.resolve_all(Plugin)
+            assert scope.resolve_all(Plugin)[0] is first[0]
+            assert scope.resolve(Notifier).plugins[0] is first[0]
+        with container.scope() as other:
+            assert other.resolve_all(Plugin)[0] is not first[0]
+
+    def test_a_singleton_cannot_collect_scoped_members(self) -> None:
+        container = (
+            DIContainer()
+            .register(Plugin, EmailPlugin, multiple=True)
+            .register(Plugin, SmsPlugin, multiple=True, scope=SCOPED)
+            .register(Notifier, scope=SINGLETON)
+        )
+        message = r"Notifier -> Plugin\[1\]: singleton Notifier cannot depend on scoped Plugin\[1\]"
+        with container.scope() as scope, pytest.raises(LifetimeError, match=message):
+            scope.resolve(Notifier)
+        with pytest.raises(DependencyError) as caught:
+            container.validate()
+        assert [str(p) for p in caught.value.context["problems"]] == [
+            (
+                "Notifier -> list[Plugin] -> Plugin[1]: "
+                "singleton Notifier cannot depend on scoped Plugin[1]"
+            )
+        ]
+
+    def test_validate_covers_every_member(self) -> None:
+        container = plugins().register(Plugin, NeedsMissing, multiple=True).register(Notifier)
+        with pytest.raises(DependencyError) as caught:
+            container.validate()
+        assert [str(p) for p in caught.value.context["problems"]] == [
+            "Plugin[2] -> Missing (not registered)"
+        ]
+        with pytest.raises(ServiceNotRegisteredError, match=r"^Notifier -> Plugin\[2\] -> Missing"):
+            container.resolve(Notifier)
+        with pytest.raises(ServiceNotRegisteredError, match=r"^Plugin\[2\] -> Missing"):
+            container.resolve_all(Plugin)
+
+    def test_a_cycle_through_the_list(self) -> None:
+        class Loop(Plugin):
+            def __init__(self, others: list[Plugin]) -> None:
+                self.others = others
+
+        container = DIContainer().register(Plugin, Loop, multiple=True)
+        with pytest.raises(CircularDependencyError):
+            container.resolve_all(Plugin)
+        with pytest.raises(DependencyError, match="circular"):
+            container.validate()
+
+    def test_generator_members_are_finalised(self) -> None:
+        log: list[str] = []
+
+        def opened(name: str) -> Any:
+            def factory() -> Iterator[Plugin]:
+                log.append(f"open {name}")
+                yield Plugin()
+                log.append(f"close {name}")
+
+            return factory
+
+        container = (
+            DIContainer()
+            .register(Plugin, factory=opened("a"), multiple=True, scope=SCOPED)
+            .register(Plugin, factory=opened("b"), multiple=True, scope=SCOPED)
+        )
+        with container.scope() as scope:
+            scope.resolve_all(Plugin)
+        assert log == ["open a", "open b", "close b", "close a"]
+
+    def test_close_forgets_singleton_members(self) -> None:
+        container = DIContainer().register(Plugin, multiple=True, scope=SINGLETON)
+        first = container.resolve_all(Plugin)[0]
+        assert container.stats()["singletons"] == 1
+        container.close()
+        assert container.resolve_all(Plugin)[0] is not first
+
+    def test_async_members(self) -> None:
+        async def make_sms() -> Plugin:
+            return SmsPlugin()
+
+        container = (
+            DIContainer()
+            .register(Plugin, EmailPlugin, multiple=True)
+            .register(Plugin, factory=make_sms, multiple=True)
+            .register(Notifier)
+        )
+
+        async def main() -> None:
+            assert names(await container.aresolve_all(Plugin)) == ["email", "sms"]
+            assert names((await container.aresolve(Notifier)).plugins) == ["email", "sms"]
+            async with container.scope() as scope:
+                assert names(await scope.aresolve_all(Plugin)) == ["email", "sms"]
+            assert names(await plugins().aresolve_all(Plugin)) == ["email", "sms"]
+            async with plugins().scope() as scope:
+                assert names(await scope.aresolve_all(Plugin)) == ["email", "sms"]
+
+        asyncio.run(main())
+        with pytest.raises(TypeError, match="aresolve"):
+            container.resolve_all(Plugin)
+
+    def test_override_replaces_them_all_for_the_block(self) -> None:
+        container = plugins().register(Notifier)
+        fake = Plugin()
+        with container.override(Plugin, fake):
+            assert container.resolve_all(Plugin) == [fake]
+            assert container.resolve(Notifier).plugins == [fake]
+            assert container.resolve(Plugin) is fake
+        assert names(container.resolve_all(Plugin)) == ["email", "sms"]
+        assert names(container.resolve(Notifier).plugins) == ["email", "sms"]
+        with pytest.raises(ServiceNotRegisteredError):
+            container.resolve(Plugin)
+
+    def test_override_of_a_plain_registration_is_collected_too(self) -> None:
+        container = DIContainer().register(Plugin).register(OptionalNotifier)
+        with container.override(Plugin, SmsPlugin):
+            assert names(container.resolve_all(Plugin)) == ["sms"]
+            assert names(container.resolve(OptionalNotifier).plugins) == ["sms"]
+        assert container.resolve(OptionalNotifier).plugins == ()
+
+    def test_argument_checks(self) -> None:
+        with pytest.raises(TypeError, match="not a subclass"):
+            DIContainer().register(Plugin, Missing, multiple=True)
+        with pytest.raises(TypeError, match="multiple must be a bool"):
+            DIContainer().register(Plugin, multiple="yes")  # type: ignore[call-overload]
+        with pytest.raises(TypeError, match="hashable"):
+            DIContainer().register([], factory=list, multiple=True)  # type: ignore[call-overload]
+
+    def test_stats_count_each_registration(self) -> None:
+        assert plugins().stats()["registrations"] == 2
+
+    def test_unhashable_or_bare_hints_are_not_collections(self) -> None:
+        class Odd:
+            def __init__(self, bare: Sequence = (), nested: list[list[int]] | None = None) -> None:  # type: ignore[type-arg]  # a bare hint is the point
+                self.bare, self.nested = bare, nested
+
+        def unhashable(items: Any = None) -> int:
+            return 0
+
+        # A hint whose argument is unhashable (``list[[int]]``) cannot name a service.
+        unhashable.__annotations__ = {"items": list[[int]], "return": int}  # type: ignore[misc, valid-type]  # the point
+        container = DIContainer().register(Odd).register(int, factory=unhashable)
+        assert container.resolve(Odd).bare == ()
+        assert container.resolve(int) == 0
+        container.validate()
+
+    def test_concurrent_registrations_keep_every_member(self) -> None:
+        container = DIContainer()
+        run_threads(32, lambda _: container.register(Plugin, EmailPlugin, multiple=True))
+        assert len(container.resolve_all(Plugin)) == 32
+        container.validate()

@@ -208,3 +208,34 @@ def test_override_is_a_context_manager() -> None:
     container = build()
     with container.override(Database, Database()) as nothing:
         assert_type(nothing, None)
+
+
+def test_resolve_all_is_a_list_of_t() -> None:
+    """resolve_all(T) is a list[T], for concrete, abstract and Protocol types alike."""
+    container = (
+        DIContainer()
+        .register(Database, multiple=True)
+        .register(Repository, SqlRepository, multiple=True)
+        .register(Greeter, English, multiple=True)
+        .register(Database, scope=LifecycleScope.SINGLETON)
+    )
+    assert_type(container.resolve_all(Database), list[Database])
+    assert_type(container.resolve_all(Repository), list[Repository])
+    assert_type(container.resolve_all(Greeter), list[Greeter])
+    with container.scope() as scope:
+        assert_type(scope.resolve_all(Database), list[Database])
+    assert [greeter.greet() for greeter in container.resolve_all(Greeter)] == ["hello"]
+
+
+async def test_aresolve_all_is_a_list_of_t() -> None:
+    """aresolve_all(T) awaits to a list[T], on the container and in a scope."""
+    container = DIContainer().register(Database, factory=make_database, multiple=True)
+    assert_type(await container.aresolve_all(Database), list[Database])
+    async with container.scope() as scope:
+        assert_type(await scope.aresolve_all(Database), list[Database])
+
+
+def test_resolve_all_rejects_non_types() -> None:
+    """resolve_all of something that is not a type is a type error."""
+    with contextlib.suppress(Exception):
+        DIContainer().resolve_all(3)  # type: ignore[call-overload]

@@ -40,6 +40,19 @@ Decisions worth knowing:
   hint names a class (``-> Connection``) is taken at its word; only a factory without such a
   hint (a lambda, ``-> Iterator[X]`` from ``@contextmanager``, ``-> Any``) has each result
   looked at, so an annotated factory resolves as fast as before.
+- **Several implementations of one type**: ``register(Plugin, Email, multiple=True)`` adds
+  one more, each with its own lifetime; ``resolve_all(Plugin)`` builds them all, in
+  registration order, as a new list (empty when there is none), and a parameter annotated
+  ``list[Plugin]`` or ``Sequence[Plugin]`` receives the same list. They are apart from the
+  plain registration: ``resolve(Plugin)`` returns what ``register(Plugin, ...)`` without
+  ``multiple`` registered (an error naming ``resolve_all`` when there is none), and
+  registering it does not drop them. A ``list[T]`` parameter with no ``multiple=True``
+  registration of ``T`` is not injected (its default is used, else it is an error, as for
+  any unregistered type: give it ``= ()`` to accept none), and a registration of the
+  ``list[T]`` key itself wins. Errors name each one ``Plugin[index]``; ``validate()`` checks
+  each, and the lists' lifetimes (a singleton cannot collect a scoped one).
+  ``override(Plugin, fake)`` replaces all of them for the block: ``resolve_all`` and every
+  ``list[Plugin]`` parameter see ``[fake]`` alone, and the originals come back after.
 - **close()** also forgets the singletons it built, so a later resolve builds new ones.
 - **override(T, replacement)** swaps ``T`` for everything resolved in the block: services
   not built yet, and singletons that depend on ``T`` (rebuilt once inside the block, their

@@ -9,8 +9,10 @@ found, so none of that is checked again per resolve.
 
 from __future__ import annotations
 
+import collections.abc
 import threading
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from python_mastery_portfolio._internal.sentinels import MISSING
@@ -44,6 +46,7 @@ from python_mastery_portfolio.di._registration import (
     Frame,
     Kind,
     LifecycleScope,
+    Member,
     Node,
     Registration,
     arrange,
@@ -56,6 +59,9 @@ from python_mastery_portfolio.exceptions import (
 )
 
 __all__ = ["Compiler", "Resolver"]
+
+# The hints a parameter collecting every multiple=True registration of T may use.
+_COLLECTIONS = (list, collections.abc.Sequence)
 
 
 class Resolver(dict[Any, Any]):
@@ -94,8 +100,10 @@ class Compiler:
     """
 
     __slots__ = (
+        "_collections",
         "_frames",
         "_generation",
+        "_members",
         "_nodes",
         "_registry",
         "cleanups",
@@ -112,6 +120,10 @@ class Compiler:
         self._registry: dict[Any, Registration] = {}
         self._frames: list[Frame] = []
         self._nodes: dict[Any, Node] = {}
+        # multiple=True registrations: each service type's member keys, in order, and the
+        # compiled "all of them" node of each service type.
+        self._members: dict[Any, list[Member]] = {}
+        self._collections: dict[Any, Node] = {}
         # Bumped by every change; a singleton built for an older generation is not published.
         self._generation = 0
 
@@ -120,6 +132,7 @@ class Compiler:
         self._generation += 1
         self.providers.clear()
         self._nodes.clear()
+        self._collections.clear()
         self.resolver.clear()
 
     # -- registrations ------------------------------------------------------------------------
@@ -147,6 +160,47 @@ class Compiler:
         with self.lock:
             self._registry[registration.key] = registration
             self._invalidate()
+
+    def member_key(self, service: Any) -> Member:
+        """Return the key for the next ``multiple=True`` registration of ``service``."""
+        with self.lock:
+            return Member(service, len(self._members.get(service, ())))
+
+    def register_member(self, registration: Registration) -> None:
+        """Add a ``multiple=True`` registration (its key from :meth:`member_key`)."""
+        key = registration.key
+        with self.lock:
+            self._members.setdefault(key.service, []).append(key)
+            self._registry[key] = registration
+            self._invalidate()
+
+    def service_types(self) -> list[Any]:
+        """Return the service types registered (plainly or as members), in order, once each."""
+        with self.lock:
+            keys = (key.service if isinstance(key, Member) else key for key in self._registry)
+            return list(dict.fromkeys(keys))
+
+    def _members_of(self, service: Any) -> list[Any] | None:
+        """Return the keys ``resolve_all(service)`` builds, or ``None`` when it has none.
+
+        An override of ``service`` stands in for all of them, alone, for its block.
+        """
+        registration = self._registry.get(service)
+        if registration is not None and registration.frame is not None:
+            return [service]
+        members = self._members.get(service)
+        return list(members) if members else None
+
+    def _element(self, key: Any) -> tuple[Any, list[Any]] | None:
+        """Return the service type and member keys a ``list[T]``/``Sequence[T]`` hint collects."""
+        if typing.get_origin(key) not in _COLLECTIONS:
+            return None
+        (element,) = typing.get_args(key) or (None,)
+        try:
+            members = self._members_of(element)
+        except TypeError:  # an unhashable argument cannot be a key
+            return None
+        return None if members is None else (element, members)
 
     def push_override(self, registration: Registration, frame: Frame) -> Registration | None:
         """Put ``registration`` in place for an override block; return what it replaces."""
@@ -185,17 +239,50 @@ class Compiler:
                     registration.cell = Cell()
             self._invalidate()
 
+    def _localns(self) -> dict[str, Any]:
+        return local_names(self.service_types())
+
     def graph(self) -> Graph:
-        """Return each registration's lifetime and parameters, for :func:`find_problems`."""
+        """Return each registration's lifetime and parameters, for :func:`find_problems`.
+
+        A ``list[T]`` or ``Sequence[T]`` parameter collecting ``multiple=True``
+        registrations appears as a transient entry whose parameters are the members.
+        """
         with self.lock:
-            localns = local_names(self._registry)
+            localns = self._localns()
             graph: dict[Any, tuple[str, tuple[Param, ...] | DependencyError]] = {}
             for key, registration in self._registry.items():
                 try:
                     graph[key] = (registration.lifetime.value, self._params(registration, localns))
                 except DependencyError as error:
                     graph[key] = (registration.lifetime.value, error)
+            for entry in list(graph.values()):
+                if isinstance(entry[1], tuple):
+                    self._collection_entries(entry[1], graph)
         return graph
+
+    def _collection_entries(
+        self,
+        params: Iterable[Param],
+        graph: dict[Any, tuple[str, tuple[Param, ...] | DependencyError]],
+    ) -> None:
+        for param in params:
+            if param.key is None or self.registered(param.key):
+                continue
+            found = self._element(param.key)
+            if found is not None:
+                members = tuple(
+                    Param(
+                        name=str(index),
+                        positional_only=False,
+                        keyword_only=False,
+                        key=key,
+                        default=MISSING,
+                        problem=None,
+                    )
+                    for index, key in enumerate(found[1])
+                )
+                graph[param.key] = ("transient", members)
 
     # -- compilation ---------------------------------------------------------------------------
 
@@ -219,7 +306,10 @@ class Compiler:
         chain = (*(service_name(item) for item in path), service_name(key))
         registration = self._registry.get(key)
         if registration is None:
-            raise chain_error(ServiceNotRegisteredError, chain, " (not registered)")
+            reason = " (not registered)"
+            if self._members.get(key):
+                reason = " (not registered; resolve_all returns its multiple=True registrations)"
+            raise chain_error(ServiceNotRegisteredError, chain, reason)
         if key in path:
             raise chain_error(CircularDependencyError, chain, " (circular dependency)")
         path.append(key)
@@ -240,16 +330,60 @@ class Compiler:
     ) -> tuple[Param, ...]:
         if registration.params is None:
             if localns is None:
-                localns = local_names(self._registry)
+                localns = self._localns()
             registration.params = read_params(registration.target, localns)
         return registration.params
 
     def _dependency(self, param: Param, path: list[Any], chain: tuple[str, ...]) -> Node | None:
-        if param.key is not None and self.registered(param.key):
-            return self._compile_node(param.key, path)
+        if param.key is not None:
+            if self.registered(param.key):
+                return self._compile_node(param.key, path)
+            found = self._element(param.key)
+            if found is not None:
+                return self._collection(found[0], found[1], path)
         if param.default is not MISSING:
             return None
         raise unresolvable(param, chain)
+
+    def collect(self, service: Any) -> Node:
+        """Return the compiled node building every ``multiple=True`` registration of ``service``.
+
+        Raises:
+            DependencyError: If one of them cannot be compiled.
+        """
+        node = self._collections.get(service)
+        if node is None:
+            with self.lock:
+                node = self._collection(service, self._members_of(service) or [], [])
+        return node
+
+    def _collection(self, service: Any, keys: list[Any], path: list[Any]) -> Node:
+        """Compile the list of ``keys`` (the members of ``service``), each with its lifetime."""
+        node = self._collections.get(service)
+        if node is not None:
+            return node
+        nodes = [self._compile_node(key, path) for key in keys]
+        providers = [item.sync for item in nodes]
+
+        def provide_all(scope: Any) -> list[Any]:
+            return [provider(scope) for provider in providers]
+
+        aprovide_all: Callable[[Any], Awaitable[Any]] | None = None
+        if any(item.aprov is not None for item in nodes):
+            pairs = [(item.sync, item.aprov) for item in nodes]
+
+            async def aprovide(scope: Any) -> list[Any]:
+                return [
+                    sync(scope) if amake is None else await amake(scope) for sync, amake in pairs
+                ]
+
+            aprovide_all = aprovide
+        scope_path = next((item.scope_path for item in nodes if item.scope_path), None)
+        frames = [item.frame for item in nodes if item.frame is not None]
+        frame = max(frames, key=lambda item: item.depth, default=None)
+        node = Node(provide_all, aprovide_all, scope_path, frame)
+        self._collections[service] = node
+        return node
 
     def _assemble(
         self,

@@ -118,14 +118,17 @@ class DIContainer(ClosesOnExit):
         return self._compiler.registered(service_type)
 
     def registered_types(self) -> tuple[Any, ...]:
-        """Return the registered service types, in registration order.
+        """Return the registered service types, in registration order, each once.
+
+        A type registered only with ``multiple=True`` is listed too (``T in container``
+        is about ``resolve(T)``, so it is ``False`` for such a type).
 
         Example:
             >>> container = DIContainer().register(int, instance=1).register(str, instance="")
             >>> container.registered_types()
             (<class 'int'>, <class 'str'>)
         """
-        return tuple(registration.key for registration in self._compiler.registrations())
+        return tuple(self._compiler.service_types())
 
     # -- registration -----------------------------------------------------------------------
 
@@ -139,6 +142,7 @@ class DIContainer(ClosesOnExit):
         factory: _Factory[T] | None = None,
         instance: T | None = ...,
         enter: bool = True,
+        multiple: bool = False,
     ) -> Self: ...
     @overload
     def register(
@@ -150,6 +154,7 @@ class DIContainer(ClosesOnExit):
         factory: Callable[..., object] | None = None,
         instance: object = ...,
         enter: bool = True,
+        multiple: bool = False,
     ) -> Self: ...
     def register(
         self,
@@ -160,6 +165,7 @@ class DIContainer(ClosesOnExit):
         factory: Any = None,
         instance: Any = MISSING,
         enter: bool = True,
+        multiple: bool = False,
     ) -> Self:
         """Register how to build ``service_type``; return the container, so calls chain.
 
@@ -187,6 +193,11 @@ class DIContainer(ClosesOnExit):
                 ``implementation=`` (or ``service_type``) and ``instance=`` values never are.
                 A factory whose return hint names a class is taken at its word (see the
                 package docstring).
+            multiple: Add one more implementation of ``service_type`` instead of replacing
+                its registration: :meth:`resolve_all` returns them all, in registration
+                order, and a parameter annotated ``list[T]`` or ``Sequence[T]`` receives
+                them. Each keeps its own ``scope``. They are apart from the plain
+                registration, which ``resolve(T)`` returns (see the package docstring).
 
         Returns:
             The container.
@@ -221,17 +232,25 @@ class DIContainer(ClosesOnExit):
             'open'
             closed
         """
-        registration = self._registration(
-            service_type,
-            implementation=implementation,
-            scope=scope,
-            factory=factory,
-            instance=instance,
-            cleanups=self._compiler.cleanups,
-            frame=None,
-            enter=enter,
-        )
-        self._compiler.register(registration)
+        if not isinstance(multiple, bool):
+            raise TypeError(f"multiple must be a bool, got {multiple!r}")
+        compiler = self._compiler
+        with compiler.lock:  # the member's index and its registration go in together
+            registration = self._registration(
+                service_type,
+                implementation=implementation,
+                scope=scope,
+                factory=factory,
+                instance=instance,
+                cleanups=compiler.cleanups,
+                frame=None,
+                enter=enter,
+                member=multiple,
+            )
+            if multiple:
+                compiler.register_member(registration)
+            else:
+                compiler.register(registration)
         logger.debug(
             "registered %s (%s, %s)", registration.name, scope.value, registration.kind.value
         )
@@ -248,6 +267,7 @@ class DIContainer(ClosesOnExit):
         cleanups: Cleanups,
         frame: Frame | None,
         enter: bool = True,
+        member: bool = False,
     ) -> Registration:
         # ``None`` is a valid instance: "not given" is MISSING there.
         given = [
@@ -271,11 +291,12 @@ class DIContainer(ClosesOnExit):
             hash(service_type)
         except TypeError:
             raise TypeError(f"service_type must be hashable, got {service_type!r}") from None
+        key = self._compiler.member_key(service_type) if member else service_type
         if instance is not MISSING:
             if scope is LifecycleScope.SCOPED:
                 raise ValueError("an instance is shared by the container: scope cannot be SCOPED")
             return Registration(
-                service_type,
+                key,
                 instance,
                 kind=Kind.INSTANCE,
                 lifetime=LifecycleScope.SINGLETON,
@@ -286,7 +307,7 @@ class DIContainer(ClosesOnExit):
             if not callable(factory):
                 raise TypeError(f"factory must be callable, got {factory!r}")
             return Registration(
-                service_type,
+                key,
                 factory,
                 kind=_kind_of(factory),
                 lifetime=scope,
@@ -309,7 +330,7 @@ class DIContainer(ClosesOnExit):
                     f"{service_type.__name__}"
                 )
         return Registration(
-            service_type,
+            key,
             implementation,
             kind=Kind.SYNC,
             lifetime=scope,
@@ -369,6 +390,56 @@ class DIContainer(ClosesOnExit):
         if node.aprov is None:
             return node.sync(None)
         return await node.aprov(None)
+
+    @overload
+    def resolve_all(self, service_type: type[T]) -> list[T]: ...
+    @overload
+    def resolve_all(self, service_type: Callable[..., T]) -> list[T]: ...
+    def resolve_all(self, service_type: Any) -> list[Any]:
+        """Return every implementation registered with ``multiple=True``, in registration order.
+
+        Each is built as its own ``scope`` says; a new list each call, empty when there is
+        none. Inside an ``override(service_type, ...)`` block it is the replacement alone.
+
+        Raises:
+            DependencyError: As :meth:`resolve`, for any of them.
+
+        Example:
+            >>> class Plugin:
+            ...     name = "base"
+            >>> class Email(Plugin):
+            ...     name = "email"
+            >>> class Sms(Plugin):
+            ...     name = "sms"
+            >>> container = (
+            ...     DIContainer()
+            ...     .register(Plugin, Email, multiple=True)
+            ...     .register(Plugin, Sms, multiple=True)
+            ... )
+            >>> [plugin.name for plugin in container.resolve_all(Plugin)]
+            ['email', 'sms']
+        """
+        result: list[Any] = self._compiler.collect(service_type).sync(None)
+        return result
+
+    @overload
+    async def aresolve_all(self, service_type: type[T]) -> list[T]: ...
+    @overload
+    async def aresolve_all(self, service_type: Callable[..., T]) -> list[T]: ...
+    async def aresolve_all(self, service_type: Any) -> list[Any]:
+        """Like :meth:`resolve_all`, awaiting async factories on the way.
+
+        Example:
+            >>> import asyncio
+            >>> async def make_number() -> int:
+            ...     return 1
+            >>> container = DIContainer().register(int, factory=make_number, multiple=True)
+            >>> asyncio.run(container.register(int, instance=2, multiple=True).aresolve_all(int))
+            [1, 2]
+        """
+        node = self._compiler.collect(service_type)
+        result: list[Any] = node.sync(None) if node.aprov is None else await node.aprov(None)
+        return result
 
     def scope(self) -> Scope:
         """Return a new :class:`Scope`; use it as ``with`` (or ``async with``) block.

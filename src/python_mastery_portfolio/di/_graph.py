@@ -89,6 +89,10 @@ def service_name(key: Any) -> str:
     """Return the short name used for ``key`` in chains: a class's ``__name__``, else its repr."""
     if isinstance(key, type):
         return key.__name__
+    origin = typing.get_origin(key)
+    if isinstance(origin, type):
+        # ``list[Plugin]``, ``Sequence[Plugin]``: short names inside too.
+        return f"{origin.__name__}[{', '.join(service_name(arg) for arg in typing.get_args(key))}]"
     return repr(key)
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "Frame",
     "Kind",
     "LifecycleScope",
+    "Member",
     "Node",
     "Registration",
     "arrange",
@@ -67,6 +68,23 @@ class Frame:
         self.cleanups = Cleanups()
         # Singletons that depend on an overridden service get a fresh cell per block.
         self.shadows: dict[Registration, Cell] = {}
+
+
+class Member:
+    """The key of one implementation registered with ``multiple=True`` for a service type.
+
+    Each has its own key, so it compiles, caches and finalises like any registration; its
+    name in chains is ``Service[index]``. Compared by identity.
+    """
+
+    __slots__ = ("index", "service")
+
+    def __init__(self, service: Any, index: int) -> None:
+        self.service = service
+        self.index = index
+
+    def __repr__(self) -> str:
+        return f"{service_name(self.service)}[{self.index}]"
 
 
 class Registration:

@@ -190,6 +190,39 @@ class Scope(ClosesOnExit):
             return node.sync(self._state)
         return await node.aprov(self._state)
 
+    @overload
+    def resolve_all(self, service_type: type[T]) -> list[T]: ...
+    @overload
+    def resolve_all(self, service_type: Callable[..., T]) -> list[T]: ...
+    def resolve_all(self, service_type: Any) -> list[Any]:
+        """Return every ``multiple=True`` implementation of ``service_type``, built for this scope.
+
+        Example:
+            >>> from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
+            >>> class Check: ...
+            >>> container = DIContainer().register(
+            ...     Check, scope=LifecycleScope.SCOPED, multiple=True
+            ... )
+            >>> with container.scope() as scope:
+            ...     scope.resolve_all(Check)[0] is scope.resolve_all(Check)[0]
+            True
+        """
+        result: list[Any] = self._compiler.collect(service_type).sync(self._state)
+        return result
+
+    @overload
+    async def aresolve_all(self, service_type: type[T]) -> list[T]: ...
+    @overload
+    async def aresolve_all(self, service_type: Callable[..., T]) -> list[T]: ...
+    async def aresolve_all(self, service_type: Any) -> list[Any]:
+        """Like :meth:`resolve_all`, awaiting async factories on the way."""
+        node = self._compiler.collect(service_type)
+        if node.aprov is None:
+            result: list[Any] = node.sync(self._state)
+        else:
+            result = await node.aprov(self._state)
+        return result
+
     def close(self, error: BaseException | None = None) -> None:
         """End the scope: finalise its generators and forget its instances."""
         self._state.close(error)
