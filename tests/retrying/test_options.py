@@ -37,7 +37,7 @@ class TestDeclaredOnce:
         options_hints = _hints(RetryOptions)
         kwargs_hints = _hints(RetryKwargs)
         assert kwargs_hints == {field.name: options_hints[field.name] for field in fields}
-        assert len(fields) == 11
+        assert len(fields) == 15
         assert RetryKwargs.__required_keys__ == frozenset()
 
     def test_retrying_kwargs_add_name(self) -> None:

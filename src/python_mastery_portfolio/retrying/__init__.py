@@ -27,6 +27,13 @@ All three share one policy and one decision loop, so they behave the same:
   carrying a note (:meth:`BaseException.add_note`) that says how many attempts were made. With
   ``retry_on_result``, a rejected result is retried like a failure and, when attempts run out,
   :class:`~.exceptions.RetryExhaustedError` carries ``last_result`` and ``attempts``.
+* Hooks, each called with a :class:`RetryState`: ``before`` each attempt, ``after`` each
+  retried failure, ``on_retry`` before each wait, ``on_giveup`` when attempts or time run
+  out. A hook that raises stops the retrying: its exception propagates.
+* ``fallback`` (a value, or a callable given the final state) is returned instead of raising
+  when attempts or time run out; errors that are not retried still propagate.
+* Each decorated function has ``statistics`` (attempts, retries, total wait and give-ups of
+  the calls that failed at least once); :func:`retry_statistics` gives a typed snapshot.
 * Before each wait, ``on_retry`` receives a :class:`RetryState` and a WARNING is logged with the
   qualified name, the attempt, the wait and the error. A wait of zero seconds is skipped, so it
   never reaches the clock.
@@ -52,25 +59,30 @@ from python_mastery_portfolio.retrying._decorators import (
     retry,
 )
 from python_mastery_portfolio.retrying._options import (
+    NO_FALLBACK,
     RetryKwargs,
     RetryOptions,
     RetryState,
     Seconds,
 )
+from python_mastery_portfolio.retrying._stats import RetryStatistics, retry_statistics
 from python_mastery_portfolio.retrying._testmode import retry_testing
 
 __all__ = [
+    "NO_FALLBACK",
     "AsyncRetryDecorator",
     "Attempt",
     "RetryDecorator",
     "RetryKwargs",
     "RetryOptions",
     "RetryState",
+    "RetryStatistics",
     "Retrying",
     "RetryingKwargs",
     "Seconds",
     "async_retry",
     "retry",
+    "retry_statistics",
     "retry_testing",
     "retrying",
 ]

@@ -16,6 +16,7 @@ from python_mastery_portfolio.retrying._options import (
     expose_signature,
     options_from,
 )
+from python_mastery_portfolio.retrying._stats import Statistics
 
 __all__ = ["Attempt", "Attempts", "Retrying", "RetryingKwargs", "retrying"]
 
@@ -45,11 +46,14 @@ class Attempts:
 
     __slots__ = ("next_wait", "run")
 
-    def __init__(self, policy: Policy, name: str) -> None:
-        self.run = Run(policy, name, policy.now())
+    def __init__(self, policy: Policy, name: str, stats: Statistics) -> None:
+        self.run = Run(policy, name, policy.now(), stats)
         self.next_wait: float | None = 0.0
 
-    def _start(self) -> Attempt:
+    def _start(self, wait: float) -> Attempt:
+        run = self.run
+        if run.policy.before is not None:
+            run.call_before(wait)
         # Until the attempt exits with a retryable failure, there is no next one.
         self.next_wait = None
         return Attempt(self)
@@ -65,16 +69,26 @@ class Attempts:
         if wait is None:
             raise StopIteration
         if wait:
-            self.run.policy.clock.sleep(wait)
-        return self._start()
+            try:
+                self.run.policy.clock.sleep(wait)
+            except BaseException:
+                self.run.abandon(wait)  # interrupted: the attempt it led to never starts
+                self.run.finish()
+                raise
+        return self._start(wait)
 
     async def __anext__(self) -> Attempt:
         wait = self.next_wait
         if wait is None:
             raise StopAsyncIteration
         if wait:
-            await self.run.policy.clock.asleep(wait)
-        return self._start()
+            try:
+                await self.run.policy.clock.asleep(wait)
+            except BaseException:
+                self.run.abandon(wait)  # cancelled: the attempt it led to never starts
+                self.run.finish()
+                raise
+        return self._start(wait)
 
 
 class Attempt:
@@ -128,10 +142,18 @@ class Attempt:
         if exc is None:
             check = run.policy.check
             if self._has_result and check is not None and check(self._result):
-                attempts.next_wait = run.after_result(self._result)
+                try:
+                    attempts.next_wait = run.after_result(self._result)
+                except BaseException:
+                    run.finish()  # given up, or a hook raised: the loop is over
+                    raise
+            else:
+                run.finish()  # the loop is over
             return False
-        attempts.next_wait = run.after_error(exc)
-        return attempts.next_wait is not None
+        attempts.next_wait = wait = run.after_error(exc)
+        if wait is None:
+            run.finish()
+        return wait is not None
 
     async def __aenter__(self) -> Attempt:
         return self
@@ -157,11 +179,13 @@ class Retrying:
     and reused. Build it with :func:`retrying`.
     """
 
-    __slots__ = ("_name", "_policy")
+    __slots__ = ("_name", "_policy", "statistics")
 
     def __init__(self, policy: Policy, name: str) -> None:
         self._policy = policy
         self._name = name
+        self.statistics = Statistics()
+        """What every run of this policy did, counted as for a decorated function."""
 
     @property
     def options(self) -> RetryOptions:
@@ -174,10 +198,10 @@ class Retrying:
         return self._policy.options
 
     def __iter__(self) -> Iterator[Attempt]:
-        return Attempts(self._policy, self._name)
+        return Attempts(self._policy, self._name, self.statistics)
 
     def __aiter__(self) -> AsyncIterator[Attempt]:
-        return Attempts(self._policy, self._name)
+        return Attempts(self._policy, self._name, self.statistics)
 
     def __repr__(self) -> str:
         return f"<Retrying {self._name} max_attempts={self._policy.options.max_attempts}>"
@@ -204,7 +228,7 @@ def retrying(*args: Any, **options: Unpack[RetryingKwargs]) -> Retrying:
 
     Raises:
         ValueError: If a number is out of range (named in the message).
-        TypeError: If an argument has the wrong type.
+        TypeError: If an argument has the wrong type, or ``fallback`` is given.
 
     Example:
         >>> from python_mastery_portfolio.testing import ManualClock
@@ -221,7 +245,12 @@ def retrying(*args: Any, **options: Unpack[RetryingKwargs]) -> Retrying:
     name = options.pop("name", BLOCK_NAME)
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, got {name!r}")
-    return Retrying(Policy(options_from("retrying", args, options)), name)
+    policy = Policy(options_from("retrying", args, options))
+    if policy.rescues:
+        raise TypeError(
+            "fallback is for retry and async_retry: a retrying block returns nothing to replace"
+        )
+    return Retrying(policy, name)
 
 
 # help(), IDEs and docs show the options, not ``*args, **options``.

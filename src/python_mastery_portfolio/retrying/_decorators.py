@@ -11,7 +11,8 @@ from python_mastery_portfolio._internal.callables import (
     is_async_callable,
     qualified_name,
 )
-from python_mastery_portfolio.retrying._engine import Policy, wrap_callable
+from python_mastery_portfolio.retrying._calls import wrap_callable
+from python_mastery_portfolio.retrying._engine import Policy
 from python_mastery_portfolio.retrying._options import (
     RetryKwargs,
     Seconds,

@@ -1,39 +1,36 @@
 """The retry engine: the compiled policy, the state of one run, and the retried calls.
 
 Every retry form is a thin shell over this module: the decorators wrap functions with
-:func:`wrap_callable`, the block form drives a :class:`Run` one attempt at a time.
+:func:`~._calls.wrap_callable`, the block form drives a :class:`Run` one attempt at a time.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Callable
 from typing import Any, cast
 
-from python_mastery_portfolio._internal.callables import (
-    exception_matcher,
-    is_async_callable,
-    qualified_name,
-)
+from python_mastery_portfolio._internal.callables import exception_matcher
 from python_mastery_portfolio.clock import now_reader
 from python_mastery_portfolio.exceptions import RetryExhaustedError
-from python_mastery_portfolio.retrying._options import RetryOptions, RetryState
+from python_mastery_portfolio.retrying._options import NO_FALLBACK, RetryOptions, RetryState
+from python_mastery_portfolio.retrying._stats import Statistics
 from python_mastery_portfolio.retrying._testmode import TEST_MODE
 
-__all__ = ["Policy", "Run", "retry_after", "wrap_callable"]
+__all__ = ["Policy", "Run", "retry_after"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
-# Tools that introspect defaults (as tenacity users rely on) read them off the wrapper too.
-_ASSIGNED = (*functools.WRAPPER_ASSIGNMENTS, "__defaults__", "__kwdefaults__")
+
+_NUMBER = (int, float)  # built once: ``int | float`` would build a union on every failure
+_INF = math.inf
 
 
 def retry_after(error: BaseException) -> float:
     """Return the error's numeric, non-negative ``retry_after`` attribute, or 0."""
     value = getattr(error, "retry_after", None)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, _NUMBER) and not isinstance(value, bool) and value >= 0:
         try:
             return float(value)
         except OverflowError:  # an int past float range
@@ -46,21 +43,27 @@ class Policy:
 
     Attributes:
         options: The options it was compiled from.
-        timed: Whether a run needs its start time (for ``deadline`` or ``on_retry``); when it
-            does not, a call that succeeds at once reads no clock.
+        rescues: Whether giving up returns the ``fallback`` instead of raising.
+        timed: Whether a run needs its start time (for ``deadline``, a hook or a callable
+            fallback); when it does not, a call that succeeds at once reads no clock.
     """
 
     __slots__ = (
+        "after",
+        "before",
         "check",
         "clock",
         "deadline",
+        "fallback",
         "limit",
         "logger",
         "matches",
         "max_attempts",
         "now",
+        "on_giveup",
         "on_retry",
         "options",
+        "rescues",
         "timed",
         "wait",
     )
@@ -77,10 +80,23 @@ class Policy:
         self.deadline = cast("float | None", options.deadline)  # a float since __post_init__
         self.check = options.retry_on_result
         self.on_retry = options.on_retry
+        self.before = options.before
+        self.after = options.after
+        self.on_giveup = options.on_giveup
+        self.fallback = options.fallback
+        self.rescues = options.fallback is not NO_FALLBACK
         self.clock = options.clock
         self.now: Callable[[], float] = now_reader(options.clock)
         self.logger = options.logger if options.logger is not None else logger
-        self.timed = options.deadline is not None or options.on_retry is not None
+        # Whatever reads the run's elapsed time needs its start; the rest skips the clock.
+        self.timed = (
+            options.deadline is not None
+            or any(
+                hook is not None
+                for hook in (options.on_retry, options.before, options.after, options.on_giveup)
+            )
+            or (self.rescues and callable(options.fallback))
+        )
 
 
 class Run:
@@ -91,38 +107,72 @@ class Run:
         name: The qualified name used in logs and notes.
         policy: The policy it follows.
         start: When the first attempt started (0 when the policy is not timed).
+        stats: Where the run's attempts, waits and give-up are counted, by :meth:`finish`.
+        waited: Seconds of the waits decided so far.
+        final: The state it gave up with, once it has.
     """
 
-    __slots__ = ("attempt", "name", "policy", "start")
+    __slots__ = ("attempt", "final", "name", "policy", "start", "stats", "waited")
 
-    def __init__(self, policy: Policy, name: str, start: float) -> None:
+    def __init__(self, policy: Policy, name: str, start: float, stats: Statistics) -> None:
         self.policy = policy
         self.name = name
         self.start = start
+        self.stats = stats
         self.attempt = 1
+        self.final: RetryState | None = None
+        self.waited = 0.0
+
+    def finish(self) -> None:
+        """Add this run to the statistics; call it once, when the run is over.
+
+        A run counts once a retryable failure was retried or given up on; its attempts are
+        :attr:`attempt` (each retry decided starts one, see :meth:`abandon`).
+        """
+        attempts = self.attempt
+        gave_up = self.final is not None
+        if attempts > 1 or gave_up:
+            self.stats.add(attempts, self.waited, gave_up)
+
+    def abandon(self, wait: float) -> None:
+        """Uncount the attempt a wait of ``wait`` seconds led to: the wait was interrupted."""
+        self.attempt -= 1
+        self.waited -= wait
+
+    def elapsed(self) -> float:
+        """Return the seconds since the first attempt started (0 when the policy is untimed)."""
+        return self.policy.now() - self.start if self.policy.timed else 0.0
+
+    def call_before(self, wait: float) -> None:
+        """Call the ``before`` hook for the attempt about to start after ``wait`` seconds."""
+        self.policy.before(RetryState(self.attempt, wait, None, None, self.elapsed()))  # type: ignore[misc]  # checked by callers
 
     def after_error(self, error: BaseException) -> float | None:
-        """Return the wait before the next attempt, or ``None`` to let ``error`` propagate.
+        """Return the wait before the next attempt, or ``None`` when there is none.
 
-        A retryable error that is given up on gets a note saying how many attempts were made.
+        ``None`` with :attr:`final` unset means ``error`` is not retried; with it set, the run
+        gave up: the error got a note saying how many attempts were made, and the caller
+        returns :meth:`rescue` when the policy :attr:`~Policy.rescues`, or raises.
         """
         if not self.policy.matches(error):
             return None
-        wait, reason = self._decide(retry_after(error))
+        wait, reason = self._decide(retry_after(error), error, None)
         if reason:
             error.add_note(reason)
             return None
         self._announce(wait, error, None)
         return wait
 
-    def after_result(self, result: object) -> float:
-        """Return the wait before retrying a rejected ``result``.
+    def after_result(self, result: object) -> float | None:
+        """Return the wait before retrying a rejected ``result``, or ``None`` to :meth:`rescue`.
 
         Raises:
-            RetryExhaustedError: If no further attempt can be made.
+            RetryExhaustedError: If no further attempt can be made and there is no fallback.
         """
-        wait, reason = self._decide(0.0)
+        wait, reason = self._decide(0.0, None, result)
         if reason:
+            if self.policy.rescues:
+                return None
             raise RetryExhaustedError(
                 f"{reason}; the last result was rejected: {result!r}",
                 last_result=result,
@@ -131,24 +181,43 @@ class Run:
         self._announce(wait, None, result)
         return wait
 
-    def _decide(self, floor: float) -> tuple[float, str]:
+    def rescue(self) -> Any:
+        """Return the fallback for the state the run gave up with (a callable is called)."""
+        fallback = self.policy.fallback
+        return fallback(self.final) if callable(fallback) else fallback
+
+    def _decide(
+        self, floor: float, error: BaseException | None, result: object
+    ) -> tuple[float, str]:
         """Return ``(wait, "")`` to go on, or ``(0, reason)`` to give up."""
         policy = self.policy
         attempt = self.attempt
         if attempt >= policy.max_attempts:
-            return 0.0, self._gave_up("")
+            return 0.0, self._gave_up("", error, result)
         wait = 0.0 if TEST_MODE.settings.waits_off else policy.wait(attempt, floor)
-        if wait == math.inf:
-            return 0.0, self._gave_up(": the next wait would never end")
+        if wait == _INF:
+            return 0.0, self._gave_up(": the next wait would never end", error, result)
         deadline = policy.deadline
         if deadline is not None and policy.now() - self.start + wait > deadline:
             return 0.0, self._gave_up(
-                f": the next attempt could not start within the {deadline:g} s deadline"
+                f": the next attempt could not start within the {deadline:g} s deadline",
+                error,
+                result,
             )
+        if policy.after is not None:
+            policy.after(RetryState(attempt, wait, error, result, self.elapsed()))
         self.attempt = attempt + 1
+        self.waited += wait
         return wait, ""
 
-    def _gave_up(self, why: str) -> str:
+    def _gave_up(self, why: str, error: BaseException | None, result: object) -> str:
+        policy = self.policy
+        state = RetryState(self.attempt, 0.0, error, result, self.elapsed())
+        self.final = state
+        if policy.after is not None:
+            policy.after(state)
+        if policy.on_giveup is not None:
+            policy.on_giveup(state)
         plural = "s" if self.attempt > 1 else ""
         return f"Gave up retrying {self.name} after {self.attempt} attempt{plural}{why}"
 
@@ -166,145 +235,4 @@ class Run:
                 self.name, wait, attempt, policy.limit, result,
             )  # fmt: skip
         if policy.on_retry is not None:
-            elapsed = policy.now() - self.start
-            policy.on_retry(RetryState(attempt, wait, error, result, elapsed))
-
-
-def _retry_sync(
-    run: Run, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], wait: float
-) -> Any:
-    """Wait, then attempt again until success or until ``run`` gives up."""
-    sleep = run.policy.clock.sleep
-    check = run.policy.check
-    while True:
-        if wait:
-            sleep(wait)
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as error:
-            next_wait = run.after_error(error)
-            if next_wait is None:
-                raise
-            wait = next_wait
-        else:
-            if check is None or not check(result):
-                return result
-            wait = run.after_result(result)
-
-
-async def _retry_async(
-    run: Run, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], wait: float
-) -> Any:
-    """Wait, then attempt again until success or until ``run`` gives up (coroutine form)."""
-    asleep = run.policy.clock.asleep
-    check = run.policy.check
-    while True:
-        if wait:
-            await asleep(wait)
-        try:
-            result = await func(*args, **kwargs)
-        except BaseException as error:
-            next_wait = run.after_error(error)
-            if next_wait is None:
-                raise
-            wait = next_wait
-        else:
-            if check is None or not check(result):
-                return result
-            wait = run.after_result(result)
-
-
-def wrap_callable(func: Callable[..., Any], policy: Policy) -> Any:
-    """Return ``func`` wrapped in ``policy``: a coroutine function stays a coroutine function.
-
-    The first attempt runs inline; the loop (and every allocation) waits for a failure. The
-    loop starts outside the ``except`` clause, so later errors do not chain to the first one.
-    Without ``retry_on_result``, ``deadline`` and ``on_retry`` the wrapper is a bare ``try``
-    around the call: no clock reading, no result check.
-    """
-    name = qualified_name(func)
-    if is_async_callable(func):
-        if policy.check is None and not policy.timed:
-            return _async_plain(func, policy, name)
-        return _async_full(func, policy, name)
-    if policy.check is None and not policy.timed:
-        return _sync_plain(func, policy, name)
-    return _sync_full(func, policy, name)
-
-
-def _sync_plain(func: Callable[..., Any], policy: Policy, name: str) -> Any:
-    @functools.wraps(func, _ASSIGNED)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except BaseException as error:
-            run = Run(policy, name, 0.0)
-            wait = run.after_error(error)
-            if wait is None:
-                raise
-        return _retry_sync(run, func, args, kwargs, wait)
-
-    return wrapper
-
-
-def _sync_full(func: Callable[..., Any], policy: Policy, name: str) -> Any:
-    now = policy.now
-    check = policy.check
-
-    @functools.wraps(func, _ASSIGNED)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = now()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as error:
-            run = Run(policy, name, start)
-            wait = run.after_error(error)
-            if wait is None:
-                raise
-        else:
-            if check is None or not check(result):
-                return result
-            run = Run(policy, name, start)
-            wait = run.after_result(result)
-        return _retry_sync(run, func, args, kwargs, wait)
-
-    return wrapper
-
-
-def _async_plain(func: Callable[..., Any], policy: Policy, name: str) -> Any:
-    @functools.wraps(func, _ASSIGNED)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await func(*args, **kwargs)
-        except BaseException as error:
-            run = Run(policy, name, 0.0)
-            wait = run.after_error(error)
-            if wait is None:
-                raise
-        return await _retry_async(run, func, args, kwargs, wait)
-
-    return wrapper
-
-
-def _async_full(func: Callable[..., Any], policy: Policy, name: str) -> Any:
-    now = policy.now
-    check = policy.check
-
-    @functools.wraps(func, _ASSIGNED)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = now()
-        try:
-            result = await func(*args, **kwargs)
-        except BaseException as error:
-            run = Run(policy, name, start)
-            wait = run.after_error(error)
-            if wait is None:
-                raise
-        else:
-            if check is None or not check(result):
-                return result
-            run = Run(policy, name, start)
-            wait = run.after_result(result)
-        return await _retry_async(run, func, args, kwargs, wait)
-
-    return wrapper
+            policy.on_retry(RetryState(attempt, wait, error, result, self.elapsed()))
