@@ -26,10 +26,11 @@ import sys
 import threading
 from builtins import int, len, next, range, repr, type  # noqa: A004, UP029 - a builtin patched with its cached self must not serve its own cache
 from collections import OrderedDict, deque
-from collections.abc import Callable
-from typing import Any, Generic, NamedTuple, TypeVar, overload
+from collections.abc import Callable, ItemsView, Iterator, MutableMapping, ValuesView
+from typing import Any, NamedTuple, TypeVar, overload
 
 from python_mastery_portfolio._internal.checks import require_at_least, require_positive
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching._store import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 
@@ -106,7 +107,7 @@ class LRUOperations(NamedTuple):
     """Remove every entry; lock held."""
 
 
-class LRUCache(Generic[K, V]):
+class LRUCache(MutableMapping[K, V]):
     """Map keys to values, evicting the least recently used and dropping expired entries.
 
     A read refreshes an entry's recency but not its time to live. With the clock at ``t``,
@@ -128,7 +129,13 @@ class LRUCache(Generic[K, V]):
         ValueError: If ``maxsize < 0`` or ``ttl <= 0``.
 
     It implements :class:`~python_mastery_portfolio.caching.CacheStore`, and the caching
-    decorators run their fastest path on it.
+    decorators run their fastest path on it. It is a
+    :class:`~collections.abc.MutableMapping` too, as a ``cachetools`` cache is: ``c[k]``
+    (a counted lookup, like :meth:`get`; ``KeyError`` if absent or expired), ``c[k] = v``,
+    ``del c[k]``, :meth:`pop`, :meth:`setdefault`, ``update``, and iteration over the live
+    keys, least recently used first (a snapshot: safe while other threads use the cache).
+    ``in``, iteration, ``items()`` and ``values()`` count nothing and refresh no entry.
+    :meth:`expire` drops the expired entries now. Caches compare by identity.
 
     Example:
         >>> from python_mastery_portfolio.testing import ManualClock
@@ -142,7 +149,16 @@ class LRUCache(Generic[K, V]):
         'gone'
         >>> users.stats()["hit_rate"]
         0.5
+
+        As a mapping:
+
+        >>> users["user:2"] = 7
+        >>> users.update({"user:3": 8})
+        >>> list(users), users["user:3"], users.pop("user:2"), "user:2" in users
+        (['user:2', 'user:3'], 8, 7, False)
     """
+
+    __hash__ = object.__hash__  # a store is an identity, not a value (Mapping unsets it)
 
     __slots__ = (
         "__weakref__",
@@ -348,6 +364,129 @@ class LRUCache(Generic[K, V]):
             self._purge()
             return len(self._data)
 
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __getitem__(self, key: K) -> V:
+        """Return the live value under ``key``, counting a hit or a miss, like :meth:`get`."""
+        value = self.get(key, MISSING)
+        if value is MISSING:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        """Store ``value`` under ``key`` with the cache's own ttl, like :meth:`set`."""
+        self.set(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        """Remove ``key``; ``KeyError`` if it held no live entry (an expired one goes too)."""
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __iter__(self) -> Iterator[K]:
+        """Iterate over a snapshot of the live keys, least recently used first."""
+        return iter([key for key, _ in self.snapshot()])
+
+    def snapshot(self) -> list[tuple[K, V]]:
+        """Return the live ``(key, value)`` pairs, least recently used first, counting nothing.
+
+        Example:
+            >>> cache: LRUCache[str, int] = LRUCache()
+            >>> cache.update(a=1, b=2)
+            >>> cache.snapshot()
+            [('a', 1), ('b', 2)]
+        """
+        with self._lock:
+            entries = self._entries()
+            now = self._now() if self._queue or self._heap else _DEAD
+        return [(entry[2], entry[0]) for entry in entries if entry[1] > now]
+
+    def items(self) -> ItemsView[K, V]:
+        """Return a view of the live ``(key, value)`` pairs, counting nothing."""
+        return _LiveItems(self)
+
+    def values(self) -> ValuesView[V]:
+        """Return a view of the live values, counting nothing."""
+        return _LiveValues(self)
+
+    @overload
+    def pop(self, key: K) -> V: ...
+    @overload
+    def pop(self, key: K, default: V) -> V: ...
+    @overload
+    def pop(self, key: K, default: T) -> V | T: ...
+    def pop(self, key: K, default: object = MISSING) -> object:
+        """Remove ``key`` and return its live value, or ``default``; count nothing.
+
+        Raises:
+            KeyError: If ``key`` holds no live entry and no ``default`` is given.
+
+        Example:
+            >>> cache: LRUCache[str, int] = LRUCache()
+            >>> cache["a"] = 1
+            >>> cache.pop("a"), cache.pop("a", None)
+            (1, None)
+        """
+        with self._lock:
+            entry = self._data.pop(key, None)
+            value: object = MISSING
+            if entry is not None:
+                if entry[1] is NEVER or self._now() < entry[1]:
+                    value = entry[0]
+                else:
+                    self._expirations += 1
+                self._kill(entry)
+        if value is not MISSING:
+            return value
+        if default is MISSING:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key: K, default: V = None) -> V:  # type: ignore[assignment]  # as MutableMapping's
+        """Return the live value under ``key``, else store ``default`` and return it; atomic.
+
+        Counted as :meth:`get` counts: a hit if a live value was there, else a miss.
+
+        Example:
+            >>> cache: LRUCache[str, list[int]] = LRUCache()
+            >>> cache.setdefault("a", []).append(1)
+            >>> cache.setdefault("a", []), cache.stats()["hits"]
+            ([1], 1)
+        """
+        with self._lock:
+            entry = self._find(key)
+            if entry is not None:
+                self._hit()
+                value: V = entry[0]
+                return value
+            self._miss()
+            self._put(key, default)
+            return default
+
+    def expire(self) -> list[tuple[K, V]]:
+        """Drop every expired entry now; return their ``(key, value)`` pairs, oldest first.
+
+        Expired entries are otherwise dropped when met or when room is needed, and never
+        returned; this frees their memory at once (``cachetools``' ``expire()``).
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> clock = ManualClock()
+            >>> cache: LRUCache[str, int] = LRUCache(ttl=10, clock=clock)
+            >>> cache["a"] = 1
+            >>> cache.set("b", 2, ttl=60)
+            >>> clock.advance(10)
+            >>> cache.expire(), list(cache), cache.stats()["expirations"]
+            ([('a', 1)], ['b'], 1)
+        """
+        with self._lock:
+            if not (self._queue or self._heap):
+                return []
+            now = self._now()
+            expired = [(e[2], e[0]) for e in self._entries() if e[1] <= now]
+            self._purge(now)
+            return expired
+
     def __contains__(self, key: object) -> bool:
         """Return whether ``key`` holds a live entry, without counting or refreshing it."""
         entry = self._data.get(key)
@@ -358,6 +497,18 @@ class LRUCache(Generic[K, V]):
         return f"{type(self).__name__}(maxsize={maxsize}, ttl={ttl}, size={len(self)})"
 
     # -- internals, also run by the decorators (see operations()); the caller holds ``_lock``
+
+    def _entries(self) -> list[list[Any]]:
+        """Return the entries, least recently used first.
+
+        Lock-free hits may reorder the dict while it is copied (a key's ``__eq__`` may let
+        another thread run): the copy is then made again.
+        """
+        while True:
+            try:
+                return list(self._data.values())
+            except RuntimeError:  # pragma: no cover - "mutated during iteration": a rare race
+                continue
 
     def _lookup(self, key: Any, default: Any) -> Any:
         entry = self._find(key)
@@ -534,3 +685,27 @@ class LRUCache(Generic[K, V]):
         # entry or a dead one, never a live expiry with a dropped value.
         entry[1] = _DEAD
         entry[0] = entry[2] = None
+
+
+class _LiveItems(ItemsView[K, V]):
+    """``LRUCache.items()``: iterates over a snapshot of the live pairs, counting nothing."""
+
+    _mapping: LRUCache[K, V]
+
+    def __iter__(self) -> Iterator[tuple[K, V]]:
+        return iter(self._mapping.snapshot())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._mapping.snapshot()  # not Mapping's, which counts a lookup
+
+
+class _LiveValues(ValuesView[V]):
+    """``LRUCache.values()``: iterates over a snapshot of the live values, counting nothing."""
+
+    _mapping: LRUCache[Any, V]
+
+    def __iter__(self) -> Iterator[V]:
+        return iter([value for _, value in self._mapping.snapshot()])
+
+    def __contains__(self, value: object) -> bool:
+        return any(v is value or v == value for _, v in self._mapping.snapshot())
