@@ -23,7 +23,11 @@ from tests.conftest import TIMEOUT, raise_first, run_threads
 class TestCacheInfo:
     def test_fields_match_functools(self) -> None:
         """The named tuple has functools' fields, in functools' order."""
-        assert CacheInfo._fields == functools.lru_cache(lambda: None).cache_info()._fields
+        theirs = functools.lru_cache(lambda: None).cache_info()
+        ours = CacheInfo(hits=0, misses=0, maxsize=128, currsize=0)
+        assert list(CacheInfo.__annotations__) == ["hits", "misses", "maxsize", "currsize"]
+        assert (ours.hits, ours.misses, ours.maxsize, ours.currsize) == tuple(theirs)
+        assert (theirs.hits, theirs.misses, theirs.maxsize, theirs.currsize) == tuple(ours)
         assert issubclass(CacheInfo, tuple)
 
     @pytest.mark.parametrize("maxsize", [None, 0, 1, 2, 10, 128], ids=lambda m: f"maxsize-{m}")
