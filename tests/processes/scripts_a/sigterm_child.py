@@ -6,6 +6,7 @@ log; the ``finally`` block too. Prints ``ready`` once everything is registered.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -30,6 +31,9 @@ def answer(line: str) -> None:
 
 def main() -> None:
     pid_file, log = Path(sys.argv[1]), Path(sys.argv[2])
+    # The application configures logging (the library writes nothing unless asked), so the
+    # failing callback's ERROR record reaches stderr.
+    logging.basicConfig(level=logging.WARNING)
     # An ignored SIGTERM is inherited through exec, and on_exit leaves an ignored SIGTERM
     # alone: start from the default action whatever the test runner's own disposition.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
