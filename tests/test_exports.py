@@ -32,14 +32,23 @@ def _exports() -> Iterator[tuple[str, Any]]:
 
 
 def _body_members(cls: type) -> Iterator[tuple[str, Any]]:
-    """Yield the functions and classes that ``cls``'s own body defines (accessors included)."""
+    """Yield the functions and classes that ``cls``'s own body defines (accessors included).
+
+    Members that another package generated (``collections.namedtuple``'s ``_make``, ``__new__``)
+    are not ours to rename.
+    """
     for attribute, value in vars(cls).items():
         member = value.__func__ if isinstance(value, staticmethod | classmethod) else value
         parts = (
             [member.fget, member.fset, member.fdel] if isinstance(member, property) else [member]
         )
         for part in parts:
-            if isinstance(part, DEFINED) and part.__qualname__.startswith(f"{cls.__qualname__}."):
+            if (
+                isinstance(part, DEFINED)
+                and part.__qualname__.startswith(f"{cls.__qualname__}.")
+                and getattr(part, "__module__", None)
+                not in {"collections", "namedtuple_" + cls.__name__}
+            ):
                 yield attribute, part
 
 

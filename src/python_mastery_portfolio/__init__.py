@@ -14,6 +14,7 @@ from python_mastery_portfolio._version import __version__
 from python_mastery_portfolio.caching import (
     AsyncCacheStore,
     CachedProperty,
+    CacheInfo,
     CacheStats,
     CacheStore,
     LRUCache,
@@ -106,14 +107,16 @@ from python_mastery_portfolio.retrying import (
     RetryKwargs,
     RetryOptions,
     RetryState,
+    RetryStatistics,
     async_retry,
     retry,
+    retry_statistics,
     retry_testing,
     retrying,
 )
 from python_mastery_portfolio.rpc import RpcClient, RpcServer, RpcServerStats
 from python_mastery_portfolio.timing import measure_block, timed
-from python_mastery_portfolio.validation import validate_types
+from python_mastery_portfolio.validation import check_type, validate_types
 
 __all__ = [
     "APIError",
@@ -122,6 +125,7 @@ __all__ = [
     "AsyncConnectionPool",
     "AsyncManagedProcess",
     "BreakerStateStore",
+    "CacheInfo",
     "CacheStats",
     "CacheStore",
     "CachedProperty",
@@ -174,6 +178,7 @@ __all__ = [
     "RetryKwargs",
     "RetryOptions",
     "RetryState",
+    "RetryStatistics",
     "RpcClient",
     "RpcError",
     "RpcServer",
@@ -197,6 +202,7 @@ __all__ = [
     "attempt",
     "batch_process",
     "cache",
+    "check_type",
     "gather_tasks",
     "measure_block",
     "on_exit",
@@ -204,6 +210,7 @@ __all__ = [
     "rate_limit",
     "reset_singleton",
     "retry",
+    "retry_statistics",
     "retry_testing",
     "retrying",
     "setup_logging",

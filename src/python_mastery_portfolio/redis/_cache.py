@@ -59,7 +59,7 @@ class RedisCacheStats(CacheStats):
 
     ``hits`` and ``misses`` are cluster-wide; ``size`` counts the namespace's entries in
     Redis; ``evictions`` and ``expirations`` are ``0`` (Redis evicts and expires on its own,
-    unseen) and ``maxsize`` is ``0`` (no bound but Redis's ``maxmemory``). The two fault
+    unseen) and ``maxsize`` is ``None`` (no bound but Redis's ``maxmemory``). The two fault
     counters are this process's.
 
     Attributes:
@@ -290,7 +290,7 @@ class RedisCache(Generic[K, V]):
             "evictions": 0,
             "expirations": 0,
             "size": self._known[2],
-            "maxsize": 0,
+            "maxsize": None,  # unbounded: Redis evicts by its own policy, unseen
             "backend_errors": backend_errors,
             "rejected": rejected,
         }

@@ -143,15 +143,17 @@ class CacheStoreContract:
         assert stats["hit_rate"] == pytest.approx(0.75)
 
     def test_stats_shape(self) -> None:
-        """stats() has the CacheStats keys and the extra ones: ints, a float hit rate, 0.0."""
+        """stats() has the CacheStats keys and the extra ones: ints (maxsize may be None), a float."""
         store = self.make_store()
         stats = store.stats()
         assert set(stats) == STAT_KEYS | self.extra_stat_keys
         assert stats["hit_rate"] == 0.0
         assert isinstance(stats["hit_rate"], float)
         values: dict[str, object] = dict(stats)
-        for name in (STAT_KEYS | self.extra_stat_keys) - {"hit_rate"}:
+        for name in (STAT_KEYS | self.extra_stat_keys) - {"hit_rate", "maxsize"}:
             assert type(values[name]) is int, name
+        # None: no bound of the store's own (an unbounded cache, a Redis namespace).
+        assert values["maxsize"] is None or type(values["maxsize"]) is int
         assert (stats["hits"], stats["misses"], stats["size"]) == (0, 0, 0)
 
     def test_stats_size_counts_entries(self) -> None:
