@@ -143,7 +143,7 @@ class CacheStoreContract:
         assert stats["hit_rate"] == pytest.approx(0.75)
 
     def test_stats_shape(self) -> None:
-        """stats() has the CacheStats keys and the extra ones: ints (maxsize may be None), a float."""
+        """stats() has the CacheStats keys and the extra ones: ints (maxsize may be None)."""
         store = self.make_store()
         stats = store.stats()
         assert set(stats) == STAT_KEYS | self.extra_stat_keys
