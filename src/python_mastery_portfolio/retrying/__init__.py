@@ -66,7 +66,7 @@ from python_mastery_portfolio.retrying._options import (
     Seconds,
 )
 from python_mastery_portfolio.retrying._stats import RetryStatistics, retry_statistics
-from python_mastery_portfolio.retrying._testmode import retry_testing
+from python_mastery_portfolio.retrying._testmode import retry_testing, set_retry_active
 
 __all__ = [
     "NO_FALLBACK",
@@ -85,4 +85,5 @@ __all__ = [
     "retry_statistics",
     "retry_testing",
     "retrying",
+    "set_retry_active",
 ]

@@ -109,10 +109,11 @@ class Run:
         start: When the first attempt started (0 when the policy is not timed).
         stats: Where the run's attempts, waits and give-up are counted, by :meth:`finish`.
         waited: Seconds of the waits decided so far.
+        skipped: Seconds of the waits that test mode skipped (they count towards the deadline).
         final: The state it gave up with, once it has.
     """
 
-    __slots__ = ("attempt", "final", "name", "policy", "start", "stats", "waited")
+    __slots__ = ("attempt", "final", "name", "policy", "skipped", "start", "stats", "waited")
 
     def __init__(self, policy: Policy, name: str, start: float, stats: Statistics) -> None:
         self.policy = policy
@@ -122,6 +123,7 @@ class Run:
         self.attempt = 1
         self.final: RetryState | None = None
         self.waited = 0.0
+        self.skipped = 0.0  # seconds of waits that test mode skipped
 
     def finish(self) -> None:
         """Add this run to the statistics; call it once, when the run is over.
@@ -192,13 +194,17 @@ class Run:
         """Return ``(wait, "")`` to go on, or ``(0, reason)`` to give up."""
         policy = self.policy
         attempt = self.attempt
-        if attempt >= policy.max_attempts:
+        testing = TEST_MODE.settings
+        if attempt >= policy.max_attempts or attempt >= testing.max_attempts:
             return 0.0, self._gave_up("", error, result)
-        wait = 0.0 if TEST_MODE.settings.waits_off else policy.wait(attempt, floor)
+        nominal = policy.wait(attempt, floor)
+        wait = 0.0 if testing.waits_off else nominal
         if wait == _INF:
             return 0.0, self._gave_up(": the next wait would never end", error, result)
         deadline = policy.deadline
-        if deadline is not None and policy.now() - self.start + wait > deadline:
+        # In test mode the skipped waits still count towards the deadline, so a policy gives up
+        # at the attempt it would in production instead of spinning until real time runs out.
+        if deadline is not None and policy.now() - self.start + self.skipped + nominal > deadline:
             return 0.0, self._gave_up(
                 f": the next attempt could not start within the {deadline:g} s deadline",
                 error,
@@ -206,6 +212,8 @@ class Run:
             )
         if policy.after is not None:
             policy.after(RetryState(attempt, wait, error, result, self.elapsed()))
+        if testing.waits_off:
+            self.skipped += nominal
         self.attempt = attempt + 1
         self.waited += wait
         return wait, ""
