@@ -113,6 +113,7 @@ from python_mastery_portfolio.retrying import (
     retry_statistics,
     retry_testing,
     retrying,
+    set_retry_active,
 )
 from python_mastery_portfolio.rpc import RpcClient, RpcServer, RpcServerStats
 from python_mastery_portfolio.timing import measure_block, timed
@@ -213,6 +214,7 @@ __all__ = [
     "retry_statistics",
     "retry_testing",
     "retrying",
+    "set_retry_active",
     "setup_logging",
     "singleton",
     "temporary_directory",
