@@ -36,7 +36,7 @@ _match_default = exception_matcher(_DEFAULT_EXCEPTIONS, param="exceptions")
 
 
 @overload
-def attempt(
+def attempt(  # pyright: ignore[reportOverlappingOverload]  # tried first: overload 2's **kwargs never sees exceptions=
     fn: Callable[..., R],
     /,
     *args: Any,
@@ -169,7 +169,7 @@ def as_result(*exceptions: type[BaseException]) -> _ResultDecorator[BaseExceptio
         Failure(ZeroDivisionError('division by zero'))
     """
     only: object = exceptions[0] if len(exceptions) == 1 else None  # run-time check of any input
-    if callable(only) and not isinstance(only, type):
+    if callable(only) and not isinstance(only, type):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError("as_result() takes exception types; write @as_result() with parentheses")
     matches = exception_matcher(exceptions or _DEFAULT_EXCEPTIONS, param="exceptions")
 

@@ -372,7 +372,8 @@ class Success(Result[T_co, E_co]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Success):
-            return bool(self.value == other.value)
+            # isinstance() on an object leaves the type arguments unknown; any value compares
+            return bool(self.value == other.value)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
         if isinstance(other, Failure):
             return False
         return NotImplemented
@@ -462,7 +463,7 @@ class Success(Result[T_co, E_co]):
     def flatten(self: Success[Result[U, F], G]) -> Result[U, F | G]:
         """Return the result this success holds."""
         inner = self.value
-        if isinstance(inner, Result):
+        if isinstance(inner, Result):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             return inner
         raise TypeError(f"flatten() needs a Success holding a Result, got Success({inner!r})")
 
@@ -525,7 +526,8 @@ class Failure(Result[T_co, E_co]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Failure):
-            return bool(self.error == other.error)
+            # isinstance() on an object leaves the type arguments unknown; any value compares
+            return bool(self.error == other.error)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
         if isinstance(other, Success):
             return False
         return NotImplemented
