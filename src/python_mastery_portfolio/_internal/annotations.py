@@ -11,7 +11,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["evaluate", "globals_of"]
 
@@ -36,12 +36,12 @@ def globals_of(target: object) -> dict[str, Any]:
         for attribute in ("__init__", "__new__"):
             namespace = getattr(inspect.unwrap(getattr(target, attribute)), "__globals__", None)
             if isinstance(namespace, dict):
-                return namespace
+                return cast("dict[str, Any]", namespace)  # a function's __globals__
         module = sys.modules.get(target.__module__)
         return dict(vars(module)) if module is not None else {}
     function = target if inspect.isroutine(target) else type(target).__call__
     namespace = getattr(inspect.unwrap(function), "__globals__", None)
-    return namespace if isinstance(namespace, dict) else {}
+    return cast("dict[str, Any]", namespace) if isinstance(namespace, dict) else {}
 
 
 def evaluate(source: str, globalns: dict[str, Any], localns: Mapping[str, Any]) -> object:

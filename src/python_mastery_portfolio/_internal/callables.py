@@ -50,7 +50,7 @@ def exception_matcher(spec: ExceptionSpec, *, param: str) -> Callable[[BaseExcep
             raise TypeError(f"{param} must be an exception type, got {spec!r}")
         types = (raw,)
     elif isinstance(raw, tuple):
-        items: tuple[object, ...] = raw
+        items = cast("tuple[object, ...]", raw)
         if not items or not all(
             isinstance(item, type) and issubclass(item, BaseException) for item in items
         ):
@@ -86,7 +86,8 @@ def is_async_callable(func: Any) -> bool:
     if inspect.isroutine(func) or isinstance(func, type):
         return False
     # An instance whose class defines ``async def __call__``.
-    return inspect.iscoroutinefunction(getattr(type(func), "__call__", None))  # noqa: B004 - we ask whether __call__ is async, not whether func is callable
+    cls: type[object] = type(cast(object, func))
+    return inspect.iscoroutinefunction(getattr(cls, "__call__", None))  # noqa: B004 - we ask whether __call__ is async, not whether func is callable
 
 
 def reject_generator(func: Callable[..., Any], decorator: str) -> None:
@@ -98,7 +99,7 @@ def reject_generator(func: Callable[..., Any], decorator: str) -> None:
         )
 
 
-def qualified_name(func: Any) -> str:
+def qualified_name(func: object) -> str:
     """Return ``module.qualname`` of ``func`` (of its class for a callable instance) for logs."""
     qualname = getattr(func, "__qualname__", None)
     owner = func
@@ -134,7 +135,9 @@ def decorate_function(
         TypeError: If ``func`` is not callable, or is a refused generator function.
     """
     if isinstance(func, classmethod | staticmethod):
-        return type(func)(decorate_function(func.__func__, wrap, decorator, generators=generators))
+        descriptor = cast("classmethod[Any, ..., Any] | staticmethod[..., Any]", func)
+        inner = decorate_function(descriptor.__func__, wrap, decorator, generators=generators)
+        return type(descriptor)(inner)
     if not callable(func):
         raise TypeError(f"@{decorator} needs a callable, got {func!r}")
     if not generators:

@@ -76,8 +76,13 @@ def _present_members(cls: object, module: str, prefix: str, seen: set[int]) -> N
     seen.add(id(cls))
     inside = f"{cls.__qualname__}."
     for value in vars(cls).values():
-        member = value.__func__ if isinstance(value, staticmethod | classmethod) else value
-        parts = (
+        member: object = value
+        if isinstance(value, staticmethod | classmethod):
+            descriptor = typing.cast(
+                "staticmethod[..., object] | classmethod[typing.Any, ..., object]", value
+            )
+            member = descriptor.__func__
+        parts: list[object] = (
             [member.fget, member.fset, member.fdel] if isinstance(member, property) else [member]
         )
         for part in parts:
