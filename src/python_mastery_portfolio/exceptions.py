@@ -67,9 +67,10 @@ import copyreg
 import inspect
 import keyword
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 __all__ = [
     "APIError",
@@ -109,12 +110,14 @@ def _json_safe(value: Any, depth: int = 0) -> Any:
     if depth >= _MAX_JSON_DEPTH:
         return repr(value)
     if isinstance(value, dict):
+        mapping = cast("dict[object, object]", value)
         return {
             (key if isinstance(key, str) else repr(key)): _json_safe(item, depth + 1)
-            for key, item in value.items()
+            for key, item in mapping.items()
         }
     if isinstance(value, list | tuple):
-        return [_json_safe(item, depth + 1) for item in value]
+        sequence = cast("list[object] | tuple[object, ...]", value)
+        return [_json_safe(item, depth + 1) for item in sequence]
     if isinstance(value, datetime):
         return value.isoformat()
     return repr(value)
@@ -184,7 +187,7 @@ class PortfolioError(Exception):
         # Rebuilt as cls.__new__(cls, message) plus the state, never through __init__, which in
         # a subclass may take other arguments. copyreg.__newobj__ is pickle's NEWOBJ opcode, so
         # the pickle names only the class, by its public path.
-        newobj = copyreg.__newobj__  # type: ignore[attr-defined]  # in copyreg, not in typeshed
+        newobj = cast("Callable[..., object]", copyreg.__newobj__)  # type: ignore[attr-defined]  # in copyreg, not in typeshed
         return (newobj, (type(self), self.message), dict(self.__dict__))
 
     def __setstate__(self, state: dict[str, Any] | None) -> None:
@@ -273,14 +276,16 @@ def _declared_fields(cls: type[PortfolioError]) -> tuple[str, ...]:
     if "fields" in cls.__dict__ and "_fields" in cls.__dict__:
         raise TypeError(f"{cls.__qualname__} declares both fields and _fields: keep fields")
     declared: object = cls.__dict__.get("fields", cls.__dict__.get("_fields", ()))
-    if not isinstance(declared, tuple | list) or not all(isinstance(n, str) for n in declared):
+    items = cast("tuple[object, ...] | list[object]", declared)  # checked on the next line
+    if not isinstance(declared, tuple | list) or not all(isinstance(n, str) for n in items):
         raise TypeError(f"{cls.__qualname__}.fields must be a tuple of names, got {declared!r}")
-    for name in declared:
+    names = cast("tuple[str, ...] | list[str]", declared)  # checked just above
+    for name in names:
         if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
             raise TypeError(f"{cls.__qualname__}.fields: {name!r} is not a public identifier")
         if name in _RESERVED_FIELDS:
             raise TypeError(f"{cls.__qualname__}.fields: {name!r} would hide PortfolioError.{name}")
-    return tuple(declared)
+    return tuple(names)
 
 
 def _signature(cls: type[PortfolioError]) -> inspect.Signature:
@@ -405,7 +410,7 @@ class APIError(PortfolioError):
         status: object = self.status_code  # checked at run time: callers may pass anything
         if status is None:
             return
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise ValueError(f"status_code must be an HTTP status (100-599), got {status!r}")
         # An upstream's 4xx/5xx is relayed; anything else still means the upstream failed.
         if status >= 400:
@@ -527,7 +532,7 @@ class RpcError(PortfolioError):
     data: Any
 
     def __init__(self, code: int, message: str, data: Any = None, **context: Any) -> None:
-        if isinstance(code, bool) or not isinstance(code, int):
+        if isinstance(code, bool) or not isinstance(code, int):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"code must be an int, got {code!r}")
         super().__init__(message, code=code, data=data, **context)  # type: ignore[arg-type]  # an int code, see above
 
