@@ -102,7 +102,7 @@ class AsyncStoreMemo(Memo):
             value = await self.func(*args, **kwargs)
             await self.astore.aset(key, value)
             return value
-        if start:
+        if start:  # pyright: ignore[reportPossiblyUnbound, reportPossiblyUnboundVariable]  # set wherever flight is
             # Created outside the lock: an eager task factory runs the coroutine at once.
             task = loop.create_task(self._acompute(key, flight, args, kwargs))
             task.add_done_callback(consume_outcome)

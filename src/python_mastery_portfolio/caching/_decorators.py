@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching._memoize import CachedFunction, decorate, validate_decorator
@@ -116,7 +116,7 @@ def cache(
         (1, 1, CacheInfo(hits=0, misses=2, maxsize=0, currsize=0))
     """
     if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
-        return cache()(maxsize)
+        return cache()(cast("Any", maxsize))  # @cache without parentheses; checked by cache()
     maxsize, ttl, clock = validate_decorator(maxsize, ttl, clock, typed=typed, key=key, store=store)
 
     def decorator(func: Callable[P, R]) -> CachedFunction[P, R]:
@@ -186,7 +186,7 @@ def async_cache(
         1
     """
     if callable(maxsize) or isinstance(maxsize, staticmethod | classmethod):
-        return async_cache()(maxsize)
+        return async_cache()(cast("Any", maxsize))  # @async_cache without parentheses
     maxsize, ttl, clock = validate_decorator(maxsize, ttl, clock, typed=typed, key=key, store=store)
 
     def decorator(

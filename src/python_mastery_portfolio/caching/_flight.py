@@ -70,7 +70,7 @@ def _flight_of(flights: dict[Any, Any], key: Any) -> Any:
     """
     marker = flights[key]
     if type(marker) is tuple:
-        marker = flights[key] = Flight(marker[0])
+        marker = flights[key] = Flight(marker[0])  # pyright: ignore[reportUnknownArgumentType]  # a token (owner,)
     return marker
 
 
@@ -453,7 +453,7 @@ class Memo:
             with ops.lock:
                 ops.put(key, value)
             return value
-        if start:
+        if start:  # pyright: ignore[reportPossiblyUnbound, reportPossiblyUnboundVariable]  # set wherever flight is
             # Created outside the lock: an eager task factory runs the coroutine at once.
             task = loop.create_task(self._compute(key, flight, args, kwargs))
             task.add_done_callback(consume_outcome)
@@ -472,7 +472,7 @@ class Memo:
         finally:
             with self.ops.lock:
                 if stored and flight.store:
-                    self.ops.put(key, value)
+                    self.ops.put(key, value)  # pyright: ignore[reportPossiblyUnbound, reportPossiblyUnboundVariable]  # stored
                 if self.flights.get(key) is flight:
                     del self.flights[key]
                 flight.done = True

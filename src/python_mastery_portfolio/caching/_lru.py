@@ -67,13 +67,13 @@ def validate_options(maxsize: int | None, ttl: float | None, clock: Clock) -> fl
             not a Clock.
         ValueError: If ``maxsize < 0`` or ``ttl <= 0``.
     """
-    if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)):
+    if maxsize is not None and (isinstance(maxsize, bool) or not isinstance(maxsize, int)):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"maxsize must be an int or None, got {maxsize!r}")
     if maxsize is not None:
         require_at_least("maxsize", maxsize, 0)
     if ttl is not None:
         require_positive("ttl", ttl)
-    if not isinstance(clock, Clock):
+    if not isinstance(clock, Clock):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"clock must provide now(), sleep() and asleep(), got {clock!r}")
     return None if ttl == math.inf else ttl
 
@@ -158,7 +158,7 @@ class LRUCache(MutableMapping[K, V]):
         (['user:2', 'user:3'], 8, 7, False)
     """
 
-    __hash__ = object.__hash__  # a store is an identity, not a value (Mapping unsets it)
+    __hash__ = object.__hash__  # pyright: ignore[reportAssignmentType]  # a store is an identity, not a value (Mapping unsets it)
 
     __slots__ = (
         "__weakref__",
@@ -213,7 +213,7 @@ class LRUCache(MutableMapping[K, V]):
     def get(self, key: K) -> V | None: ...
     @overload
     def get(self, key: K, default: T) -> V | T: ...
-    def get(self, key: K, default: object = None) -> object:
+    def get(self, key: K, default: object = None) -> object:  # pyright: ignore[reportIncompatibleMethodOverride]  # Mapping's (key, V) overload is our (key, T) one
         """Return the live value stored under ``key``, or ``default``; count a hit or a miss.
 
         Example:

@@ -211,18 +211,19 @@ class _Builder:
             locked = locked_operations(self.store)
             memo: Memo
             if self.is_async and isinstance(self.store, AsyncCacheStore):
-                memo = AsyncStoreMemo(self.func, self.qualname, self.store, locked, self.store)
+                # pyright binds a NamedTuple's Callable fields as methods in protocol checks.
+                memo = AsyncStoreMemo(self.func, self.qualname, self.store, locked, self.store)  # pyright: ignore[reportArgumentType]
             else:
-                memo = Memo(self.func, self.qualname, self.store, locked)
+                memo = Memo(self.func, self.qualname, self.store, locked)  # pyright: ignore[reportArgumentType]  # see above
             wrapper, keyof = make(
                 fetch=memo.afetch if self.is_async else memo.fetch, keyfn=self.key
             )
         else:
-            store = self.store
+            store: CacheStore[Any, Any] | None = self.store
             if not isinstance(store, LRUCache):
                 store = LRUCache(self.maxsize, self.ttl, clock=self.clock)
             ops = store.operations()
-            memo = Memo(self.func, self.qualname, store, ops)
+            memo = Memo(self.func, self.qualname, store, ops)  # pyright: ignore[reportArgumentType]  # see above
             wrapper, keyof = make(
                 get=ops.data.get,
                 move=ops.data.move_to_end,
@@ -526,7 +527,7 @@ def decorate(
     if isinstance(func, staticmethod | classmethod):
         raise TypeError(
             f"@{decorator} must be applied to the function itself: put "
-            f"@{type(func).__name__} above @{decorator}"
+            f"@{type(func).__name__} above @{decorator}"  # pyright: ignore[reportUnknownArgumentType]  # only its name
         )
     if not callable(func):
         raise TypeError(f"@{decorator} decorates a callable, got {func!r}")
@@ -581,7 +582,7 @@ def validate_decorator(
     maxsize = 128 if maxsize is MISSING else maxsize
     clock = SYSTEM_CLOCK if clock is MISSING else clock
     ttl = validate_options(maxsize, None if ttl is MISSING else ttl, clock)
-    if not isinstance(typed, bool):
+    if not isinstance(typed, bool):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"typed must be a bool, got {typed!r}")
     if key is not None and not callable(key):
         raise TypeError(f"key must be a callable returning a hashable key, got {key!r}")

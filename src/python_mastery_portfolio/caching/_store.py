@@ -88,7 +88,7 @@ class CacheInfo(NamedTuple):
 
 
 @runtime_checkable
-class CacheStore(Protocol[K_contra, V]):
+class CacheStore(Protocol[K_contra, V]):  # pyright: ignore[reportInvalidTypeVarUse]  # V is returned and taken: invariant
     """A key-value store that :func:`cache` and :func:`async_cache` can memoize into.
 
     Every method must be safe to call from many threads at once: the decorators call them
@@ -141,7 +141,7 @@ class CacheStore(Protocol[K_contra, V]):
 
 
 @runtime_checkable
-class AsyncCacheStore(Protocol[K_contra, V]):
+class AsyncCacheStore(Protocol[K_contra, V]):  # pyright: ignore[reportInvalidTypeVarUse]  # as CacheStore
     """The awaitable side of a :class:`CacheStore` whose operations do I/O (Redis).
 
     :func:`async_cache` over a store that implements this as well as :class:`CacheStore`

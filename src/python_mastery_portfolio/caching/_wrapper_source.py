@@ -48,8 +48,8 @@ def _kw_key(kwargs: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(kwargs.items()))
 
 
-def _kw_types(kwargs: dict[str, Any]) -> tuple[type, ...]:
-    return tuple(type(value) for _, value in sorted(kwargs.items()))
+def _kw_types(kwargs: dict[str, Any]) -> tuple[type[Any], ...]:
+    return tuple(type(value) for _, value in sorted(kwargs.items()))  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]  # type() of an Any
 
 
 def _types(values: tuple[Any, ...]) -> tuple[type, ...]:
@@ -169,7 +169,7 @@ def _key(params: list[inspect.Parameter], p: str, *, typed: bool, custom: bool) 
 
 def _labelled(params: list[inspect.Parameter]) -> str:
     """Return the source of the ``(name, value)`` pairs that ``unhashable_error`` checks."""
-    pairs = []
+    pairs: list[str] = []
     for param in params:
         label = param.name
         if param.kind is param.VAR_POSITIONAL:
