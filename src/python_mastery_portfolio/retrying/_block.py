@@ -216,7 +216,7 @@ def retrying(
     backoff: float = ...,
     exceptions: ExceptionSpec = ...,
     /,
-    **options: Unpack[RetryingKwargs],
+    **options: Unpack[RetryingKwargs],  # pyright: ignore[reportGeneralTypeIssues]  # the clashing names are positional-only
 ) -> Retrying: ...
 def retrying(*args: Any, **options: Unpack[RetryingKwargs]) -> Retrying:
     """Retry a block of code, with ``for`` or ``async for`` and ``with attempt:`` inside.
@@ -243,7 +243,7 @@ def retrying(*args: Any, **options: Unpack[RetryingKwargs]) -> Retrying:
         ('done', 3, [0.5, 1.0])
     """
     name = options.pop("name", BLOCK_NAME)
-    if not isinstance(name, str):
+    if not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"name must be a str, got {name!r}")
     policy = Policy(options_from("retrying", args, options))
     if policy.rescues:

@@ -95,7 +95,7 @@ def retry(
     backoff: float = ...,
     exceptions: ExceptionSpec = ...,
     /,
-    **options: Unpack[RetryKwargs],
+    **options: Unpack[RetryKwargs],  # pyright: ignore[reportGeneralTypeIssues]  # the clashing names are positional-only
 ) -> RetryDecorator: ...
 def retry(*args: Any, **options: Unpack[RetryKwargs]) -> Any:
     """Retry a function (``def`` or ``async def``) with exponential backoff.
@@ -159,7 +159,7 @@ def async_retry(
     backoff: float = ...,
     exceptions: ExceptionSpec = ...,
     /,
-    **options: Unpack[RetryKwargs],
+    **options: Unpack[RetryKwargs],  # pyright: ignore[reportGeneralTypeIssues]  # the clashing names are positional-only
 ) -> AsyncRetryDecorator: ...
 def async_retry(*args: Any, **options: Unpack[RetryKwargs]) -> Any:
     """Retry a coroutine function with exponential backoff, waiting without blocking the loop.

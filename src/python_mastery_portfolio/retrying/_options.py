@@ -196,9 +196,9 @@ class RetryOptions:
             func = getattr(self, name)
             if func is not None and not callable(func):
                 raise TypeError(f"{name} must be callable or None, got {func!r}")
-        if not isinstance(self.clock, Clock):
+        if not isinstance(self.clock, Clock):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"clock must be a Clock, got {self.clock!r}")
-        if self.logger is not None and not isinstance(self.logger, logging.Logger):
+        if self.logger is not None and not isinstance(self.logger, logging.Logger):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"logger must be a logging.Logger or None, got {self.logger!r}")
         exception_matcher(self.exceptions, param="exceptions")  # raises on a bad spec
         # A float, so that ``backoff ** n`` overflows to the cap instead of building a huge int.
@@ -216,11 +216,12 @@ class RetryOptions:
                 continue
             if isinstance(value, timedelta):
                 value = value.total_seconds()
+            # A None left here is a required duration: the checks below refuse it.
             if name == "deadline":
-                require_positive(name, value)
+                require_positive(name, value)  # pyright: ignore[reportArgumentType]
             else:
-                require_at_least(name, value, 0)
-            object.__setattr__(self, name, float(value))
+                require_at_least(name, value, 0)  # pyright: ignore[reportArgumentType]
+            object.__setattr__(self, name, float(value))  # pyright: ignore[reportArgumentType]
 
     def wait(self, attempt: int, floor: float = 0.0) -> float:
         """Return the wait after failed ``attempt``: at least ``floor``, capped by ``max_delay``.

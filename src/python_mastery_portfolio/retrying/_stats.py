@@ -94,7 +94,7 @@ class Statistics(Mapping[str, float]):
 
     def __getitem__(self, key: str) -> float:
         value: float = self.snapshot()[key]  # type: ignore[literal-required]  # KeyError as a dict
-        return value
+        return value  # pyright: ignore[reportUnknownVariableType]  # any str key: see above
 
     def __iter__(self) -> Iterator[str]:
         return iter(RetryStatistics.__annotations__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 from python_mastery_portfolio._internal.checks import require_count
@@ -108,7 +108,7 @@ TEST_MODE = RetryTestMode()
 
 
 @contextlib.contextmanager
-def retry_testing(attempts: int | None = None) -> Iterator[None]:
+def retry_testing(attempts: int | None = None) -> Generator[None, None, None]:
     """Turn off every retry wait (all forms, sync and async) until the block exits.
 
     Attempts still happen, ``on_retry`` and the log still see each retry (with a delay of 0), but
@@ -186,6 +186,6 @@ def set_retry_active(active: bool) -> None:
         1
         >>> set_retry_active(True)
     """
-    if not isinstance(active, bool):
+    if not isinstance(active, bool):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"active must be a bool, got {active!r}")
     TEST_MODE.set_active(active)
