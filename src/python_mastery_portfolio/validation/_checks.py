@@ -338,10 +338,11 @@ class FixedNode(Node):
         columns = tuple((itemgetter(index), item.all_ok) for index, item in enumerate(items))
 
         def check(value: object) -> bool:
-            if not isinstance(value, tuple) or len(value) != size:
+            # isinstance() on an object leaves a tuple's item type unknown: the checks take any.
+            if not isinstance(value, tuple) or len(value) != size:  # pyright: ignore[reportUnknownArgumentType]
                 return False
-            for item_check, element in zip(checks, value, strict=True):
-                if not item_check(element):
+            for item_check, element in zip(checks, value, strict=True):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+                if not item_check(element):  # pyright: ignore[reportUnknownArgumentType]
                     return False
             return True
 
@@ -360,10 +361,11 @@ class FixedNode(Node):
 
     def find(self, value: object, path: str, seen: set[tuple[int, int]]) -> Failure | None:
         """Return the first failing item, or the tuple itself when its length is wrong."""
-        if not isinstance(value, tuple) or len(value) != len(self.items):
-            return path, self.expected, value
-        for index, (item, element) in enumerate(zip(self.items, value, strict=True)):
-            failure = item.find(element, f"{path}[{index}]", seen)
+        # isinstance() on an object leaves a tuple's item type unknown: the checks take any.
+        if not isinstance(value, tuple) or len(value) != len(self.items):  # pyright: ignore[reportUnknownArgumentType]
+            return path, self.expected, value  # pyright: ignore[reportUnknownVariableType]
+        for index, (item, element) in enumerate(zip(self.items, value, strict=True)):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            failure = item.find(element, f"{path}[{index}]", seen)  # pyright: ignore[reportUnknownArgumentType]
             if failure is not None:
                 return failure
         return None
@@ -409,7 +411,8 @@ class RefNode(Node):
         def check(value: object) -> bool:
             active: set[tuple[int, int]] | None = getattr(_guard, "active", None)
             if active is None:
-                active = _guard.active = set()
+                # active's declaration above types it; the chained _guard.active hides that.
+                active = _guard.active = set()  # pyright: ignore[reportUnknownVariableType]
             key = (id(ref), id(value))
             if key in active:  # a cycle: the value is valid unless shown otherwise elsewhere
                 return True
@@ -446,8 +449,9 @@ class TypedDictNode(Node):
         def check(value: object) -> bool:
             if not isinstance(value, dict) or not required <= value.keys():
                 return False
+            # isinstance() on an object leaves a dict's value type unknown: the check takes any.
             for key, field_check in checks:
-                if key in value and not field_check(value[key]):
+                if key in value and not field_check(value[key]):  # pyright: ignore[reportUnknownArgumentType]
                     return False
             return True
 
@@ -460,11 +464,12 @@ class TypedDictNode(Node):
         if not isinstance(value, dict):
             return path, self.expected, value
         missing = sorted(self.required - value.keys())
+        # isinstance() on an object leaves a dict's key and value types unknown: any fits.
         if missing:
-            return path, f"{self.expected} (missing key {missing[0]!r})", value
+            return path, f"{self.expected} (missing key {missing[0]!r})", value  # pyright: ignore[reportUnknownVariableType]
         for key, node in self.fields.items():
             if key in value:
-                failure = node.find(value[key], f"{path}[{key!r}]", seen)
+                failure = node.find(value[key], f"{path}[{key!r}]", seen)  # pyright: ignore[reportUnknownArgumentType]
                 if failure is not None:
                     return failure
         return None

@@ -152,7 +152,7 @@ class Compiler:
     def _namedtuple(self, cls: type) -> Node:
         hints = self._hints(cls)
         fields: dict[str, tuple[int, Node]] = {}
-        names: tuple[str, ...] = cls.__match_args__  # type: ignore[attr-defined]  # a NamedTuple's fields, in order
+        names = typing.cast("tuple[str, ...]", cls.__match_args__)  # type: ignore[attr-defined]  # a NamedTuple's fields, in order
         for index, field in enumerate(names):
             node = self.compile(hints.get(field, Any))
             if node is not ANY:
@@ -165,7 +165,7 @@ class Compiler:
         hints = self._hints(cls)
         # Python 3.11 cannot see Required/NotRequired inside string annotations when it
         # computes __required_keys__, so the resolved hints have the last word.
-        required = set(getattr(cls, "__required_keys__", ()))
+        required: set[str] = set(getattr(cls, "__required_keys__", ()))
         fields: dict[str, Node] = {}
         for key, hint in hints.items():
             inner = hint
@@ -187,7 +187,7 @@ class Compiler:
             return _literal(args)
         if origin is type:
             return self._subclass(args[0] if args else Any)
-        if origin is cabc.Callable:
+        if origin is cabc.Callable:  # pyright: ignore[reportUnknownMemberType]  # the class itself
             return CALLABLE
         if origin is tuple:
             return self._tuple(hint, args)
@@ -305,7 +305,7 @@ def _literal(values: tuple[Any, ...]) -> Node:
     by_type: dict[type, set[object]] = {}
     try:
         for value in values:
-            by_type.setdefault(type(value), set()).add(value)
+            by_type.setdefault(type(value), set()).add(value)  # pyright: ignore[reportUnknownArgumentType]  # type() of an Any
     except TypeError as error:
         raise TypeError(f"unsupported Literal values {values!r}: {error}") from error
     frozen = {kind: frozenset(items) for kind, items in by_type.items()}

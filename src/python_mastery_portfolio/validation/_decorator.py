@@ -161,7 +161,7 @@ class _Validated:
         return "await " if self.is_async else ""
 
     def _call(self) -> str:
-        parts = []
+        parts: list[str] = []
         for param in self.params:
             if param.kind is _VAR_POSITIONAL:
                 parts.append(f"*{param.name}")
@@ -471,7 +471,7 @@ def validate_types(func: Any = None, /, *, check_return: bool = False, **types: 
         ...     print(error, "|", error.field)
         half() return value expected int, got float: 1.5 | return
     """
-    if not isinstance(check_return, bool):
+    if not isinstance(check_return, bool):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"check_return must be a bool, got {check_return!r}")
     if func is None:
         explicit = types or None
