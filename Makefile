@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 WEB_STAMP := $(VENV)/.installed-web
 
-.PHONY: test lint format typecheck pytest run bench clean
+.PHONY: test lint format typecheck pytest run bench clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(BENCH_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	touch $@
 
-test: lint typecheck pytest
+test: lint typecheck pytest docs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -46,8 +46,13 @@ pytest: $(STAMP)
 run: $(WEB_STAMP)
 	$(BIN)/pmp serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
+# The documentation site, into site/; a broken reference or link is an error.
+# Material prints an end-of-life notice on every build; NO_MKDOCS_2_WARNING silences it.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) .coverage .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) site .coverage .mypy_cache .pytest_cache .ruff_cache
