@@ -39,13 +39,14 @@ class _Lease(Generic[T]):
 
     async def __aenter__(self) -> T:
         pool = self._pool
-        slots = pool._slots
-        # The hot path, inline: an idle connection, nobody waiting, nothing to check.
-        if slots.idle and pool._plain and not slots.waiters and not pool._closed:
+        # The pool's own lease (same module) reads its state: the hot path, inline.
+        slots = pool._slots  # pyright: ignore[reportPrivateUsage]
+        # An idle connection, nobody waiting, nothing to check.
+        if slots.idle and pool._plain and not slots.waiters and not pool._closed:  # pyright: ignore[reportPrivateUsage]
             slots.in_use += 1
             entry = slots.idle.pop()
         else:
-            entry = await pool._get()
+            entry = await pool._get()  # pyright: ignore[reportPrivateUsage]
         self._entry = entry
         return entry.resource
 
@@ -56,10 +57,10 @@ class _Lease(Generic[T]):
         tb: TracebackType | None,
     ) -> None:
         pool = self._pool
-        if exc is None and pool._plain and not pool._closed:
-            pool._slots.recycle(self._entry)  # no expiry to check or record
+        if exc is None and pool._plain and not pool._closed:  # pyright: ignore[reportPrivateUsage]
+            pool._slots.recycle(self._entry)  # pyright: ignore[reportPrivateUsage]  # no expiry to check or record
         else:
-            await pool._put(self._entry, exc)
+            await pool._put(self._entry, exc)  # pyright: ignore[reportPrivateUsage]
 
 
 class AsyncConnectionPool(ResourceHooks[T]):
@@ -117,7 +118,7 @@ class AsyncConnectionPool(ResourceHooks[T]):
 
     @overload
     def __init__(
-        self: AsyncConnectionPool[T],
+        self: AsyncConnectionPool[T],  # pyright: ignore[reportInvalidTypeVarUse]  # kept as the next overload's
         factory: Callable[[], Awaitable[T]],
         *,
         max_connections: int = ...,
@@ -133,7 +134,7 @@ class AsyncConnectionPool(ResourceHooks[T]):
     ) -> None: ...
     @overload
     def __init__(
-        self: AsyncConnectionPool[T],
+        self: AsyncConnectionPool[T],  # pyright: ignore[reportInvalidTypeVarUse]  # binds T with no factory (a subclass's create())
         factory: Callable[[], T] | None = ...,
         *,
         max_connections: int = ...,

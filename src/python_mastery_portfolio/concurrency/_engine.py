@@ -99,7 +99,7 @@ class Engine(Generic[T, R]):
         self._async_source: AsyncIterator[T] | None = None
         if isinstance(items, AsyncIterable):
             self._async_source = aiter(items)
-        elif isinstance(items, Iterable):
+        elif isinstance(items, Iterable):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             self._sync_source = iter(items)
         else:
             raise TypeError(f"items must be an iterable or async iterable, got {items!r}")

@@ -99,7 +99,7 @@ def parallel_process(
         if not pending and not return_exceptions:
             # Everything finished: read in input order, so the first failure met is the
             # lowest-numbered one.
-            results = []
+            results: list[Any] = []
             for index, future in enumerate(futures):
                 try:
                     results.append(future.result())

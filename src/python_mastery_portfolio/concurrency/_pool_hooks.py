@@ -33,7 +33,7 @@ class ResourceHooks(Generic[T]):
         for label, func in (("factory", factory), ("close", close), ("validate", validate)):
             if func is not None and not callable(func):
                 raise TypeError(f"{label} must be callable or None, got {func!r}")
-        if factory is None and type(self).create is ResourceHooks.create:
+        if factory is None and type(self).create is ResourceHooks.create:  # pyright: ignore[reportUnknownMemberType]  # identity
             raise TypeError(
                 f"{type(self).__name__} needs a factory, or a subclass overriding create()"
             )
@@ -41,7 +41,7 @@ class ResourceHooks(Generic[T]):
         self._close = close
         self._validate = validate
         self.has_validator = validate is not None or (
-            type(self).validate is not ResourceHooks.validate
+            type(self).validate is not ResourceHooks.validate  # pyright: ignore[reportUnknownMemberType]  # identity
         )
 
     async def create(self) -> T:
