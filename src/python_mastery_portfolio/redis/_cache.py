@@ -137,7 +137,7 @@ class RedisCache(Generic[K, V]):
         socket_timeout: float = 0.5,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if not isinstance(namespace, str):
+        if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"namespace must be a string, got {namespace!r}")
         if not namespace:
             raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
@@ -145,7 +145,7 @@ class RedisCache(Generic[K, V]):
         self._px = None if self._ttl is None else max(1, math.ceil(self._ttl * 1000))
         if serializer is None:
             serializer = JSONSerializer()
-        elif not isinstance(serializer, Serializer):
+        elif not isinstance(serializer, Serializer):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"serializer must have dumps() and loads(), got {serializer!r}")
         self._serializer = serializer
         self._conn = Connection(client_or_url, socket_timeout=socket_timeout, owner="RedisCache")
@@ -234,7 +234,7 @@ class RedisCache(Generic[K, V]):
         hits, misses = self._take_pending(force=force)
         if hits or misses:
             try:
-                pipe = self._conn.sync.pipeline(transaction=False)
+                pipe = self._conn.sync.pipeline(transaction=False)  # pyright: ignore[reportUnknownMemberType]  # redis-py: shard_hint untyped
                 pipe.hincrby(self._stats_key, "hits", hits)
                 pipe.hincrby(self._stats_key, "misses", misses)
                 pipe.execute()
@@ -271,7 +271,7 @@ class RedisCache(Generic[K, V]):
             raw = cast(list[Any], self._conn.sync.hmget(self._stats_key, ["hits", "misses"]))
             size = sum(
                 1
-                for name in self._conn.sync.scan_iter(match=self._pattern, count=_SCAN_COUNT)
+                for name in self._conn.sync.scan_iter(match=self._pattern, count=_SCAN_COUNT)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # redis-py: untyped
                 if self._owns(cast(bytes, name))
             )
         except BACKEND_ERRORS as error:
@@ -346,7 +346,7 @@ class RedisCache(Generic[K, V]):
         try:
             cursor = 0
             while True:
-                cursor, names = client.scan(cursor, match=self._pattern, count=_SCAN_COUNT)
+                cursor, names = client.scan(cursor, match=self._pattern, count=_SCAN_COUNT)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
                 owned = [name for name in names if self._owns(cast(bytes, name))]
                 if owned:
                     client.unlink(*owned)
@@ -416,7 +416,7 @@ class RedisCache(Generic[K, V]):
         try:
             cursor = 0
             while True:
-                cursor, names = await client.scan(cursor, match=self._pattern, count=_SCAN_COUNT)
+                cursor, names = await client.scan(cursor, match=self._pattern, count=_SCAN_COUNT)  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
                 owned = [name for name in names if self._owns(cast(bytes, name))]
                 if owned:
                     await client.unlink(*owned)

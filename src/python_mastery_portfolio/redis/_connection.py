@@ -72,7 +72,7 @@ class Connection:
         if isinstance(client_or_url, str):
             self.url: str | None = client_or_url
             # No retries: a dead server must cost one timeout, not a backoff loop.
-            self.sync: redis_py.Redis = redis_py.Redis.from_url(
+            self.sync: redis_py.Redis = redis_py.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
                 client_or_url,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,
@@ -95,7 +95,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         client: aredis.Redis | None = self._async_clients.get(loop)
         if client is None:
-            client = self._async_clients[loop] = aredis.Redis.from_url(
+            client = self._async_clients[loop] = aredis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
                 self.url,
                 socket_timeout=self.timeout,
                 socket_connect_timeout=self.timeout,

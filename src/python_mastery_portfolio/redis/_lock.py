@@ -104,13 +104,13 @@ class RedisLock:
         socket_timeout: float = 0.5,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if not isinstance(name, str):
+        if not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"name must be a string, got {name!r}")
         if not name:
             raise ValueError("name must be a non-empty string")
         self._ttl = check_timeout("ttl", ttl)
         self._px = max(1, math.ceil(self._ttl * 1000))
-        if not isinstance(auto_renew, bool):
+        if not isinstance(auto_renew, bool):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"auto_renew must be a bool, got {auto_renew!r}")
         self._auto_renew = auto_renew
         self._timeout = self._check_wait(timeout)

@@ -188,7 +188,7 @@ class PickleSerializer:
     __slots__ = ("_key",)
 
     def __init__(self, *, key: bytes) -> None:
-        if not isinstance(key, bytes):
+        if not isinstance(key, bytes):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"key must be bytes, got {type(key).__qualname__}")
         if len(key) < 16:
             raise ValueError(f"key must be at least 16 bytes, got {len(key)}")
