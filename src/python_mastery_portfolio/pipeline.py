@@ -39,16 +39,19 @@ class Container(Generic[T_co]):
         True
     """
 
-    __slots__ = ("value",)
     __match_args__ = ("value",)
 
     if TYPE_CHECKING:
+        # pyright types a slot's name as an instance variable (here: the property object), so
+        # the slot is declared at run time only.
 
         @property
         def value(self) -> T_co:
             """The boxed value."""
+            ...
 
     else:
+        __slots__ = ("value",)
         __setattr__ = refuse_change
         __delattr__ = refuse_change
 
@@ -60,7 +63,8 @@ class Container(Generic[T_co]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Container):
-            return bool(self.value == other.value)
+            # isinstance() on an object leaves the type argument unknown; any value compares
+            return bool(self.value == other.value)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -137,7 +141,7 @@ class Pipeline(Generic[T_co]):
         """
         if not callable(step):
             raise TypeError(f"step must be callable, got {step!r}")
-        new: Pipeline[Any] = Pipeline.__new__(Pipeline)
+        new: Pipeline[Any] = Pipeline.__new__(Pipeline)  # pyright: ignore[reportUnknownVariableType]  # __new__ alone solves no T_co
         new._initial = self._initial
         new._steps = (*self._steps, step)
         new._has_async = self._has_async or is_async_callable(step)

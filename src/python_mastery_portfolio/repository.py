@@ -108,7 +108,7 @@ class InMemoryRepository(Generic[T]):
     def _id_for(self, entity: T) -> str:
         if self._id_of is not None:
             entity_id = self._id_of(entity)
-            if not isinstance(entity_id, str):
+            if not isinstance(entity_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # id_of is user code
                 raise TypeError(f"id_of must return a str, got {entity_id!r}")
             return entity_id
         attribute = getattr(entity, "id", None)
