@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +125,9 @@ def build_admin_server(
 
 
 @contextlib.asynccontextmanager
-async def admin_endpoint(path: Path, server: RpcServer, hub: EventHub) -> AsyncIterator[bool]:
+async def admin_endpoint(
+    path: Path, server: RpcServer, hub: EventHub
+) -> AsyncGenerator[bool, None]:
     """Serve ``server`` on the Unix socket ``path`` and forward ``hub``'s events, in a block.
 
     Each event the hub publishes is pushed on the ``events`` topic as it is published.

@@ -26,8 +26,9 @@ the default database), so ``pmp status`` run with the same environment finds it.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -102,7 +103,8 @@ class Settings(BaseSettings):
     def _domains(cls, value: object) -> object:
         value = _split(value)
         if isinstance(value, list | tuple):
-            return tuple(str(item).strip().lower().lstrip("@") for item in value)
+            items = cast("Sequence[object]", value)
+            return tuple(str(item).strip().lower().lstrip("@") for item in items)
         return value
 
     @field_validator("trusted_proxies", mode="before")
@@ -110,6 +112,8 @@ class Settings(BaseSettings):
     def _proxies(cls, value: object) -> object:
         value = _split(value)
         if isinstance(value, list | tuple):
-            for item in value:
+            items = cast("Sequence[object]", value)
+            for item in items:
                 ipaddress.ip_network(str(item), strict=False)
+            return items
         return value

@@ -202,7 +202,7 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
+    errors: list[dict[str, Any]] = []
     for error in exc.errors():
         loc = [str(part) for part in error.get("loc", ())]
         # The input values are left out: they may be passwords or other secrets.
