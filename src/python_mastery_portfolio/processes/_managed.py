@@ -108,11 +108,11 @@ def check_command(command: object) -> tuple[str, ...]:
         raise TypeError(f"command must be a sequence of str or path-like, got {command!r}")
     if not command:
         raise ValueError("command must not be empty")
-    arguments = []
-    for argument in command:
+    arguments: list[str] = []
+    for argument in command:  # pyright: ignore[reportUnknownVariableType]  # run-time input, checked below
         if not isinstance(argument, str | os.PathLike):
             raise TypeError(f"command arguments must be str or path-like, got {argument!r}")
-        text = os.fspath(argument)
+        text = os.fspath(argument)  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]  # checked below
         if not isinstance(text, str):
             raise TypeError(f"command arguments must be str or path-like, got {argument!r}")
         arguments.append(text)
@@ -145,15 +145,16 @@ def check_options(options: ProcessOptions) -> None:
         ...
         ValueError: stop_timeout must be > 0, got 0
     """
-    _check_target("stdin", options.get("stdin"), may_join_stdout=False)
-    if isinstance(options.get("stdin"), str | os.PathLike | logging.Logger):
-        raise TypeError(f"stdin must be None, PIPE, DEVNULL or a file, got {options['stdin']!r}")
+    stdin = options.get("stdin")
+    _check_target("stdin", stdin, may_join_stdout=False)
+    if isinstance(stdin, str | os.PathLike | logging.Logger):
+        raise TypeError(f"stdin must be None, PIPE, DEVNULL or a file, got {stdin!r}")
     _check_target("stdout", options.get("stdout"), may_join_stdout=False)
     _check_target("stderr", options.get("stderr"), may_join_stdout=True)
     require_positive("stop_timeout", options.get("stop_timeout", DEFAULT_STOP_TIMEOUT))
     require_count("max_line_length", options.get("max_line_length", MAX_LINE_LENGTH), 1)
     name = options.get("name")
-    if name is not None and not isinstance(name, str):
+    if name is not None and not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"name must be a str, got {name!r}")
 
 
@@ -207,7 +208,7 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> list[str]:
         """Add ``chunk``; return the lines it completes."""
-        lines = []
+        lines: list[str] = []
         *complete, rest = chunk.split(b"\n")
         for piece in complete:
             if self._skipping:
@@ -446,7 +447,8 @@ class ManagedProcess:
                 raise RuntimeError(f"{self!r} was already started")
             opened: list[IO[bytes]] = []
             try:
-                popen = subprocess.Popen(  # noqa: S603  # runs what the caller asked, no shell
+                # pyright takes **session_options() for a text= argument: bytes here.
+                popen: subprocess.Popen[bytes] = subprocess.Popen(  # pyright: ignore[reportAssignmentType]  # noqa: S603  # runs what the caller asked, no shell
                     self._command,
                     cwd=self._cwd,
                     env=self._env,

@@ -8,7 +8,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 __all__ = ["temporary_directory", "temporary_file"]
@@ -47,7 +47,7 @@ def _remove_tree(path: Path) -> None:
 @contextlib.contextmanager
 def temporary_directory(
     *, prefix: str | None = None, parent: str | os.PathLike[str] | None = None
-) -> Iterator[Path]:
+) -> Generator[Path, None, None]:
     """Create a private temporary directory; remove it and its contents when the block ends.
 
     The seed's version, with a ``Path`` instead of a ``str`` (``os.path.join`` accepts
@@ -87,7 +87,7 @@ def temporary_file(
     prefix: str | None = None,
     parent: str | os.PathLike[str] | None = None,
     keep: bool = False,
-) -> Iterator[Path]:
+) -> Generator[Path, None, None]:
     """Create an empty private temporary file; remove it when the block ends unless ``keep``.
 
     The file is created (mode 0o600, so no other user can read or replace it) and closed

@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, Final, Literal, Protocol, TypeVar
 
 __all__ = ["Connection", "transaction"]
@@ -80,7 +80,7 @@ def transaction(
     connection: ConnectionT,
     *,
     begin: Literal["DEFERRED", "IMMEDIATE", "EXCLUSIVE"] = "DEFERRED",
-) -> Iterator[ConnectionT]:
+) -> Generator[ConnectionT, None, None]:
     """Run the block in a transaction: commit if it succeeds, roll back and re-raise if not.
 
     The seed's ``DatabaseTransaction`` for any DB-API 2.0 connection (sqlite3 is the one
@@ -165,7 +165,7 @@ def transaction(
 
 
 @contextlib.contextmanager
-def _undo_on_error(undo: Callable[[], object], what: str) -> Iterator[None]:
+def _undo_on_error(undo: Callable[[], object], what: str) -> Generator[None, None, None]:
     try:
         yield
     except BaseException as error:
