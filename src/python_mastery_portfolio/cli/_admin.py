@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.live import Live
@@ -37,7 +37,9 @@ def as_event(payload: object) -> Mapping[str, Any]:
         >>> as_event({"type": "user.created"}), as_event(["odd"])
         ({'type': 'user.created'}, {'type': "['odd']"})
     """
-    return payload if isinstance(payload, Mapping) else {"type": str(payload)}
+    if isinstance(payload, Mapping):
+        return cast("Mapping[str, Any]", payload)  # decoded JSON: an object's keys are strings
+    return {"type": str(payload)}
 
 
 async def fetch_stats(socket: Path, *, call_timeout: float) -> dict[str, Any]:

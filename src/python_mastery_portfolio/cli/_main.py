@@ -229,7 +229,7 @@ def _socket(args: argparse.Namespace) -> Path:
 
 def _client_command(args: argparse.Namespace) -> Coroutine[Any, Any, None]:
     try:
-        import rich  # noqa: F401, PLC0415 - the [cli] extra, checked before it is needed
+        import rich  # pyright: ignore[reportUnusedImport]  # noqa: F401, PLC0415 - the [cli] extra, checked before it is needed
     except ImportError as error:
         raise _CommandError(
             ExitCode.GENERAL_ERROR,

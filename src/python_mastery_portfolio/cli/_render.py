@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -49,7 +49,8 @@ def format_value(name: str, value: object) -> str:
         ('1,200', '200: 3  404: 1')
     """
     if isinstance(value, Mapping):
-        return "  ".join(f"{key}: {format_value(str(key), item)}" for key, item in value.items())
+        figures = cast("Mapping[object, object]", value)
+        return "  ".join(f"{key}: {format_value(str(key), item)}" for key, item in figures.items())
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if name.endswith("_ms"):
@@ -79,7 +80,7 @@ def status_table(stats: Mapping[str, Any]) -> Table:
         if not isinstance(figures, Mapping):
             table.add_row(title, "", format_value(section, figures))
             continue
-        for index, (name, value) in enumerate(figures.items()):
+        for index, (name, value) in enumerate(cast("Mapping[str, object]", figures).items()):
             table.add_row(title if index == 0 else "", name, format_value(name, value))
         table.add_section()
     return table
@@ -105,7 +106,9 @@ def event_line(event: Mapping[str, Any]) -> Text:
     kind = str(event.get("type", "?"))
     colour = EVENT_COLOURS.get(kind, "white")
     user = event.get("user")
-    user_id = user.get("id", "-") if isinstance(user, Mapping) else "-"
+    user_id = (
+        cast("Mapping[str, object]", user).get("id", "-") if isinstance(user, Mapping) else "-"
+    )
     request_id = event.get("request_id") or "-"
     line = Text(f"[{_time(event.get('time'))}] ", style="dim")
     line.append(kind, style=colour)
@@ -125,7 +128,7 @@ def _figures(title: str, rows: Iterable[tuple[str, str]]) -> Panel:
 
 def _section(stats: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     section = stats.get(name)
-    return section if isinstance(section, Mapping) else {}
+    return cast("Mapping[str, Any]", section) if isinstance(section, Mapping) else {}
 
 
 def dashboard(stats: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> RenderableType:
@@ -150,7 +153,8 @@ def dashboard(stats: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> 
     by_status = requests.get("by_status")
     status_rows = [("total", format_value("requests", requests.get("requests", 0)))]
     if isinstance(by_status, Mapping):
-        status_rows += [(str(code), format_value("count", n)) for code, n in by_status.items()]
+        counts = cast("Mapping[object, object]", by_status)
+        status_rows += [(str(code), format_value("count", n)) for code, n in counts.items()]
     latency_rows = [
         (f"p{p}", format_value("_ms", requests.get(f"latency_p{p}_ms", 0.0))) for p in (50, 90, 99)
     ]
