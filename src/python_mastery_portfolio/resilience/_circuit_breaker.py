@@ -89,14 +89,14 @@ def _matcher(spec: BreakerExceptions, param: str) -> Callable[[BaseException], b
     """Compile ``spec``, accepting lists (and tuples) that mix types and predicates."""
     raw: object = spec
     if isinstance(raw, list | tuple) and (
-        isinstance(raw, list) or not all(isinstance(item, type) for item in raw)
+        isinstance(raw, list) or not all(isinstance(item, type) for item in raw)  # pyright: ignore[reportUnknownVariableType]  # run-time input
     ):
-        entries: Sequence[object] = raw
+        entries: Sequence[object] = raw  # pyright: ignore[reportUnknownVariableType]  # each entry checked below
         if not entries:
             raise TypeError(f"{param} must not be an empty list, got {spec!r}")
         matchers = tuple(
             exception_matcher(item, param=param)  # type: ignore[arg-type]  # checked there
-            for item in entries
+            for item in entries  # pyright: ignore[reportUnknownVariableType]  # see above
         )
 
         def matches_any(error: BaseException) -> bool:
@@ -228,13 +228,13 @@ class CircuitBreaker:
                 raise ValueError(f"failure_rate must be <= 1, got {failure_rate!r}")
         require_positive("window", window)
         require_count("minimum_calls", minimum_calls, 1)
-        if not isinstance(clock, Clock):
+        if not isinstance(clock, Clock):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
-        if name is not None and not isinstance(name, str):
+        if name is not None and not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"name must be a str or None, got {name!r}")
         if store is None:
             store = InMemoryBreakerStateStore()
-        elif not isinstance(store, BreakerStateStore):
+        elif not isinstance(store, BreakerStateStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"store must implement the BreakerStateStore protocol, got {store!r}")
         self._is_failure = _matcher(exceptions, "exceptions")
         self._is_excluded = None if exclude in ((), []) else _matcher(exclude, "exclude")
@@ -312,7 +312,7 @@ class CircuitBreaker:
     def on_state(self, state: CircuitState, listener: L, /) -> L: ...
     @overload
     def on_state(self, state: CircuitState, /) -> Callable[[L], L]: ...
-    def on_state(self, state: CircuitState, listener: L | None = None, /) -> Any:
+    def on_state(self, state: CircuitState, listener: L | None = None, /) -> Any:  # pyright: ignore[reportInvalidTypeVarUse]  # the overloads bind L
         """Register ``listener(old, new)`` for the transitions *into* ``state`` only.
 
         Works as a call or as a decorator (``@breaker.on_state(CircuitState.OPEN)``); the
@@ -334,7 +334,7 @@ class CircuitBreaker:
             >>> opened
             [<CircuitState.CLOSED: 'closed'>]
         """
-        if not isinstance(state, CircuitState):
+        if not isinstance(state, CircuitState):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"state must be a CircuitState, got {state!r}")
         if listener is None:
             return functools.partial(self._add_listener, state)

@@ -227,11 +227,11 @@ class RateLimiter:
         for name, value in (("rate", rate), ("per", per), ("burst", burst)):
             if not math.isfinite(value):
                 raise ValueError(f"{name} must be finite, got {value!r}")
-        if not isinstance(clock, Clock):
+        if not isinstance(clock, Clock):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
         if store is None:
             store = InMemoryRateLimitStore(max_keys=10_000 if max_keys is MISSING else max_keys)
-        elif not isinstance(store, RateLimitStore):
+        elif not isinstance(store, RateLimitStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"store must implement the RateLimitStore protocol, got {store!r}")
         elif max_keys is not MISSING:
             raise ValueError("max_keys configures the default store: give it to your store")

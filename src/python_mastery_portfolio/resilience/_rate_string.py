@@ -46,7 +46,7 @@ def parse_rate(text: str, name: str = "rate") -> tuple[float, float]:
         >>> parse_rate("10/minute"), parse_rate("5 per 2 seconds"), parse_rate("1.5/HOUR")
         ((10, 60.0), (5, 2.0), (1.5, 3600.0))
     """
-    if not isinstance(text, str):
+    if not isinstance(text, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"{name} must be a str like '10/minute', got {text!r}")
     match = _RATE.fullmatch(text)
     if match is None:
