@@ -82,7 +82,7 @@ def add_logging(
     timed(unit=unit, logger=logger, level=level)
 
     def decorate(target: type[T]) -> type[T]:
-        if not isinstance(target, type):
+        if not isinstance(target, type):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"@add_logging decorates a class, got {target!r}")
         log = logger if logger is not None else logging.getLogger(target.__module__)
         wrap = timed(unit=unit, logger=log, level=level)
@@ -105,7 +105,7 @@ def add_logging(
 
 
 def _function_of(member: Any) -> Any:
-    return member.__func__ if isinstance(member, classmethod | staticmethod) else member
+    return member.__func__ if isinstance(member, classmethod | staticmethod) else member  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # any wrapped callable
 
 
 def _is_plain_method(member: object) -> bool:

@@ -99,7 +99,7 @@ class Registry(Mapping[Hashable, T]):
     """
 
     def __init__(self, name: str = "registry") -> None:
-        if not isinstance(name, str):
+        if not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"name must be a str, got {name!r}")
         self.name = name
         self._entries: dict[Hashable, T] = {}
@@ -298,7 +298,7 @@ class Registered:
     ) -> None:
         super().__init_subclass__(**kwargs)
         if registry is not None:
-            if not isinstance(registry, Registry):
+            if not isinstance(registry, Registry):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
                 raise TypeError(f"registry must be a Registry, got {registry!r}")
             cls.registry = registry
             return  # the base that names the registry is not registered itself

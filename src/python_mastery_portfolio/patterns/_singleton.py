@@ -103,7 +103,7 @@ def singleton(cls: type[T]) -> type[T]:
         (True, True, True)
     """
     given: object = cls  # checked at run time: callers may pass anything
-    if not isinstance(given, type):
+    if not isinstance(given, type):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"@singleton decorates a class, got {cls!r}")
     if _is_singleton(cls):
         return cls
@@ -175,7 +175,7 @@ def _chain_init_subclass(cls: type) -> None:
         if own is not None:
             own.__get__(None, sub)(**kwargs)
         else:
-            super(owner, sub).__init_subclass__(**kwargs)
+            super(owner, sub).__init_subclass__(**kwargs)  # pyright: ignore[reportUnknownMemberType]  # owner is Any (see above)
         if "__new__" in sub.__dict__:
             raise TypeError(
                 f"{sub.__qualname__} subclasses singleton {cls.__qualname__} and may not "
@@ -209,7 +209,7 @@ def reset_singleton(cls: type) -> None:
         False
     """
     given: object = cls  # checked at run time: callers may pass anything
-    if not isinstance(given, type) or not _is_singleton(given):
+    if not isinstance(given, type) or not _is_singleton(given):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
         raise TypeError(f"reset_singleton needs a class decorated with @singleton, got {cls!r}")
     record = _record_for(cls)
     with record.lock:

@@ -91,7 +91,7 @@ class Validated(Generic[T]):
     ) -> None:
         if check is not None and not callable(check):
             raise TypeError(f"check must be callable, got {check!r}")
-        if message is not None and not isinstance(message, str):
+        if message is not None and not isinstance(message, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"message must be a str, got {message!r}")
         self.check = check
         self.message = message
@@ -144,7 +144,7 @@ class Validated(Generic[T]):
 
     def __and__(self, other: Validated[Any]) -> AllOf[T]:
         """Combine two validators: the result checks ``self``, then ``other``."""
-        if not isinstance(other, Validated):
+        if not isinstance(other, Validated):  # pyright: ignore[reportUnnecessaryIsInstance]  # `v & x` with any x
             return NotImplemented
         return AllOf(self, other)
 
@@ -222,7 +222,7 @@ class AllOf(Validated[T]):
         super().__init__(message=message)
         parts: list[Validated[Any]] = []
         for part in (first, *others):
-            if not isinstance(part, Validated):
+            if not isinstance(part, Validated):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
                 raise TypeError(f"AllOf combines Validated descriptors, got {part!r}")
             # (a & b) & c is flat: one list of parts, one error per failure.
             parts.extend(part.parts if isinstance(part, AllOf) and part.message is None else [part])
@@ -288,7 +288,7 @@ class InstanceOf(Validated[T]):
     """
 
     def __init__(self, kind: type[T], *, message: str | None = None) -> None:
-        if not isinstance(kind, type):
+        if not isinstance(kind, type):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"kind must be a type, got {kind!r}")
         super().__init__(message=message)
         self.kind = kind
@@ -399,7 +399,7 @@ class Length(Validated[S]):
         message: str | None = None,
     ) -> None:
         for key, bound in (("min", min), ("max", max)):
-            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+            if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
                 raise TypeError(f"Length {key} must be an int, got {bound!r}")
             if bound is not None and bound < 0:
                 raise ValueError(f"Length {key} must not be negative, got {bound!r}")
@@ -488,7 +488,7 @@ class Matches(Validated[str]):
         given: object = pattern  # checked at run time: callers may pass anything
         if isinstance(pattern, str):
             pattern = re.compile(pattern)
-        elif not isinstance(given, re.Pattern) or not isinstance(given.pattern, str):
+        elif not isinstance(given, re.Pattern) or not isinstance(given.pattern, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"pattern must be a str or a compiled str pattern, got {pattern!r}")
         super().__init__(message=message)
         self.pattern = pattern
