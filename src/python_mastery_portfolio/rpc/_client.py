@@ -189,7 +189,7 @@ class RpcClient:
     ) -> None:
         if timeout is not None and not timeout >= 0:
             raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        if retry is not None and not isinstance(retry, RetryOptions):
+        if retry is not None and not isinstance(retry, RetryOptions):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"retry must be a RetryOptions or None, got {retry!r}")
         require_count("queue_size", queue_size, 1)
         self._open = open_connection
@@ -412,13 +412,15 @@ class RpcClient:
         except ValueError:
             logger.warning("JSON-RPC server sent invalid JSON: %r", line[:200])
             return
-        for item in message if isinstance(message, list) else (message,):
+        # isinstance() on decoded JSON leaves the type arguments unknown: a JSON object's keys
+        # are strings, its values anything.
+        for item in message if isinstance(message, list) else (message,):  # pyright: ignore[reportUnknownVariableType]
             if not isinstance(item, dict):
-                logger.warning("JSON-RPC server sent a non-object: %r", item)
+                logger.warning("JSON-RPC server sent a non-object: %r", item)  # pyright: ignore[reportUnknownArgumentType]
             elif "method" in item:
-                self._on_notification(item)
+                self._on_notification(item)  # pyright: ignore[reportUnknownArgumentType]
             else:
-                self._on_response(link, item)
+                self._on_response(link, item)  # pyright: ignore[reportUnknownArgumentType]
 
     def _on_response(self, link: _Link, response: dict[str, Any]) -> None:
         request_id = response.get("id")
@@ -439,9 +441,10 @@ class RpcClient:
         if message["method"] != EVENT_METHOD or not isinstance(params, dict):
             logger.debug("JSON-RPC notification ignored: %r", message)
             return
-        topic = params.get("topic")
+        # params is a decoded JSON object: isinstance() leaves its type arguments unknown.
+        topic = params.get("topic")  # pyright: ignore[reportUnknownVariableType, reportUnknownMemberType]
         for subscription in self._subscriptions.get(topic if isinstance(topic, str) else "", ()):
-            subscription.put(params.get("payload"))
+            subscription.put(params.get("payload"))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType]
 
     async def _request(self, link: _Link, method: str, params: Params) -> Any:
         request_id = next(self._ids)
@@ -539,7 +542,7 @@ class RpcClient:
             queue_size: Payloads kept unread (oldest dropped first); the client's default
                 when ``None``.
         """
-        if not isinstance(topic, str):
+        if not isinstance(topic, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"topic must be a str, got {topic!r}")
         size = self._queue_size if queue_size is None else queue_size
         require_count("queue_size", size, 1)

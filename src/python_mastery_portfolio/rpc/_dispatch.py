@@ -39,9 +39,11 @@ class Session(Protocol):
 
     def subscribe(self, topic: str) -> bool:
         """Start pushing ``topic``'s notifications; ``False`` if already subscribed."""
+        ...
 
     def unsubscribe(self, topic: str) -> bool:
         """Stop pushing ``topic``'s notifications; ``False`` if not subscribed."""
+        ...
 
 
 @validate_types
@@ -137,7 +139,7 @@ class Dispatcher:
             self.errors += 1
             return encode_error(None, INVALID_REQUEST, MESSAGES[INVALID_REQUEST])
         # The entries of a batch run concurrently; the spec lets responses come in any order.
-        responses = await asyncio.gather(*(self._one(entry, session) for entry in message))
+        responses = await asyncio.gather(*(self._one(entry, session) for entry in message))  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]  # JSON values
         parts = [response for response in responses if response is not None]
         return f"[{','.join(parts)}]" if parts else None
 
@@ -153,23 +155,26 @@ class Dispatcher:
         """Answer one request object; ``None`` for a notification."""
         if not isinstance(request, dict):
             return self._fail(None, INVALID_REQUEST, MESSAGES[INVALID_REQUEST])
-        request_id = request.get("id", _ABSENT)
+        # isinstance() leaves the type arguments unknown; a JSON object's keys are strings.
+        fields: dict[str, Any] = request  # pyright: ignore[reportUnknownVariableType]
+        request_id = fields.get("id", _ABSENT)
         notification = request_id is _ABSENT
         if notification:
             request_id = None
         elif not _valid_id(request_id):
             return self._fail(None, INVALID_REQUEST, MESSAGES[INVALID_REQUEST])
-        name = request.get("method")
-        params = request.get("params", _ABSENT)
+        name = fields.get("method")
+        params = fields.get("params", _ABSENT)
         if (
-            request.get("jsonrpc") != "2.0"
+            fields.get("jsonrpc") != "2.0"
             or not isinstance(name, str)
             or not (params is _ABSENT or isinstance(params, list | dict))
         ):
             return self._fail(request_id, INVALID_REQUEST, MESSAGES[INVALID_REQUEST])
         self.requests += 1
-        args: tuple[Any, ...] = tuple(params) if isinstance(params, list) else ()
-        kwargs: dict[str, Any] = params if isinstance(params, dict) else {}
+        # Decoded JSON again: a list's items and an object's values are anything.
+        args: tuple[Any, ...] = tuple(params) if isinstance(params, list) else ()  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        kwargs: dict[str, Any] = params if isinstance(params, dict) else {}  # pyright: ignore[reportUnknownVariableType]
         try:
             result = await self._run(name, args, kwargs, session)
         except _NotFoundError:

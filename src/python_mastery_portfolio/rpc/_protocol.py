@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from python_mastery_portfolio.exceptions import PortfolioError, RpcError
 
@@ -151,7 +151,8 @@ def rpc_error_from(error: object) -> RpcError:
         "malformed error object: 'nonsense'"
     """
     if isinstance(error, Mapping):
-        code, message = error.get("code"), error.get("message")
+        member = cast("Mapping[str, object]", error)  # decoded JSON: an object's keys are strings
+        code, message = member.get("code"), member.get("message")
         if isinstance(code, int) and not isinstance(code, bool) and isinstance(message, str):
-            return RpcError(code, message, error.get("data"))
+            return RpcError(code, message, member.get("data"))
     return RpcError(INTERNAL_ERROR, f"malformed error object: {error!r}")

@@ -65,4 +65,4 @@ async def with_retry(open_connection: Callable[[], Awaitable[_T]], options: Retr
     async for attempt in retrying(**settings, name="RpcClient.connect"):
         with attempt:
             connection = await open_connection()
-    return connection
+    return connection  # pyright: ignore[reportPossiblyUnbound, reportPossiblyUnboundVariable, reportReturnType]  # retrying() raises unless an attempt succeeded

@@ -10,7 +10,7 @@ import os
 import socket
 import stat
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, TypedDict, TypeVar, overload
 
 from python_mastery_portfolio._internal.checks import require_count
@@ -293,7 +293,7 @@ class RpcServer:
             TypeError: If ``topic`` is not a str or ``payload`` is not JSON-serializable.
             ValueError: If ``payload`` holds NaN or an infinity.
         """
-        if not isinstance(topic, str):
+        if not isinstance(topic, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"topic must be a str, got {topic!r}")
         frame = encode_notification(topic, payload).encode() + b"\n"
         loop = self._loop
@@ -312,7 +312,7 @@ class RpcServer:
     # -- transports ---------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def serve_unix(self, path: str | os.PathLike[str]) -> AsyncIterator[str]:
+    async def serve_unix(self, path: str | os.PathLike[str]) -> AsyncGenerator[str, None]:
         """Serve on a Unix socket at ``path`` until the block ends, then remove the file.
 
         A socket file left by a server that is gone is replaced; a live one is not.
@@ -341,7 +341,7 @@ class RpcServer:
                     os.unlink(where)
 
     @contextlib.asynccontextmanager
-    async def serve_tcp(self, host: str, port: int) -> AsyncIterator[tuple[str, int]]:
+    async def serve_tcp(self, host: str, port: int) -> AsyncGenerator[tuple[str, int], None]:
         """Serve on TCP at ``host``:``port`` until the block ends (port 0 picks a free one).
 
         Yields:
@@ -356,7 +356,9 @@ class RpcServer:
             yield str(bound[0]), int(bound[1])
 
     @contextlib.asynccontextmanager
-    async def _running(self, server: asyncio.Server, handlers: _Handlers) -> AsyncIterator[None]:
+    async def _running(
+        self, server: asyncio.Server, handlers: _Handlers
+    ) -> AsyncGenerator[None, None]:
         self._loop = asyncio.get_running_loop()
         self._serving += 1
         try:
