@@ -258,8 +258,8 @@ _manager_kinds: dict[type, int] = {}
 def _manager_kind(cls: type) -> int:
     kind = _manager_kinds.get(cls)
     if kind is None:
-        kind = (_SYNC_CM if issubclass(cls, AbstractContextManager) else _PLAIN) | (
-            _ASYNC_CM if issubclass(cls, AbstractAsyncContextManager) else _PLAIN
+        kind = (_SYNC_CM if issubclass(cls, AbstractContextManager) else _PLAIN) | (  # pyright: ignore[reportGeneralTypeIssues]  # an ABC at run time
+            _ASYNC_CM if issubclass(cls, AbstractAsyncContextManager) else _PLAIN  # pyright: ignore[reportGeneralTypeIssues]  # as above
         )
         if len(_manager_kinds) >= 512:
             _manager_kinds.clear()
@@ -330,7 +330,7 @@ def entering(
     kinds = _manager_kinds
 
     def enter(value: Any, scope: ProviderScope | None) -> Any:
-        kind = _manager_kind(type(value))
+        kind = _manager_kind(type(value))  # pyright: ignore[reportUnknownArgumentType]  # type() of an Any
         if not kind:
             return value
         if kind & _SYNC_CM:
@@ -349,7 +349,7 @@ def entering(
             except Exception as error:
                 raise resolution_error(name, target, error) from error
             # The common case, a type seen before that is no context manager: a dict lookup.
-            if kinds.get(type(value)) == _PLAIN:
+            if kinds.get(type(value)) == _PLAIN:  # pyright: ignore[reportUnknownArgumentType]  # type() of an Any
                 return value
             return enter(value, scope)
 
@@ -363,7 +363,7 @@ def entering(
             raise extend_error(error, name) from error.__cause__
         except Exception as error:
             raise resolution_error(name, target, error) from error
-        if kinds.get(type(value)) == _PLAIN:
+        if kinds.get(type(value)) == _PLAIN:  # pyright: ignore[reportUnknownArgumentType]  # type() of an Any
             return value
         return enter(value, scope)
 
@@ -385,7 +385,7 @@ def aentering(
 
     async def make(scope: ProviderScope | None) -> Any:
         value = await call(scope)
-        kind = _manager_kind(type(value))
+        kind = _manager_kind(type(value))  # pyright: ignore[reportUnknownArgumentType]  # type() of an Any
         if not kind:
             return value
         sink = _choose(scope, fixed, fallback)

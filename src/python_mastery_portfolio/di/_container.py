@@ -11,7 +11,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 
@@ -63,9 +63,9 @@ def _kind_of(factory: Callable[..., Any]) -> Kind:
     function: Any = factory
     if not (inspect.isroutine(function) or isinstance(function, functools.partial | type)):
         function = type(function).__call__
-    if inspect.isasyncgenfunction(function):
+    if inspect.isasyncgenfunction(function):  # pyright: ignore[reportUnknownArgumentType]  # any callable
         return Kind.ASYNC_GENERATOR
-    if inspect.isgeneratorfunction(function):
+    if inspect.isgeneratorfunction(function):  # pyright: ignore[reportUnknownArgumentType]  # any callable
         return Kind.GENERATOR
     return Kind.ASYNC if is_async_callable(factory) else Kind.SYNC
 
@@ -232,7 +232,7 @@ class DIContainer(ClosesOnExit):
             'open'
             closed
         """
-        if not isinstance(multiple, bool):
+        if not isinstance(multiple, bool):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"multiple must be a bool, got {multiple!r}")
         compiler = self._compiler
         with compiler.lock:  # the member's index and its registration go in together
@@ -285,7 +285,7 @@ class DIContainer(ClosesOnExit):
             )
         if not isinstance(scope, LifecycleScope):
             raise TypeError(f"scope must be a LifecycleScope, got {scope!r}")
-        if not isinstance(enter, bool):
+        if not isinstance(enter, bool):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"enter must be a bool, got {enter!r}")
         try:
             hash(service_type)
@@ -486,7 +486,7 @@ class DIContainer(ClosesOnExit):
     @contextlib.contextmanager
     def override(
         self, service_type: Any, replacement: object, *, scope: LifecycleScope | None = None
-    ) -> Iterator[None]:
+    ) -> Generator[None, None, None]:
         """Swap ``service_type`` for ``replacement`` inside a ``with`` block (for tests).
 
         ``replacement`` is called like a factory when it is a class, function, method or
@@ -526,7 +526,7 @@ class DIContainer(ClosesOnExit):
         instance: Any = MISSING
         if isinstance(replacement, type | functools.partial) or inspect.isroutine(replacement):
             # A class is called like a factory: a test double need not subclass the original.
-            factory = replacement
+            factory = replacement  # pyright: ignore[reportUnknownVariableType]  # a test double, any type
         else:
             instance = replacement
         compiler = self._compiler

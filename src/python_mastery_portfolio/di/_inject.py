@@ -83,7 +83,7 @@ class ServiceProvider:
             TypeError: If the function has no parameter annotated with a given type.
         """
         if len(service_types) == 1:
-            return _InjectOne(self.container, service_types)
+            return _InjectOne(self.container, service_types)  # pyright: ignore[reportUnknownVariableType]  # S is bound by the overload
         return _InjectAll(self.container, service_types)
 
 

@@ -30,7 +30,7 @@ class ProviderScope(FinaliserSink, Protocol):
     """What a provider needs of the scope it builds in: one instance per key, and clean-up."""
 
     @property
-    def instances(self) -> Mapping[Any, Any]:
+    def instances(self) -> Mapping[Any, Any]:  # pyright: ignore[reportReturnType]  # a protocol member: no body
         """The instances built in the scope, by key (read first: a hit is one dict lookup)."""
 
     def provide(self, key: Any, make: Callable[[ProviderScope], Any], name: str) -> Any:
