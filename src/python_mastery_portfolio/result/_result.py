@@ -17,6 +17,20 @@ __all__ = ["Failure", "Result", "Success"]
 
 T_co = TypeVar("T_co", covariant=True)
 E_co = TypeVar("E_co", covariant=True)
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultedTypeVar
+
+    # The phantom side of a variant defaults to Never (PEP 696): with nothing to solve it
+    # from, pyright would make it Unknown, so Success(1) is Success[int, Never] in every
+    # checker, while a declared ``x: Success[int, str] = Success(1)`` is solved from the
+    # declaration. (A PEP 696 default needs every later parameter to have one: FE_co.)
+    SE_co = DefaultedTypeVar("SE_co", covariant=True, default=Never)
+    FT_co = DefaultedTypeVar("FT_co", covariant=True, default=Never)
+    FE_co = DefaultedTypeVar("FE_co", covariant=True, default=Never)
+else:
+    SE_co = TypeVar("SE_co", covariant=True)
+    FT_co = TypeVar("FT_co", covariant=True)
+    FE_co = TypeVar("FE_co", covariant=True)
 U = TypeVar("U")
 F = TypeVar("F")
 G = TypeVar("G")
@@ -326,7 +340,7 @@ class Result(Generic[T_co, E_co]):
 
 
 @final
-class Success(Result[T_co, E_co]):
+class Success(Result[T_co, SE_co]):
     """The successful variant of :class:`Result`, holding ``value``.
 
     Example:
@@ -353,11 +367,8 @@ class Success(Result[T_co, E_co]):
             """Always ``None``."""
             ...
 
-        def __new__(cls, value: U) -> Success[U, Never]:
-            """Type ``Success(1)`` as ``Success[int, Never]``, not with an unsolved error type.
-
-            mypy asks for an annotation on ``x = Success(1)`` otherwise.
-            """
+        def __init__(self, value: T_co) -> None:
+            """Hold ``value``; the error type comes from the context, else ``Never``."""
             ...
 
     else:
@@ -381,7 +392,7 @@ class Success(Result[T_co, E_co]):
     def __hash__(self) -> int:
         return hash((Success, self.value))
 
-    def __reduce__(self) -> tuple[type[Success[T_co, E_co]], tuple[T_co]]:
+    def __reduce__(self) -> tuple[type[Success[T_co, SE_co]], tuple[T_co]]:
         return (Success, (self.value,))
 
     def is_success(self) -> bool:
@@ -400,19 +411,19 @@ class Success(Result[T_co, E_co]):
         """Return the value; ``default`` is ignored."""
         return self.value
 
-    def unwrap_or_else(self, fn: Callable[[E_co], object]) -> T_co:
+    def unwrap_or_else(self, fn: Callable[[SE_co], object]) -> T_co:
         """Return the value; ``fn`` is not called."""
         return self.value
 
-    def map(self, fn: Callable[[T_co], U]) -> Success[U, E_co]:
+    def map(self, fn: Callable[[T_co], U]) -> Success[U, SE_co]:
         """Return ``Success(fn(value))``; an exception ``fn`` raises propagates."""
         return Success(fn(self.value))
 
-    def map_error(self, fn: Callable[[E_co], F]) -> Success[T_co, F]:
+    def map_error(self, fn: Callable[[SE_co], F]) -> Success[T_co, F]:
         """Return this success unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the error type is phantom on a success
 
-    def and_then(self, fn: Callable[[T_co], Result[U, F]]) -> Result[U, E_co | F]:
+    def and_then(self, fn: Callable[[T_co], Result[U, F]]) -> Result[U, SE_co | F]:
         """Return ``fn(value)``."""
         return fn(self.value)
 
@@ -439,7 +450,7 @@ class Success(Result[T_co, E_co]):
     def err(self) -> None:
         """Return ``None``."""
 
-    def or_else(self, fn: Callable[[E_co], Result[U, F]]) -> Success[T_co, F]:
+    def or_else(self, fn: Callable[[SE_co], Result[U, F]]) -> Success[T_co, F]:
         """Return this success unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the error type is phantom on a success
 
@@ -456,7 +467,7 @@ class Success(Result[T_co, E_co]):
         fn(self.value)
         return self
 
-    def inspect_err(self, fn: Callable[[E_co], object]) -> Self:
+    def inspect_err(self, fn: Callable[[SE_co], object]) -> Self:
         """Return this success; ``fn`` is not called."""
         return self
 
@@ -467,21 +478,23 @@ class Success(Result[T_co, E_co]):
             return inner
         raise TypeError(f"flatten() needs a Success holding a Result, got Success({inner!r})")
 
-    async def amap(self, fn: Callable[[T_co], Awaitable[U]]) -> Success[U, E_co]:
+    async def amap(self, fn: Callable[[T_co], Awaitable[U]]) -> Success[U, SE_co]:
         """Return ``Success(await fn(value))``; an exception ``fn`` raises propagates."""
         return Success(await fn(self.value))
 
-    async def aand_then(self, fn: Callable[[T_co], Awaitable[Result[U, F]]]) -> Result[U, E_co | F]:
+    async def aand_then(
+        self, fn: Callable[[T_co], Awaitable[Result[U, F]]]
+    ) -> Result[U, SE_co | F]:
         """Return ``await fn(value)``."""
         return await fn(self.value)
 
-    async def aor_else(self, fn: Callable[[E_co], Awaitable[Result[U, F]]]) -> Success[T_co, F]:
+    async def aor_else(self, fn: Callable[[SE_co], Awaitable[Result[U, F]]]) -> Success[T_co, F]:
         """Return this success unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the error type is phantom on a success
 
 
 @final
-class Failure(Result[T_co, E_co]):
+class Failure(Result[FT_co, FE_co]):
     """The failed variant of :class:`Result`, holding ``error``.
 
     Example:
@@ -506,19 +519,19 @@ class Failure(Result[T_co, E_co]):
             ...
 
         @property
-        def error(self) -> E_co:
+        def error(self) -> FE_co:
             """The error."""
             ...
 
-        def __new__(cls, error: F) -> Failure[Never, F]:
-            """Type ``Failure(e)`` as ``Failure[Never, E]`` (see ``Success.__new__``)."""
+        def __init__(self, error: FE_co) -> None:
+            """Hold ``error``; the value type comes from the context, else ``Never``."""
             ...
 
     else:
         __slots__ = ("error",)
         value = None
 
-        def __init__(self, error: E_co) -> None:
+        def __init__(self, error: FE_co) -> None:
             _set_failure_error(self, error)
 
     def __repr__(self) -> str:
@@ -535,7 +548,7 @@ class Failure(Result[T_co, E_co]):
     def __hash__(self) -> int:
         return hash((Failure, self.error))
 
-    def __reduce__(self) -> tuple[type[Failure[T_co, E_co]], tuple[E_co]]:
+    def __reduce__(self) -> tuple[type[Failure[FT_co, FE_co]], tuple[FE_co]]:
         return (Failure, (self.error,))
 
     def is_success(self) -> bool:
@@ -572,19 +585,19 @@ class Failure(Result[T_co, E_co]):
         """Return ``default``."""
         return default
 
-    def unwrap_or_else(self, fn: Callable[[E_co], U]) -> U:
+    def unwrap_or_else(self, fn: Callable[[FE_co], U]) -> U:
         """Return ``fn(error)``."""
         return fn(self.error)
 
-    def map(self, fn: Callable[[T_co], U]) -> Failure[U, E_co]:
+    def map(self, fn: Callable[[FT_co], U]) -> Failure[U, FE_co]:
         """Return this failure unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the value type is phantom on a failure
 
-    def map_error(self, fn: Callable[[E_co], F]) -> Failure[T_co, F]:
+    def map_error(self, fn: Callable[[FE_co], F]) -> Failure[FT_co, F]:
         """Return ``Failure(fn(error))``; an exception ``fn`` raises propagates."""
         return Failure(fn(self.error))
 
-    def and_then(self, fn: Callable[[T_co], Result[U, F]]) -> Failure[U, E_co]:
+    def and_then(self, fn: Callable[[FT_co], Result[U, F]]) -> Failure[U, FE_co]:
         """Return this failure unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the value type is phantom on a failure
 
@@ -592,7 +605,7 @@ class Failure(Result[T_co, E_co]):
         """Raise the error itself when it is an exception, else an :class:`UnwrapError`."""
         self._raise("unwrap()")
 
-    def unwrap_err(self) -> E_co:
+    def unwrap_err(self) -> FE_co:
         """Return the error."""
         return self.error
 
@@ -607,34 +620,34 @@ class Failure(Result[T_co, E_co]):
             raise unwrap_error from error
         raise unwrap_error
 
-    def expect_err(self, message: str) -> E_co:
+    def expect_err(self, message: str) -> FE_co:
         """Return the error; ``message`` is not used."""
         return self.error
 
     def ok(self) -> None:
         """Return ``None``."""
 
-    def err(self) -> E_co:
+    def err(self) -> FE_co:
         """Return the error."""
         return self.error
 
-    def or_else(self, fn: Callable[[E_co], Result[U, F]]) -> Result[T_co | U, F]:
+    def or_else(self, fn: Callable[[FE_co], Result[U, F]]) -> Result[FT_co | U, F]:
         """Return ``fn(error)``."""
         return fn(self.error)
 
-    def map_or(self, default: U, fn: Callable[[T_co], object]) -> U:
+    def map_or(self, default: U, fn: Callable[[FT_co], object]) -> U:
         """Return ``default``; ``fn`` is not called."""
         return default
 
-    def map_or_else(self, default_fn: Callable[[], U], fn: Callable[[T_co], object]) -> U:
+    def map_or_else(self, default_fn: Callable[[], U], fn: Callable[[FT_co], object]) -> U:
         """Return ``default_fn()``; ``fn`` is not called."""
         return default_fn()
 
-    def inspect(self, fn: Callable[[T_co], object]) -> Self:
+    def inspect(self, fn: Callable[[FT_co], object]) -> Self:
         """Return this failure; ``fn`` is not called."""
         return self
 
-    def inspect_err(self, fn: Callable[[E_co], object]) -> Self:
+    def inspect_err(self, fn: Callable[[FE_co], object]) -> Self:
         """Call ``fn(error)`` and return this failure; an exception ``fn`` raises propagates."""
         fn(self.error)
         return self
@@ -643,15 +656,17 @@ class Failure(Result[T_co, E_co]):
         """Return this failure unchanged."""
         return self  # type: ignore[return-value]  # the value type is phantom on a failure
 
-    async def amap(self, fn: Callable[[T_co], Awaitable[U]]) -> Failure[U, E_co]:
+    async def amap(self, fn: Callable[[FT_co], Awaitable[U]]) -> Failure[U, FE_co]:
         """Return this failure unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the value type is phantom on a failure
 
-    async def aand_then(self, fn: Callable[[T_co], Awaitable[Result[U, F]]]) -> Failure[U, E_co]:
+    async def aand_then(self, fn: Callable[[FT_co], Awaitable[Result[U, F]]]) -> Failure[U, FE_co]:
         """Return this failure unchanged; ``fn`` is not called."""
         return self  # type: ignore[return-value]  # the value type is phantom on a failure
 
-    async def aor_else(self, fn: Callable[[E_co], Awaitable[Result[U, F]]]) -> Result[T_co | U, F]:
+    async def aor_else(
+        self, fn: Callable[[FE_co], Awaitable[Result[U, F]]]
+    ) -> Result[FT_co | U, F]:
         """Return ``await fn(error)``."""
         return await fn(self.error)
 
