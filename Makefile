@@ -38,6 +38,7 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/basedpyright
 
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term-missing
