@@ -8,6 +8,7 @@ originals, not the cached function.
 from __future__ import annotations
 
 import builtins
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,14 +21,25 @@ from python_mastery_portfolio.testing import ManualClock
 
 @contextmanager
 def cached_builtin(name: str, **options: Any) -> Iterator[Callable[..., Any]]:
-    """Replace ``builtins.<name>`` with its cached self for the block; yield the wrapper."""
+    """Replace ``builtins.<name>`` with its cached self for the block; yield the wrapper.
+
+    The replacement is process-wide: a finaliser run by the cyclic garbage collector during
+    the block (another test's leftovers: a transport, a subprocess) would call the cached
+    builtin with an unhashable argument and fail. The collector is paused for the block, after
+    a collection, so only the test's own code sees the cached builtin.
+    """
     original = getattr(builtins, name)
     wrapped = cache(**options)(original)
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
     setattr(builtins, name, wrapped)
     try:
         yield wrapped
     finally:
         setattr(builtins, name, original)
+        if was_enabled:
+            gc.enable()
 
 
 class Box:
