@@ -307,6 +307,22 @@ class InstanceOf(Validated[T]):
         return ", ".join(filter(None, [self.kind.__name__, super()._describe()]))
 
 
+def _bounds_message(field: str, low: object, high: object, unit: str) -> str:
+    """Return ``"<Field> must be between <low> and <high><unit>"`` (or at least / at most)."""
+    if high is None:
+        return f"{_label(field)} must be at least {low}{unit}"
+    if low is None:
+        return f"{_label(field)} must be at most {high}{unit}"
+    return f"{_label(field)} must be between {low} and {high}{unit}"
+
+
+def _bounds(low: object, high: object) -> str:
+    """Return ``"min=..., max=..."`` for the bounds that are set."""
+    return ", ".join(
+        f"{key}={bound!r}" for key, bound in (("min", low), ("max", high)) if bound is not None
+    )
+
+
 class Range(Validated[C]):
     """A validated value between ``min`` and ``max``, both inclusive (either may be omitted).
 
@@ -353,19 +369,10 @@ class Range(Validated[C]):
 
     def default_message(self, field: str) -> str:
         """Return ``"<Field> must be between <min> and <max>"`` (or at least / at most)."""
-        if self.max is None:
-            return f"{_label(field)} must be at least {self.min}"
-        if self.min is None:
-            return f"{_label(field)} must be at most {self.max}"
-        return f"{_label(field)} must be between {self.min} and {self.max}"
+        return _bounds_message(field, self.min, self.max, "")
 
     def _describe(self) -> str:
-        bounds = [
-            f"{key}={bound!r}"
-            for key, bound in (("min", self.min), ("max", self.max))
-            if bound is not None
-        ]
-        return ", ".join(filter(None, [*bounds, super()._describe()]))
+        return ", ".join(filter(None, [_bounds(self.min, self.max), super()._describe()]))
 
 
 class Length(Validated[S]):
@@ -418,19 +425,10 @@ class Length(Validated[S]):
 
     def default_message(self, field: str) -> str:
         """Return ``"<Field> must be between <min> and <max> characters long"`` or similar."""
-        if self.max is None:
-            return f"{_label(field)} must be at least {self.min} characters long"
-        if self.min is None:
-            return f"{_label(field)} must be at most {self.max} characters long"
-        return f"{_label(field)} must be between {self.min} and {self.max} characters long"
+        return _bounds_message(field, self.min, self.max, " characters long")
 
     def _describe(self) -> str:
-        bounds = [
-            f"{key}={bound!r}"
-            for key, bound in (("min", self.min), ("max", self.max))
-            if bound is not None
-        ]
-        return ", ".join(filter(None, [*bounds, super()._describe()]))
+        return ", ".join(filter(None, [_bounds(self.min, self.max), super()._describe()]))
 
 
 class OneOf(Validated[T]):
