@@ -728,6 +728,16 @@ class Service:
 
 
 class TestRateLimitDecorator:
+    @pytest.mark.parametrize(
+        "target",
+        [lambda: None, staticmethod(lambda: None), classmethod(lambda cls: None)],
+        ids=["function", "staticmethod", "classmethod"],
+    )
+    def test_bare_decorator_says_to_give_a_rate(self, target: Any) -> None:
+        """A bare @rate_limit fails at decoration time with a message showing the call form."""
+        with pytest.raises(TypeError, match=r"needs a rate: write @rate_limit\(10, per=1.0\)"):
+            rate_limit(target)
+
     def test_over_the_limit_raises(self, clock: ManualClock) -> None:
         """Over the limit the call raises RateLimitError without running."""
         calls: list[int] = []

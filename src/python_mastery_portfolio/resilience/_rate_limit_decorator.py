@@ -161,6 +161,12 @@ def rate_limit(
         >>> ping.limiter
         RateLimiter(rate=100, per=3600.0, burst=100.0)
     """
+    given: object = rate  # checked at run time: a bare @rate_limit passes the function here
+    if callable(given) or isinstance(given, classmethod | staticmethod):
+        raise TypeError(
+            "@rate_limit needs a rate: write @rate_limit(10, per=1.0) or "
+            '@rate_limit("10/second"), not a bare @rate_limit'
+        )
     if isinstance(rate, str):
         if per is not MISSING:
             raise ValueError("per is part of a rate string: give rate='10/minute' or per, not both")
