@@ -22,7 +22,7 @@ from python_mastery_portfolio.exceptions import PoolTimeoutError
 
 __all__ = ["AsyncConnectionPool"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
 T = TypeVar("T")
 

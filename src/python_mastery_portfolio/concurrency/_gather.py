@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar, overload
 
 __all__ = ["gather_tasks"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
 T = TypeVar("T")
 
