@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from python_mastery_portfolio._internal.checks import require_at_least, require_positive
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.exceptions import LockHeldError
 from python_mastery_portfolio.processes._exit import ExitHandle, on_exit, unregister
@@ -179,10 +180,9 @@ class PidLock:
         poll_interval: float = 0.05,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if timeout is not None and not timeout >= 0:
-            raise ValueError(f"timeout must be None or >= 0, got {timeout!r}")
-        if not poll_interval > 0:
-            raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+        if timeout is not None:
+            require_at_least("timeout", timeout, 0)
+        require_positive("poll_interval", poll_interval)
         self.path = Path(path)
         self.timeout = timeout
         self.poll_interval = poll_interval

@@ -22,6 +22,7 @@ import threading
 from types import TracebackType
 from typing import Any, Final, Self
 
+from python_mastery_portfolio._internal.checks import require_at_least
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.exceptions import LockHeldError
@@ -133,11 +134,8 @@ class RedisLock:
     def _check_wait(timeout: object) -> float | None:
         if timeout is None:
             return None
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-            raise TypeError(f"timeout must be a number of seconds or None, got {timeout!r}")
-        if math.isnan(timeout) or timeout < 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
-        return float(timeout)
+        require_at_least("timeout", timeout, 0)  # type: ignore[arg-type]  # checked at run time
+        return float(timeout)  # type: ignore[arg-type]  # a number, checked above
 
     def __repr__(self) -> str:
         state = f"held, fence={self._fence}" if self.held else "not held"

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from python_mastery_portfolio._internal.checks import require_count
+from python_mastery_portfolio._internal.checks import require_at_least, require_count
 from python_mastery_portfolio.exceptions import ConnectionLostError, RpcError
 from python_mastery_portfolio.retrying import RetryOptions
 from python_mastery_portfolio.rpc._protocol import (
@@ -187,8 +187,8 @@ class RpcClient:
         queue_size: int = 1000,
         context: Mapping[str, object] | None = None,
     ) -> None:
-        if timeout is not None and not timeout >= 0:
-            raise ValueError(f"timeout must be >= 0 or None, got {timeout!r}")
+        if timeout is not None:
+            require_at_least("timeout", timeout, 0)
         if retry is not None and not isinstance(retry, RetryOptions):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"retry must be a RetryOptions or None, got {retry!r}")
         require_count("queue_size", queue_size, 1)

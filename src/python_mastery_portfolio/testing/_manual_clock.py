@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from python_mastery_portfolio._internal.checks import require_at_least
+
 __all__ = ["ManualClock"]
 
 
@@ -40,14 +42,12 @@ class ManualClock:
         Raises:
             ValueError: If ``seconds`` is negative (monotonic time never goes back).
         """
-        if not seconds >= 0:  # also refuses NaN, which would corrupt every later reading
-            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        require_at_least("seconds", seconds, 0)  # also refuses NaN, which would corrupt readings
         with self._lock:
             self._now += seconds
 
     def _record(self, seconds: float) -> None:
-        if not seconds >= 0:
-            raise ValueError(f"seconds must be >= 0, got {seconds!r}")
+        require_at_least("seconds", seconds, 0)
         with self._lock:
             self.sleeps.append(seconds)
             self._now += seconds
