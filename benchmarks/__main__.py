@@ -20,7 +20,7 @@ def progress_bar(total: int) -> Iterator[Callable[[str], Callable[[], None]]]:
     """Yield a factory of per-scenario ``advance`` callbacks driving one progress bar."""
     try:
         from rich.progress import Progress
-    except ImportError:  # rich is in the [bench] extra; fall back to plain lines
+    except ImportError:  # rich comes with the [cli] extra; fall back to plain lines
         done = 0
 
         def plain(name: str) -> Callable[[], None]:

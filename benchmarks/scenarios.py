@@ -502,7 +502,7 @@ def _batch_ours() -> Prepared:
 def _batch_aiometer() -> Prepared:
     import importlib
 
-    # Imported by name: the peer is only installed with the [bench] extra, and this keeps
+    # Imported by name: the peer is only installed with the bench dependency group, and this keeps
     # mypy independent of whether it is.
     aiometer: Any = importlib.import_module("aiometer")
 
@@ -680,7 +680,7 @@ async def _rpc_jsonrpc(
     import asyncio
     import importlib
 
-    # Imported by name: the peers are only installed with the [bench] extra, and this keeps
+    # Imported by name: the peers are only installed with the bench dependency group, and this keeps
     # mypy independent of whether they are. jsonrpcserver 5.0.9 reads its schema with the
     # deprecated importlib.resources.read_text when imported: not ours to fix, and the test
     # suite turns warnings into errors.
@@ -983,7 +983,7 @@ def all_scenarios() -> list[Scenario]:
             "newline-delimited server feeding each line to `jsonrpcserver.async_dispatch`, and a "
             "client writing `jsonrpcclient.request_json` and reading the next line with "
             "`parse_json` (one call at a time). jsonrpcclient's version is pinned with "
-            "jsonrpcserver's in the `[bench]` extra.",
+            "jsonrpcserver's in the `bench` dependency group.",
         ),
         Scenario(
             "timed_overhead",
