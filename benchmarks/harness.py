@@ -276,7 +276,8 @@ def markdown(all_results: list[tuple[Scenario, list[Result]]], quick: bool) -> s
         "ours / peer, from medians measured in the same process, interleaved over several "
         "rounds. Spread is the interquartile range as a share of the median. Absolute times "
         "are noise on a shared machine; compare ratios only. Logging is disabled while timing "
-        "unless a scenario says otherwise. Peer versions are pinned in the `bench` dependency group of `pyproject.toml`.",
+        "unless a scenario says otherwise. Peer versions are pinned in the `bench` dependency "
+        "group of `pyproject.toml`.",
         "",
         "| scenario | contender | version | median | spread | ours / peer | goal | met |",
         "|---|---|---|---|---|---|---|---|",

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from benchmarks.harness import OURS, Contender, Prepared, Scenario
+from benchmarks.redis_scenarios import redis_scenarios
+from benchmarks.service_scenarios import service_scenarios
 
 ENTRIES = 100_000
 
@@ -1007,6 +1009,8 @@ def all_scenarios() -> list[Scenario]:
             "`logging` itself (building and handling a LogRecord), microseconds in CPython.",
             logging_enabled=True,
         ),
+        *redis_scenarios(),
+        *service_scenarios(),
     ]
 
 

@@ -1,0 +1,1 @@
+"""The instrumentation hook every part reports to (standard library only)."""

@@ -1,0 +1,1 @@
+"""Prometheus, OpenTelemetry and logging adapters for the instrumentation hook."""
