@@ -1,0 +1,235 @@
+"""The hook itself: the :class:`Instrument` protocol and the :class:`Hub` every part calls.
+
+A call site costs one attribute check while nothing is installed::
+
+    if HOOKS.active:
+        HOOKS.count("cache.requests", 1, {"cache": name, "result": "hit"})
+
+Instruments are kept in a tuple replaced as a whole under a lock (copy on write), so the
+reporting methods read it without a lock and an install or uninstall never disturbs a report
+under way in another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+__all__ = ["HOOKS", "AttributeValue", "Attributes", "Hub", "Installation", "Instrument", "install"]
+
+logger = logging.getLogger(__package__)
+
+AttributeValue = str | int | float | bool
+"""The type of one attribute value: what Prometheus labels, OTel attributes and JSON hold."""
+
+Attributes = Mapping[str, AttributeValue]
+"""The attributes of one event or measurement."""
+
+
+@runtime_checkable
+class Instrument(Protocol):
+    """What receives the toolkit's events and measurements.
+
+    Four methods, because adapters need to know what a figure *is*: an event is a discrete
+    occurrence (a log line, a span event), a count adds to a monotonic counter, an observation
+    lands in a histogram, a gauge is a current value. Names and attributes are listed in
+    :data:`~python_mastery_portfolio.instrumentation.EVENTS` and
+    :data:`~python_mastery_portfolio.instrumentation.METRICS`. Metric attributes are bounded
+    (component names and outcomes, never keys or arguments), so they can be labels as they
+    are. An instrument must be safe to call from any thread and should not raise: whatever
+    it raises is logged and swallowed.
+
+    Example:
+        >>> from python_mastery_portfolio.instrumentation import RecordingInstrument
+        >>> isinstance(RecordingInstrument(), Instrument)
+        True
+    """
+
+    def event(self, name: str, attributes: Attributes) -> None:
+        """Receive the event ``name`` with its ``attributes``."""
+        ...
+
+    def count(self, name: str, value: float, attributes: Attributes) -> None:
+        """Add ``value`` to the counter ``name`` for the series ``attributes``."""
+        ...
+
+    def observe(self, name: str, value: float, attributes: Attributes) -> None:
+        """Record ``value`` in the histogram ``name`` for the series ``attributes``."""
+        ...
+
+    def gauge(self, name: str, value: float, attributes: Attributes) -> None:
+        """Set the gauge ``name`` of the series ``attributes`` to ``value``."""
+        ...
+
+
+class Hub:
+    """The registry of installed instruments, and the fan-out every call site reports to.
+
+    ``active`` is ``True`` while at least one instrument is installed: call sites test it
+    before building any attributes, so an uninstrumented program pays one attribute check.
+    An instrument that raises is logged at WARNING (with its traceback) and skipped: a
+    broken metrics backend never breaks the call it observes.
+
+    Attributes:
+        active: Whether any instrument is installed.
+
+    Example:
+        >>> from python_mastery_portfolio.instrumentation import RecordingInstrument
+        >>> hub = Hub()
+        >>> hub.active
+        False
+        >>> recorder = RecordingInstrument()
+        >>> with hub.install(recorder):
+        ...     hub.count("cache.requests", 1, {"cache": "f", "result": "hit"})
+        >>> recorder.total("cache.requests"), hub.active
+        (1.0, False)
+    """
+
+    __slots__ = ("_instruments", "_lock", "active")
+
+    def __init__(self) -> None:
+        self.active = False
+        self._instruments: tuple[Instrument, ...] = ()
+        self._lock = threading.Lock()
+
+    def install(self, instrument: Instrument) -> Installation:
+        """Start sending every event and measurement to ``instrument``; return its handle.
+
+        The same instrument may be installed twice: it then receives everything twice, and
+        each handle removes one installation.
+
+        Raises:
+            TypeError: If ``instrument`` lacks one of the :class:`Instrument` methods.
+        """
+        if not isinstance(instrument, Instrument):  # pyright: ignore[reportUnnecessaryIsInstance]  # checked at run time for untyped callers
+            raise TypeError(
+                f"instrument must have event, count, observe and gauge methods, got {instrument!r}"
+            )
+        with self._lock:
+            self._instruments = (*self._instruments, instrument)
+            self.active = True
+        return Installation(self, instrument)
+
+    def uninstall(self, instrument: Instrument) -> bool:
+        """Remove one installation of ``instrument``; return whether it was installed."""
+        with self._lock:
+            instruments = list(self._instruments)
+            for index, installed in enumerate(instruments):
+                if installed is instrument:
+                    del instruments[index]
+                    break
+            else:
+                return False
+            self._instruments = tuple(instruments)
+            self.active = bool(instruments)
+            return True
+
+    def instruments(self) -> tuple[Instrument, ...]:
+        """Return the installed instruments, in installation order."""
+        return self._instruments
+
+    def event(self, name: str, attributes: Attributes) -> None:
+        """Send the event ``name`` to every installed instrument."""
+        for instrument in self._instruments:
+            try:
+                instrument.event(name, attributes)
+            except Exception:
+                logger.warning("Instrument %r failed on %r", instrument, name, exc_info=True)
+
+    def count(self, name: str, value: float, attributes: Attributes) -> None:
+        """Add ``value`` to the counter ``name`` in every installed instrument."""
+        for instrument in self._instruments:
+            try:
+                instrument.count(name, value, attributes)
+            except Exception:
+                logger.warning("Instrument %r failed on %r", instrument, name, exc_info=True)
+
+    def observe(self, name: str, value: float, attributes: Attributes) -> None:
+        """Record ``value`` in the histogram ``name`` in every installed instrument."""
+        for instrument in self._instruments:
+            try:
+                instrument.observe(name, value, attributes)
+            except Exception:
+                logger.warning("Instrument %r failed on %r", instrument, name, exc_info=True)
+
+    def gauge(self, name: str, value: float, attributes: Attributes) -> None:
+        """Set the gauge ``name`` to ``value`` in every installed instrument."""
+        for instrument in self._instruments:
+            try:
+                instrument.gauge(name, value, attributes)
+            except Exception:
+                logger.warning("Instrument %r failed on %r", instrument, name, exc_info=True)
+
+
+class Installation:
+    """The handle :meth:`Hub.install` returns: :meth:`uninstall` it, or use it in ``with``.
+
+    Attributes:
+        instrument: The installed instrument.
+
+    Example:
+        >>> from python_mastery_portfolio.instrumentation import RecordingInstrument
+        >>> handle = install(RecordingInstrument())
+        >>> handle.uninstall(), handle.uninstall()
+        (True, False)
+    """
+
+    __slots__ = ("_hub", "_removed", "instrument")
+
+    def __init__(self, hub: Hub, instrument: Instrument) -> None:
+        self._hub = hub
+        self.instrument = instrument
+        self._removed = False
+
+    def uninstall(self) -> bool:
+        """Remove this installation; return ``False`` if it was already removed."""
+        if self._removed:
+            return False
+        self._removed = True
+        return self._hub.uninstall(self.instrument)
+
+    def __enter__(self) -> Installation:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+
+    def __repr__(self) -> str:
+        state = "removed" if self._removed else "installed"
+        return f"<Installation of {self.instrument!r}: {state}>"
+
+
+HOOKS = Hub()
+"""The hub every part of the toolkit reports to."""
+
+
+def install(instrument: Instrument) -> Installation:
+    """Send the toolkit's events and measurements to ``instrument``; return the handle.
+
+    Args:
+        instrument: Any object with the :class:`Instrument` methods (the Prometheus,
+            OpenTelemetry and logging adapters build one each).
+
+    Returns:
+        The handle whose :meth:`~Installation.uninstall` removes it; also a context manager.
+
+    Raises:
+        TypeError: If ``instrument`` lacks one of the :class:`Instrument` methods.
+
+    Example:
+        >>> from python_mastery_portfolio.instrumentation import RecordingInstrument
+        >>> with install(RecordingInstrument()) as handle:
+        ...     HOOKS.active
+        True
+        >>> HOOKS.active
+        False
+    """
+    return HOOKS.install(instrument)
