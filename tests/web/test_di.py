@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
+import httpx
 import pytest
-from fastapi import Depends, FastAPI, HTTPException, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from python_mastery_portfolio.di import Scope as DIScope
 from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
 from python_mastery_portfolio.exceptions import ConfigurationError
-from python_mastery_portfolio.web.di import Inject, get_container, install_container
+from python_mastery_portfolio.web.di import (
+    Inject,
+    get_container,
+    install_container,
+    request_scope,
+)
 from python_mastery_portfolio.web.errors import install_error_handlers
 
 _ids = itertools.count()
@@ -35,6 +45,10 @@ class Repo:
 
 
 class AsyncClientThing:
+    pass
+
+
+class Resource:
     pass
 
 
@@ -194,3 +208,120 @@ class TestContainerAccess:
         """Asking an app without a container is a ConfigurationError."""
         with pytest.raises(ConfigurationError, match="install_container"):
             get_container(FastAPI())
+
+
+class TestRequestScope:
+    def test_shared_with_depends_request_scope(self, log: list[str]) -> None:
+        """Depends(request_scope) sees the scope the Inject parameters resolved in."""
+        app, _ = make_app(log)
+
+        @app.get("/both")
+        async def both(
+            uow: Annotated[UnitOfWork, Inject(UnitOfWork)],
+            scope: Annotated[DIScope, Depends(request_scope)],
+        ) -> bool:
+            return scope.resolve(UnitOfWork) is uow
+
+        assert TestClient(app).get("/both").json() is True
+
+    def test_request_scope_first(self, log: list[str]) -> None:
+        """A scope opened by Depends(request_scope) is the one Inject resolves in."""
+        app, _ = make_app(log)
+
+        @app.get("/scope-first")
+        async def scope_first(
+            scope: Annotated[DIScope, Depends(request_scope)],
+            uow: Annotated[UnitOfWork, Inject(UnitOfWork)],
+        ) -> bool:
+            return scope.resolve(UnitOfWork) is uow
+
+        assert TestClient(app).get("/scope-first").json() is True
+        assert log[-1].startswith("finalised")
+
+    def test_no_scope_without_inject(self, log: list[str]) -> None:
+        """An endpoint without Inject opens no DI scope."""
+        app, _ = make_app(log)
+        seen: list[object] = []
+
+        @app.get("/plain")
+        async def plain(request: Request) -> None:
+            seen.append(request.scope.get("pmp.di_scope"))
+
+        assert TestClient(app).get("/plain").status_code == 200
+        assert seen == [None]
+
+    def test_outside_a_fastapi_route(self, log: list[str]) -> None:
+        """Without FastAPI's per-request exit stack the scope cannot be closed: refused."""
+        _, container = make_app(log)
+        app = Starlette()
+        install_container(app, container)
+
+        async def endpoint(request: Request) -> PlainTextResponse:
+            await request_scope(request)
+            return PlainTextResponse("unreachable")  # pragma: no cover - raised above
+
+        app.add_route("/", endpoint)
+        with pytest.raises(ConfigurationError, match="FastAPI route"):
+            TestClient(app).get("/")
+
+    def test_cancelled_request_still_finalises(self, log: list[str]) -> None:
+        """A request cancelled mid-endpoint still finalises its scope, with the cancellation."""
+        app, container = make_app(log)
+        entered = asyncio.Event()
+
+        def resource() -> Iterator[Resource]:
+            try:
+                yield Resource()
+            except BaseException as error:
+                log.append(f"closed by {type(error).__name__}")
+                raise
+
+        container.register(Resource, factory=resource, scope=LifecycleScope.SCOPED)
+
+        @app.get("/hang")
+        async def hang(held: Annotated[Resource, Inject(Resource)]) -> None:
+            entered.set()
+            await asyncio.Event().wait()
+
+        async def run() -> None:
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "path": "/hang",
+                "raw_path": b"/hang",
+                "query_string": b"",
+                "headers": [],
+                "root_path": "",
+            }
+
+            async def receive() -> Message:
+                await asyncio.Event().wait()
+                raise AssertionError  # pragma: no cover - never returns
+
+            async def send(message: Message) -> None:  # pragma: no cover - nothing is sent
+                pass
+
+            task = asyncio.ensure_future(app(scope, receive, send))
+            await entered.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(run())
+        assert log == ["closed by CancelledError"]
+
+    def test_many_concurrent_requests_keep_their_scopes(self, log: list[str]) -> None:
+        """Concurrent requests never share or leak a scope."""
+        app, _ = make_app(log)
+
+        async def run() -> list[int]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                responses = await asyncio.gather(*(client.get("/ids") for _ in range(50)))
+            bodies = [response.json() for response in responses]
+            assert all(b["uow"] == b["repo"] == b["nested"] for b in bodies)
+            return [b["uow"] for b in bodies]
+
+        uows = asyncio.run(run())
+        assert len(set(uows)) == 50
+        assert sum(entry.startswith("finalised") for entry in log) == 50

@@ -6,6 +6,12 @@ by all its ``Inject`` parameters: scoped services are built once per request, an
 generator factories are finalised after the response has been sent (an exception raised by
 the endpoint is thrown into them, so a unit of work can roll back).
 
+The dependency is one plain ``async def`` taking the connection, so FastAPI solves one level
+and enters no generator per parameter: the request's scope is opened by the first
+``Inject`` of the request that runs and kept in the ASGI scope for the others, and its
+closing is pushed on FastAPI's per-request exit stack, which runs after the response.
+Endpoints without ``Inject`` open no scope at all.
+
 Example:
     >>> from typing import Annotated
     >>> from fastapi import FastAPI
@@ -25,9 +31,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar
+import functools
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, TypeVar
 
+import anyio
 from fastapi import Depends
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
@@ -40,6 +50,10 @@ __all__ = ["Inject", "get_container", "install_container", "request_scope"]
 T = TypeVar("T")
 
 _STATE_KEY = "pmp_container"
+_SCOPE_KEY = "pmp.di_scope"  # the request's DI scope, in the ASGI scope
+# FastAPI's per-request AsyncExitStack (>= 0.118): exited after the response was sent,
+# with the endpoint's exception; FastAPI finalises its own yield dependencies on it.
+_FASTAPI_STACK_KEY = "fastapi_inner_astack"
 
 
 def install_container(app: Starlette, container: DIContainer) -> None:
@@ -70,14 +84,44 @@ def get_container(app_or_connection: Starlette | HTTPConnection) -> DIContainer:
     return container
 
 
-async def request_scope(connection: HTTPConnection) -> AsyncIterator[Scope]:
-    """Yield the DI scope of the current request; FastAPI closes it after the response.
+async def request_scope(connection: HTTPConnection) -> Scope:
+    """Return the DI scope of the current request, opening it on first use.
 
-    FastAPI caches a dependency per request, so every :func:`Inject` of one request shares
-    this scope.
+    One scope per request (or WebSocket session), shared by every :func:`Inject` of it;
+    it is closed after the response has been sent, with the endpoint's exception (if
+    any) thrown into its generator factories. Use it as ``Depends(request_scope)``.
+
+    Raises:
+        ConfigurationError: If no container is installed, or the connection is not being
+            handled by a FastAPI route (which provides the per-request exit stack).
     """
-    async with get_container(connection).scope() as scope:
-        yield scope
+    asgi_scope = connection.scope
+    scope: Scope | None = asgi_scope.get(_SCOPE_KEY)
+    if scope is None:
+        stack = asgi_scope.get(_FASTAPI_STACK_KEY)
+        if not isinstance(stack, AsyncExitStack):
+            raise ConfigurationError(
+                "Inject and request_scope need a FastAPI route (FastAPI >= 0.118): "
+                "its per-request exit stack closes the DI scope after the response",
+                config_key=_FASTAPI_STACK_KEY,
+            )
+        scope = get_container(connection).scope()
+        asgi_scope[_SCOPE_KEY] = scope
+        stack.push_async_exit(functools.partial(_close, scope))
+    return scope
+
+
+async def _close(
+    scope: Scope,
+    exc_type: type[BaseException] | None,
+    error: BaseException | None,
+    traceback: TracebackType | None,
+) -> bool:
+    # Shielded, as FastAPI shields the exit of its own yield dependencies: a cancelled
+    # request (the client went away) must still finalise its unit of work.
+    with anyio.CancelScope(shield=True):
+        await scope.aclose(error)
+    return False  # never swallow the endpoint's exception
 
 
 def Inject(service_type: type[T] | Callable[..., T]) -> Any:  # noqa: N802 - reads like Depends
@@ -89,7 +133,10 @@ def Inject(service_type: type[T] | Callable[..., T]) -> Any:  # noqa: N802 - rea
         service_type: The registered service type.
     """
 
-    async def resolve(scope: Annotated[Scope, Depends(request_scope)]) -> T:
+    async def resolve(connection: HTTPConnection) -> T:
+        scope: Scope | None = connection.scope.get(_SCOPE_KEY)
+        if scope is None:
+            scope = await request_scope(connection)
         service: T = await scope.aresolve(service_type)
         return service
 
