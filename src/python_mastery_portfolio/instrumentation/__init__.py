@@ -32,6 +32,7 @@ from python_mastery_portfolio.instrumentation._hub import (
     Hub,
     Installation,
     Instrument,
+    error_type,
     install,
 )
 from python_mastery_portfolio.instrumentation._recording import Record, RecordingInstrument
@@ -49,5 +50,6 @@ __all__ = [
     "MetricSpec",
     "Record",
     "RecordingInstrument",
+    "error_type",
     "install",
 ]

@@ -18,7 +18,16 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-__all__ = ["HOOKS", "AttributeValue", "Attributes", "Hub", "Installation", "Instrument", "install"]
+__all__ = [
+    "HOOKS",
+    "AttributeValue",
+    "Attributes",
+    "Hub",
+    "Installation",
+    "Instrument",
+    "error_type",
+    "install",
+]
 
 logger = logging.getLogger(__package__)
 
@@ -233,3 +242,24 @@ def install(instrument: Instrument) -> Installation:
         False
     """
     return HOOKS.install(instrument)
+
+
+def error_type(error: BaseException | None) -> str:
+    """Return the ``error.type`` attribute of ``error``: its class's qualified name.
+
+    Built-in exceptions are named bare (``ValueError``), others with their module, as
+    OpenTelemetry's semantic conventions ask; ``None`` (no error) is ``""``.
+
+    Example:
+        >>> error_type(ValueError()), error_type(None)
+        ('ValueError', '')
+        >>> import json
+        >>> error_type(json.JSONDecodeError("x", "", 0))
+        'json.decoder.JSONDecodeError'
+    """
+    if error is None:
+        return ""
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"

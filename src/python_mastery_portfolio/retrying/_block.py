@@ -148,7 +148,7 @@ class Attempt:
                     run.finish()  # given up, or a hook raised: the loop is over
                     raise
             else:
-                run.finish()  # the loop is over
+                run.finish(succeeded=True)  # the loop is over
             return False
         attempts.next_wait = wait = run.after_error(exc)
         if wait is None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from python_mastery_portfolio._internal.callables import is_async_callable, qualified_name
+from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.retrying._engine import Policy, Run
 from python_mastery_portfolio.retrying._options import RetryState
 from python_mastery_portfolio.retrying._stats import Statistics
@@ -25,6 +26,7 @@ def _retry_sync(
     sleep = run.policy.clock.sleep
     check = run.policy.check
     before = run.policy.before
+    succeeded = False
     try:
         while True:
             if wait:
@@ -46,6 +48,7 @@ def _retry_sync(
                 wait = next_wait
             else:
                 if check is None or not check(result):
+                    succeeded = True
                     return result
                 next_wait = run.after_result(result)
                 if next_wait is None:
@@ -54,6 +57,8 @@ def _retry_sync(
     finally:
         # The run failed at least once to get here, so it always counts (finish(), inlined).
         run.stats.add(run.attempt, run.waited, run.final is not None)
+        if HOOKS.active:
+            run.report(succeeded=succeeded)
 
 
 async def _retry_async(
@@ -63,6 +68,7 @@ async def _retry_async(
     asleep = run.policy.clock.asleep
     check = run.policy.check
     before = run.policy.before
+    succeeded = False
     try:
         while True:
             if wait:
@@ -84,6 +90,7 @@ async def _retry_async(
                 wait = next_wait
             else:
                 if check is None or not check(result):
+                    succeeded = True
                     return result
                 next_wait = run.after_result(result)
                 if next_wait is None:
@@ -92,6 +99,8 @@ async def _retry_async(
     finally:
         # The run failed at least once to get here, so it always counts (finish(), inlined).
         run.stats.add(run.attempt, run.waited, run.final is not None)
+        if HOOKS.active:
+            run.report(succeeded=succeeded)
 
 
 async def _arescue(run: Run) -> Any:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
 from python_mastery_portfolio._internal.callables import exception_matcher
 from python_mastery_portfolio.clock import now_reader
 from python_mastery_portfolio.exceptions import RetryExhaustedError
+from python_mastery_portfolio.instrumentation import HOOKS, error_type
 from python_mastery_portfolio.retrying._options import NO_FALLBACK, RetryOptions, RetryState
 from python_mastery_portfolio.retrying._stats import Statistics
 from python_mastery_portfolio.retrying._testmode import TEST_MODE
@@ -125,16 +127,51 @@ class Run:
         self.waited = 0.0
         self.skipped = 0.0  # seconds of waits that test mode skipped
 
-    def finish(self) -> None:
+    def finish(self, *, succeeded: bool = False) -> None:
         """Add this run to the statistics; call it once, when the run is over.
 
         A run counts once a retryable failure was retried or given up on; its attempts are
-        :attr:`attempt` (each retry decided starts one, see :meth:`abandon`).
+        :attr:`attempt` (each retry decided starts one, see :meth:`abandon`). ``succeeded``
+        says the last attempt's outcome was accepted, for the instrumentation hook.
         """
         attempts = self.attempt
         gave_up = self.final is not None
         if attempts > 1 or gave_up:
             self.stats.add(attempts, self.waited, gave_up)
+            if HOOKS.active:
+                self.report(succeeded=succeeded)
+
+    def report(self, *, succeeded: bool) -> None:
+        """Report the end of a counted run to the instrumentation hook.
+
+        ``retry.gave_up`` if it gave up, ``retry.succeeded`` if ``succeeded``, else
+        ``retry.aborted`` (an error that is not retried, a cancelled wait, a hook that raised:
+        the error is the one propagating).
+        """
+        function = self.name
+        final = self.final
+        if final is not None:
+            HOOKS.event(
+                "retry.gave_up",
+                {
+                    "function": function,
+                    "retry.attempts": final.attempt,
+                    "error.type": error_type(final.exception),
+                },
+            )
+            HOOKS.count("retry.giveups", 1, {"function": function})
+        elif succeeded:
+            HOOKS.event("retry.succeeded", {"function": function, "retry.attempts": self.attempt})
+            HOOKS.count("retry.successes", 1, {"function": function})
+        else:
+            HOOKS.event(
+                "retry.aborted",
+                {
+                    "function": function,
+                    "retry.attempts": self.attempt,
+                    "error.type": error_type(sys.exc_info()[1]),
+                },
+            )
 
     def abandon(self, wait: float) -> None:
         """Uncount the attempt a wait of ``wait`` seconds led to: the wait was interrupted."""
@@ -242,5 +279,18 @@ class Run:
                 "Retrying %s in %.3g s: attempt %d of %s returned rejected result %r",
                 self.name, wait, attempt, policy.limit, result,
             )  # fmt: skip
+        if HOOKS.active:
+            function = {"function": self.name}
+            HOOKS.event(
+                "retry.attempt",
+                {
+                    "function": self.name,
+                    "retry.attempt": attempt,
+                    "retry.wait": wait,
+                    "error.type": error_type(error),
+                },
+            )
+            HOOKS.count("retry.attempts", 1, function)
+            HOOKS.observe("retry.wait", wait, function)
         if policy.on_retry is not None:
             policy.on_retry(RetryState(attempt, wait, error, result, self.elapsed()))
