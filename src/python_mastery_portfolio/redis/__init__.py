@@ -6,9 +6,13 @@
   It fails open: with Redis down, calls compute, a WARNING is logged and counted.
 * :class:`RedisLock` -- a lock across processes and machines, sync and async, with
   fencing tokens and auto-renewal; it fails closed.
+* :class:`RedisRateLimiter` -- a :class:`~python_mastery_portfolio.resilience.RateLimiter`
+  whose buckets live in Redis (:class:`RedisRateLimitStore`): one limit for every process,
+  decided by one Lua script on the server's clock; ``on_backend_error`` says what happens
+  with Redis down.
 * :class:`JSONSerializer` (the default) and :class:`PickleSerializer` (signed with HMAC) --
   how cached values are stored; :class:`Serializer` is their protocol.
-* :class:`RedisCacheStats`, :class:`RedisUnavailableError`.
+* :class:`RedisCacheStats`, :class:`RedisRateLimiterStats`, :class:`RedisUnavailableError`.
 
 This package needs redis-py (``pip install "python-mastery-portfolio[redis]"``); importing
 :mod:`python_mastery_portfolio` itself never imports it. It logs under its own name,
@@ -34,6 +38,11 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
 from python_mastery_portfolio.redis._cache import RedisCache, RedisCacheStats
 from python_mastery_portfolio.redis._connection import RedisUnavailableError
 from python_mastery_portfolio.redis._lock import RedisLock
+from python_mastery_portfolio.redis._rate_limit import (
+    RedisRateLimiter,
+    RedisRateLimiterStats,
+    RedisRateLimitStore,
+)
 from python_mastery_portfolio.redis._serializers import (
     JSONSerializer,
     PickleSerializer,
@@ -46,6 +55,9 @@ __all__ = [
     "RedisCache",
     "RedisCacheStats",
     "RedisLock",
+    "RedisRateLimitStore",
+    "RedisRateLimiter",
+    "RedisRateLimiterStats",
     "RedisUnavailableError",
     "Serializer",
 ]

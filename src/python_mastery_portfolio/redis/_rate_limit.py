@@ -1,0 +1,576 @@
+"""``RedisRateLimitStore`` and ``RedisRateLimiter``: one GCRA limit shared by every process.
+
+Layout in Redis, for a namespace ``ns``: each bucket is the string key ``ns:`` followed by
+the key's canonical JSON (the default bucket, key ``None``, is ``ns:null``), holding its
+``tat`` as ``"<seconds>:<nanoseconds>"``, with a ``PX`` expiry at the moment it is full again
+(a full bucket is the same as no bucket); the counters are the hash ``ns:#stats``. Each
+decision is one Lua script, so it is atomic across processes.
+
+Time: by default (``time_source="server"``) the scripts read the Redis server's clock
+(``TIME``), so the processes' own clocks may differ by any amount. The protocol hands the
+store the caller's ``now`` and expects absolute times back on the caller's line (a
+reservation's ``end``): the scripts return every absolute time as a distance from the time
+they used, and the store adds the caller's offset (``caller now - server now``) to it. The
+offset is re-read on each decision, except while this store holds reservations, when it
+stays fixed so that :meth:`RedisRateLimitStore.release` finds their ``end`` again exactly.
+``time_source="caller"`` decides on the caller's ``now`` instead: every process must then
+read one shared clock (a wall clock, or a test's manual clock); the contract suite runs in
+this mode, since it sets ``now`` to the nanosecond and a server's clock would move under it.
+
+The scripts count in two parts, seconds and nanoseconds, because Lua's numbers are doubles
+(exact to 2**53, about 104 days of nanoseconds): every sum and difference they make is exact
+at any uptime.
+
+Faults: every call has ``socket_timeout``. When Redis is down or slow a decision follows
+``on_backend_error``: ``"allow"`` (the default) grants, ``"deny"`` refuses (``retry_after``
+is the cost of the tokens asked for); each is logged at WARNING (at most one line every 5
+seconds per store, with the number suppressed) and counted in ``backend_errors``. ``reset``
+and ``clear`` raise :class:`RedisUnavailableError` instead: a refill that silently did
+nothing would keep a client locked out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Hashable
+from typing import Any, Final, Literal, cast
+
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.redis._connection import (
+    BACKEND_ERRORS,
+    Connection,
+    RedisUnavailableError,
+    WarningGate,
+)
+from python_mastery_portfolio.redis._scripts import Script
+from python_mastery_portfolio.redis._serializers import encode_key
+from python_mastery_portfolio.resilience import (
+    RateLimitDecision,
+    RateLimiter,
+    RateLimiterStats,
+    RateLimitStoreStats,
+)
+
+__all__ = ["RedisRateLimitStore", "RedisRateLimiter", "RedisRateLimiterStats"]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+NS: Final = 1_000_000_000
+_SCAN_COUNT: Final = 1000
+_EMPTY: Final = 1 << 62  # the backlog reported by a "deny" store that cannot reach Redis
+
+# Shared by every script: the time to decide on, a bucket's distance ahead of it, storing.
+_COMMON = """
+local function now_of(mode, h, l)
+  if mode == 's' then
+    local t = redis.call('TIME')
+    return tonumber(t[1]), tonumber(t[2]) * 1000
+  end
+  return tonumber(h), tonumber(l)
+end
+local function parse(text)
+  local i = string.find(text, ':', 1, true)
+  return tonumber(string.sub(text, 1, i - 1)), tonumber(string.sub(text, i + 1))
+end
+local function ahead_of(name, h, l)
+  local cur = redis.call('GET', name)
+  if not cur then return 0 end
+  local th, tl = parse(cur)
+  local d = (th - h) * 1e9 + (tl - l)
+  if d > 0 then return d end
+  return 0
+end
+local function shift(h, l, delta)
+  local t = l + delta
+  local carry = math.floor(t / 1e9)
+  t = t - carry * 1e9
+  if t < 0 then t = t + 1e9; carry = carry - 1 end
+  if t >= 1e9 then t = t - 1e9; carry = carry + 1 end
+  return h + carry, t
+end
+local function store(name, h, l, after)
+  local th, tl = shift(h, l, after)
+  redis.call('SET', name, string.format('%.0f:%.0f', th, tl), 'PX', math.ceil(after / 1e6))
+end
+"""
+
+# KEYS: bucket, counters. ARGV: mode, now seconds, now ns, cost, tolerance. Returns 1 or 0.
+_TRY_TAKE = Script(
+    _COMMON
+    + """
+local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
+local after = ahead_of(KEYS[1], h, l) + tonumber(ARGV[4])
+if after <= tonumber(ARGV[5]) then
+  store(KEYS[1], h, l, after)
+  redis.call('HINCRBY', KEYS[2], 'granted', 1)
+  return 1
+end
+redis.call('HINCRBY', KEYS[2], 'refused', 1)
+return 0
+"""
+)
+
+# ARGV as _TRY_TAKE, then max_wait (-1: none). Returns {status, wait, distance, now s, now ns}:
+# status 1 granted (distance: to the new tat), 2 reserved (idem), 0 refused (to the old one).
+_TAKE = Script(
+    _COMMON
+    + """
+local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
+local ahead = ahead_of(KEYS[1], h, l)
+local after = ahead + tonumber(ARGV[4])
+local wait = after - tonumber(ARGV[5])
+local max_wait = tonumber(ARGV[6])
+if wait <= 0 then
+  store(KEYS[1], h, l, after)
+  redis.call('HINCRBY', KEYS[2], 'granted', 1)
+  return {1, 0, after, h, l}
+end
+if max_wait >= 0 and wait > max_wait then
+  redis.call('HINCRBY', KEYS[2], 'refused', 1)
+  return {0, wait, ahead, h, l}
+end
+store(KEYS[1], h, l, after)
+return {2, wait, after, h, l}
+"""
+)
+
+# KEYS: bucket. ARGV: refund, tat seconds, tat ns. Returns 1 if the refund went back.
+_RELEASE = Script(
+    _COMMON
+    + """
+local refund = tonumber(ARGV[1])
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local th, tl = parse(cur)
+if th ~= tonumber(ARGV[2]) or tl ~= tonumber(ARGV[3]) then return 0 end
+local px = redis.call('PTTL', KEYS[1]) - math.floor(refund / 1e6)
+if px <= 0 then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+th, tl = shift(th, tl, -refund)
+redis.call('SET', KEYS[1], string.format('%.0f:%.0f', th, tl), 'PX', px)
+return 1
+"""
+)
+
+# KEYS: bucket. ARGV: mode, now seconds, now ns. Returns how far the tat runs ahead of now.
+_BACKLOG = Script(
+    _COMMON
+    + """
+local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
+return ahead_of(KEYS[1], h, l)
+"""
+)
+
+OnBackendError = Literal["allow", "deny"]
+TimeSource = Literal["server", "caller"]
+
+
+def _parse_tat(data: bytes) -> int:
+    seconds, _, nanoseconds = data.partition(b":")
+    return int(seconds) * NS + int(nanoseconds)
+
+
+class RedisRateLimitStore:
+    """A :class:`~python_mastery_portfolio.resilience.RateLimitStore` in Redis: one limit for all.
+
+    Give it to a :class:`~python_mastery_portfolio.resilience.RateLimiter` (``store=``), or
+    use :class:`RedisRateLimiter`. Limiters of every process that share a namespace share
+    their buckets; each decision is one atomic Lua script. See the module docstring for the
+    layout, the time line and the fault policy.
+
+    Args:
+        client_or_url: A Redis URL or a ``redis.Redis`` client (its own timeouts apply).
+        namespace: The prefix of every key.
+        on_backend_error: ``"allow"`` (default) or ``"deny"``: the decision when Redis fails.
+        time_source: ``"server"`` (default): decide on the Redis server's clock;
+            ``"caller"``: on the ``now`` the limiter passes (one clock shared by all).
+        socket_timeout: Seconds any Redis call may take, connecting included.
+
+    Raises:
+        TypeError: For a client that is neither a URL nor a ``redis.Redis``, or a namespace
+            that is not a string.
+        ValueError: For an empty namespace, an unknown ``on_backend_error`` or
+            ``time_source``, or a ``socket_timeout`` that is not positive and finite.
+
+    Example:
+        >>> store = RedisRateLimitStore("unix:///run/redis.sock", namespace="api")
+        >>> store
+        RedisRateLimitStore(namespace='api', on_backend_error='allow', time_source='server')
+    """
+
+    __slots__ = (
+        "_backend_errors",
+        "_conn",
+        "_default_name",
+        "_gate",
+        "_held",
+        "_known",
+        "_lock",
+        "_mode",
+        "_namespace",
+        "_offset",
+        "_on_error",
+        "_pattern",
+        "_prefix",
+        "_stats_key",
+        "_time_source",
+    )
+
+    def __init__(
+        self,
+        client_or_url: Any,
+        *,
+        namespace: str,
+        on_backend_error: OnBackendError = "allow",
+        time_source: TimeSource = "server",
+        socket_timeout: float = 0.5,
+    ) -> None:
+        if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"namespace must be a string, got {namespace!r}")
+        if not namespace:
+            raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
+        if on_backend_error not in ("allow", "deny"):
+            raise ValueError(
+                f"on_backend_error must be 'allow' or 'deny', got {on_backend_error!r}"
+            )
+        if time_source not in ("server", "caller"):
+            raise ValueError(f"time_source must be 'server' or 'caller', got {time_source!r}")
+        self._conn = Connection(
+            client_or_url, socket_timeout=socket_timeout, owner="RedisRateLimitStore"
+        )
+        self._namespace = namespace
+        self._prefix = f"{namespace}:"
+        self._default_name = self._prefix + encode_key(None)
+        self._stats_key = f"{namespace}:#stats"
+        self._pattern = "".join("\\" + char if char in "\\*?[]" else char for char in namespace)
+        self._pattern += ":*"
+        self._on_error: OnBackendError = on_backend_error
+        self._time_source: TimeSource = time_source
+        self._mode = "s" if time_source == "server" else "c"
+        self._lock = threading.Lock()
+        self._offset = 0  # caller's time minus the server's (0 with time_source="caller")
+        self._held = 0  # reservations made by this store and not yet released
+        self._backend_errors = 0
+        self._known: tuple[int, int, int] = (0, 0, 0)  # granted, refused, keys as last read
+        self._gate = WarningGate(SYSTEM_CLOCK)
+
+    @property
+    def namespace(self) -> str:
+        """The prefix of this store's keys."""
+        return self._namespace
+
+    @property
+    def on_backend_error(self) -> OnBackendError:
+        """The decision when Redis fails: ``"allow"`` or ``"deny"``."""
+        return self._on_error
+
+    @property
+    def time_source(self) -> TimeSource:
+        """Whose clock decides: ``"server"`` or ``"caller"``."""
+        return self._time_source
+
+    @property
+    def backend_errors(self) -> int:
+        """Redis calls of this process that failed or timed out."""
+        return self._backend_errors
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisRateLimitStore(namespace={self._namespace!r}, "
+            f"on_backend_error={self._on_error!r}, time_source={self._time_source!r})"
+        )
+
+    def _name(self, key: Hashable) -> str:
+        return self._default_name if key is None else self._prefix + encode_key(key)
+
+    def _fault(self, operation: str, error: BaseException, outcome: str) -> None:
+        with self._lock:
+            self._backend_errors += 1
+        self._gate.warn(
+            logger,
+            "RedisRateLimitStore %r: %s failed (%s: %s); %s",
+            self._namespace,
+            operation,
+            type(error).__name__,
+            error,
+            outcome,
+        )
+
+    def _fail_decision(self, operation: str, error: BaseException) -> bool:
+        allow = self._on_error == "allow"
+        self._fault(operation, error, "allowing" if allow else "denying")
+        return allow
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def try_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
+        """Take ``cost`` for ``key`` if the bucket has it (one script, one round trip).
+
+        Raises:
+            TypeError: If the key is not made of JSON scalars and tuples.
+        """
+        name = self._default_name if key is None else self._prefix + encode_key(key)
+        seconds, nanoseconds = divmod(now, NS)
+        try:
+            granted = _TRY_TAKE(
+                self._conn.sync,
+                2,
+                name,
+                self._stats_key,
+                self._mode,
+                seconds,
+                nanoseconds,
+                cost,
+                tolerance,
+            )
+        except BACKEND_ERRORS as error:
+            return self._fail_decision("try_take", error)
+        return int(granted) == 1
+
+    def take(
+        self,
+        key: Hashable,
+        cost: int,
+        now: int,
+        tolerance: int,
+        *,
+        interval: int,
+        max_wait: int | None,
+    ) -> RateLimitDecision:
+        """Take ``cost`` for ``key``, or reserve it if due within ``max_wait`` ns.
+
+        Raises:
+            TypeError: If the key is not made of JSON scalars and tuples.
+        """
+        name = self._name(key)
+        seconds, nanoseconds = divmod(now, NS)
+        try:
+            reply = _TAKE(
+                self._conn.sync,
+                2,
+                name,
+                self._stats_key,
+                self._mode,
+                seconds,
+                nanoseconds,
+                cost,
+                tolerance,
+                -1 if max_wait is None else max_wait,
+            )
+        except BACKEND_ERRORS as error:
+            if self._fail_decision("take", error):
+                return RateLimitDecision(allowed=True, retry_after=0, remaining=0.0, end=now + cost)
+            return RateLimitDecision(allowed=False, retry_after=cost, remaining=0.0, end=now)
+        status, wait, distance, used_seconds, used_nanoseconds = (int(part) for part in reply)
+        used = used_seconds * NS + used_nanoseconds
+        with self._lock:
+            if self._mode == "s" and not self._held:
+                self._offset = now - used
+            end = used + distance + self._offset
+            if status == 2:  # the script's "reserved"
+                self._held += 1
+        if status == 2:  # the script's "reserved"
+            return RateLimitDecision(allowed=True, retry_after=wait, remaining=0.0, end=end)
+        return RateLimitDecision(
+            allowed=status == 1,
+            retry_after=wait,
+            remaining=max(0.0, (tolerance - distance) / interval),
+            end=end,
+        )
+
+    def release(self, key: Hashable, refund: int, tat: int) -> bool:
+        """End a reservation, handing back ``refund`` ns if nothing was taken after ``tat``."""
+        with self._lock:
+            self._held = max(0, self._held - 1)
+            offset = self._offset
+        if refund <= 0:
+            return False
+        seconds, nanoseconds = divmod(tat - offset, NS)
+        try:
+            moved = _RELEASE(self._conn.sync, 1, self._name(key), refund, seconds, nanoseconds)
+        except BACKEND_ERRORS as error:
+            self._fault("release", error, "the refund is lost")
+            return False
+        return int(moved) == 1
+
+    def backlog(self, key: Hashable, now: int) -> int:
+        """Return how far ``key``'s ``tat`` runs ahead of now, in nanoseconds."""
+        seconds, nanoseconds = divmod(now, NS)
+        try:
+            return int(
+                _BACKLOG(self._conn.sync, 1, self._name(key), self._mode, seconds, nanoseconds)
+            )
+        except BACKEND_ERRORS as error:
+            if self._fail_decision("backlog", error):
+                return 0
+            return _EMPTY
+
+    def reset(self, key: Hashable) -> None:
+        """Refill ``key``'s bucket at once.
+
+        Raises:
+            RedisUnavailableError: If Redis fails: the bucket may stay as it was.
+        """
+        try:
+            self._conn.sync.delete(self._name(key))
+        except BACKEND_ERRORS as error:
+            self._raise("reset", error)
+
+    def _bucket_names(self) -> list[bytes]:
+        names: list[bytes] = []
+        start = len(self._prefix.encode())
+        for name in self._conn.sync.scan_iter(match=self._pattern, count=_SCAN_COUNT):  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # redis-py: untyped
+            try:
+                json.loads(cast(bytes, name)[start:])
+            except ValueError:
+                continue  # the counters, or a nested namespace's bucket
+            names.append(cast(bytes, name))
+        return names
+
+    def clear(self) -> None:
+        """Refill every bucket of the namespace at once (``SCAN`` and ``UNLINK``).
+
+        Raises:
+            RedisUnavailableError: If Redis fails: buckets may stay as they were.
+        """
+        try:
+            names = self._bucket_names()
+            if names:
+                self._conn.sync.unlink(*names)
+        except BACKEND_ERRORS as error:
+            self._raise("clear", error)
+
+    def _raise(self, operation: str, error: BaseException) -> None:
+        self._fault(operation, error, "raising")
+        raise RedisUnavailableError(
+            f"RedisRateLimitStore {self._namespace!r}: {operation} failed",
+            operation=operation,
+            target=self._namespace,
+        ) from error
+
+    def stats(self, now: int) -> RateLimitStoreStats:
+        """Return the cluster-wide counters; ``keys`` scans the namespace (O(buckets)).
+
+        With Redis unreachable the last figures read are reported (WARNING, counted).
+        """
+        client = self._conn.sync
+        try:
+            raw = cast(list[Any], client.hmget(self._stats_key, ["granted", "refused"]))
+            default = self._default_name.encode()
+            names = [name for name in self._bucket_names() if name != default]
+            if self._mode == "s":
+                seconds, micros = client.time()  # pyright: ignore[reportUnknownMemberType]  # redis-py leaves **kwargs unannotated
+                now = seconds * NS + micros * 1000
+            values = cast(list[bytes | None], client.mget(names)) if names else []
+            live = sum(1 for value in values if value is not None and _parse_tat(value) > now)
+        except BACKEND_ERRORS as error:
+            self._fault("stats", error, "reporting the last figures")
+        else:
+            self._known = (int(raw[0] or 0), int(raw[1] or 0), live)
+        granted, refused, keys = self._known
+        return {"granted": granted, "refused": refused, "keys": keys, "evicted": 0}
+
+    def close(self) -> None:
+        """Close the connections this store opened."""
+        self._conn.close()
+
+
+class RedisRateLimiterStats(RateLimiterStats):
+    """:class:`~python_mastery_portfolio.resilience.RateLimiterStats` plus the fault counter.
+
+    Attributes:
+        backend_errors: This process's Redis calls that failed or timed out (each decided by
+            ``on_backend_error``).
+    """
+
+    backend_errors: int
+
+
+class RedisRateLimiter(RateLimiter):
+    """A :class:`~python_mastery_portfolio.resilience.RateLimiter` whose buckets live in Redis.
+
+    The same API and semantics (GCRA per key, ``try_acquire``, ``acquire(timeout=)``,
+    ``aacquire``, ``available``, ``reset``, ``parse``), one limit for every process sharing
+    the namespace: it *is* a ``RateLimiter`` (a subclass that only builds the
+    :class:`RedisRateLimitStore`), so everything that takes a limiter -- the web
+    ``RateLimit`` dependency included -- takes this one unchanged. The queue of waiters stays
+    per process; :meth:`stats` adds ``backend_errors``.
+
+    Args:
+        rate: As for ``RateLimiter``.
+        per: As for ``RateLimiter``.
+        url: A Redis URL or ``redis.Redis`` client, for a new store; or give ``store``.
+        namespace: The new store's prefix (default ``"ratelimit"``).
+        burst: As for ``RateLimiter``.
+        clock: As for ``RateLimiter`` (the wait's clock; decisions use the server's).
+        on_backend_error: The new store's policy when Redis fails (``"allow"``/``"deny"``).
+        socket_timeout: The new store's bound on every Redis call, in seconds.
+        max_keys: Refused: Redis bounds memory by expiry (for ``parse``'s signature).
+        store: A ready :class:`RedisRateLimitStore` instead of ``url``.
+
+    Raises:
+        TypeError: Without ``url`` or ``store``, or with a store of another kind.
+        ValueError: With both, or with ``max_keys``; or as ``RateLimiter`` raises.
+
+    Example:
+        >>> limiter = RedisRateLimiter(10, per=60, url="unix:///run/redis.sock", namespace="api")
+        >>> limiter, limiter.store.namespace
+        (RedisRateLimiter(rate=10, per=60, burst=10.0), 'api')
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        rate: float,
+        per: float = 1.0,
+        *,
+        url: Any = None,
+        namespace: str = "ratelimit",
+        burst: float | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        on_backend_error: OnBackendError = "allow",
+        socket_timeout: float = 0.5,
+        max_keys: int = MISSING,
+        store: RedisRateLimitStore | None = None,
+    ) -> None:
+        if store is None:
+            if url is None:
+                raise TypeError("RedisRateLimiter needs url= (a Redis URL or client) or store=")
+            store = RedisRateLimitStore(
+                url,
+                namespace=namespace,
+                on_backend_error=on_backend_error,
+                socket_timeout=socket_timeout,
+            )
+        elif url is not None:
+            raise ValueError("give RedisRateLimiter either url= or store=, not both")
+        elif not isinstance(store, RedisRateLimitStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"store must be a RedisRateLimitStore, got {store!r}")
+        super().__init__(rate, per, burst=burst, clock=clock, max_keys=max_keys, store=store)
+
+    def __repr__(self) -> str:
+        return "Redis" + super().__repr__()
+
+    @property
+    def store(self) -> RedisRateLimitStore:
+        """The Redis store the buckets live in."""
+        return cast(RedisRateLimitStore, super().store)
+
+    def stats(self) -> RedisRateLimiterStats:
+        """Return ``RateLimiter.stats()`` (cluster-wide store counts) and ``backend_errors``.
+
+        Example:
+            >>> limiter = RedisRateLimiter(1, url="unix:///nowhere.sock", socket_timeout=0.05)
+            >>> limiter.try_acquire()  # no server: on_backend_error="allow"
+            True
+            >>> limiter.stats()["backend_errors"]
+            2
+        """
+        base = super().stats()
+        return {**base, "backend_errors": self.store.backend_errors}
