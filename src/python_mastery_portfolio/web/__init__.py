@@ -11,10 +11,19 @@
   carry the request ID, as text or JSON.
 
 The core package never imports this one, so ``import python_mastery_portfolio`` does not
-need FastAPI.
+need FastAPI; importing this one without it raises an ``ImportError`` naming the extra.
 """
 
 from __future__ import annotations
+
+try:
+    import fastapi  # noqa: F401  # pyright: ignore[reportUnusedImport]  # imported to check for the extra
+except ImportError as error:  # the [web] extra is not installed
+    raise ImportError(
+        "python_mastery_portfolio.web needs FastAPI, which comes with the [web] extra: "
+        'pip install "python-mastery-portfolio[web]"',
+        name=error.name,
+    ) from error
 
 from python_mastery_portfolio.web.context import (
     get_request_id,
