@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Hashable
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.web.errors import install_error_handlers
-from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit
+from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, socket_address
 
 
 def request(client: tuple[str, int] | None = ("203.0.113.5", 4000), *forwarded: str) -> Request:
@@ -191,3 +193,59 @@ class TestRateLimit:
         """Configuration errors surface when the dependency is built."""
         with pytest.raises(error, match=match):
             RateLimit(RateLimiter(2, clock=ManualClock()), **kwargs)
+
+
+class RacingLimiter(RateLimiter):
+    """A limiter whose first quick take fails as if a refill landed just after it."""
+
+    def try_acquire(self, tokens: float = 1, *, key: Hashable = None) -> bool:
+        return False
+
+
+class TestDefaultKey:
+    def test_socket_address_keys_without_proxies(self) -> None:
+        """Without trusted proxies each socket address has its own bucket; headers are ignored."""
+        limiter = RateLimiter(1, per=60, clock=ManualClock())
+        limit = RateLimit(limiter)
+        response: Any = type("R", (), {"headers": {}})()
+
+        async def spend(client: tuple[str, int] | None, *forwarded: str) -> None:
+            await limit(request(client, *forwarded), response)
+
+        async def run() -> None:
+            await spend(("203.0.113.5", 1))
+            await spend(("203.0.113.6", 1), "203.0.113.5")
+            await spend(None)
+            with pytest.raises(RateLimitError):
+                await spend(("203.0.113.5", 2), "198.51.100.1")
+            with pytest.raises(RateLimitError):
+                await spend(("", 0))
+
+        asyncio.run(run())
+        assert limiter.stats()["keys"] == 3
+
+    def test_trusted_proxies_key_by_forwarded_address(self) -> None:
+        """With trusted proxies the forwarded client address is the key."""
+        limiter = RateLimiter(1, per=60, clock=ManualClock())
+        limit = RateLimit(limiter, trusted_proxies=["10.0.0.0/8"])
+        response: Any = type("R", (), {"headers": {}})()
+
+        async def run() -> None:
+            await limit(request(("10.0.0.1", 1), "198.51.100.7"), response)
+            await limit(request(("10.0.0.1", 1), "198.51.100.8"), response)
+            with pytest.raises(RateLimitError):
+                await limit(request(("10.0.0.2", 1), "198.51.100.7"), response)
+
+        asyncio.run(run())
+
+    def test_socket_address_function(self) -> None:
+        """socket_address reads the ASGI scope's client, 'unknown' without one."""
+        assert socket_address(request(("2001:db8::1", 1))) == "2001:db8::1"
+        assert socket_address(request(None)) == "unknown"
+
+    async def test_refill_between_checks_is_allowed(self) -> None:
+        """A request whose quick take lost a race to a refill is still let through."""
+        limit = RateLimit(RacingLimiter(1, per=60, clock=ManualClock()))
+        response: Any = type("R", (), {"headers": {}})()
+        await limit(request(), response)
+        assert response.headers == {"RateLimit-Limit": "1", "RateLimit-Remaining": "0"}

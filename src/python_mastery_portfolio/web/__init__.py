@@ -49,7 +49,7 @@ from python_mastery_portfolio.web.log import (
 )
 from python_mastery_portfolio.web.metrics import RequestMetrics, RequestMetricsStats
 from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
-from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit
+from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, socket_address
 
 __all__ = [
     "PROBLEM_JSON",
@@ -77,4 +77,5 @@ __all__ = [
     "request_id_var",
     "request_scope",
     "retry_after_header",
+    "socket_address",
 ]

@@ -40,12 +40,32 @@ from python_mastery_portfolio._internal.checks import require_positive
 from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter
 
-__all__ = ["ClientAddress", "RateLimit"]
+__all__ = ["ClientAddress", "RateLimit", "socket_address"]
 
 _Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 UNKNOWN_CLIENT = "unknown"
+
+
+def socket_address(connection: HTTPConnection) -> str:
+    """Return the connection's socket address (``"unknown"`` without one).
+
+    The key :class:`RateLimit` uses when no proxy is trusted: one lookup in the ASGI scope,
+    without parsing the address or looking at any header.
+
+    Example:
+        >>> from starlette.requests import Request
+        >>> socket_address(Request({"type": "http", "client": ("203.0.113.9", 1234)}))
+        '203.0.113.9'
+        >>> socket_address(Request({"type": "http", "client": None}))
+        'unknown'
+    """
+    client = connection.scope.get("client")
+    if client is None or not client[0]:
+        return UNKNOWN_CLIENT
+    host: str = client[0]
+    return host
 
 
 def _parse_address(text: str) -> _Address | None:
@@ -131,8 +151,11 @@ class RateLimit:
     Args:
         limiter: The limiter; each client gets its own bucket in it.
         cost: Tokens one request spends (> 0, at most the limiter's ``burst``).
-        key: Maps a request to its bucket; defaults to :class:`ClientAddress`.
-        trusted_proxies: Passed to the default :class:`ClientAddress` (not with ``key``).
+        key: Maps a request to its bucket. By default the client's address: the socket
+            address (:func:`socket_address`) when no proxy is trusted, else a
+            :class:`ClientAddress` that believes ``X-Forwarded-For`` from those proxies;
+            the choice is made here, once.
+        trusted_proxies: The proxies the default key believes (not with ``key``).
         prefix: Prepended to every key, so several dependencies can share one limiter.
 
     Raises:
@@ -161,7 +184,9 @@ class RateLimit:
             raise ValueError("give either key or trusted_proxies, not both")
         self._limiter = limiter
         self._cost = cost
-        self._key: Callable[[Request], str] = key if key is not None else ClientAddress(trusted)
+        if key is None:
+            key = ClientAddress(trusted) if trusted else socket_address
+        self._key: Callable[[Request], str] = key
         self._prefix = prefix
         self._limit = str(math.floor(limiter.burst))
 
@@ -173,6 +198,16 @@ class RateLimit:
     async def __call__(self, request: Request, response: Response) -> None:
         """Spend the request's tokens, or raise ``RateLimitError`` (a 429)."""
         key = self._prefix + self._key(request)
+        limiter = self._limiter
+        # The common case, allowed, costs one take; only a refusal pays for retry_after.
+        if not limiter.try_acquire(self._cost, key=key):
+            self._refuse(key)
+        headers = response.headers
+        headers["RateLimit-Limit"] = self._limit
+        headers["RateLimit-Remaining"] = str(self._remaining(key))
+
+    def _refuse(self, key: str) -> None:
+        """Raise the 429's error, unless the tokens arrived since (then take them)."""
         try:
             # timeout=0: never wait; over the limit, raise with retry_after at once.
             self._limiter.acquire(self._cost, key=key, timeout=0)
@@ -185,8 +220,6 @@ class RateLimit:
                 # A request costing several tokens can be refused while a few remain.
                 remaining=self._remaining(key),
             ) from error
-        response.headers["RateLimit-Limit"] = self._limit
-        response.headers["RateLimit-Remaining"] = str(self._remaining(key))
 
     def _remaining(self, key: str) -> int:
         # The epsilon absorbs float error: 0.9999999 tokens left is one token.
