@@ -10,6 +10,8 @@
   whose buckets live in Redis (:class:`RedisRateLimitStore`): one limit for every process,
   decided by one Lua script on the server's clock; ``on_backend_error`` says what happens
   with Redis down.
+* :class:`RedisBreakerStateStore` -- a ``CircuitBreaker(store=...)`` shared by every
+  process: one state, one failure window, half-open probes counted cluster-wide.
 * :class:`JSONSerializer` (the default) and :class:`PickleSerializer` (signed with HMAC) --
   how cached values are stored; :class:`Serializer` is their protocol.
 * :class:`RedisCacheStats`, :class:`RedisRateLimiterStats`, :class:`RedisUnavailableError`.
@@ -35,6 +37,7 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
         name=error.name,
     ) from error
 
+from python_mastery_portfolio.redis._breaker import RedisBreakerStateStore
 from python_mastery_portfolio.redis._cache import RedisCache, RedisCacheStats
 from python_mastery_portfolio.redis._connection import RedisUnavailableError
 from python_mastery_portfolio.redis._lock import RedisLock
@@ -52,6 +55,7 @@ from python_mastery_portfolio.redis._serializers import (
 __all__ = [
     "JSONSerializer",
     "PickleSerializer",
+    "RedisBreakerStateStore",
     "RedisCache",
     "RedisCacheStats",
     "RedisLock",

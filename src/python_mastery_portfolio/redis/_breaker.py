@@ -1,0 +1,565 @@
+"""``RedisBreakerStateStore``: one circuit breaker's state shared by every process.
+
+Layout in Redis, for a namespace ``ns``: the hash ``ns:breaker`` holds the state, epoch,
+when it opened, the hold set by ``force``, the consecutive failures, the half-open permits
+taken, the failure-rate window (ten buckets, as the in-memory store keeps them) and the
+counters. Each operation of the protocol is one Lua script that reads the hash, makes the
+same step as :class:`~python_mastery_portfolio.resilience.InMemoryBreakerStateStore` and
+writes it back, atomically: every process shares closed / open / half-open, the failure
+window and the half-open permits (``half_open_max_calls`` probes in the whole cluster).
+
+Reading :attr:`RedisBreakerStateStore.state` takes no lock and, usually, no round trip: it is
+the state as of this process's last script reply (every operation returns it), re-read from
+Redis when older than ``refresh_interval`` (0.1 s by default). A circuit opened by another
+process is therefore seen here by the next outcome recorded or within ``refresh_interval``,
+whichever comes first. The transition log (:meth:`~RedisBreakerStateStore.drain_transitions`)
+holds the transitions this process's operations made; the others' are logged by them.
+
+Time: ``time_source="server"`` (the default) decides on the Redis server's clock (``TIME``),
+so processes' clocks may differ; ``"caller"`` uses each policy's ``now`` (one clock shared by
+all: the contract suite's manual clock).
+
+Faults: every call has ``socket_timeout``. With Redis down or slow the store *fails open*:
+calls are admitted, outcomes are not recorded, ``state`` keeps its last value; each logged
+at WARNING (at most one line every 5 seconds) and counted in ``backend_errors``.
+``reset`` and ``force`` raise :class:`RedisUnavailableError`: an operator's order that
+silently did nothing would be worse than an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import deque
+from typing import Any, Final, Literal
+
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.redis._connection import (
+    BACKEND_ERRORS,
+    Connection,
+    RedisUnavailableError,
+    WarningGate,
+    check_timeout,
+)
+from python_mastery_portfolio.redis._scripts import Script
+from python_mastery_portfolio.resilience import (
+    BreakerAdmission,
+    BreakerPolicy,
+    CircuitBreakerStats,
+    CircuitState,
+    Transition,
+)
+
+__all__ = ["RedisBreakerStateStore"]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+_STATES: Final = {state.value: state for state in CircuitState}
+_STAT_FIELDS: Final = (
+    "successes",
+    "failures",
+    "ignored",
+    "rejected",
+    "opened",
+    "consecutive_failures",
+    "half_open_calls",
+    "window_calls",
+    "window_failures",
+)
+
+# KEYS: the hash. ARGV: op, mode, caller now, the policy (7 fields; failure_rate -1 for
+# none), ticket, forced target. Returns {state, epoch, result, retry, forced, #log, log...,
+# [stats]}. Op 'peek' only reads. Result 1 = admitted / moved; retry '' (admitted), 'none'
+# (forced open) or seconds.
+_STEP = Script(
+    """
+local key = KEYS[1]
+local op = ARGV[1]
+local now
+if ARGV[2] == 's' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+else
+  now = tonumber(ARGV[3])
+end
+local threshold = tonumber(ARGV[4])
+local recovery = tonumber(ARGV[5])
+local max_probes = tonumber(ARGV[6])
+local needed = tonumber(ARGV[7])
+local rate = tonumber(ARGV[8])
+local window = tonumber(ARGV[9])
+local minimum = tonumber(ARGV[10])
+local ticket = tonumber(ARGV[11])
+local target = ARGV[12]
+
+local h = {}
+local raw = redis.call('HGETALL', key)
+for i = 1, #raw, 2 do h[raw[i]] = raw[i + 1] end
+local function n(name) return tonumber(h[name] or '0') end
+local state = h['state'] or 'closed'
+local epoch = n('epoch')
+local forced = h['forced'] or ''
+local log = {}
+local result = 0
+local retry = ''
+
+local function wclear()
+  for i = 0, 9 do h['wc' .. i] = 0; h['wf' .. i] = 0 end
+  h['window_calls'] = 0
+  h['window_failures'] = 0
+end
+local function wadvance()
+  if not h['wwidth'] then return end
+  local index = math.floor(now / tonumber(h['wwidth']))
+  local last = n('wlast')
+  if index <= last then return end
+  local stop = index
+  if last + 10 < stop then stop = last + 10 end
+  for stale = last + 1, stop do
+    local slot = stale % 10
+    h['window_calls'] = n('window_calls') - n('wc' .. slot)
+    h['window_failures'] = n('window_failures') - n('wf' .. slot)
+    h['wc' .. slot] = 0
+    h['wf' .. slot] = 0
+  end
+  h['wlast'] = index
+end
+local function wrecord(failed)
+  if not h['wwidth'] then
+    h['wwidth'] = window / 10
+    h['wlast'] = math.floor(now / (window / 10))
+    wclear()
+  end
+  wadvance()
+  local slot = n('wlast') % 10
+  h['wc' .. slot] = n('wc' .. slot) + 1
+  h['window_calls'] = n('window_calls') + 1
+  if failed then
+    h['wf' .. slot] = n('wf' .. slot) + 1
+    h['window_failures'] = n('window_failures') + 1
+  end
+end
+local function to(new)
+  table.insert(log, state)
+  table.insert(log, new)
+  state = new
+  epoch = epoch + 1
+  h['consecutive_failures'] = 0
+  h['half_open_calls'] = 0
+  h['probe_successes'] = 0
+  if new == 'open' then
+    h['opened_at'] = now
+    h['opened'] = n('opened') + 1
+  elseif new == 'closed' and h['wwidth'] then
+    wclear()
+  end
+end
+local function expire_open()
+  if state == 'open' and forced == '' and now >= n('opened_at') + recovery then
+    to('half_open')
+  end
+end
+local function refuse(after)
+  h['rejected'] = n('rejected') + 1
+  retry = after
+end
+
+if op == 'state' then
+  expire_open()
+elseif op == 'enter' then
+  if state == 'open' then
+    if forced ~= '' then
+      refuse('none')
+    else
+      local remaining = n('opened_at') + recovery - now
+      if remaining > 0 then refuse(string.format('%.17g', remaining)) else to('half_open') end
+    end
+  end
+  if retry == '' then
+    if state == 'half_open' then
+      if n('half_open_calls') >= max_probes then
+        refuse('0')
+      else
+        h['half_open_calls'] = n('half_open_calls') + 1
+        result = 1
+      end
+    else
+      result = 1
+    end
+  end
+elseif op == 'success' then
+  h['successes'] = n('successes') + 1
+  if ticket == epoch then
+    if state == 'closed' then
+      h['consecutive_failures'] = 0
+      if rate >= 0 then wrecord(false) end
+    else
+      h['half_open_calls'] = n('half_open_calls') - 1
+      h['probe_successes'] = n('probe_successes') + 1
+      if n('probe_successes') >= needed then
+        to('closed')
+        result = 1
+      end
+    end
+  end
+elseif op == 'failure' then
+  h['failures'] = n('failures') + 1
+  if ticket == epoch and forced == '' then
+    local opens = true
+    if state == 'closed' then
+      if rate < 0 then
+        h['consecutive_failures'] = n('consecutive_failures') + 1
+        opens = n('consecutive_failures') >= threshold
+      else
+        wrecord(true)
+        opens = n('window_calls') >= minimum
+          and n('window_failures') / n('window_calls') >= rate
+      end
+    end
+    if opens then
+      to('open')
+      result = 1
+    end
+  end
+elseif op == 'ignored' then
+  h['ignored'] = n('ignored') + 1
+  if ticket == epoch and state == 'half_open' then
+    h['half_open_calls'] = n('half_open_calls') - 1
+  end
+elseif op == 'reset' then
+  forced = ''
+  if state ~= 'closed' then
+    to('closed')
+    result = 1
+  else
+    epoch = epoch + 1
+    h['consecutive_failures'] = 0
+    if h['wwidth'] then wclear() end
+  end
+elseif op == 'force' then
+  forced = target
+  if state ~= target then
+    to(target)
+    result = 1
+  end
+elseif op == 'stats' then
+  expire_open()
+  wadvance()
+end
+
+if op ~= 'peek' and (op ~= 'state' or #log > 0) then
+  h['state'] = state
+  h['epoch'] = epoch
+  h['forced'] = forced
+  local flat = {}
+  for name, value in pairs(h) do
+    table.insert(flat, name)
+    table.insert(flat, value)
+  end
+  redis.call('HSET', key, unpack(flat))
+end
+local reply = {state, epoch, result, retry, forced, #log}
+for _, value in ipairs(log) do table.insert(reply, value) end
+if op == 'stats' then
+  for _, name in ipairs({'successes', 'failures', 'ignored', 'rejected', 'opened',
+      'consecutive_failures', 'half_open_calls', 'window_calls', 'window_failures'}) do
+    table.insert(reply, n(name))
+  end
+end
+return reply
+"""
+)
+
+TimeSource = Literal["server", "caller"]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisBreakerStateStore:
+    """A :class:`~python_mastery_portfolio.resilience.BreakerStateStore` in Redis.
+
+    ``CircuitBreaker(store=RedisBreakerStateStore(url, namespace="payments"))`` in every
+    process gives them one breaker: a circuit opened by one rejects calls in all, and the
+    half-open probes are counted cluster-wide. See the module docstring for the layout, the
+    local view of ``state``, the time line and the fault policy (fail open).
+
+    Args:
+        client_or_url: A Redis URL or a ``redis.Redis`` client (its own timeouts apply).
+        namespace: The breaker's name in Redis: stores of the same namespace share a state.
+        time_source: ``"server"`` (default) or ``"caller"`` (each policy's ``now``).
+        refresh_interval: Seconds :attr:`state` may be served from this process's last view.
+        socket_timeout: Seconds any Redis call may take, connecting included.
+        clock: The time source of ``refresh_interval`` and of the warnings' rate limit.
+
+    Raises:
+        TypeError: For a client that is neither a URL nor a ``redis.Redis``, or a namespace
+            that is not a string.
+        ValueError: For an empty namespace, an unknown ``time_source``, or a
+            ``refresh_interval`` or ``socket_timeout`` that is not positive and finite.
+
+    Example:
+        >>> RedisBreakerStateStore("unix:///run/redis.sock", namespace="payments")
+        RedisBreakerStateStore(namespace='payments', state='closed')
+    """
+
+    __slots__ = (
+        "_backend_errors",
+        "_clock",
+        "_conn",
+        "_events",
+        "_expires",
+        "_forced",
+        "_gate",
+        "_key",
+        "_lock",
+        "_mode",
+        "_namespace",
+        "_refresh",
+        "_seen_epoch",
+        "_seen_state",
+        "_time_source",
+    )
+
+    def __init__(
+        self,
+        client_or_url: Any,
+        *,
+        namespace: str,
+        time_source: TimeSource = "server",
+        refresh_interval: float = 0.1,
+        socket_timeout: float = 0.5,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"namespace must be a string, got {namespace!r}")
+        if not namespace:
+            raise ValueError(f"namespace must be a non-empty string, got {namespace!r}")
+        if time_source not in ("server", "caller"):
+            raise ValueError(f"time_source must be 'server' or 'caller', got {time_source!r}")
+        self._refresh = check_timeout("refresh_interval", refresh_interval)
+        self._conn = Connection(
+            client_or_url, socket_timeout=socket_timeout, owner="RedisBreakerStateStore"
+        )
+        self._namespace = namespace
+        self._key = f"{namespace}:breaker"
+        self._time_source: TimeSource = time_source
+        self._mode = "s" if time_source == "server" else "c"
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seen_state = CircuitState.CLOSED
+        self._seen_epoch = 0
+        self._forced: CircuitState | None = None
+        self._expires = -math.inf  # a new store has seen nothing yet: its first read asks Redis
+        self._events: deque[Transition] = deque()
+        self._backend_errors = 0
+        self._gate = WarningGate(clock)
+
+    @property
+    def namespace(self) -> str:
+        """The breaker's name in Redis."""
+        return self._namespace
+
+    @property
+    def time_source(self) -> TimeSource:
+        """Whose clock decides: ``"server"`` or ``"caller"``."""
+        return self._time_source
+
+    @property
+    def backend_errors(self) -> int:
+        """Redis calls of this process that failed or timed out."""
+        return self._backend_errors
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisBreakerStateStore(namespace={self._namespace!r}, "
+            f"state={self._seen_state.value!r})"
+        )
+
+    # -- the local view ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> CircuitState:
+        """The state as last seen; re-read from Redis when older than ``refresh_interval``."""
+        if self._clock.now() >= self._expires:
+            self._peek()
+        return self._seen_state
+
+    @property
+    def epoch(self) -> int:
+        """The epoch as last seen; re-read from Redis when older than ``refresh_interval``."""
+        if self._clock.now() >= self._expires:
+            self._peek()
+        return self._seen_epoch
+
+    @property
+    def forced(self) -> CircuitState | None:
+        """The state held by :meth:`force`, as last seen, or ``None``."""
+        return self._forced
+
+    def has_transitions(self) -> bool:
+        """Return whether transitions made by this process wait in the log."""
+        return bool(self._events)
+
+    def drain_transitions(self) -> list[Transition]:
+        """Return the transitions made by this process, in order, and forget them."""
+        with self._lock:
+            events = list(self._events)
+            self._events.clear()
+            return events
+
+    def _peek(self) -> None:
+        """Re-read the state and epoch from Redis, moving nothing."""
+        try:
+            self._step("peek", None, 0, "")
+        except BACKEND_ERRORS as error:
+            self._fault("reading the state", error, "using the last state seen")
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def _step(self, op: str, policy: BreakerPolicy | None, ticket: int, target: str) -> Any:
+        """Run one step in Redis, update the local view and the log; return the reply."""
+        if policy is None:
+            now = "0"
+            rules: tuple[Any, ...] = (1, 0, 1, 1, -1, 1, 1)
+        else:
+            now = "0" if self._mode == "s" else repr(float(policy.now()))
+            rate = policy.failure_rate
+            rules = (
+                policy.failure_threshold,
+                repr(float(policy.recovery_timeout)),
+                policy.half_open_max_calls,
+                policy.success_threshold,
+                -1 if rate is None else repr(float(rate)),
+                repr(float(policy.window)),
+                policy.minimum_calls,
+            )
+        reply = _STEP(self._conn.sync, 1, self._key, op, self._mode, now, *rules, ticket, target)
+        state = _STATES[_text(reply[0])]
+        epoch = int(reply[1])
+        forced = _text(reply[4])
+        logged = int(reply[5])
+        with self._lock:
+            # State before epoch, as the in-memory store: a lock-free reader's ticket is then
+            # either current or stale.
+            self._seen_state = state
+            self._seen_epoch = epoch
+            self._forced = _STATES[forced] if forced else None
+            self._expires = self._clock.now() + self._refresh
+            for index in range(logged // 2):
+                old, new = reply[6 + 2 * index], reply[7 + 2 * index]
+                self._events.append((_STATES[_text(old)], _STATES[_text(new)]))
+        return reply
+
+    def _fault(self, operation: str, error: BaseException, outcome: str) -> None:
+        with self._lock:
+            self._backend_errors += 1
+            # Do not ask again at once: one failed refresh per interval, not one per call.
+            self._expires = self._clock.now() + self._refresh
+        self._gate.warn(
+            logger,
+            "RedisBreakerStateStore %r: %s failed (%s: %s); %s",
+            self._namespace,
+            operation,
+            type(error).__name__,
+            error,
+            outcome,
+        )
+
+    def current_state(self, policy: BreakerPolicy) -> CircuitState:
+        """Return the state now, moving an expired OPEN to HALF_OPEN (the last seen on faults)."""
+        try:
+            self._step("state", policy, 0, "")
+        except BACKEND_ERRORS as error:
+            self._fault("current_state", error, "using the last state seen")
+        return self._seen_state
+
+    def enter(self, policy: BreakerPolicy) -> BreakerAdmission:
+        """Admit a call, or refuse it while open or out of half-open permits (admit on faults)."""
+        try:
+            reply = self._step("enter", policy, 0, "")
+        except BACKEND_ERRORS as error:
+            self._fault("enter", error, "admitting the call")
+            return BreakerAdmission(True, self._seen_epoch, self._seen_state, 0.0)  # noqa: FBT003 - a record
+        admitted = int(reply[2]) == 1
+        retry = _text(reply[3])
+        state = _STATES[_text(reply[0])]
+        epoch = int(reply[1])
+        if admitted:
+            return BreakerAdmission(True, epoch, state, 0.0)  # noqa: FBT003 - a record
+        return BreakerAdmission(False, epoch, state, None if retry == "none" else float(retry))  # noqa: FBT003 - a record
+
+    def _record(self, op: str, ticket: int, policy: BreakerPolicy) -> bool:
+        try:
+            reply = self._step(op, policy, ticket, "")
+        except BACKEND_ERRORS as error:
+            self._fault(f"record_{op}", error, "the outcome is not counted")
+            return False
+        return int(reply[2]) == 1
+
+    def record_success(self, ticket: int, policy: BreakerPolicy) -> bool:
+        """Record a success; return whether it closed the circuit."""
+        return self._record("success", ticket, policy)
+
+    def record_failure(self, ticket: int, policy: BreakerPolicy) -> bool:
+        """Record a failure; return whether it opened the circuit."""
+        return self._record("failure", ticket, policy)
+
+    def record_ignored(self, ticket: int) -> None:
+        """Record an outcome that does not count, giving back its half-open permit."""
+        try:
+            self._step("ignored", None, ticket, "")
+        except BACKEND_ERRORS as error:
+            self._fault("record_ignored", error, "the outcome is not counted")
+
+    def _order(self, op: str, policy: BreakerPolicy, target: str) -> bool:
+        try:
+            reply = self._step(op, policy, 0, target)
+        except BACKEND_ERRORS as error:
+            self._fault(op, error, "raising")
+            raise RedisUnavailableError(
+                f"RedisBreakerStateStore {self._namespace!r}: {op} failed",
+                operation=op,
+                target=self._namespace,
+            ) from error
+        return int(reply[2]) == 1
+
+    def reset(self, policy: BreakerPolicy) -> bool:
+        """Force CLOSED with fresh counts for every process; return whether the state changed.
+
+        Raises:
+            RedisUnavailableError: If Redis fails.
+        """
+        return self._order("reset", policy, "")
+
+    def force(self, state: CircuitState, policy: BreakerPolicy) -> bool:
+        """Move to ``state`` (OPEN or CLOSED) and hold it for every process until :meth:`reset`.
+
+        Raises:
+            ValueError: For HALF_OPEN.
+            RedisUnavailableError: If Redis fails.
+        """
+        if state is CircuitState.HALF_OPEN:
+            raise ValueError(
+                "state must be CircuitState.OPEN or CircuitState.CLOSED, not HALF_OPEN"
+            )
+        return self._order("force", policy, state.value)
+
+    def stats(self, policy: BreakerPolicy) -> CircuitBreakerStats:
+        """Return the cluster-wide counters (zeros but the state seen when Redis fails)."""
+        try:
+            reply = self._step("stats", policy, 0, "")
+        except BACKEND_ERRORS as error:
+            self._fault("stats", error, "reporting zeros")
+            counts = [0] * len(_STAT_FIELDS)
+        else:
+            counts = [int(value) for value in reply[6 + int(reply[5]) :]]
+        stats: dict[str, Any] = dict(zip(_STAT_FIELDS, counts, strict=True))
+        stats["state"] = self._seen_state
+        return stats  # type: ignore[return-value]  # built from _STAT_FIELDS plus "state"
+
+    def close(self) -> None:
+        """Close the connections this store opened."""
+        self._conn.close()
