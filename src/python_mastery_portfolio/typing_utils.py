@@ -15,11 +15,12 @@ How it is typed, and the one trade-off:
     a value, as ``types.UnionType``, which has no such attributes, so no union-alias design can
     type-check the seed's ``Result.success(...)`` without a plugin.
 
-    The price is that mypy cannot know the base has no other subclasses. On a value annotated
-    ``Result[T, E]``, ``isinstance(r, Success)`` narrows to ``Success[Any, Any]`` (mypy does not
-    carry type arguments into a subclass) and a ``match`` ending in ``assert_never`` does not
-    type-check. Annotate with the union ``Success[T, E] | Failure[T, E]`` instead when you want
-    both: mypy then narrows each branch precisely and checks exhaustiveness. Every producer in
+    The price is that a type checker cannot know the base has no other subclasses. On a value
+    annotated ``Result[T, E]``, a ``match`` ending in ``assert_never`` does not type-check, and
+    mypy narrows ``isinstance(r, Success)`` and ``case Success(value)`` to ``Success[Any, Any]``
+    (it does not carry type arguments into a subclass; pyright does). Annotate with the union
+    ``Success[T, E] | Failure[T, E]`` instead when you want both: mypy and pyright then narrow
+    each branch precisely and check exhaustiveness. Every producer in
     this module already returns the precise variant (``Result.success`` returns a
     ``Success[T, Never]``, :func:`attempt` and :func:`as_result` return the union), and both
     variants are subtypes of ``Result[T, E]`` (``T`` and ``E`` are covariant), so the same value

@@ -1,4 +1,4 @@
-"""Static proofs of the caching types: checked by mypy --strict, and run by pytest."""
+"""Static proofs of the caching types: checked by mypy and pyright, run by pytest."""
 
 from __future__ import annotations
 
@@ -104,6 +104,20 @@ def test_control_methods() -> None:
     assert_type(expensive.cache_clear(), None)
     assert_type(expensive.cache_invalidate(1, scale=2.0), bool)
     assert_type(expensive.__wrapped__(3), float)
+    assert_type(expensive.__name__, str)
+    assert expensive.__name__ == "expensive"
+
+
+def test_async_control_methods() -> None:
+    """An async cached function has the same control methods, taking the call's arguments."""
+    assert_type(fetch_user.cache_stats(), CacheStats)
+    assert_type(fetch_user.cache_info(), CacheInfo)
+    assert_type(fetch_user.cache_clear(), None)
+    assert_type(fetch_user.cache_invalidate(1), bool)
+    assert_type(fetch_user.cache_contains(1), bool)
+    assert_type(fetch_name.cache_invalidate(user_id=1), bool)
+    wrapped: Callable[[int], Coroutine[Any, Any, dict[str, int]]] = fetch_user.__wrapped__
+    assert asyncio.run(wrapped(2)) == {"id": 2}
 
 
 def test_async_types() -> None:
@@ -125,7 +139,7 @@ def test_async_cache_rejects_sync_functions() -> None:
         return x
 
     with pytest.raises(TypeError, match="coroutine functions"):
-        async_cache()(sync)  # type: ignore[arg-type]
+        async_cache()(sync)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_methods_bind_the_instance() -> None:
@@ -146,18 +160,20 @@ def test_methods_bind_the_instance() -> None:
 
 async def rejected_calls(store: LRUCache[str, int], repo: Repository) -> None:
     """Calls mypy must reject; never run (each ignore fails strict mode if unused)."""
-    store.set("user:125", "text")  # type: ignore[arg-type]
-    store.set(125, 1)  # type: ignore[arg-type]
-    expensive("1")  # type: ignore[arg-type]
-    bare(1)  # type: ignore[arg-type]
-    expensive.cache_invalidate("1")  # type: ignore[arg-type]
-    await fetch_user("1")  # type: ignore[arg-type]
-    repo.lookup("1")  # type: ignore[arg-type]
-    repo.lookup(1, True)  # type: ignore[call-arg]
-    cache(store=object())  # type: ignore[call-overload]
-    _ints: CacheStore[int, int] = LRUCache[str, int]()  # type: ignore[assignment]
-    SHARED.stats()["hitrate"]  # type: ignore[typeddict-item]
-    label("1")  # type: ignore[arg-type]
+    store.set("user:125", "text")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    store.set(125, 1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    expensive("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    bare(1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    expensive.cache_invalidate("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    await fetch_user("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    repo.lookup("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    repo.lookup(1, True)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
+    cache(store=object())  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+    _ints: CacheStore[int, int] = LRUCache[str, int]()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    SHARED.stats()["hitrate"]  # type: ignore[typeddict-item]  # pyright: ignore[reportGeneralTypeIssues]
+    label("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    fetch_user.cache_contains("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    expensive.cache_clear(1)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 @cache(maxsize=None)

@@ -1,4 +1,4 @@
-"""Static proofs of the types of the concurrency package (mypy checks, pytest runs)."""
+"""Static proofs of the types of the concurrency package (mypy and pyright check, pytest runs)."""
 
 from __future__ import annotations
 

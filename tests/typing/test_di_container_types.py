@@ -1,10 +1,10 @@
-"""Static proofs of the DI container's types: mypy --strict checks them, pytest runs them."""
+"""Static proofs of the DI container's types: mypy and pyright check, pytest runs."""
 
 from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator
 from typing import Any, Protocol, assert_type
 
 from python_mastery_portfolio.di_container import (
@@ -56,7 +56,7 @@ async def open_database_async() -> AsyncIterator[Database]:
 
 
 @contextlib.contextmanager
-def database_session() -> Iterator[Database]:
+def database_session() -> Generator[Database, None, None]:
     yield Database()
 
 
@@ -104,13 +104,13 @@ def test_resolve_concrete_abstract_and_protocol() -> None:
 def test_resolve_rejects_non_types() -> None:
     """Resolving something that is not a type is a type error."""
     with contextlib.suppress(Exception):
-        build().resolve(3)  # type: ignore[call-overload]
+        build().resolve(3)  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType, reportCallIssue]
 
 
 def test_register_rejects_wrong_scope() -> None:
     """scope must be a LifecycleScope."""
     with contextlib.suppress(TypeError):
-        DIContainer().register(Database, scope="singleton")  # type: ignore[call-overload]
+        DIContainer().register(Database, scope="singleton")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType, reportCallIssue]
 
 
 async def test_aresolve() -> None:
@@ -159,7 +159,7 @@ def test_inject_one_type_drops_the_parameter() -> None:
     assert_type(process_data(), str)
     assert_type(with_more(2), list[str])
     with contextlib.suppress(TypeError):
-        with_more()  # type: ignore[call-arg]
+        with_more()  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
     assert process_data() == "rows"
 
 
@@ -188,7 +188,11 @@ async def test_inject_async() -> None:
     async def handler(db: Database) -> str:
         return db.query()
 
-    assert_type(handler, Callable[[], Coroutine[Any, Any, str]])
+    # pyright names a coroutine's type CoroutineType, mypy Coroutine: both accept this.
+    same: Callable[[], Coroutine[Any, Any, str]] = handler
+    assert same is handler
+    coroutine: Coroutine[Any, Any, str] = handler()
+    assert_type(await coroutine, str)
     assert_type(await handler(), str)
 
 
@@ -238,4 +242,4 @@ async def test_aresolve_all_is_a_list_of_t() -> None:
 def test_resolve_all_rejects_non_types() -> None:
     """resolve_all of something that is not a type is a type error."""
     with contextlib.suppress(Exception):
-        DIContainer().resolve_all(3)  # type: ignore[call-overload]
+        DIContainer().resolve_all(3)  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType, reportCallIssue]

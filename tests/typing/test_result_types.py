@@ -1,4 +1,4 @@
-"""Static tests of the rustedpy-style Result methods: mypy --strict checks every assert_type.
+"""Static tests of the rustedpy-style Result methods: mypy and pyright check every assert_type.
 
 Each method is checked on the base class, on each variant and on the ``Success | Failure`` union.
 """
@@ -128,9 +128,9 @@ class TestTransforms:
     def test_inspect_fn_is_checked(self) -> None:
         """fn must accept the value (or error) type."""
         with pytest.raises(TypeError):
-            Success(1).inspect(str.upper)  # type: ignore[arg-type]
+            Success(1).inspect(str.upper)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
         with pytest.raises(TypeError):
-            Failure(1).inspect_err(str.upper)  # type: ignore[arg-type]
+            Failure(1).inspect_err(str.upper)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
     def test_flatten(self) -> None:
         """flatten joins both error types; on a non-nested result it is a type error."""
@@ -142,8 +142,25 @@ class TestTransforms:
         assert_type(Failure("e").flatten(), Failure[Never, str])
         failed: Failure[Result[int, KeyError], str] = Failure("e")
         assert_type(failed.flatten(), Failure[int, KeyError | str])
+
+        # Never on either side stays Never (pyright made it Unknown). Parameters, not declared
+        # locals: pyright narrows a local to the variant assigned.
+        def never_sides(
+            no_error: Result[Result[int, Never], Never],
+            no_value: Result[Never, str],
+            outer_error: Success[Result[int, Never], str],
+        ) -> None:
+            assert_type(no_error.flatten(), Result[int, Never])
+            assert_type(no_value.flatten(), Result[Never, str])
+            assert_type(outer_error.flatten(), Result[int, str])
+            assert no_error.flatten() == Success(1)
+            assert no_value.flatten() == Failure("e")
+            assert outer_error.flatten() == Success(1)
+
+        never_sides(Success(Success(1)), Failure("e"), Success(Success(1)))
+        assert_type(Success(Failure("e")).flatten(), Result[Never, str])
         with pytest.raises(TypeError):
-            Success(1).flatten()  # type: ignore[misc]
+            Success(1).flatten()  # type: ignore[misc]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
 
     def test_narrowing_still_works(self) -> None:
         """isinstance and match still narrow after the new methods, keeping type arguments."""
@@ -193,4 +210,4 @@ class TestAsync:
         step: Callable[[int], Awaitable[int]] = double
         assert step is double
         with pytest.raises(TypeError):
-            Success(1).amap(str).send(None)  # type: ignore[arg-type]
+            Success(1).amap(str).send(None)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

@@ -1,4 +1,4 @@
-"""Static proofs of the types of retry, async_retry and retrying (mypy checks, pytest runs)."""
+"""Static proofs of the types of retry, async_retry and retrying (mypy and pyright check)."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ def test_options_keep_signature() -> None:
 
     assert_type(add(1, y=2), int)
     with retry_testing(), pytest.raises(TypeError):
-        add("1")  # type: ignore[arg-type]
+        add("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     with retry_testing(), pytest.raises(TypeError):
-        add(1, z=2)  # type: ignore[call-arg]
+        add(1, z=2)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 def test_bare_keeps_signature() -> None:
@@ -52,7 +52,7 @@ def test_bare_keeps_signature() -> None:
 
     assert_type(greet("a", punctuation="?"), str)
     with retry_testing(), pytest.raises(TypeError):
-        greet("a", "?")  # type: ignore[call-arg]
+        greet("a", "?")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 def test_decorator_types() -> None:
@@ -83,7 +83,7 @@ def test_async_stays_awaitable() -> None:
     assert_type(asyncio.run(fetch(1)), str)
     assert_type(asyncio.run(assert_type(count([1]), Coroutine[Any, Any, int])), int)
     assert_type(asyncio.run(bare(True)), bool)
-    coroutine = count("ab")  # type: ignore[arg-type]
+    coroutine = count("ab")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     assert asyncio.run(coroutine) == 2
 
 
@@ -94,7 +94,7 @@ def test_async_retry_rejects_sync_function() -> None:
         return x
 
     with retry_testing(), pytest.raises(TypeError):
-        async_retry()(plain)  # type: ignore[arg-type]
+        async_retry()(plain)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType, reportCallIssue]
 
 
 def test_methods() -> None:
@@ -131,7 +131,7 @@ def test_methods() -> None:
     assert_type(Service.helper("a"), str)
     assert_type(asyncio.run(Service.load("k")), Service)
     with retry_testing(), pytest.raises(TypeError):
-        Service().method(1, 2)  # type: ignore[call-arg]
+        Service().method(1, 2)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 def test_block_form_types() -> None:
@@ -182,7 +182,7 @@ def test_options_fields() -> None:
     assert_type(options.wait(1), float)
     assert_type(retrying(max_attempts=2).options, RetryOptions)
     with pytest.raises(TypeError):
-        RetryOptions(2, 0.5, 2.0, OSError, None)  # type: ignore[call-arg]
+        RetryOptions(2, 0.5, 2.0, OSError, None)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 def test_kwargs_type_each_option() -> None:
@@ -196,11 +196,11 @@ def test_kwargs_type_each_option() -> None:
     assert_type(retry(2, 0.5, 2.0, OSError, jitter=0.1), RetryDecorator)
     assert_type(retrying(2, 0.5), Retrying)
     with pytest.raises(TypeError):
-        retry(delay="slow")  # type: ignore[call-overload]
+        retry(delay="slow")  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError):
-        retrying(clock=object())  # type: ignore[call-overload]
+        retrying(clock=object())  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
     with pytest.raises(TypeError):
-        retry(tries=3)  # type: ignore[call-overload]
-    bad: RetryKwargs = {"max_attempts": "3"}  # type: ignore[typeddict-item]
+        retry(tries=3)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue]
+    bad: RetryKwargs = {"max_attempts": "3"}  # type: ignore[typeddict-item]  # pyright: ignore[reportAssignmentType]
     with pytest.raises(TypeError):
         retry(**bad)

@@ -1,8 +1,8 @@
-"""Static tests of validate_types: checked by mypy --strict and run by pytest.
+"""Static tests of validate_types: checked by mypy and pyright, run by pytest.
 
-Each decorated callable keeps its exact signature, so mypy still rejects a wrong call; the
-``# type: ignore[...]`` comments prove it (strict mode flags an unused ignore), and the
-calls also fail at run time.
+Each decorated callable keeps its exact signature, so both checkers still reject a wrong
+call; the ``# type: ignore[...]`` (mypy) and ``# pyright: ignore[...]`` comments prove it
+(each checker flags an unused ignore), and the calls also fail at run time.
 """
 
 from __future__ import annotations
@@ -65,23 +65,23 @@ def test_bare_form_keeps_signature() -> None:
     assert_type(add(1, 2), int)
     assert_type(add(1), int)
     with pytest.raises(ValidationError):
-        add("1")  # type: ignore[arg-type]
+        add("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_seed_form_keeps_signature() -> None:
     """The seed's keyword form keeps parameter and return types."""
     assert_type(create_user("ada", 36), dict[str, object])
     with pytest.raises(ValidationError):
-        create_user("ada", "36")  # type: ignore[arg-type]
+        create_user("ada", "36")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_empty_call_keeps_parameter_kinds() -> None:
     """Positional-only and keyword-only parameters stay so for mypy."""
     assert_type(shout("a", times=2), str)
     with pytest.raises(TypeError):
-        shout(text="a")  # type: ignore[call-arg]
+        shout(text="a")  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
     with pytest.raises(TypeError):
-        shout("a", 2)  # type: ignore[call-arg]
+        shout("a", 2)  # type: ignore[call-arg]  # pyright: ignore[reportCallIssue]
 
 
 async def test_coroutine_function() -> None:
@@ -91,7 +91,7 @@ async def test_coroutine_function() -> None:
     assert_type(await coroutine, str)
     assert_type(await fetch(1), str)
     with pytest.raises(ValidationError):
-        await fetch("1")  # type: ignore[arg-type]
+        await fetch("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_methods() -> None:
@@ -102,11 +102,11 @@ def test_methods() -> None:
     assert_type(Service.build_below("x"), Service)
     assert_type(Service.parse("2"), int)
     with pytest.raises(ValidationError):
-        service.handle("1")  # type: ignore[arg-type]
+        service.handle("1")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValidationError):
-        Service.build(1)  # type: ignore[arg-type]
+        Service.build(1)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValidationError):
-        Service.parse(2)  # type: ignore[arg-type]
+        Service.parse(2)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_unsupported_call_form() -> None:
@@ -115,7 +115,7 @@ def test_unsupported_call_form() -> None:
     def identity(x: int) -> int:
         return x
 
-    checked = validate_types(identity, x=int)  # type: ignore[call-overload]
+    checked = validate_types(identity, x=int)  # type: ignore[call-overload]  # pyright: ignore[reportCallIssue, reportUnknownVariableType]
     assert checked(1) == 1
 
 
@@ -134,7 +134,7 @@ async def test_check_return_keeps_signature() -> None:
     assert_type(checked_half(3), float)
     assert_type(await checked_fetch(1), str)
     with pytest.raises(ValidationError):
-        checked_half("3")  # type: ignore[arg-type]
+        checked_half("3")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_check_type_narrows() -> None:

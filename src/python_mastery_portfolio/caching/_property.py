@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, Self, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, overload
 
 from python_mastery_portfolio._internal.sentinels import MISSING
 
@@ -152,6 +152,14 @@ class CachedProperty(Generic[T]):
         if value is not MISSING:
             return cast("T", value)
         return self._compute(instance, cache, name)
+
+    if TYPE_CHECKING:
+        # For checkers only, as in typeshed's functools.cached_property: a __set__ at run time
+        # would make this a data descriptor, and every cached read would call __get__. Without
+        # it pyright checks ``obj.attr = value`` against the descriptor's own type.
+        def __set__(self, instance: object, value: T) -> None: ...
+
+        def __delete__(self, instance: object) -> None: ...
 
     def _compute(self, instance: object, cache: dict[str, Any], name: str) -> T:
         key = self._guard_key

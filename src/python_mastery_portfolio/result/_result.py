@@ -8,7 +8,7 @@ itself as their ``__module__``, so their reprs, docs and pickles use the public 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Generic, Never, NoReturn, Self, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, Never, NoReturn, Self, TypeVar, final, overload
 
 from python_mastery_portfolio._internal.immutability import refuse_change
 from python_mastery_portfolio.exceptions import UnwrapError
@@ -287,6 +287,17 @@ class Result(Generic[T_co, E_co]):
         """
         raise NotImplementedError
 
+    # The overloads spell out the Never cases: pyright makes a side it matched only against
+    # Never Unknown (Failure("e")), and F | G Unknown when both are Never (Success(Success(1))).
+    @overload
+    def flatten(self: Result[Never, G]) -> Result[Never, G]: ...
+
+    @overload
+    def flatten(self: Result[Result[U, F], Never]) -> Result[U, F]: ...
+
+    @overload
+    def flatten(self: Result[Result[U, F], G]) -> Result[U, F | G]: ...
+
     def flatten(self: Result[Result[U, F], G]) -> Result[U, F | G]:
         """Remove one level of nesting: a success's inner result, or this failure unchanged.
 
@@ -471,6 +482,12 @@ class Success(Result[T_co, SE_co]):
         """Return this success; ``fn`` is not called."""
         return self
 
+    @overload
+    def flatten(self: Success[Result[U, F], Never]) -> Result[U, F]: ...
+
+    @overload
+    def flatten(self: Success[Result[U, F], G]) -> Result[U, F | G]: ...
+
     def flatten(self: Success[Result[U, F], G]) -> Result[U, F | G]:
         """Return the result this success holds."""
         inner = self.value
@@ -651,6 +668,15 @@ class Failure(Result[FT_co, FE_co]):
         """Call ``fn(error)`` and return this failure; an exception ``fn`` raises propagates."""
         fn(self.error)
         return self
+
+    @overload
+    def flatten(self: Failure[Never, G]) -> Failure[Never, G]: ...
+
+    @overload
+    def flatten(self: Failure[Result[U, F], Never]) -> Failure[U, F]: ...
+
+    @overload
+    def flatten(self: Failure[Result[U, F], G]) -> Failure[U, F | G]: ...
 
     def flatten(self: Failure[Result[U, F], G]) -> Failure[U, F | G]:
         """Return this failure unchanged."""
