@@ -366,7 +366,9 @@ class TestAutowiring:
             def __init__(self, config: Config) -> None: ...
 
         with pytest.raises(
-            ServiceNotRegisteredError, match=r"^Client -> Config \(not registered\)$"
+            ServiceNotRegisteredError,
+            match=r"^Client -> Config \(not registered\); register it: "
+            r"container\.register\(Config, \.\.\.\)$",
         ):
             DIContainer().register(Client).resolve(Client)
 
@@ -501,7 +503,11 @@ class TestAutowiring:
                 ...
 
         container = DIContainer().register(first).register(second).register(Root)
-        with pytest.raises(ServiceNotRegisteredError, match=r"^Root -> Dup \(not registered\)$"):
+        with pytest.raises(
+            ServiceNotRegisteredError,
+            match=r"^Root -> Dup \(not registered\); register it: "
+            r"container\.register\(Dup, \.\.\.\)$",
+        ):
             container.resolve(Root)
 
     def test_hints_of_inherited_c_constructors(self) -> None:
@@ -537,7 +543,11 @@ class TestAutowiring:
             return []
 
         container = DIContainer().register(list[int], factory=make)
-        with pytest.raises(ServiceNotRegisteredError, match=r"-> Nowhere \(not registered\)$"):
+        with pytest.raises(
+            ServiceNotRegisteredError,
+            match=r"-> Nowhere \(not registered\); register it: "
+            r"container\.register\(Nowhere, \.\.\.\)$",
+        ):
             container.resolve(list[int])
 
     def test_unhashable_hint_keeps_default(self) -> None:
@@ -781,8 +791,32 @@ class TestScopes:
 class TestErrors:
     def test_not_registered(self) -> None:
         """Resolving an unregistered type is a ServiceNotRegisteredError, also a LookupError."""
-        with pytest.raises(LookupError, match=r"^Config \(not registered\)$"):
+        with pytest.raises(
+            LookupError,
+            match=r"^Config \(not registered\); register it: "
+            r"container\.register\(Config, \.\.\.\)$",
+        ):
             DIContainer().resolve(Config)
+
+    def test_not_registered_suggests_the_register_call(self) -> None:
+        """The message ends with the register(...) call that fixes it, naming the missing key."""
+        with pytest.raises(ServiceNotRegisteredError) as info:
+            DIContainer().resolve(list[Config])
+        assert str(info.value).endswith("register it: container.register(list[Config], ...)")
+        assert info.value.chain == ("list[Config]",)
+
+    def test_validate_lists_problems_without_the_suggestion(self) -> None:
+        """validate() keeps one short line per problem; resolve() adds the suggestion."""
+
+        class Client:
+            def __init__(self, config: Config) -> None: ...
+
+        container = DIContainer().register(Client)
+        with pytest.raises(DependencyError) as info:
+            container.validate()
+        assert str(info.value).endswith("\n- Client -> Config (not registered)")
+        with pytest.raises(ServiceNotRegisteredError, match=r"register\(Config, \.\.\.\)$"):
+            container.resolve(Client)
 
     def test_chain_three_levels(self) -> None:
         """A missing registration three levels down names the whole chain."""
@@ -799,7 +833,10 @@ class TestErrors:
         container = DIContainer().register(Root).register(Mid).register(Leaf)
         with pytest.raises(ServiceNotRegisteredError) as info:
             container.resolve(Root)
-        assert str(info.value) == "Root -> Mid -> Leaf -> Config (not registered)"
+        assert str(info.value) == (
+            "Root -> Mid -> Leaf -> Config (not registered); "
+            "register it: container.register(Config, ...)"
+        )
         assert info.value.chain == ("Root", "Mid", "Leaf", "Config")
         assert isinstance(info.value, PortfolioError)
         assert info.value.to_dict()["context"]["parameter"] == "config"

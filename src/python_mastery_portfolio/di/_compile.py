@@ -36,6 +36,7 @@ from python_mastery_portfolio.di._graph import (
     Param,
     chain_error,
     local_names,
+    not_registered,
     read_params,
     read_return,
     service_name,
@@ -306,7 +307,7 @@ class Compiler:
         chain = (*(service_name(item) for item in path), service_name(key))
         registration = self._registry.get(key)
         if registration is None:
-            reason = " (not registered)"
+            reason = not_registered(chain[-1])
             if self._members.get(key):
                 reason = " (not registered; resolve_all returns its multiple=True registrations)"
             raise chain_error(ServiceNotRegisteredError, chain, reason)

@@ -33,6 +33,7 @@ __all__ = [
     "extend_error",
     "find_problems",
     "local_names",
+    "not_registered",
     "read_params",
     "read_return",
     "resolution_error",
@@ -103,6 +104,16 @@ def chain_error(cls: type[_E], chain: tuple[str, ...], reason: str, **context: A
     with a longer chain.
     """
     return cls(" -> ".join(chain) + reason, chain=chain, reason=reason, **context)
+
+
+def not_registered(name: str) -> str:
+    """Return the reason of a :class:`ServiceNotRegisteredError` for ``name``, with the fix.
+
+    Example:
+        >>> "Config" + not_registered("Config")
+        'Config (not registered); register it: container.register(Config, ...)'
+    """
+    return f" (not registered); register it: container.register({name}, ...)"
 
 
 def extend_error(
@@ -263,13 +274,16 @@ def read_return(target: Callable[..., Any], localns: Mapping[str, Any]) -> Any:
         return None
 
 
-def unresolvable(param: Param, chain: tuple[str, ...]) -> DependencyError:
-    """Return the error for a parameter of ``chain[-1]`` that cannot be injected."""
+def unresolvable(param: Param, chain: tuple[str, ...], *, suggest: bool = True) -> DependencyError:
+    """Return the error for a parameter of ``chain[-1]`` that cannot be injected.
+
+    With ``suggest``, an unregistered service's message ends with the ``register(...)`` call
+    that fixes it; :meth:`DIContainer.validate` lists its problems without it.
+    """
     if param.key is not None or param.undefined is not None:
         leaf = service_name(param.key) if param.undefined is None else param.undefined
-        return chain_error(
-            ServiceNotRegisteredError, (*chain, leaf), " (not registered)", parameter=param.name
-        )
+        reason = not_registered(leaf) if suggest else " (not registered)"
+        return chain_error(ServiceNotRegisteredError, (*chain, leaf), reason, parameter=param.name)
     return chain_error(
         DependencyError,
         chain,
@@ -306,7 +320,7 @@ def find_problems(graph: Graph) -> list[DependencyError]:
             if param.key is not None and _registered(param.key, graph):
                 edges[key].append(param.key)
             elif param.default is MISSING:
-                problems.append(unresolvable(param, (service_name(key),)))
+                problems.append(unresolvable(param, (service_name(key),), suggest=False))
     problems.extend(_cycles(edges))
     problems.extend(_captives(graph, edges))
     return problems
