@@ -266,6 +266,47 @@ class TestAccessLog:
         assert record.__dict__["duration_ms"] == 250.0
         assert "secret" not in record.getMessage()
 
+    def test_client_controls_escaped_in_the_record(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The path the client sent is logged (message and extra field) with CR LF escaped."""
+        client = TestClient(make_app())
+        with caplog.at_level(logging.INFO, logger=MIDDLEWARE_LOGGER):
+            client.get("/x%0d%0aforged%1b%5b2J")
+        (record,) = [r for r in caplog.records if r.name == MIDDLEWARE_LOGGER]
+        assert record.__dict__["path"] == "/x\\r\\nforged\\x1b[2J"
+        assert "\n" not in record.getMessage()
+
+    def test_error_log_escapes_the_path(self, caplog: pytest.LogCaptureFixture) -> None:
+        """The unhandled-error line escapes the client's path too."""
+        app = make_app()
+
+        @app.get("/boom/{rest}")
+        async def boom_rest(rest: str) -> None:
+            raise RuntimeError("broken")
+
+        with caplog.at_level(logging.ERROR, logger=MIDDLEWARE_LOGGER):
+            TestClient(app).get("/boom/a%0d%0ab")
+        (record,) = caplog.records
+        assert record.getMessage() == "Unhandled error on GET /boom/a\\r\\nb"
+
+    def test_nothing_built_when_info_is_off(self) -> None:
+        """With INFO disabled for the middleware's logger no access record is made."""
+        records: list[logging.LogRecord] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                records.append(record)  # pragma: no cover - must not be called
+
+        log = logging.getLogger(MIDDLEWARE_LOGGER)
+        handler, level = Keep(), log.level
+        log.addHandler(handler)
+        log.setLevel(logging.WARNING)
+        try:
+            assert TestClient(make_app()).get("/id").status_code == 200
+        finally:
+            log.removeHandler(handler)
+            log.setLevel(level)
+        assert records == []
+
 
 class TestMetricsRecording:
     def test_status_and_duration_are_recorded(self) -> None:

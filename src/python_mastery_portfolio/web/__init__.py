@@ -8,7 +8,9 @@
   one DI scope per request.
 - :func:`install_offline_docs`: ``/docs`` and ``/redoc`` without a CDN.
 - :func:`build_log_config`, :class:`JsonFormatter`, :class:`RequestIdFilter`: logs that
-  carry the request ID, as text or JSON.
+  carry the request ID, as text or JSON; :class:`BackgroundHandler` formats and writes them
+  off the event loop; :func:`escape_controls` / :class:`TextFormatter` keep a client's
+  control characters from forging log lines.
 
 The core package never imports this one, so ``import python_mastery_portfolio`` does not
 need FastAPI; importing this one without it raises an ``ImportError`` naming the extra.
@@ -42,10 +44,13 @@ from python_mastery_portfolio.web.errors import (
     retry_after_header,
 )
 from python_mastery_portfolio.web.log import (
+    BackgroundHandler,
     JsonFormatter,
     RequestIdFilter,
+    TextFormatter,
     build_log_config,
     configure_logging,
+    escape_controls,
 )
 from python_mastery_portfolio.web.metrics import RequestMetrics, RequestMetricsStats
 from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
@@ -54,6 +59,7 @@ from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, soc
 __all__ = [
     "PROBLEM_JSON",
     "REQUEST_ID_HEADER",
+    "BackgroundHandler",
     "ClientAddress",
     "Inject",
     "JsonFormatter",
@@ -63,8 +69,10 @@ __all__ = [
     "RequestIdFilter",
     "RequestMetrics",
     "RequestMetricsStats",
+    "TextFormatter",
     "build_log_config",
     "configure_logging",
+    "escape_controls",
     "get_container",
     "get_request_id",
     "install_container",

@@ -19,6 +19,7 @@ from python_mastery_portfolio.web.context import (
     request_id_var,
 )
 from python_mastery_portfolio.web.errors import ProblemResponse, internal_error_problem
+from python_mastery_portfolio.web.log import escape_controls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +44,9 @@ class RequestContextMiddleware:
     - keeps it in :data:`~python_mastery_portfolio.web.context.request_id_var` and in
       ``request.state.request_id``;
     - sets ``X-Request-ID`` on the response, whatever produced it;
-    - logs method, path, status and duration at INFO and records them in ``metrics``;
+    - logs method, path, status and duration at INFO and records them in ``metrics``
+      (the record is only built when INFO is enabled for this module's logger; the
+      method and path came from the client, so their control characters are escaped);
     - answers an exception that escaped the application, before a response started, with
       a 500 ``application/problem+json`` that reveals nothing internal, and logs it once
       with its traceback and the request ID. The exception is not re-raised, so the
@@ -111,7 +114,8 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
-        header = (self._header, request_id.encode("latin-1"))
+        name = self._header
+        header = (name, request_id.encode("latin-1"))
         status = 500
         started = False
 
@@ -120,26 +124,28 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                headers = [item for item in message.get("headers", ()) if item[0] != self._header]
+                # A new list (the app may reuse its own); an ID the app set is replaced.
+                headers = [item for item in message.get("headers", ()) if item[0] != name]
                 headers.append(header)
                 message = {**message, "headers": headers}
             await send(message)
 
-        context = {"request_id": request_id}
         start = self._clock.now()
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
             path = scope.get("path", "")
+            method, logged_path = escape_controls(scope["method"]), escape_controls(path)
+            context = {"request_id": request_id}
             if started:
                 logger.exception(
                     "Error after the response to %s %s started",
-                    scope["method"],
-                    path,
+                    method,
+                    logged_path,
                     extra=context,
                 )
                 raise
-            logger.exception("Unhandled error on %s %s", scope["method"], path, extra=context)
+            logger.exception("Unhandled error on %s %s", method, logged_path, extra=context)
             response = ProblemResponse(internal_error_problem(path, request_id))
             await response(scope, receive, send_with_id)
         except BaseException:
@@ -151,17 +157,25 @@ class RequestContextMiddleware:
             elapsed = self._clock.now() - start
             if self._metrics is not None:
                 self._metrics.record(status, elapsed)
-            logger.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                scope.get("path", ""),
-                status,
-                elapsed * 1000,
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope.get("path", ""),
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                },
-            )
+            # Checked first: a disabled access log costs this one (cached) test.
+            if logger.isEnabledFor(logging.INFO):
+                self._log_access(scope, request_id, status, elapsed)
+
+    @staticmethod
+    def _log_access(scope: Scope, request_id: str, status: int, elapsed: float) -> None:
+        method = escape_controls(scope["method"])
+        path = escape_controls(scope.get("path", ""))
+        logger.info(
+            "%s %s %d %.1fms",
+            method,
+            path,
+            status,
+            elapsed * 1000,
+            extra={
+                "request_id": request_id,
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+            },
+        )
