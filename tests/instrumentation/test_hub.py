@@ -183,3 +183,56 @@ class TestCatalogue:
         text = (Path(__file__).parents[2] / "docs" / "guides" / "observability.md").read_text()
         missing = [name for name in (*METRICS, *EVENTS) if f"`{name}`" not in text]
         assert missing == []
+
+
+class _Watcher:
+    """A watcher that records the changes it is told about."""
+
+    def __init__(self, *, fail: bool = False) -> None:
+        self.changes: list[bool] = []
+        self.fail = fail
+
+    def hooks_changed(self, active: bool) -> None:
+        self.changes.append(active)
+        if self.fail:
+            raise RuntimeError("broken watcher")
+
+
+class TestWatch:
+    def test_told_of_each_change(self) -> None:
+        """A watcher hears when the hub turns on and off, not of every install."""
+        hub = Hub()
+        watcher = _Watcher()
+        hub.watch(watcher)
+        first = hub.install(RecordingInstrument())
+        second = hub.install(RecordingInstrument())
+        first.uninstall()
+        second.uninstall()
+        assert watcher.changes == [True, False]
+
+    def test_told_at_once_when_on(self) -> None:
+        """A watcher registered while the hub is on is switched on at once."""
+        hub = Hub()
+        with hub.install(RecordingInstrument()):
+            watcher = _Watcher()
+            hub.watch(watcher)
+            assert watcher.changes == [True]
+        assert watcher.changes == [True, False]
+
+    def test_held_weakly(self) -> None:
+        """A watcher that is gone is forgotten."""
+        hub = Hub()
+        hub.watch(_Watcher())
+        with hub.install(RecordingInstrument()):
+            pass  # nothing to tell: the watcher was collected
+
+    def test_failing_watcher_is_logged(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A watcher that raises is logged; the install still happens."""
+        hub = Hub()
+        watcher = _Watcher(fail=True)
+        hub.watch(watcher)
+        with caplog.at_level(logging.WARNING, "python_mastery_portfolio.instrumentation"):
+            handle = hub.install(RecordingInstrument())
+        assert hub.instruments() == (handle.instrument,)
+        assert "failed to switch" in caplog.text
+        handle.uninstall()

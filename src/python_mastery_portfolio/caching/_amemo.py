@@ -60,7 +60,7 @@ class AsyncStoreMemo(Memo):
         seen = self.landed
         value = await self.astore.alookup(key, MISSING)
         if value is not MISSING:
-            self.ops.hit()
+            self.count_hit()
             return value
         return await self.join_or_compute(key, args, kwargs, seen)
 
@@ -80,23 +80,23 @@ class AsyncStoreMemo(Memo):
                         flight = None
                     if flight is None:
                         flight = self.flights[key] = AsyncFlight(loop)
-                        ops.miss()
+                        self.count_miss()
                         start = True
                         break
                     if flight.loop is not loop:
                         # A task cannot wait for another loop's task: compute here, store for all.
-                        ops.miss()
+                        self.count_miss()
                         flight = None
                         break
                     if flight.owner is None or flight.owner is asyncio.current_task():
                         raise reentry_error(self.qualname)
-                    ops.hit()
+                    self.count_joined()
                     start = False
                     break
                 seen = self.landed
             value = await self.astore.alookup(key, MISSING)
             if value is not MISSING:
-                ops.hit()
+                self.count_hit()
                 return value
         if flight is None:
             value = await self.func(*args, **kwargs)

@@ -24,6 +24,8 @@ from typing import Any, NamedTuple, Protocol
 from python_mastery_portfolio._internal.callables import FATAL_EXCEPTIONS
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching._store import CacheStats, CacheStore
+from python_mastery_portfolio.caching._wrapper_source import Switch
+from python_mastery_portfolio.instrumentation import HOOKS
 
 __all__ = [
     "AsyncFlight",
@@ -235,7 +237,20 @@ class Memo:
     store, takes ``ops.lock`` -- only briefly, and never while the function runs.
     """
 
-    __slots__ = ("flights", "func", "ops", "qualname", "store")
+    switch: Switch  # set by watch_hooks, for the memos of generated wrappers only
+
+    __slots__ = (
+        "__weakref__",
+        "flights",
+        "func",
+        "hit_labels",
+        "labels",
+        "miss_labels",
+        "ops",
+        "qualname",
+        "store",
+        "switch",
+    )
 
     def __init__(
         self,
@@ -249,6 +264,46 @@ class Memo:
         self.store = store
         self.ops = ops
         self.flights: dict[Any, Any] = {}
+        # Built once: every report of this cache shares them (instruments only read them).
+        self.labels = {"cache": qualname}
+        self.hit_labels = {"cache": qualname, "result": "hit"}
+        self.miss_labels = {"cache": qualname, "result": "miss"}
+
+    def watch_hooks(self, switch: Switch) -> None:
+        """Have the instrumentation hook switch a generated wrapper's counters (see ``switch``).
+
+        While the hook is on, the wrapper counts with :meth:`count_hit` and
+        :meth:`count_miss`, which also report; while it is off, with the store's own
+        counters, so its hit path pays nothing for instrumentation.
+        """
+        self.switch = switch
+        HOOKS.watch(self)
+
+    def hooks_changed(self, active: bool) -> None:
+        """Swap the wrapper's counters for reporting ones (``active``) or back."""
+        if active:
+            self.switch(self.count_hit, self.count_miss)
+        else:
+            self.switch(self.ops.hit, self.ops.miss)
+
+    def count_hit(self) -> None:
+        """Count a hit in the store, and report it to the instrumentation hook."""
+        self.ops.hit()
+        if HOOKS.active:
+            HOOKS.count("cache.requests", 1, self.hit_labels)
+
+    def count_miss(self) -> None:
+        """Count a miss in the store, and report it to the instrumentation hook."""
+        self.ops.miss()
+        if HOOKS.active:
+            HOOKS.count("cache.requests", 1, self.miss_labels)
+
+    def count_joined(self) -> None:
+        """Count a call that joins a computation under way: a hit, and a coalesced call."""
+        self.ops.hit()
+        if HOOKS.active:
+            HOOKS.count("cache.requests", 1, self.hit_labels)
+            HOOKS.count("cache.coalesced", 1, self.labels)
 
     def stats(self) -> CacheStats:
         """Return the store's statistics."""
@@ -289,7 +344,7 @@ class Memo:
         value = self.ops.lookup(key, MISSING)
         if value is MISSING:
             return self.miss(key, args, kwargs)
-        self.ops.hit()
+        self.count_hit()
         return value
 
     async def afetch(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -297,7 +352,7 @@ class Memo:
         value = self.ops.lookup(key, MISSING)
         if value is MISSING:
             return await self.amiss(key, args, kwargs)
-        self.ops.hit()
+        self.count_hit()
         return value
 
     def miss(self, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -317,16 +372,16 @@ class Memo:
             try:
                 value = ops.lookup(key, MISSING)
                 if value is not MISSING:  # stored since the wrapper looked
-                    ops.hit()
+                    self.count_hit()
                     return value
                 token = (me,)
                 if flights.setdefault(key, token) is token:
-                    ops.miss()
+                    self.count_miss()
                     break
                 flight = _flight_of(flights, key)
                 if flight.owner == me:
                     raise reentry_error(self.qualname)
-                ops.hit()
+                self.count_joined()
                 waiter = flight.waiter
                 if waiter is None:
                     waiter = flight.waiter = threading.Lock()
@@ -355,9 +410,9 @@ class Memo:
         try:
             value = ops.lookup(key, MISSING)
             if value is MISSING:
-                ops.miss()
+                self.count_miss()
             else:
-                ops.hit()
+                self.count_hit()
         finally:
             lock.release()
         if value is MISSING:
@@ -428,7 +483,7 @@ class Memo:
         with ops.lock:
             value = ops.lookup(key, MISSING)
             if value is not MISSING:
-                ops.hit()
+                self.count_hit()
                 return value
             flight = self.flights.get(key)
             if flight is not None and flight.loop is not loop and flight.loop.is_closed():
@@ -437,16 +492,16 @@ class Memo:
                 flight = None
             if flight is None:
                 flight = self.flights[key] = AsyncFlight(loop)
-                ops.miss()
+                self.count_miss()
                 start = True
             elif flight.loop is not loop:
                 # A task cannot wait for another loop's task: compute here, store for all.
-                ops.miss()
+                self.count_miss()
                 flight = None
             elif flight.owner is None or flight.owner is asyncio.current_task():
                 raise reentry_error(self.qualname)
             else:
-                ops.hit()
+                self.count_joined()
                 start = False
         if flight is None:
             value = await self.func(*args, **kwargs)

@@ -33,6 +33,7 @@ from python_mastery_portfolio._internal.checks import require_at_least, require_
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching._store import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
+from python_mastery_portfolio.instrumentation import HOOKS
 
 __all__ = ["NEVER", "LRUCache", "LRUOperations", "counter_value", "validate_options"]
 
@@ -123,6 +124,9 @@ class LRUCache(MutableMapping[K, V]):
             nothing (every ``set`` is dropped, every lookup a miss).
         ttl: Seconds an entry lives after it is set, or ``None`` for no expiry.
         clock: The time source for ``ttl``.
+        name: The ``cache`` attribute of its instrumentation reports (evictions,
+            expirations); default the class name. The caching decorators name the stores
+            they create after the decorated function.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -168,6 +172,7 @@ class LRUCache(MutableMapping[K, V]):
         "_heap",
         "_hit",
         "_hits",
+        "_labels",
         "_lock",
         "_maxsize",
         "_maxsize_given",
@@ -180,9 +185,18 @@ class LRUCache(MutableMapping[K, V]):
     )
 
     def __init__(
-        self, maxsize: int | None = 128, ttl: float | None = None, *, clock: Clock = SYSTEM_CLOCK
+        self,
+        maxsize: int | None = 128,
+        ttl: float | None = None,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        name: str | None = None,
     ) -> None:
         self._ttl = validate_options(maxsize, ttl, clock)
+        if name is not None and not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"name must be a str or None, got {name!r}")
+        # The ``cache`` attribute of its instrumentation reports, built once.
+        self._labels = {"cache": type(self).__name__ if name is None else name}
         # The bound the hot paths compare with: an int either way (unbounded: sys.maxsize).
         self._maxsize = sys.maxsize if maxsize is None else maxsize
         self._maxsize_given = maxsize
@@ -198,6 +212,16 @@ class LRUCache(MutableMapping[K, V]):
         self._evictions = 0
         self._expirations = 0
         self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The name its evictions and expirations are reported under (default: the class name).
+
+        Example:
+            >>> LRUCache(name="users").name, LRUCache().name
+            ('users', 'LRUCache')
+        """
+        return self._labels["cache"]
 
     @property
     def maxsize(self) -> int | None:
@@ -434,7 +458,7 @@ class LRUCache(MutableMapping[K, V]):
                 if entry[1] is NEVER or self._now() < entry[1]:
                     value = entry[0]
                 else:
-                    self._expirations += 1
+                    self._expired()
                 self._kill(entry)
         if value is not MISSING:
             return value
@@ -526,7 +550,7 @@ class LRUCache(MutableMapping[K, V]):
             return entry
         del data[key]
         self._kill(entry)
-        self._expirations += 1
+        self._expired()
         return None
 
     def _delete(self, key: Any) -> bool:
@@ -535,7 +559,7 @@ class LRUCache(MutableMapping[K, V]):
             return False
         live = entry[1] is NEVER or self._now() < entry[1]
         if not live:
-            self._expirations += 1
+            self._expired()
         self._kill(entry)
         return live
 
@@ -577,6 +601,8 @@ class LRUCache(MutableMapping[K, V]):
                 victim[1] = _DEAD
                 victim[0] = victim[2] = None
                 self._evictions += 1
+                if HOOKS.active:
+                    HOOKS.count("cache.evictions", 1, self._labels)
                 data[key] = entry
             return
         now = self._now()
@@ -585,7 +611,7 @@ class LRUCache(MutableMapping[K, V]):
         old = data.get(key)
         if old is not None:
             if old[1] <= now:
-                self._expirations += 1
+                self._expired()
             old[1] = _DEAD
             old[0] = old[2] = None
             data[key] = entry
@@ -605,6 +631,8 @@ class LRUCache(MutableMapping[K, V]):
                 victim[1] = _DEAD
                 victim[0] = victim[2] = None
                 self._evictions += 1
+                if HOOKS.active:
+                    HOOKS.count("cache.evictions", 1, self._labels)
             data[key] = entry
         queue.append(entry)
         if len(queue) > 2 * len(data) + _COMPACT_SLACK:
@@ -629,7 +657,7 @@ class LRUCache(MutableMapping[K, V]):
         old = data.get(key)
         if old is not None:
             if old[1] <= now:
-                self._expirations += 1
+                self._expired()
             self._kill(old)
             data[key] = entry
             data.move_to_end(key)
@@ -646,7 +674,7 @@ class LRUCache(MutableMapping[K, V]):
                 if queue and queue[0] is victim:
                     queue.popleft()  # the oldest is often the least recently used too
                 self._kill(victim)
-                self._evictions += 1
+                self._evicted()
             data[key] = entry
         if expiry is NEVER:
             return
@@ -677,7 +705,19 @@ class LRUCache(MutableMapping[K, V]):
         if entry[1] != _DEAD:
             del self._data[entry[2]]
             self._kill(entry)
-            self._expirations += 1
+            self._expired()
+
+    def _expired(self) -> None:
+        """Count an expired entry dropped, and report it to the instrumentation hook."""
+        self._expirations += 1
+        if HOOKS.active:
+            HOOKS.count("cache.expirations", 1, self._labels)
+
+    def _evicted(self) -> None:
+        """Count a live entry evicted, and report it (``_put`` does the same inline)."""
+        self._evictions += 1
+        if HOOKS.active:
+            HOOKS.count("cache.evictions", 1, self._labels)
 
     @staticmethod
     def _kill(entry: list[Any]) -> None:

@@ -215,16 +215,16 @@ class _Builder:
                 memo = AsyncStoreMemo(self.func, self.qualname, self.store, locked, self.store)  # pyright: ignore[reportArgumentType]
             else:
                 memo = Memo(self.func, self.qualname, self.store, locked)  # pyright: ignore[reportArgumentType]  # see above
-            wrapper, keyof = make(
+            wrapper, keyof, _ = make(
                 fetch=memo.afetch if self.is_async else memo.fetch, keyfn=self.key
             )
         else:
             store: CacheStore[Any, Any] | None = self.store
             if not isinstance(store, LRUCache):
-                store = LRUCache(self.maxsize, self.ttl, clock=self.clock)
+                store = LRUCache(self.maxsize, self.ttl, clock=self.clock, name=self.qualname)
             ops = store.operations()
             memo = Memo(self.func, self.qualname, store, ops)  # pyright: ignore[reportArgumentType]  # see above
-            wrapper, keyof = make(
+            wrapper, keyof, switch = make(
                 get=ops.data.get,
                 move=ops.data.move_to_end,
                 hit=ops.hit,
@@ -247,7 +247,10 @@ class _Builder:
                 **extra,
             )
             if self.maxsize == 0:
-                wrapper = _passthrough(self.func, ops.miss, is_async=self.is_async)
+                wrapper = _passthrough(self.func, memo.count_miss, is_async=self.is_async)
+            else:
+                assert switch is not None  # noqa: S101 - a fast maker always returns one
+                memo.watch_hooks(switch)
         functools.update_wrapper(wrapper, self.func)
 
         def cache_invalidate(*args: Any, **kwargs: Any) -> bool:

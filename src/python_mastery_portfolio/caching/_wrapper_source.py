@@ -37,7 +37,10 @@ from typing import Any
 
 from python_mastery_portfolio._internal.codegen import define
 
-__all__ = ["compile_wrapper", "unhashable_error"]
+__all__ = ["Switch", "compile_wrapper", "unhashable_error"]
+
+Switch = Callable[[Callable[[], object], Callable[[], object]], None]
+"""Replace a generated wrapper's hit and miss counters (see :func:`compile_wrapper`)."""
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -180,6 +183,21 @@ def _labelled(params: list[inspect.Parameter]) -> str:
     return f"({', '.join(pairs)},)" if pairs else "()"
 
 
+def _switch(wrapper: Callable[..., Any], p: str) -> Switch:
+    """Return the :data:`Switch` of a generated wrapper whose bindings start with ``p``."""
+    code = wrapper.__code__
+    cells = dict(zip(code.co_freevars, wrapper.__closure__ or (), strict=True))
+    hit_cell = cells[f"{p}hit"]
+    miss_cell = cells.get(f"{p}count_miss")  # async wrappers hand every miss on
+
+    def switch(hit: Callable[[], object], count_miss: Callable[[], object]) -> None:
+        hit_cell.cell_contents = hit
+        if miss_cell is not None:
+            miss_cell.cell_contents = count_miss
+
+    return switch
+
+
 def compile_wrapper(
     params: list[inspect.Parameter],
     *,
@@ -190,7 +208,7 @@ def compile_wrapper(
     is_async: bool,
     expires: bool,
     fast: bool = True,
-) -> Callable[..., tuple[Callable[..., Any], Callable[..., Any]]]:
+) -> Callable[..., tuple[Callable[..., Any], Callable[..., Any], Switch | None]]:
     """Compile, once per decorated function, a maker of ``(wrapper, keyof)`` pairs.
 
     Without ``fast`` (a store other than our :class:`LRUCache`), the maker takes ``fetch``
@@ -204,8 +222,13 @@ def compile_wrapper(
     ``insert`` (``put``), ``publish``, ``land`` and ``adopt`` (of ``Memo``) and
     ``func``; with ``method``, ``owner`` (a weak reference to the instance whose cache this
     is) and ``rebind`` (the descriptor's ``__get__``, for a call on any other instance) --
-    and returns the wrapper and ``keyof``, which maps the same arguments to their key (for
-    ``cache_invalidate``).
+    and returns the wrapper, ``keyof``, which maps the same arguments to their key (for
+    ``cache_invalidate``), and ``switch``.
+
+    ``switch(hit, count_miss)`` replaces the wrapper's ``hit`` and ``count_miss`` (their
+    closure cells; an ``async def`` wrapper has no ``count_miss``): the instrumentation
+    hook turns reporting on by swapping in counters that also report, so that the wrapper
+    pays nothing for it while it is off. ``None`` without ``fast``.
 
     Args:
         params: The decorated function's parameters.
@@ -347,10 +370,8 @@ def {p}factory(*, {", ".join(factory_params)}):
         if param.default is not param.empty
     )
 
-    def make(**bindings: Any) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        pair: tuple[Callable[..., Any], Callable[..., Any]] = factory(
-            **fixed, **{p + name: value for name, value in bindings.items()}
-        )
-        return pair
+    def make(**bindings: Any) -> tuple[Callable[..., Any], Callable[..., Any], Switch | None]:
+        wrapper, keyof = factory(**fixed, **{p + name: value for name, value in bindings.items()})
+        return wrapper, keyof, _switch(wrapper, p) if fast else None
 
     return make

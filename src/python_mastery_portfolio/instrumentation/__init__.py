@@ -32,6 +32,7 @@ from python_mastery_portfolio.instrumentation._hub import (
     Hub,
     Installation,
     Instrument,
+    Watcher,
     error_type,
     install,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "MetricSpec",
     "Record",
     "RecordingInstrument",
+    "Watcher",
     "error_type",
     "install",
 ]

@@ -5,6 +5,10 @@ A call site costs one attribute check while nothing is installed::
     if HOOKS.active:
         HOOKS.count("cache.requests", 1, {"cache": name, "result": "hit"})
 
+The hottest paths (a cache hit, a rate limiter's ``try_acquire``) pay nothing at all: they
+:meth:`Hub.watch` the hub, which tells them when it turns on or off, and switch to a
+reporting variant of their counter only while it is on.
+
 Instruments are kept in a tuple replaced as a whole under a lock (copy on write), so the
 reporting methods read it without a lock and an install or uninstall never disturbs a report
 under way in another thread.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -25,6 +30,7 @@ __all__ = [
     "Hub",
     "Installation",
     "Instrument",
+    "Watcher",
     "error_type",
     "install",
 ]
@@ -74,6 +80,15 @@ class Instrument(Protocol):
         ...
 
 
+@runtime_checkable
+class Watcher(Protocol):
+    """A part that switches to a reporting variant of its hot path while the hook is on."""
+
+    def hooks_changed(self, active: bool) -> None:
+        """Switch to the reporting variant (``active``) or back to the silent one."""
+        ...
+
+
 class Hub:
     """The registry of installed instruments, and the fan-out every call site reports to.
 
@@ -97,12 +112,32 @@ class Hub:
         (1.0, False)
     """
 
-    __slots__ = ("_instruments", "_lock", "active")
+    __slots__ = ("_instruments", "_lock", "_watchers", "active")
 
     def __init__(self) -> None:
         self.active = False
         self._instruments: tuple[Instrument, ...] = ()
         self._lock = threading.Lock()
+        self._watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()
+
+    def watch(self, watcher: Watcher) -> None:
+        """Tell ``watcher`` now (if on) and whenever the hook turns on or off; held weakly.
+
+        ``watcher.hooks_changed(active)`` runs under the hub's lock, so a watcher never
+        misses a change between registering and the next install; it must be quick and must
+        not install or uninstall. One that raises is logged and skipped.
+        """
+        with self._lock:
+            self._watchers.add(watcher)
+            if self.active:
+                self._notify((watcher,), active=True)
+
+    def _notify(self, watchers: tuple[Watcher, ...], *, active: bool) -> None:
+        for watcher in watchers:
+            try:
+                watcher.hooks_changed(active)
+            except Exception:
+                logger.warning("Watcher %r failed to switch", watcher, exc_info=True)
 
     def install(self, instrument: Instrument) -> Installation:
         """Start sending every event and measurement to ``instrument``; return its handle.
@@ -119,7 +154,9 @@ class Hub:
             )
         with self._lock:
             self._instruments = (*self._instruments, instrument)
-            self.active = True
+            if not self.active:
+                self.active = True
+                self._notify(tuple(self._watchers), active=True)
         return Installation(self, instrument)
 
     def uninstall(self, instrument: Instrument) -> bool:
@@ -133,7 +170,9 @@ class Hub:
             else:
                 return False
             self._instruments = tuple(instruments)
-            self.active = bool(instruments)
+            if not instruments:
+                self.active = False
+                self._notify(tuple(self._watchers), active=False)
             return True
 
     def instruments(self) -> tuple[Instrument, ...]:
