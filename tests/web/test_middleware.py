@@ -22,7 +22,7 @@ from python_mastery_portfolio.web.context import (
     request_id_var,
 )
 from python_mastery_portfolio.web.errors import install_error_handlers
-from python_mastery_portfolio.web.metrics import RequestMetrics
+from python_mastery_portfolio.web.metrics import UNMATCHED_ROUTE, RequestMetrics
 from python_mastery_portfolio.web.middleware import RequestContextMiddleware
 from tests.conftest import raise_first, run_threads
 
@@ -459,3 +459,28 @@ class TestRequestMetrics:
 def test_request_id_var_default() -> None:
     """The context variable defaults to None."""
     assert request_id_var.get() is None
+
+
+class TestRouteMetrics:
+    def test_keyed_by_template_not_path(self) -> None:
+        """Requests count under their route's template; unmatched ones under one key."""
+        metrics = RequestMetrics()
+        app = make_app(metrics=metrics)
+
+        @app.get("/users/{user_id}")
+        async def user(user_id: str) -> str:
+            return user_id
+
+        client = TestClient(app)
+        for n in range(50):
+            assert client.get(f"/users/{n}").status_code == 200
+        client.get("/nowhere/1")
+        client.get("/nowhere/2")
+        assert metrics.by_route() == {"/users/{user_id}": 50, UNMATCHED_ROUTE: 2}
+
+    def test_reset_forgets_routes(self) -> None:
+        """reset() clears the route counts too."""
+        metrics = RequestMetrics()
+        metrics.record(200, 0.1, route="/a")
+        metrics.reset()
+        assert metrics.by_route() == {}

@@ -52,13 +52,18 @@ from python_mastery_portfolio.web.log import (
     configure_logging,
     escape_controls,
 )
-from python_mastery_portfolio.web.metrics import RequestMetrics, RequestMetricsStats
+from python_mastery_portfolio.web.metrics import (
+    UNMATCHED_ROUTE,
+    RequestMetrics,
+    RequestMetricsStats,
+)
 from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, socket_address
 
 __all__ = [
     "PROBLEM_JSON",
     "REQUEST_ID_HEADER",
+    "UNMATCHED_ROUTE",
     "BackgroundHandler",
     "ClientAddress",
     "Inject",

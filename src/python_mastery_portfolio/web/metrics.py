@@ -1,4 +1,4 @@
-"""Request counts by status and latency percentiles over a sliding window."""
+"""Request counts by status and by route, and latency percentiles over a sliding window."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import TypedDict
 
 from python_mastery_portfolio._internal.checks import require_count
 
-__all__ = ["RequestMetrics", "RequestMetricsStats"]
+__all__ = ["UNMATCHED_ROUTE", "RequestMetrics", "RequestMetricsStats"]
+
+UNMATCHED_ROUTE = "<unmatched>"
+"""The route of requests no route template matched (a 404, a mounted app)."""
 
 
 class RequestMetricsStats(TypedDict):
@@ -25,10 +28,13 @@ class RequestMetricsStats(TypedDict):
 
 
 class RequestMetrics:
-    """Count requests by status and keep the latest durations for percentiles.
+    """Count requests by status and by route, and keep the latest durations for percentiles.
 
     Safe from any thread. Percentiles use the nearest-rank method over the last ``window``
     requests, so they follow the service's recent behaviour and memory stays bounded.
+    Routes are counted by their template (``/users/{user_id}``), never by the raw path, so
+    the number of keys is bounded by the application's routes (requests that matched none
+    count under :data:`UNMATCHED_ROUTE`).
 
     Args:
         window: How many recent durations the percentiles are computed over.
@@ -43,6 +49,9 @@ class RequestMetrics:
         >>> stats = metrics.stats()
         >>> stats["requests"], stats["latency_p50_ms"], stats["latency_p99_ms"]
         (5, 20.0, 40.0)
+        >>> metrics.record(200, 0.001, route="/users/{user_id}")
+        >>> metrics.by_route()
+        {'/users/{user_id}': 1, '<unmatched>': 5}
     """
 
     def __init__(self, *, window: int = 10_000) -> None:
@@ -50,19 +59,33 @@ class RequestMetrics:
         self._lock = threading.Lock()
         self._durations: deque[float] = deque(maxlen=window)
         self._by_status: Counter[int] = Counter()
+        self._by_route: Counter[str] = Counter()
         self._total = 0
 
-    def record(self, status: int, seconds: float) -> None:
-        """Record one finished request with its status and duration in seconds."""
+    def record(self, status: int, seconds: float, *, route: str | None = None) -> None:
+        """Record one finished request: its status, duration in seconds and route template.
+
+        Args:
+            status: The response status.
+            seconds: How long the request took.
+            route: The matched route's template (never the raw path); ``None`` when no
+                route matched.
+        """
         with self._lock:
             self._total += 1
             self._by_status[status] += 1
+            self._by_route[UNMATCHED_ROUTE if route is None else route] += 1
             self._durations.append(seconds)
 
     def by_status(self) -> dict[str, int]:
         """Return the request count per status, keyed by the status as a string, sorted."""
         with self._lock:
             return {str(status): count for status, count in sorted(self._by_status.items())}
+
+    def by_route(self) -> dict[str, int]:
+        """Return the request count per route template, sorted by template."""
+        with self._lock:
+            return dict(sorted(self._by_route.items()))
 
     def stats(self) -> RequestMetricsStats:
         """Return ``requests``, ``samples`` and ``latency_p50_ms`` / ``_p90_ms`` / ``_p99_ms``.
@@ -92,4 +115,5 @@ class RequestMetrics:
         with self._lock:
             self._durations.clear()
             self._by_status.clear()
+            self._by_route.clear()
             self._total = 0

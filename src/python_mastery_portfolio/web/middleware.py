@@ -156,7 +156,10 @@ class RequestContextMiddleware:
         finally:
             elapsed = self._clock.now() - start
             if self._metrics is not None:
-                self._metrics.record(status, elapsed)
+                # The template of the route that matched (FastAPI puts it in the scope):
+                # bounded, unlike the raw path.
+                route = getattr(scope.get("route"), "path", None)
+                self._metrics.record(status, elapsed, route=route)
             # Checked first: a disabled access log costs this one (cached) test.
             if logger.isEnabledFor(logging.INFO):
                 self._log_access(scope, request_id, status, elapsed)
