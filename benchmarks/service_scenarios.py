@@ -4,7 +4,7 @@ Both apps run in this process and are called through raw ASGI (the scope, ``rece
 ``send`` are built here: no socket, no HTTP client), so the figure is the apps' own cost per
 request and stays stable on a shared machine. The reference app is
 :func:`python_mastery_portfolio.service.create_app` with a temporary database, the admin
-socket off and a write limit too high to refuse anything; the floor is
+socket off and rate limits too high to refuse anything; the floor is
 :mod:`benchmarks.bare_app`, the same endpoints on the same storage with nothing else.
 """
 
@@ -124,7 +124,9 @@ def _ours(database: Path) -> Any:
     settings = Settings(
         database_path=database,
         admin_socket="",
+        # Limits too high to refuse anything: the benchmark measures serving, not refusing.
         write_rate_limit=1e6,
+        read_rate_limit=1e6,
         # One entry, read in a cycle of many IDs: every GET by ID misses (the cache is off).
         cache_maxsize=1,
     )
