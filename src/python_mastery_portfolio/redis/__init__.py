@@ -4,6 +4,10 @@
   :class:`~python_mastery_portfolio.caching.AsyncCacheStore` in Redis, shared by every
   process using the same namespace: ``@cache(store=RedisCache(url, namespace="users"))``.
   It fails open: with Redis down, calls compute, a WARNING is logged and counted.
+* :class:`TieredCache` -- a local :class:`~python_mastery_portfolio.caching.LRUCache` in
+  front of a :class:`RedisCache`: local hits, and every write or invalidation in any process
+  evicts the key from every process's local tier (pub/sub); one computation per key in the
+  cluster (a short flight lock, a bounded wait).
 * :class:`RedisLock` -- a lock across processes and machines, sync and async, with
   fencing tokens and auto-renewal; it fails closed.
 * :class:`RedisRateLimiter` -- a :class:`~python_mastery_portfolio.resilience.RateLimiter`
@@ -14,7 +18,8 @@
   process: one state, one failure window, half-open probes counted cluster-wide.
 * :class:`JSONSerializer` (the default) and :class:`PickleSerializer` (signed with HMAC) --
   how cached values are stored; :class:`Serializer` is their protocol.
-* :class:`RedisCacheStats`, :class:`RedisRateLimiterStats`, :class:`RedisUnavailableError`.
+* :class:`RedisCacheStats`, :class:`TieredCacheStats`, :class:`RedisRateLimiterStats`,
+  :class:`RedisUnavailableError`.
 
 This package needs redis-py (``pip install "python-mastery-portfolio[redis]"``); importing
 :mod:`python_mastery_portfolio` itself never imports it. It logs under its own name,
@@ -51,6 +56,7 @@ from python_mastery_portfolio.redis._serializers import (
     PickleSerializer,
     Serializer,
 )
+from python_mastery_portfolio.redis._tiered import TieredCache, TieredCacheStats
 
 __all__ = [
     "JSONSerializer",
@@ -64,6 +70,8 @@ __all__ = [
     "RedisRateLimiterStats",
     "RedisUnavailableError",
     "Serializer",
+    "TieredCache",
+    "TieredCacheStats",
 ]
 
 del redis_py

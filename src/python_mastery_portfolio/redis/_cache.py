@@ -28,6 +28,8 @@ import math
 import threading
 from typing import Any, Final, Generic, TypeVar, cast
 
+import redis as redis_py
+
 from python_mastery_portfolio.caching import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._connection import (
@@ -174,6 +176,16 @@ class RedisCache(Generic[K, V]):
     def ttl(self) -> float | None:
         """Seconds an entry lives, or ``None``."""
         return self._ttl
+
+    @property
+    def client(self) -> redis_py.Redis:
+        """The sync redis-py client this cache talks through (for a tier built on it)."""
+        return self._conn.sync
+
+    @property
+    def socket_timeout(self) -> float:
+        """Seconds any Redis call of this cache may take."""
+        return self._conn.timeout
 
     def __repr__(self) -> str:
         return f"RedisCache(namespace={self._namespace!r}, ttl={self._ttl!r})"

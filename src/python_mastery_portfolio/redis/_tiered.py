@@ -1,0 +1,393 @@
+"""``TieredCache``: a local tier in front of a :class:`RedisCache`, kept coherent by pub/sub.
+
+A lookup tries the local tier (an :class:`~python_mastery_portfolio.caching.LRUCache`, in
+this process: no round trip), then Redis, and copies a Redis hit into the local tier. Every
+write, delete or clear goes to Redis and is *published* on the channel ``ns:#invalidate``;
+each process's ``TieredCache`` listens on it (a daemon thread with its own connection) and
+evicts the key from its local tier. So a ``cache_invalidate`` or a new value in any process
+is seen by every process's next lookup, as soon as the message has arrived (a round trip).
+
+Races: a Redis read that started before an invalidation arrived is not copied into the local
+tier (each message moves a generation counter, checked before the copy). While the listener
+is not subscribed (at the start, and whenever its connection fails) messages may be missed,
+so the local tier is bypassed and, once subscribed again, emptied: never stale, at worst
+slow. The local tier's own ``ttl`` bounds how long any entry is served anyway.
+
+Single-flight across processes: a miss in Redis takes a short lock, ``ns:#flight:<key>``
+(``SET NX GET PX lock_ttl``: Redis 7 or later). Its holder's process computes (the
+decorators' own single-flight covers its threads and tasks) and its :meth:`TieredCache.set`
+frees the lock. Another
+process waits for the value, polling every few milliseconds for at most ``lock_wait``
+seconds, then computes itself: the bound holds even if the holder died (a computation
+that raises leaves the lock to expire after ``lock_ttl``).
+
+Faults: every call has the remote cache's ``socket_timeout``. The cache fails open: with
+Redis down a lookup is a miss (the caller computes) and writes reach only the local tier
+while the listener is subscribed, else nothing; each logged at WARNING and counted in
+``backend_errors``. ``clear`` raises :class:`RedisUnavailableError`, as ``RedisCache.clear``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from typing import Any, Final, Generic, TypeVar, cast
+
+from python_mastery_portfolio._internal.sentinels import MISSING
+from python_mastery_portfolio.caching import CacheStore
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.redis._cache import RedisCache, RedisCacheStats
+from python_mastery_portfolio.redis._connection import (
+    BACKEND_ERRORS,
+    WarningGate,
+    check_timeout,
+)
+from python_mastery_portfolio.redis._scripts import Script
+from python_mastery_portfolio.redis._serializers import encode_key
+
+__all__ = ["TieredCache", "TieredCacheStats"]
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+_CLEAR: Final = "*"  # a message that empties every local tier (no key's JSON reads so)
+_POLL: Final = 0.005  # seconds between two looks for a value another process computes
+_LISTEN_POLL: Final = 0.05  # seconds the listener waits for a message before it checks close()
+_RECONNECT: Final = 0.1  # seconds between two attempts of the listener to subscribe
+
+# KEYS: the flight lock. ARGV: channel, message, this cache's token. Publishes the message
+# and frees the lock if this cache holds it.
+_PUBLISH = Script(
+    """
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+if redis.call('GET', KEYS[1]) == ARGV[3] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+
+class TieredCacheStats(RedisCacheStats):
+    """:class:`RedisCacheStats` of the remote tier (cluster-wide) plus the local tier's figures.
+
+    Attributes:
+        local_hits: Lookups of this process answered by the local tier.
+        local_size: Entries in this process's local tier.
+        invalidations: Messages received from other processes (each evicting a key or all).
+    """
+
+    local_hits: int
+    local_size: int
+    invalidations: int
+
+
+def _key_of(tree: Any) -> Any:
+    """Return the key whose JSON was parsed into ``tree``, or ``MISSING`` if it names a type."""
+    if isinstance(tree, list):
+        items = tuple(_key_of(item) for item in tree)  # pyright: ignore[reportUnknownVariableType]  # parsed JSON
+        return MISSING if MISSING in items else items
+    if isinstance(tree, dict):
+        return MISSING  # a type: not rebuilt, the caller empties the tier instead
+    return tree
+
+
+class TieredCache(Generic[K, V]):
+    """A local cache in front of a shared :class:`RedisCache`, coherent across processes.
+
+    Usable as the store of ``@cache`` and ``@async_cache``; a hit in the local tier costs
+    about what an :class:`~python_mastery_portfolio.caching.LRUCache` hit costs. See the
+    module docstring for invalidation, the races it handles, single-flight across processes
+    and the fault policy.
+
+    Args:
+        local: The local tier, a :class:`~python_mastery_portfolio.caching.CacheStore` kept
+            in this process (an ``LRUCache(maxsize=..., ttl=...)``), empty when given.
+        remote: The shared tier.
+        lock_ttl: Seconds a computing process holds a key's flight lock at most.
+        lock_wait: Seconds another process waits for that value before computing itself.
+        clock: The time source of the bounded wait (and of its polling sleeps).
+
+    Raises:
+        TypeError: If ``local`` is not a cache store or ``remote`` not a :class:`RedisCache`.
+        ValueError: If ``lock_ttl`` or ``lock_wait`` is not positive and finite.
+
+    Example::
+
+        from python_mastery_portfolio import LRUCache, cache
+        from python_mastery_portfolio.redis import RedisCache, TieredCache
+
+        users = TieredCache(
+            local=LRUCache(maxsize=10_000, ttl=60),
+            remote=RedisCache("redis://localhost:6379/0", namespace="users", ttl=300),
+        )
+
+        @cache(store=users)
+        def load_user(user_id: int) -> dict[str, object]:
+            return db.fetch_user(user_id)
+
+        load_user.cache_invalidate(7)  # evicted from every process's local tier
+
+    Options are checked before any connection is made:
+
+    >>> from python_mastery_portfolio.caching import LRUCache
+    >>> TieredCache(local=LRUCache(maxsize=8), remote="redis://x")
+    Traceback (most recent call last):
+    TypeError: remote must be a RedisCache, got 'redis://x'
+    """
+
+    def __init__(
+        self,
+        *,
+        local: CacheStore[Any, V],
+        remote: RedisCache[K, V],
+        lock_ttl: float = 5.0,
+        lock_wait: float = 2.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        if not isinstance(remote, RedisCache):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"remote must be a RedisCache, got {remote!r}")
+        if not isinstance(local, CacheStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"local must be a cache store, got {local!r}")
+        self._lock_px = max(1, round(check_timeout("lock_ttl", lock_ttl) * 1000))
+        self._lock_wait = check_timeout("lock_wait", lock_wait)
+        self._local = local
+        self._local_lookup = local.lookup
+        self._remote = remote
+        self._client = remote.client
+        self._clock = clock
+        namespace = remote.namespace
+        self._channel = f"{namespace}:#invalidate"
+        self._flight_prefix = f"{namespace}:#flight:"
+        self._token = uuid.uuid4().hex
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._synced = False
+        self._local_hits = 0
+        self._invalidations = 0
+        self._backend_errors = 0
+        self._gate = WarningGate(clock)
+        local.clear()
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._listener = threading.Thread(
+            target=self._listen, name=f"TieredCache({namespace})", daemon=True
+        )
+        self._listener.start()
+        # Bounded: with Redis down the cache starts unsynced (the local tier bypassed).
+        self._ready.wait(2 * remote.socket_timeout)
+
+    @property
+    def local(self) -> CacheStore[Any, V]:
+        """The local tier."""
+        return self._local
+
+    @property
+    def remote(self) -> RedisCache[K, V]:
+        """The shared tier."""
+        return self._remote
+
+    @property
+    def synced(self) -> bool:
+        """Whether the listener is subscribed, so that the local tier is used."""
+        return self._synced
+
+    def __repr__(self) -> str:
+        return f"TieredCache(local={self._local!r}, remote={self._remote!r})"
+
+    # -- invalidation ----------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Keep a subscription to the channel; evict what other processes change."""
+        while not self._stopped.is_set():
+            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]  # pyright: ignore[reportUnknownMemberType]  # redis-py: untyped kwargs
+            try:
+                pubsub.subscribe(self._channel)  # pyright: ignore[reportUnknownMemberType]  # redis-py: untyped
+                while not self._stopped.is_set():
+                    message = pubsub.get_message(timeout=_LISTEN_POLL)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # redis-py: untyped
+                    if message is not None:
+                        self._on_message(cast(dict[str, Any], message))
+            except BACKEND_ERRORS as error:
+                self._unsync()
+                self._fault("listening for invalidations", error)
+                self._stopped.wait(_RECONNECT)
+            finally:
+                pubsub.close()
+
+    def _unsync(self) -> None:
+        with self._lock:
+            self._synced = False
+            self._generation += 1
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        if message["type"] == "subscribe":
+            # Messages may have been missed before: start from an empty local tier.
+            with self._lock:
+                self._generation += 1
+                self._local.clear()
+                self._synced = True
+            self._ready.set()
+            return
+        origin, _, text = cast(bytes, message["data"]).decode().partition("\n")
+        if origin == self._token:
+            return  # our own change: the local tier has it already
+        with self._lock:
+            self._generation += 1
+            self._invalidations += 1
+            key = MISSING if text == _CLEAR else _key_of(json.loads(text))
+            if key is MISSING:
+                self._local.clear()
+            else:
+                self._local.delete(key)
+
+    def _publish(self, text: str, flight: str) -> None:
+        try:
+            _PUBLISH(self._client, 1, flight, self._channel, f"{self._token}\n{text}", self._token)
+        except BACKEND_ERRORS as error:
+            self._fault("publishing an invalidation", error)
+
+    def _fault(self, operation: str, error: BaseException) -> None:
+        with self._lock:
+            self._backend_errors += 1
+        self._gate.warn(
+            logger,
+            "TieredCache %r: %s failed (%s: %s); failing open",
+            self._remote.namespace,
+            operation,
+            type(error).__name__,
+            error,
+        )
+
+    # -- the sync store --------------------------------------------------------------------
+
+    def lookup(self, key: K, default: T, /) -> V | T:
+        """Return the value under ``key``: local tier, else Redis (then copied), else ``default``.
+
+        On a miss in Redis this process takes the key's flight lock, or waits (at most
+        ``lock_wait``) for the process holding it to store the value.
+
+        Raises:
+            TypeError: If the key is not made of JSON scalars, tuples and types.
+        """
+        if self._synced:
+            value = self._local_lookup(key, MISSING)
+            if value is not MISSING:
+                self._local_hits += 1  # a lost count under a race only: stats, not logic
+                return cast(V, value)
+        return self._remote_lookup(key, default)
+
+    def _remote_lookup(self, key: K, default: T) -> V | T:
+        flight = self._flight_prefix + encode_key(key)
+        deadline = None
+        while True:
+            generation = self._generation
+            value = self._remote.lookup(key, MISSING)
+            if value is not MISSING:
+                self._keep(key, cast(V, value), generation)
+                return cast(V, value)
+            try:
+                # SET NX GET (Redis >= 7): one round trip takes the lock or names its holder.
+                holder = self._client.set(flight, self._token, nx=True, px=self._lock_px, get=True)
+            except BACKEND_ERRORS as error:
+                self._fault("taking the flight lock", error)
+                return default
+            if holder is None:
+                return default  # ours to compute; set() frees the lock
+            if cast(bytes, holder).decode() == self._token:
+                return default  # this process computes it already
+            now = self._clock.now()
+            if deadline is None:
+                deadline = now + self._lock_wait
+            elif now >= deadline:
+                return default  # waited enough: compute here
+            self._clock.sleep(_POLL)
+
+    def _keep(self, key: K, value: V, generation: int) -> None:
+        """Copy a value read from Redis into the local tier, unless invalidated since."""
+        with self._lock:
+            if self._synced and generation == self._generation:
+                self._local.set(key, value)
+
+    def set(self, key: K, value: V, /) -> None:
+        """Store ``value`` in both tiers and evict ``key`` from every other process's local tier.
+
+        Raises:
+            TypeError: If the key or the value cannot be encoded.
+        """
+        text = encode_key(key)
+        self._remote.set(key, value)
+        with self._lock:
+            if self._synced:
+                self._local.set(key, value)
+        self._publish(text, self._flight_prefix + text)
+
+    def delete(self, key: K, /) -> bool:
+        """Remove ``key`` from both tiers and every process's local tier; return if Redis had it."""
+        text = encode_key(key)
+        with self._lock:
+            self._local.delete(key)
+        removed = self._remote.delete(key)
+        self._publish(text, self._flight_prefix + text)
+        return removed
+
+    def clear(self) -> None:
+        """Empty both tiers and every process's local tier (the counters stay).
+
+        Raises:
+            RedisUnavailableError: If Redis fails: entries may remain.
+        """
+        with self._lock:
+            self._local.clear()
+        self._remote.clear()
+        self._publish(_CLEAR, self._flight_prefix)
+
+    def record(self, *, hits: int = 0, misses: int = 0) -> None:
+        """Count lookups in the remote tier's cluster-wide counters."""
+        self._remote.record(hits=hits, misses=misses)
+
+    def stats(self) -> TieredCacheStats:
+        """Return the remote tier's statistics plus the local tier's (see the class)."""
+        remote = self._remote.stats()
+        with self._lock:
+            local_hits, invalidations = self._local_hits, self._invalidations
+            backend_errors = self._backend_errors
+        return {
+            **remote,
+            "backend_errors": remote["backend_errors"] + backend_errors,
+            "local_hits": local_hits,
+            "local_size": self._local.stats()["size"],
+            "invalidations": invalidations,
+        }
+
+    def close(self) -> None:
+        """Stop listening and close the remote tier's connections."""
+        self._stopped.set()
+        self._listener.join(5.0)
+        self._remote.close()
+
+    # -- the async store: Redis work runs in a worker thread, local hits on the loop -------
+
+    async def alookup(self, key: K, default: T, /) -> V | T:
+        """Await the value under ``key``, like :meth:`lookup` (a local hit stays on the loop)."""
+        if self._synced:
+            value = self._local_lookup(key, MISSING)
+            if value is not MISSING:
+                self._local_hits += 1
+                return cast(V, value)
+        return await asyncio.to_thread(self._remote_lookup, key, default)
+
+    async def aset(self, key: K, value: V, /) -> None:
+        """Store ``value``, like :meth:`set`."""
+        await asyncio.to_thread(self.set, key, value)
+
+    async def adelete(self, key: K, /) -> bool:
+        """Remove ``key``, like :meth:`delete`."""
+        return await asyncio.to_thread(self.delete, key)
+
+    async def aclear(self) -> None:
+        """Empty every tier, like :meth:`clear`."""
+        await asyncio.to_thread(self.clear)

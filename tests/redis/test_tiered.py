@@ -1,0 +1,353 @@
+"""Tests of TieredCache: the store contracts, invalidation and single-flight across processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from python_mastery_portfolio.caching import LRUCache, async_cache, cache
+from python_mastery_portfolio.redis import RedisCache, RedisUnavailableError, TieredCache
+from python_mastery_portfolio.testing import ManualClock
+from python_mastery_portfolio.testing.contracts.cache import (
+    AsyncCacheStoreContract,
+    CacheStoreContract,
+)
+from tests.conftest import wait_until
+from tests.redis.conftest import RedisServer
+
+TIERED_STAT_KEYS = frozenset(
+    {"backend_errors", "rejected", "local_hits", "local_size", "invalidations"}
+)
+
+
+def namespace() -> str:
+    """Return a namespace no other test uses."""
+    return f"tc-{uuid.uuid4().hex}"
+
+
+def tiered(url: str, space: str | None = None, **options: Any) -> TieredCache[Any, Any]:
+    """Return a TieredCache over ``url`` in ``space`` (default: a new namespace)."""
+    return TieredCache(
+        local=LRUCache(maxsize=100),
+        remote=RedisCache(url, namespace=space or namespace()),
+        **options,
+    )
+
+
+@pytest.fixture
+def store(redis_url: str) -> Iterator[TieredCache[Any, Any]]:
+    """A TieredCache on the flushed server, closed after the test."""
+    made = tiered(redis_url)
+    yield made
+    made.close()
+
+
+class TestTieredContract(CacheStoreContract):
+    """TieredCache passes the store contract."""
+
+    extra_stat_keys = TIERED_STAT_KEYS
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url: str) -> Iterator[None]:
+        self.url = redis_url
+        self.made: list[TieredCache[Any, Any]] = []
+        yield
+        for made in self.made:
+            made.close()
+
+    def make_store(self) -> TieredCache[Any, Any]:
+        self.made.append(tiered(self.url))
+        return self.made[-1]
+
+
+class TestTieredAsyncContract(AsyncCacheStoreContract):
+    """TieredCache's awaitable side passes the async store contract."""
+
+    extra_stat_keys = TIERED_STAT_KEYS
+
+    @pytest.fixture(autouse=True)
+    def _server(self, redis_url: str) -> Iterator[None]:
+        self.url = redis_url
+        self.made: list[TieredCache[Any, Any]] = []
+        yield
+        for made in self.made:
+            made.close()
+
+    def make_store(self) -> TieredCache[Any, Any]:
+        self.made.append(tiered(self.url))
+        return self.made[-1]
+
+
+class TestTiers:
+    def test_a_redis_hit_is_copied_to_the_local_tier(self, redis_url: str) -> None:
+        """Read once from Redis, then served by the local tier."""
+        space = namespace()
+        writer, reader = tiered(redis_url, space), tiered(redis_url, space)
+        try:
+            writer.set("k", [1, 2])
+            # A read racing with the message is not copied (the conservative side): let it land.
+            wait_until(lambda: reader.stats()["invalidations"] == 1)
+            assert reader.local.lookup("k", None) is None
+            assert reader.lookup("k", None) == [1, 2]
+            assert reader.local.lookup("k", None) == [1, 2]
+            assert reader.lookup("k", None) == [1, 2]
+            assert reader.stats()["local_hits"] == 1
+        finally:
+            writer.close()
+            reader.close()
+
+    def test_writes_and_deletes_evict_other_local_tiers(self, redis_url: str) -> None:
+        """A set, delete or clear in one cache evicts the key from the other's local tier."""
+        space = namespace()
+        first, second = tiered(redis_url, space), tiered(redis_url, space)
+        try:
+            first.set(("user", 7), "v1")
+            assert second.lookup(("user", 7), None) == "v1"
+            first.set(("user", 7), "v2")
+            wait_until(lambda: second.local.lookup(("user", 7), None) is None)
+            assert second.lookup(("user", 7), None) == "v2"
+            assert first.delete(("user", 7)) is True
+            wait_until(lambda: second.local.lookup(("user", 7), None) is None)
+            assert second.lookup(("user", 7), "gone") == "gone"
+            first.set(3, "x")
+            assert second.lookup(3, None) == "x"
+            first.clear()
+            wait_until(lambda: second.local.stats()["size"] == 0)
+            assert second.stats()["invalidations"] == 5  # set, set, delete, set, clear
+        finally:
+            first.close()
+            second.close()
+
+    def test_a_key_with_a_type_empties_the_local_tier(self, redis_url: str) -> None:
+        """A key naming a type (typed=True) cannot be rebuilt: the whole local tier goes."""
+        space = namespace()
+        first, second = tiered(redis_url, space), tiered(redis_url, space)
+        try:
+            second.set("other", 1)
+            assert second.local.lookup("other", None) == 1
+            first.set((1, int), "typed")
+            wait_until(lambda: second.local.stats()["size"] == 0)
+        finally:
+            first.close()
+            second.close()
+
+    def test_cache_decorator_over_the_tiers(self, store: TieredCache[Any, Any]) -> None:
+        """@cache computes once and invalidates through both tiers."""
+        calls: list[int] = []
+
+        @cache(store=store)
+        def double(x: int) -> int:
+            calls.append(x)
+            return 2 * x
+
+        assert [double(2), double(2), double(3)] == [4, 4, 6]
+        assert calls == [2, 3]
+        assert double.cache_invalidate(2) is True
+        assert double(2) == 4
+        assert calls == [2, 3, 2]
+
+    def test_async_cache_decorator_over_the_tiers(self, store: TieredCache[Any, Any]) -> None:
+        """@async_cache awaits the tiers and computes once."""
+        calls: list[int] = []
+
+        @async_cache(store=store)
+        async def double(x: int) -> int:
+            calls.append(x)
+            return 2 * x
+
+        async def main() -> list[int]:
+            return [await double(2), await double(2)]
+
+        assert asyncio.run(main()) == [4, 4]
+        assert calls == [2]
+
+    def test_options(self, redis_url: str) -> None:
+        """Wrong tiers or bounds raise, naming them; the tiers read back."""
+        remote: RedisCache[Any, Any] = RedisCache(redis_url, namespace="o")
+        with pytest.raises(TypeError, match="local"):
+            TieredCache(local="x", remote=remote)  # type: ignore[arg-type]  # checked at run time
+        with pytest.raises(ValueError, match="lock_wait"):
+            TieredCache(local=LRUCache(maxsize=2), remote=remote, lock_wait=0)
+        local: LRUCache[Any, Any] = LRUCache(maxsize=2)
+        made = TieredCache(local=local, remote=remote)
+        assert (made.local, made.remote, made.synced) == (local, remote, True)
+        assert repr(made).startswith("TieredCache(local=LRUCache(")
+        made.close()
+
+
+class HookClock(ManualClock):
+    """A manual clock that runs ``hook`` at each sleep: what another process does meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook: Callable[[], object] = lambda: None
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        self.hook()
+
+
+class TestSingleFlight:
+    def test_a_second_cache_waits_for_the_holders_value(self, redis_url: str) -> None:
+        """While one cache computes a key, another waits and takes its value."""
+        space = namespace()
+        holder = tiered(redis_url, space)
+        clock = HookClock()
+        waiter = tiered(redis_url, space, lock_wait=10.0, clock=clock)
+        try:
+            assert holder.lookup("k", None) is None  # takes the flight lock
+            assert holder.lookup("k", "again") == "again"  # its own flight: no wait
+            # The holder lands while the waiter polls.
+            clock.hook = lambda: holder.set("k", "computed")
+            assert waiter.lookup("k", None) == "computed"
+        finally:
+            holder.close()
+            waiter.close()
+
+    def test_the_wait_is_bounded(self, redis_url: str) -> None:
+        """A holder that never stores (it died) delays the others by lock_wait at most."""
+        space = namespace()
+        holder = tiered(redis_url, space)
+        clock = ManualClock()
+        waiter = tiered(redis_url, space, lock_wait=1.0, clock=clock)
+        try:
+            assert holder.lookup("k", None) is None
+            assert waiter.lookup("k", "computes") == "computes"
+            assert 1.0 <= clock.now() < 1.1
+        finally:
+            holder.close()
+            waiter.close()
+
+    def test_a_freed_lock_is_taken_again(self, redis_url: str) -> None:
+        """If the holder frees the lock without a value, the waiter takes the lock."""
+        space = namespace()
+        holder = tiered(redis_url, space)
+        clock = HookClock()
+        waiter = tiered(redis_url, space, lock_wait=10.0, clock=clock)
+        try:
+            assert holder.lookup("k", None) is None
+            clock.hook = lambda: holder.delete("k")
+            assert waiter.lookup("k", "mine") == "mine"
+            assert clock.now() < 0.1
+        finally:
+            holder.close()
+            waiter.close()
+
+
+class TestTwoProcesses:
+    SCRIPT = """
+import json, sys
+from python_mastery_portfolio.caching import LRUCache, cache
+from python_mastery_portfolio.redis import RedisCache, TieredCache
+
+url, space = sys.argv[1:]
+store = TieredCache(
+    local=LRUCache(maxsize=10), remote=RedisCache(url, namespace=space), lock_wait=30
+)
+calls = []
+
+@cache(store=store)
+def load(user_id: int) -> str:
+    calls.append(user_id)
+    return "computed by B"
+
+import time
+value = load(7)
+for _ in range(5000):  # a read racing with A's message is not kept locally: read again
+    if store.lookup(7, None) is not None and store.local.lookup(7, None) is not None:
+        break
+    time.sleep(0.001)  # polls for the message, not for time
+print(json.dumps([value, store.local.lookup(7, None), len(calls)]), flush=True)
+sys.stdin.readline()  # A changed the user meanwhile
+for _ in range(5000):
+    if store.local.lookup(7, None) is None:
+        break
+    time.sleep(0.001)  # polls for the message, not for time
+print(json.dumps([store.local.lookup(7, None), load(7), len(calls)]), flush=True)
+store.close()
+"""
+
+    def test_invalidation_and_single_flight_across_processes(self, redis_url: str) -> None:
+        """B waits for A's computation, caches it locally; A's change evicts it in B."""
+        space = namespace()
+        store = tiered(redis_url, space)
+        assert store.lookup(7, None) is None  # A computes user 7: B must wait for it
+        other = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            [sys.executable, "-c", self.SCRIPT, redis_url, space],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert other.stdin is not None
+        assert other.stdout is not None
+        try:
+            store.set(7, "computed by A")
+            assert json.loads(other.stdout.readline()) == ["computed by A"] * 2 + [0]
+            store.set(7, "changed by A")
+            other.stdin.write("go\n")
+            other.stdin.flush()
+            assert json.loads(other.stdout.readline()) == [None, "changed by A", 0]
+            assert other.wait(60) == 0
+        finally:
+            other.kill()
+            other.stdin.close()
+            other.stdout.close()
+            store.close()
+
+
+class TestFaults:
+    def test_server_stopped_and_restarted_mid_loop(self, tmp_path: Path) -> None:
+        """With Redis down calls compute (no exception); after a restart the tiers work."""
+        server = RedisServer(tmp_path)
+        server.start()
+        store: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=10),
+            remote=RedisCache(server.url, namespace="f", socket_timeout=1.0),
+        )
+        calls: list[int] = []
+
+        @cache(store=store)
+        def double(x: int) -> int:
+            calls.append(x)
+            return 2 * x
+
+        try:
+            assert [double(x % 3) for x in range(6)] == [0, 2, 4] * 2
+            assert len(calls) == 3
+            server.stop()
+            wait_until(lambda: not store.synced)
+            assert [double(x % 3) for x in range(6)] == [0, 2, 4] * 2
+            assert len(calls) == 9  # the local tier is bypassed: it could be stale
+            with pytest.raises(RedisUnavailableError):
+                store.clear()
+            assert store.stats()["backend_errors"] > 0
+            server.start()
+            wait_until(lambda: store.synced)
+            double(1)
+            before = len(calls)
+            assert double(1) == 2
+            assert len(calls) == before
+        finally:
+            store.close()
+            server.stop()
+
+    def test_starts_unsynced_without_a_server(self, tmp_path: Path) -> None:
+        """No server at the start: the cache works, computing every time."""
+        store: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=10),
+            remote=RedisCache(f"unix://{tmp_path}/none.sock", namespace="n", socket_timeout=0.05),
+        )
+        assert not store.synced
+        store.set("k", 1)
+        assert store.lookup("k", "miss") == "miss"
+        assert asyncio.run(store.alookup("k", "miss")) == "miss"
+        assert store.delete("k") is False
+        store.close()
