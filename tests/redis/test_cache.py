@@ -532,3 +532,50 @@ class TestOptions:
         """Only a URL or a redis.Redis is a client."""
         with pytest.raises(TypeError, match=r"Redis URL or a redis\.Redis"):
             RedisCache(42, namespace="n")
+
+
+class TestMappingAPI:
+    def test_item_access(self, store: RedisCache[Any, Any]) -> None:
+        """[], []=, del, in and len behave as LRUCache's."""
+        store["a"] = [1, 2]
+        assert store["a"] == [1, 2]
+        assert "a" in store
+        assert "b" not in store
+        assert len(store) == 1
+        with pytest.raises(KeyError):
+            store["b"]
+        del store["a"]
+        with pytest.raises(KeyError):
+            del store["a"]
+        assert len(store) == 0
+
+    def test_get_counts(self, store: RedisCache[Any, Any]) -> None:
+        """get returns the value or the default and counts a hit or a miss."""
+        store.set("a", None)
+        assert store.get("a", -1) is None
+        assert store.get("b") is None
+        assert store.get("b", -1) == -1
+        stats = store.stats()
+        assert (stats["hits"], stats["misses"]) == (1, 2)
+
+    def test_pop_and_setdefault_are_atomic(self, store: RedisCache[Any, Any]) -> None:
+        """pop takes the value away; setdefault keeps the first value stored."""
+        assert store.setdefault("a", 1) == 1
+        assert store.setdefault("a", 2) == 1
+        assert store.pop("a") == 1
+        assert store.pop("a", None) is None
+        with pytest.raises(KeyError):
+            store.pop("a")
+
+    def test_mapping_fails_open(self, tmp_path: Path) -> None:
+        """With no server: absent, not stored, counted; pop without a default raises KeyError."""
+        store: RedisCache[Any, Any] = RedisCache(
+            f"unix://{tmp_path}/none.sock", namespace="m", clock=ManualClock()
+        )
+        assert "a" not in store
+        assert store.setdefault("a", 1) == 1
+        assert store.pop("a", "d") == "d"
+        with pytest.raises(KeyError):
+            store.pop("a")
+        assert store.stats()["backend_errors"] == 5
+        store.close()

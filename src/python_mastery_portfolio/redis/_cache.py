@@ -26,10 +26,11 @@ import json
 import logging
 import math
 import threading
-from typing import Any, Final, Generic, TypeVar, cast
+from typing import Any, Final, Generic, TypeVar, cast, overload
 
 import redis as redis_py
 
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._connection import (
@@ -87,6 +88,15 @@ class RedisCache(Generic[K, V]):
     ``@cache(store=RedisCache(...))``, and ``@async_cache(store=...)``, which awaits its
     asyncio methods. Single-flight stays per process. See the module docstring for the
     layout, the counters and the fault policy (fail open; ``clear`` raises).
+
+    It has :class:`~python_mastery_portfolio.caching.LRUCache`'s mapping API where a shared
+    remote store keeps its meaning: ``cache[key]``, ``cache[key] = value``, ``del
+    cache[key]``, ``key in cache``, ``get`` (counted), ``pop`` (atomic ``GETDEL``),
+    ``setdefault`` (atomic ``SET NX GET``) and ``len`` (a ``SCAN``, O(entries)). It has no
+    iteration (``iter``, ``keys``, ``items``, ``values``, ``popitem``, ``snapshot``,
+    ``expire``): keys are stored as their JSON text, from which a key naming a type cannot be
+    rebuilt, and an iteration over a namespace other processes write to is no snapshot of
+    anything; nor ``maxsize`` (Redis's ``maxmemory`` policy bounds it).
 
     Args:
         client_or_url: A Redis URL (``redis://host:6379/0``, ``unix:///path/redis.sock``),
@@ -376,6 +386,103 @@ class RedisCache(Generic[K, V]):
         """Publish the local counts and close the connections this cache opened."""
         self._flush(force=True)
         self._conn.close()
+
+    # -- the mapping API (LRUCache's, where a shared remote store can keep its meaning) -----
+
+    @overload
+    def get(self, key: K) -> V | None: ...
+    @overload
+    def get(self, key: K, default: T) -> V | T: ...
+    def get(self, key: K, default: object = None) -> object:
+        """Return the value under ``key``, or ``default``; count a hit or a miss.
+
+        Like every read here it fails open: with Redis down, ``default``.
+        """
+        value = self.lookup(key, MISSING)
+        if value is MISSING:
+            self.record(misses=1)
+            return default
+        self.record(hits=1)
+        return value
+
+    def __getitem__(self, key: K) -> V:
+        """Return the value under ``key`` (counting nothing).
+
+        Raises:
+            KeyError: If there is none -- or Redis failed (fail open: it reads as absent).
+        """
+        value = self.lookup(key, MISSING)
+        if value is MISSING:
+            raise KeyError(key)
+        return cast(V, value)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        """Store ``value`` under ``key`` (:meth:`set`)."""
+        self.set(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        """Remove ``key``.
+
+        Raises:
+            KeyError: If there was no entry -- or Redis failed.
+        """
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        """Return whether ``key`` holds an entry (``EXISTS``; ``False`` when Redis fails)."""
+        name = self._prefix + encode_key(key)
+        try:
+            return bool(self._conn.sync.exists(name))
+        except BACKEND_ERRORS as error:
+            self._fault("contains", error)
+            return False
+
+    def __len__(self) -> int:
+        """Return the namespace's entries (a ``SCAN``: O(entries); the last count on faults)."""
+        return self.stats()["size"]
+
+    @overload
+    def pop(self, key: K) -> V: ...
+    @overload
+    def pop(self, key: K, default: V) -> V: ...
+    @overload
+    def pop(self, key: K, default: T) -> V | T: ...
+    def pop(self, key: K, default: object = MISSING) -> object:
+        """Remove ``key`` and return its value, or ``default``; atomic (``GETDEL``).
+
+        Raises:
+            KeyError: If there is no entry (or Redis failed) and no ``default`` is given.
+        """
+        name = self._prefix + encode_key(key)
+        try:
+            data = self._conn.sync.getdel(name)
+        except BACKEND_ERRORS as error:
+            self._fault("pop", error)
+            data = None
+        value = MISSING if data is None else self._decode(cast(bytes, data), MISSING)
+        if value is not MISSING:
+            return value
+        if default is MISSING:
+            raise KeyError(key)
+        return default
+
+    def setdefault(self, key: K, default: V) -> V:
+        """Return the value under ``key``, else store ``default`` and return it; atomic.
+
+        One ``SET NX GET`` (Redis 7 or later): of several processes racing, one stores its
+        default and every one gets that value. With Redis down, ``default`` (not stored).
+        """
+        name = self._prefix + encode_key(key)
+        data = self._serializer.dumps(default)
+        try:
+            old = self._conn.sync.set(name, data, px=self._px, nx=True, get=True)
+        except BACKEND_ERRORS as error:
+            self._fault("setdefault", error)
+            return default
+        if old is None:
+            return default
+        return cast(V, self._decode(cast(bytes, old), default))
 
     # -- the async store -------------------------------------------------------------------
 
