@@ -49,6 +49,7 @@ from python_mastery_portfolio._internal.checks import (
 )
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import CircuitOpenError
+from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.resilience._breaker_store import (
     BreakerPolicy,
     BreakerStateStore,
@@ -73,6 +74,8 @@ _Tickets: TypeAlias = "tuple[int, _Tickets] | None"
 _CLOSED = CircuitState.CLOSED
 _OPEN = CircuitState.OPEN
 _HALF_OPEN = CircuitState.HALF_OPEN
+# The ``circuit.state`` gauge's value for each state (as resilience4j's state gauge).
+_STATE_GAUGE = {_CLOSED: 0, _OPEN: 1, _HALF_OPEN: 2}
 
 StateListener: TypeAlias = Callable[[CircuitState, CircuitState], object]
 """A callback told ``(old, new)`` on every transition."""
@@ -147,7 +150,8 @@ class CircuitBreaker:
     probe failure opens it again for another ``recovery_timeout``.
 
     Every transition is logged at WARNING with the breaker's name and reported to the
-    listeners registered with :meth:`on_state_change`. The state lives in a
+    listeners registered with :meth:`on_state_change` and the instrumentation hook (with
+    rejections and half-open probes). The state lives in a
     :class:`BreakerStateStore` (``store=``), which makes each step atomically.
 
     Args:
@@ -666,7 +670,15 @@ class CircuitBreaker:
         admission = self._store.enter(self._policy)
         self._dispatch()
         if admission.admitted:
+            if admission.state is _HALF_OPEN and HOOKS.active:
+                HOOKS.event("circuit.probe", {"breaker": self.name})
+                HOOKS.count("circuit.probes", 1, {"breaker": self.name})
             return admission.ticket
+        if HOOKS.active:
+            HOOKS.event(
+                "circuit.rejected", {"breaker": self.name, "circuit.state": admission.state.value}
+            )
+            HOOKS.count("circuit.rejections", 1, {"breaker": self.name})
         if admission.retry_after is None:
             raise CircuitOpenError(
                 f"circuit breaker {self.name!r} is forced open; reset() ends it",
@@ -698,6 +710,16 @@ class CircuitBreaker:
         if moved:
             self._dispatch()
 
+    def _report_transition(self, old: CircuitState, new: CircuitState) -> None:
+        """Report a state change to the instrumentation hook (while it is on)."""
+        name = self.name
+        HOOKS.event(
+            "circuit.state_change",
+            {"breaker": name, "circuit.from": old.value, "circuit.to": new.value},
+        )
+        HOOKS.gauge("circuit.state", _STATE_GAUGE[new], {"breaker": name})
+        HOOKS.count("circuit.transitions", 1, {"breaker": name, "state": new.value})
+
     def _dispatch(self) -> None:
         """Deliver logged transitions in order, one dispatching thread at a time (lock-free)."""
         store = self._store
@@ -708,6 +730,8 @@ class CircuitBreaker:
             try:
                 for old, new in store.drain_transitions():
                     logger.warning("circuit breaker %r: %s -> %s", self.name, old.value, new.value)
+                    if HOOKS.active:
+                        self._report_transition(old, new)
                     for state, listener in self._listeners:
                         if state is not None and state is not new:
                             continue

@@ -118,7 +118,8 @@ def rate_limit(
     Works on ``def`` and ``async def`` functions, methods, classmethods and staticmethods (in
     either order; type checkers see a staticmethod right when it is called through its
     class). Each
-    decorated function gets its own :class:`RateLimiter`, reachable as ``func.limiter``; with
+    decorated function gets its own :class:`RateLimiter` named after it (the ``limiter``
+    attribute of its instrumentation reports), reachable as ``func.limiter``; with
     ``key`` it keeps one bucket per key (for example per user). A coroutine function waits on
     the clock without blocking the event loop.
 
@@ -181,10 +182,11 @@ def rate_limit(
         require_at_least("timeout", timeout, 0)
 
     def wrap(func: Callable[..., Any]) -> Any:
-        limiter = RateLimiter(rate, per, burst=burst, clock=clock)
+        name = qualified_name(func)
+        limiter = RateLimiter(rate, per, burst=burst, clock=clock, name=name)
         wrapper = _limited(func, limiter, key, timeout)
         cast("Any", wrapper).limiter = limiter
-        logger.debug("rate limiting %s to %g per %ss", qualified_name(func), rate, per)
+        logger.debug("rate limiting %s to %g per %ss", name, rate, per)
         return wrapper
 
     def decorate(func: Any, /) -> Any:

@@ -51,6 +51,7 @@ from python_mastery_portfolio._internal.checks import (
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import RateLimitError
+from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.resilience._rate_limit_store import (
     InMemoryRateLimitStore,
     RateLimitStore,
@@ -170,6 +171,8 @@ class RateLimiter:
         max_keys: Most keyed buckets kept by the default store (>= 1; default 10 000); not
             with ``store``, which has its own bounds.
         store: Where the buckets live; default a new :class:`InMemoryRateLimitStore`.
+        name: The ``limiter`` attribute of its instrumentation reports (default
+            ``"RateLimiter"``; :func:`rate_limit` names it after the decorated function).
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -195,6 +198,7 @@ class RateLimiter:
         "_cancelled",
         "_clock",
         "_interval",
+        "_labels",
         "_lock",
         "_now",
         "_pending",
@@ -216,17 +220,20 @@ class RateLimiter:
         clock: Clock = SYSTEM_CLOCK,
         max_keys: int = MISSING,
         store: RateLimitStore | None = None,
+        name: str | None = None,
     ) -> None:
         require_positive("rate", rate)
+        if name is not None and not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+            raise TypeError(f"name must be a str or None, got {name!r}")
         require_positive("per", per)
         if burst is None:
             burst = max(float(rate), 1.0)
         else:
             require_at_least("burst", burst, 1)
         # An infinite rate, period or burst turns the bucket arithmetic into NaN.
-        for name, value in (("rate", rate), ("per", per), ("burst", burst)):
+        for param, value in (("rate", rate), ("per", per), ("burst", burst)):
             if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
+                raise ValueError(f"{param} must be finite, got {value!r}")
         if not isinstance(clock, Clock):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"clock must implement the Clock protocol, got {clock!r}")
         if store is None:
@@ -241,8 +248,15 @@ class RateLimiter:
         self._clock = clock
         self._now = ns_reader(clock)
         self._store = store
-        # Bound once: try_acquire is the hot path.
-        self._try_take = store.try_take
+        # Bound once: try_acquire is the hot path. While the instrumentation hook is on it is
+        # swapped for a reporting variant (hooks_changed), so the hot path never checks it.
+        self._try_take: Callable[[Hashable, int, int, int], bool] = store.try_take
+        name = "RateLimiter" if name is None else name
+        self._labels = (
+            {"limiter": name},
+            {"limiter": name, "decision": "allowed"},
+            {"limiter": name, "decision": "rejected"},
+        )
         # Exact rationals here, once, so that only the final rounding to a nanosecond is lost.
         interval = Fraction(per) * NANOSECONDS / Fraction(rate)
         self._interval = round(interval)
@@ -256,6 +270,39 @@ class RateLimiter:
         self._waited = 0
         self._cancelled = 0
         self._waiting = 0
+        HOOKS.watch(self)
+
+    @property
+    def name(self) -> str:
+        """The ``limiter`` attribute of its instrumentation reports (default ``"RateLimiter"``).
+
+        Example:
+            >>> RateLimiter(1, name="login").name
+            'login'
+        """
+        return self._labels[0]["limiter"]
+
+    def hooks_changed(self, active: bool) -> None:
+        """Swap :meth:`try_acquire`'s store call for one that reports, or back (by the hub)."""
+        self._try_take = self._reporting_try_take if active else self._store.try_take
+
+    def _reporting_try_take(self, key: Hashable, cost: int, now: int, tau: int) -> bool:
+        """Take like the store's ``try_take``, and report the decision (the hook is on)."""
+        granted = self._store.try_take(key, cost, now, tau)
+        self._report(granted, 0.0)
+        return granted
+
+    def _report(self, granted: bool, retry_after: float) -> None:
+        """Report one decision; ``retry_after`` is the wait told to a refused caller."""
+        name, allowed, rejected = self._labels
+        if granted:
+            HOOKS.count("rate_limit.decisions", 1, allowed)
+            return
+        HOOKS.count("rate_limit.decisions", 1, rejected)
+        HOOKS.event(
+            "rate_limit.rejected",
+            {"limiter": name["limiter"], "rate_limit.retry_after": retry_after},
+        )
 
     @property
     def rate(self) -> float:
@@ -573,6 +620,10 @@ class RateLimiter:
             key, cost, self._now(), self._tau, interval=self._interval, max_wait=max_wait
         )
         wait = decision.retry_after / NANOSECONDS
+        if HOOKS.active:
+            self._report(decision.allowed, wait)
+            if decision.allowed:
+                HOOKS.observe("rate_limit.wait", max(wait, 0.0), self._labels[0])
         if not decision.allowed:
             raise RateLimitError(
                 f"rate limit of {self._rate:g} per {self._per:g}s exceeded; retry in {wait:.3g}s",
