@@ -16,6 +16,7 @@ from python_mastery_portfolio.di._container import DIContainer
 from python_mastery_portfolio.di._graph import (
     chain_error,
     local_names,
+    not_registered,
     read_params,
     service_name,
 )
@@ -127,7 +128,7 @@ def _targets(
             raise chain_error(
                 ServiceNotRegisteredError,
                 (name, service_name(service_type)),
-                " (not registered)",
+                not_registered(service_name(service_type)),
             )
         matches = [p.name for p in params if p.key is not None and p.key == service_type]
         if not matches:
