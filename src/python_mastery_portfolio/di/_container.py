@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 
-from python_mastery_portfolio._internal.callables import is_async_callable
+from python_mastery_portfolio._internal.callables import is_async_callable, qualified_name
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di._cells import Cleanups
 from python_mastery_portfolio.di._compile import Compiler
@@ -23,6 +23,7 @@ from python_mastery_portfolio.di._graph import find_problems
 from python_mastery_portfolio.di._registration import Frame, Kind, LifecycleScope, Registration
 from python_mastery_portfolio.di._scope import ClosesOnExit, Scope
 from python_mastery_portfolio.exceptions import DependencyError
+from python_mastery_portfolio.instrumentation import HOOKS, error_type
 
 __all__ = ["ContainerStats", "DIContainer"]
 
@@ -83,6 +84,23 @@ class ContainerStats(TypedDict):
     """Active ``override`` blocks."""
 
 
+def report_failure(service_type: object, error: BaseException) -> None:
+    """Report a failed resolution of ``service_type`` to the instrumentation hook."""
+    service = qualified_name(service_type)
+    kind = error_type(error)
+    HOOKS.event("di.resolve_failed", {"service": service, "error.type": kind})
+    HOOKS.count("di.resolve_failures", 1, {"service": service, "error": kind})
+
+
+def _reporting(lookup: Callable[[Any], Any], service_type: Any) -> Any:
+    """Resolve through ``lookup``, reporting a failure: ``resolve`` while the hook is on."""
+    try:
+        return lookup(service_type)
+    except Exception as error:
+        report_failure(service_type, error)
+        raise
+
+
 class DIContainer(ClosesOnExit):
     """Register services, then resolve them with their dependencies wired from type hints.
 
@@ -109,6 +127,14 @@ class DIContainer(ClosesOnExit):
             # the method). The resolver lives as long as the container, so this never
             # changes. A subclass that overrides resolve keeps its method.
             self.resolve = self._compiler.resolver.__getitem__  # type: ignore[method-assign, assignment]  # see above
+            # While the instrumentation hook is on, resolve is swapped for a lookup that
+            # reports failures (hooks_changed), so the lookup itself never checks it.
+            HOOKS.watch(self)
+
+    def hooks_changed(self, active: bool) -> None:
+        """Swap :meth:`resolve` for a lookup that reports failures, or back (by the hub)."""
+        lookup = self._compiler.resolver.__getitem__
+        self.resolve = functools.partial(_reporting, lookup) if active else lookup  # type: ignore[method-assign, assignment]  # as in __init__
 
     def __repr__(self) -> str:
         return f"<DIContainer with {len(self._compiler)} registrations>"
@@ -366,7 +392,12 @@ class DIContainer(ClosesOnExit):
         """
         # Bound to the resolver's C-level lookup in __init__; this is the same thing for
         # subclasses and unbound calls.
-        return self._compiler.resolver[service_type]
+        try:
+            return self._compiler.resolver[service_type]
+        except Exception as error:
+            if HOOKS.active:
+                report_failure(service_type, error)
+            raise
 
     @overload
     async def aresolve(self, service_type: type[T]) -> T: ...
@@ -386,10 +417,15 @@ class DIContainer(ClosesOnExit):
             >>> asyncio.run(container.aresolve(int))
             42
         """
-        node = self._compiler.compile(service_type)
-        if node.aprov is None:
-            return node.sync(None)
-        return await node.aprov(None)
+        try:
+            node = self._compiler.compile(service_type)
+            if node.aprov is None:
+                return node.sync(None)
+            return await node.aprov(None)
+        except Exception as error:
+            if HOOKS.active:
+                report_failure(service_type, error)
+            raise
 
     @overload
     def resolve_all(self, service_type: type[T]) -> list[T]: ...
@@ -419,7 +455,12 @@ class DIContainer(ClosesOnExit):
             >>> [plugin.name for plugin in container.resolve_all(Plugin)]
             ['email', 'sms']
         """
-        result: list[Any] = self._compiler.collect(service_type).sync(None)
+        try:
+            result: list[Any] = self._compiler.collect(service_type).sync(None)
+        except Exception as error:
+            if HOOKS.active:
+                report_failure(service_type, error)
+            raise
         return result
 
     @overload
@@ -437,8 +478,13 @@ class DIContainer(ClosesOnExit):
             >>> asyncio.run(container.register(int, instance=2, multiple=True).aresolve_all(int))
             [1, 2]
         """
-        node = self._compiler.collect(service_type)
-        result: list[Any] = node.sync(None) if node.aprov is None else await node.aprov(None)
+        try:
+            node = self._compiler.collect(service_type)
+            result: list[Any] = node.sync(None) if node.aprov is None else await node.aprov(None)
+        except Exception as error:
+            if HOOKS.active:
+                report_failure(service_type, error)
+            raise
         return result
 
     def scope(self) -> Scope:
