@@ -19,6 +19,7 @@ from python_mastery_portfolio.concurrency._clocked import ClockTimeout
 from python_mastery_portfolio.concurrency._pool_hooks import ResourceHooks
 from python_mastery_portfolio.concurrency._pool_slots import WAIT, Entry, PoolStats, Slots
 from python_mastery_portfolio.exceptions import PoolTimeoutError
+from python_mastery_portfolio.instrumentation import HOOKS
 
 __all__ = ["AsyncConnectionPool"]
 
@@ -188,6 +189,7 @@ class AsyncConnectionPool(ResourceHooks[T]):
         self._plain = not self._expiring and not self.has_validator
         self._acquire_timeout = acquire_timeout
         self._name = name if name is not None else type(self).__name__
+        self._labels = {"pool": self._name}  # of its instrumentation reports, built once
         self._clock = clock
         self._now = now_reader(clock)
         self._slots: Slots[T] = Slots(max_connections)
@@ -295,9 +297,20 @@ class AsyncConnectionPool(ResourceHooks[T]):
             entry = slots.idle[-1]
             if not self._stale(entry, self._now()):  # only expiry is left to check here
                 return slots.hold_idle()
+        # The slow path's wait is reported (the fast one's is nil); the clock is read for it
+        # only while the instrumentation hook is on.
+        reporting = HOOKS.active
+        start = self._now() if reporting else 0.0
         if self._acquire_timeout is None:
-            return await self._get_slow()
-        limit = ClockTimeout(self._acquire_timeout, self._clock)
+            entry = await self._get_slow()
+        else:
+            entry = await self._get_limited(self._acquire_timeout)
+        if reporting:
+            HOOKS.observe("pool.acquire_wait", self._now() - start, self._labels)
+        return entry
+
+    async def _get_limited(self, seconds: float) -> Entry[T]:
+        limit = ClockTimeout(seconds, self._clock)
         try:
             async with limit:
                 return await self._get_slow()
@@ -305,6 +318,9 @@ class AsyncConnectionPool(ResourceHooks[T]):
             if not limit.expired:
                 raise  # the factory's own timeout, not ours
             self._timeouts += 1
+            if HOOKS.active:
+                HOOKS.event("pool.timeout", {"pool": self._name, "pool.timeout": seconds})
+                HOOKS.count("pool.timeouts", 1, self._labels)
             raise PoolTimeoutError(
                 f"no connection from pool {self._name!r} within {self._acquire_timeout}s "
                 f"(max_connections={self._max}, in use {self._slots.in_use}, "
@@ -371,10 +387,14 @@ class AsyncConnectionPool(ResourceHooks[T]):
             await self._close_logged(entry)
         finally:
             self._slots.free()
+            if HOOKS.active:
+                HOOKS.gauge("pool.size", self._slots.size, self._labels)
 
     async def _create_entry(self) -> Entry[T]:
         resource = await self.create()
         self._created += 1
+        if HOOKS.active:
+            HOOKS.gauge("pool.size", self._slots.size, self._labels)
         return Entry(resource, self._now())
 
     async def _usable(self, entry: Entry[T]) -> bool:
