@@ -3,8 +3,12 @@
 Layout in Redis, for a namespace ``ns``: each bucket is the string key ``ns:`` followed by
 the key's canonical JSON (the default bucket, key ``None``, is ``ns:null``), holding its
 ``tat`` as ``"<seconds>:<nanoseconds>"``, with a ``PX`` expiry at the moment it is full again
-(a full bucket is the same as no bucket); the counters are the hash ``ns:#stats``. Each
-decision is one Lua script, so it is atomic across processes.
+(a full bucket is the same as no bucket). Each decision is one Lua script, so it is atomic
+across processes. The counters are the hash ``ns:#stats``: each process counts its
+decisions locally and adds them to it (``HINCRBY``) every 256 decisions or every second (on
+the next decision), at ``stats()`` and at ``close()`` -- which keeps them out of the
+script, the hot path. ``stats()`` reports every process's counts, this one's exactly and the
+others' as of their last batch.
 
 Time: by default (``time_source="server"``) the scripts read the Redis server's clock
 (``TIME``), so the processes' own clocks may differ by any amount. The protocol hands the
@@ -34,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Hashable
 from typing import Any, Final, Literal, cast
 
@@ -45,7 +50,7 @@ from python_mastery_portfolio.redis._connection import (
     RedisUnavailableError,
     WarningGate,
 )
-from python_mastery_portfolio.redis._scripts import Script
+from python_mastery_portfolio.redis._scripts import FastScript, Script
 from python_mastery_portfolio.redis._serializers import encode_key
 from python_mastery_portfolio.resilience import (
     RateLimitDecision,
@@ -60,6 +65,10 @@ logger = logging.getLogger(__package__)  # the subpackage is the public logger n
 
 NS: Final = 1_000_000_000
 _SCAN_COUNT: Final = 1000
+FLUSH_COUNT: Final = 256
+"""Local decisions that make the next one publish the counts."""
+FLUSH_INTERVAL: Final = 1.0
+"""Seconds after which the next decision publishes the counts, however few."""
 _EMPTY: Final = 1 << 62  # the backlog reported by a "deny" store that cannot reach Redis
 
 # Shared by every script: the time to decide on, a bucket's distance ahead of it, storing.
@@ -97,7 +106,7 @@ local function store(name, h, l, after)
 end
 """
 
-# KEYS: bucket, counters. ARGV: mode, now seconds, now ns, cost, tolerance. Returns 1 or 0.
+# KEYS: bucket. ARGV: mode, now seconds, now ns, cost, tolerance. Returns 1 or 0.
 _TRY_TAKE = Script(
     _COMMON
     + """
@@ -105,10 +114,8 @@ local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
 local after = ahead_of(KEYS[1], h, l) + tonumber(ARGV[4])
 if after <= tonumber(ARGV[5]) then
   store(KEYS[1], h, l, after)
-  redis.call('HINCRBY', KEYS[2], 'granted', 1)
   return 1
 end
-redis.call('HINCRBY', KEYS[2], 'refused', 1)
 return 0
 """
 )
@@ -125,11 +132,9 @@ local wait = after - tonumber(ARGV[5])
 local max_wait = tonumber(ARGV[6])
 if wait <= 0 then
   store(KEYS[1], h, l, after)
-  redis.call('HINCRBY', KEYS[2], 'granted', 1)
   return {1, 0, after, h, l}
 end
 if max_wait >= 0 and wait > max_wait then
-  redis.call('HINCRBY', KEYS[2], 'refused', 1)
   return {0, wait, ahead, h, l}
 end
 store(KEYS[1], h, l, after)
@@ -206,19 +211,25 @@ class RedisRateLimitStore:
     __slots__ = (
         "_backend_errors",
         "_conn",
+        "_default_bytes",
         "_default_name",
         "_gate",
         "_held",
         "_known",
+        "_last_flush",
         "_lock",
         "_mode",
+        "_mode_bytes",
         "_namespace",
         "_offset",
         "_on_error",
         "_pattern",
+        "_pending_granted",
+        "_pending_refused",
         "_prefix",
         "_stats_key",
         "_time_source",
+        "_try_take",
     )
 
     def __init__(
@@ -246,16 +257,23 @@ class RedisRateLimitStore:
         self._namespace = namespace
         self._prefix = f"{namespace}:"
         self._default_name = self._prefix + encode_key(None)
+        self._default_bytes = self._default_name.encode()
         self._stats_key = f"{namespace}:#stats"
         self._pattern = "".join("\\" + char if char in "\\*?[]" else char for char in namespace)
         self._pattern += ":*"
         self._on_error: OnBackendError = on_backend_error
         self._time_source: TimeSource = time_source
         self._mode = "s" if time_source == "server" else "c"
+        self._mode_bytes = self._mode.encode()
+        # The hot path's script runs on a connection per thread, packed by hand.
+        self._try_take = FastScript(_TRY_TAKE, self._conn.sync, 1)
         self._lock = threading.Lock()
         self._offset = 0  # caller's time minus the server's (0 with time_source="caller")
         self._held = 0  # reservations made by this store and not yet released
         self._backend_errors = 0
+        self._pending_granted = 0  # decisions not yet added to the namespace's counters
+        self._pending_refused = 0
+        self._last_flush = time.monotonic()
         self._known: tuple[int, int, int] = (0, 0, 0)  # granted, refused, keys as last read
         self._gate = WarningGate(SYSTEM_CLOCK)
 
@@ -301,6 +319,43 @@ class RedisRateLimitStore:
             outcome,
         )
 
+    def _count(self, *, granted: bool) -> None:
+        """Count a decision locally; publish the counts when a batch is due."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if granted:
+                self._pending_granted += 1
+            else:
+                self._pending_refused += 1
+            due = (
+                self._pending_granted + self._pending_refused >= FLUSH_COUNT
+                or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
+            )
+        finally:
+            lock.release()
+        if due:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Add the local counts to the namespace's counters (``HINCRBY``); keep them on faults."""
+        with self._lock:
+            granted, refused = self._pending_granted, self._pending_refused
+            self._pending_granted = self._pending_refused = 0
+            self._last_flush = time.monotonic()
+        if not (granted or refused):
+            return
+        try:
+            pipe = self._conn.sync.pipeline(transaction=False)  # pyright: ignore[reportUnknownMemberType]  # redis-py: shard_hint untyped
+            pipe.hincrby(self._stats_key, "granted", granted)
+            pipe.hincrby(self._stats_key, "refused", refused)
+            pipe.execute()
+        except BACKEND_ERRORS as error:
+            with self._lock:
+                self._pending_granted += granted
+                self._pending_refused += refused
+            self._fault("publishing counts", error, "kept for later")
+
     def _fail_decision(self, operation: str, error: BaseException) -> bool:
         allow = self._on_error == "allow"
         self._fault(operation, error, "allowing" if allow else "denying")
@@ -314,23 +369,22 @@ class RedisRateLimitStore:
         Raises:
             TypeError: If the key is not made of JSON scalars and tuples.
         """
-        name = self._default_name if key is None else self._prefix + encode_key(key)
+        name = self._default_bytes if key is None else (self._prefix + encode_key(key)).encode()
         seconds, nanoseconds = divmod(now, NS)
         try:
-            granted = _TRY_TAKE(
-                self._conn.sync,
-                2,
+            granted = self._try_take(
                 name,
-                self._stats_key,
-                self._mode,
-                seconds,
-                nanoseconds,
-                cost,
-                tolerance,
+                self._mode_bytes,
+                b"%d" % seconds,
+                b"%d" % nanoseconds,
+                b"%d" % cost,
+                b"%d" % tolerance,
             )
         except BACKEND_ERRORS as error:
             return self._fail_decision("try_take", error)
-        return int(granted) == 1
+        allowed: bool = granted == 1
+        self._count(granted=allowed)
+        return allowed
 
     def take(
         self,
@@ -352,9 +406,8 @@ class RedisRateLimitStore:
         try:
             reply = _TAKE(
                 self._conn.sync,
-                2,
+                1,
                 name,
-                self._stats_key,
                 self._mode,
                 seconds,
                 nanoseconds,
@@ -367,6 +420,8 @@ class RedisRateLimitStore:
                 return RateLimitDecision(allowed=True, retry_after=0, remaining=0.0, end=now + cost)
             return RateLimitDecision(allowed=False, retry_after=cost, remaining=0.0, end=now)
         status, wait, distance, used_seconds, used_nanoseconds = (int(part) for part in reply)
+        if status != 2:  # the script's "reserved": counted by the limiter once served
+            self._count(granted=status == 1)
         used = used_seconds * NS + used_nanoseconds
         with self._lock:
             if self._mode == "s" and not self._held:
@@ -458,6 +513,7 @@ class RedisRateLimitStore:
 
         With Redis unreachable the last figures read are reported (WARNING, counted).
         """
+        self._flush()
         client = self._conn.sync
         try:
             raw = cast(list[Any], client.hmget(self._stats_key, ["granted", "refused"]))
@@ -473,10 +529,14 @@ class RedisRateLimitStore:
         else:
             self._known = (int(raw[0] or 0), int(raw[1] or 0), live)
         granted, refused, keys = self._known
+        with self._lock:
+            granted += self._pending_granted
+            refused += self._pending_refused
         return {"granted": granted, "refused": refused, "keys": keys, "evicted": 0}
 
     def close(self) -> None:
-        """Close the connections this store opened."""
+        """Publish the local counts and close the connections this store opened."""
+        self._flush()
         self._conn.close()
 
 

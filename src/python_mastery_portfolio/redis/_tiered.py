@@ -34,6 +34,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar, cast
 
 from python_mastery_portfolio._internal.sentinels import MISSING
@@ -76,14 +77,17 @@ class TieredCacheStats(RedisCacheStats):
     """:class:`RedisCacheStats` of the remote tier (cluster-wide) plus the local tier's figures.
 
     Attributes:
-        local_hits: Lookups of this process answered by the local tier.
         local_size: Entries in this process's local tier.
         invalidations: Messages received from other processes (each evicting a key or all).
     """
 
-    local_hits: int
     local_size: int
     invalidations: int
+
+
+def _skip_local(key: object, default: object, /) -> object:
+    """The local tier's lookup while unsynced: always a miss (the tier may be stale)."""
+    return default
 
 
 def _key_of(tree: Any) -> Any:
@@ -156,7 +160,7 @@ class TieredCache(Generic[K, V]):
         self._lock_px = max(1, round(check_timeout("lock_ttl", lock_ttl) * 1000))
         self._lock_wait = check_timeout("lock_wait", lock_wait)
         self._local = local
-        self._local_lookup = local.lookup
+        self._local_lookup: Callable[[Any, Any], Any] = _skip_local
         self._remote = remote
         self._client = remote.client
         self._clock = clock
@@ -167,7 +171,6 @@ class TieredCache(Generic[K, V]):
         self._lock = threading.Lock()
         self._generation = 0
         self._synced = False
-        self._local_hits = 0
         self._invalidations = 0
         self._backend_errors = 0
         self._gate = WarningGate(clock)
@@ -221,6 +224,7 @@ class TieredCache(Generic[K, V]):
     def _unsync(self) -> None:
         with self._lock:
             self._synced = False
+            self._local_lookup = _skip_local
             self._generation += 1
 
     def _on_message(self, message: dict[str, Any]) -> None:
@@ -230,6 +234,7 @@ class TieredCache(Generic[K, V]):
                 self._generation += 1
                 self._local.clear()
                 self._synced = True
+                self._local_lookup = self._local.lookup
             self._ready.set()
             return
         origin, _, text = cast(bytes, message["data"]).decode().partition("\n")
@@ -273,11 +278,10 @@ class TieredCache(Generic[K, V]):
         Raises:
             TypeError: If the key is not made of JSON scalars, tuples and types.
         """
-        if self._synced:
-            value = self._local_lookup(key, MISSING)
-            if value is not MISSING:
-                self._local_hits += 1  # a lost count under a race only: stats, not logic
-                return cast(V, value)
+        # While unsynced this is _skip_local: no flag to test on the hot path.
+        value = self._local_lookup(key, MISSING)
+        if value is not MISSING:
+            return value  # type: ignore[no-any-return]  # the local tier holds V; no cast() call on the hot path
         return self._remote_lookup(key, default)
 
     def _remote_lookup(self, key: K, default: T) -> V | T:
@@ -353,12 +357,10 @@ class TieredCache(Generic[K, V]):
         """Return the remote tier's statistics plus the local tier's (see the class)."""
         remote = self._remote.stats()
         with self._lock:
-            local_hits, invalidations = self._local_hits, self._invalidations
-            backend_errors = self._backend_errors
+            invalidations, backend_errors = self._invalidations, self._backend_errors
         return {
             **remote,
             "backend_errors": remote["backend_errors"] + backend_errors,
-            "local_hits": local_hits,
             "local_size": self._local.stats()["size"],
             "invalidations": invalidations,
         }
@@ -373,11 +375,9 @@ class TieredCache(Generic[K, V]):
 
     async def alookup(self, key: K, default: T, /) -> V | T:
         """Await the value under ``key``, like :meth:`lookup` (a local hit stays on the loop)."""
-        if self._synced:
-            value = self._local_lookup(key, MISSING)
-            if value is not MISSING:
-                self._local_hits += 1
-                return cast(V, value)
+        value = self._local_lookup(key, MISSING)
+        if value is not MISSING:
+            return cast(V, value)
         return await asyncio.to_thread(self._remote_lookup, key, default)
 
     async def aset(self, key: K, value: V, /) -> None:
