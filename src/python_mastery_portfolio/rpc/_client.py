@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from python_mastery_portfolio._internal.checks import require_at_least, require_count
 from python_mastery_portfolio.exceptions import ConnectionLostError, RpcError
+from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.retrying import RetryOptions
 from python_mastery_portfolio.rpc._protocol import (
     EVENT_METHOD,
@@ -485,8 +486,18 @@ class RpcClient:
             TypeError: If params are given both by position and by name.
         """
         params = _params(args, kwargs)
-        async with asyncio.timeout(self._timeout if timeout is None else timeout):
-            return await self._request(await self._ready_link(), method, params)
+        try:
+            async with asyncio.timeout(self._timeout if timeout is None else timeout):
+                result = await self._request(await self._ready_link(), method, params)
+        except BaseException:
+            if HOOKS.active:
+                HOOKS.count(
+                    "rpc.calls", 1, {"side": "client", "method": method, "outcome": "error"}
+                )
+            raise
+        if HOOKS.active:
+            HOOKS.count("rpc.calls", 1, {"side": "client", "method": method, "outcome": "ok"})
+        return result
 
     async def notify(self, method: str, *args: Any, **kwargs: Any) -> None:
         """Send a notification: no answer comes back, not even an error."""

@@ -11,6 +11,7 @@ from typing import Any, Final, Protocol
 
 from python_mastery_portfolio._internal.callables import is_async_callable
 from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
+from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.rpc._protocol import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -203,6 +204,26 @@ class Dispatcher:
             return self._fail(request_id, INTERNAL_ERROR, MESSAGES[INTERNAL_ERROR])
 
     async def _run(
+        self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], session: Session | None
+    ) -> object:
+        """Run the request; while the instrumentation hook is on, report its outcome.
+
+        The ``method`` attribute is a registered or built-in name, ``"<unknown>"`` for any
+        other: a client's made-up names must not become labels.
+        """
+        if not HOOKS.active:
+            return await self._call(name, args, kwargs, session)
+        known = name in self._methods or (session is not None and name in SESSION_METHODS)
+        method = name if known else "<unknown>"
+        try:
+            result = await self._call(name, args, kwargs, session)
+        except BaseException:
+            HOOKS.count("rpc.calls", 1, {"side": "server", "method": method, "outcome": "error"})
+            raise
+        HOOKS.count("rpc.calls", 1, {"side": "server", "method": method, "outcome": "ok"})
+        return result
+
+    async def _call(
         self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], session: Session | None
     ) -> object:
         """Check the params against the method and run it; sync methods in a worker thread."""
