@@ -327,3 +327,32 @@ class TestFaults:
         finally:
             limiter.store.close()
             server.stop()
+
+
+class TestWebDependency:
+    def test_two_apps_share_one_write_limit(self, redis_url: str) -> None:
+        """The web RateLimit takes a RedisRateLimiter unchanged: two apps, one limit."""
+        from fastapi import Depends, FastAPI
+        from fastapi.testclient import TestClient
+
+        from python_mastery_portfolio.web.errors import install_error_handlers
+        from python_mastery_portfolio.web.ratelimit import RateLimit
+
+        space = namespace()
+
+        def worker() -> TestClient:
+            app = FastAPI()
+            install_error_handlers(app)
+            limiter = RedisRateLimiter(3, per=3600, url=redis_url, namespace=space)
+
+            @app.post("/things", dependencies=[Depends(RateLimit(limiter))])
+            async def create() -> dict[str, str]:
+                return {}
+
+            return TestClient(app)
+
+        first, second = worker(), worker()
+        responses = [client.post("/things") for client in (first, second, first, second)]
+        assert [response.status_code for response in responses] == [200, 200, 200, 429]
+        assert [r.headers.get("RateLimit-Remaining") for r in responses[:3]] == ["2", "1", "0"]
+        assert 1100 < int(responses[3].headers["Retry-After"]) <= 1200  # one token back
