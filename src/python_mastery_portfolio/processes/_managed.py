@@ -32,6 +32,11 @@ from typing import IO, Any, Final, Self, TypeAlias, TypedDict
 
 from python_mastery_portfolio._internal.checks import require_count, require_positive
 from python_mastery_portfolio.processes._exit import ExitHandle, on_exit, unregister
+from python_mastery_portfolio.processes._reports import (
+    report_killed,
+    report_started,
+    report_stopped,
+)
 
 __all__ = [
     "DEFAULT_STOP_TIMEOUT",
@@ -479,6 +484,7 @@ class ManagedProcess:
                     reader.start()
                     self._readers.append(reader)
         logger.info("Started %s: %s", label, " ".join(self._command))
+        report_started(self.name, popen.pid)
         return self
 
     def wait(self, timeout: float | None = None) -> int:
@@ -551,11 +557,13 @@ class ManagedProcess:
                     popen.pid,
                     timeout,
                 )
+                report_killed(self.name)
                 self.kill()
                 popen.wait()  # SIGKILL cannot be caught or ignored: this returns
         label = f"{self.name}[{popen.pid}]"
         drain_group(popen.pid, deadline, terminate=exited_alone, label=label)
         logger.info("Stopped %s[%d] (returncode %s)", self.name, popen.pid, popen.returncode)
+        report_stopped(self.name, popen.returncode)
 
     def _release(self, timeout: float) -> None:
         for handle in self._exit_handles:

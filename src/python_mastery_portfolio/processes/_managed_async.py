@@ -38,6 +38,11 @@ from python_mastery_portfolio.processes._managed import (
     session_options,
     signal_group,
 )
+from python_mastery_portfolio.processes._reports import (
+    report_killed,
+    report_started,
+    report_stopped,
+)
 
 __all__ = ["AsyncManagedProcess", "ProcessGroup"]
 
@@ -216,6 +221,7 @@ class AsyncManagedProcess:
                 pump = _pump(pipe, sink, level, label, self._max_line_length)
                 self._readers.append(asyncio.create_task(pump, name=f"pmp-output-{label}"))
         logger.info("Started %s: %s", label, " ".join(self._command))
+        report_started(self.name, process.pid)
         return self
 
     async def wait(self) -> int:
@@ -292,11 +298,13 @@ class AsyncManagedProcess:
                     process.pid,
                     timeout,
                 )
+                report_killed(self.name)
                 self.kill()
                 await process.wait()  # SIGKILL cannot be caught or ignored: this returns
         label = f"{self.name}[{process.pid}]"
         await _adrain_group(process.pid, deadline, terminate=exited_alone, label=label)
         logger.info("Stopped %s[%d] (returncode %s)", self.name, process.pid, process.returncode)
+        report_stopped(self.name, process.returncode)
 
     async def _release(
         self,
