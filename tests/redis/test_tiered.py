@@ -123,6 +123,29 @@ class TestTiers:
             first.close()
             second.close()
 
+    def test_a_read_overtaken_by_an_invalidation_is_not_kept(self, redis_url: str) -> None:
+        """A value read while an invalidation arrives is returned but not copied locally."""
+        space = namespace()
+        other = tiered(redis_url, space)
+        other.set("k", "old")
+
+        class RacingRemote(RedisCache[Any, Any]):
+            def lookup(self, key: Any, default: Any, /) -> Any:
+                value = super().lookup(key, default)
+                other.delete("unrelated")  # a message lands between the read and the copy
+                wait_until(lambda: racing.stats()["invalidations"] == 1)
+                return value
+
+        racing: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8), remote=RacingRemote(redis_url, namespace=space)
+        )
+        try:
+            assert racing.lookup("k", None) == "old"
+            assert racing.local.lookup("k", None) is None
+        finally:
+            other.close()
+            racing.close()
+
     def test_a_key_with_a_type_empties_the_local_tier(self, redis_url: str) -> None:
         """A key naming a type (typed=True) cannot be rebuilt: the whole local tier goes."""
         space = namespace()
