@@ -71,6 +71,8 @@ _METRICS = (
                "Live entries dropped to make room."),
     MetricSpec("cache.expirations", "counter", "1", ("cache",),
                "Expired entries dropped."),
+    MetricSpec("store.errors", "counter", "1", ("store", "operation"),
+               "Calls to an outside store (Redis...) that failed; its policy applied."),
     MetricSpec("rate_limit.decisions", "counter", "1", ("limiter", "decision"),
                'Acquisitions, by decision: "allowed" or "rejected".'),
     MetricSpec("rate_limit.wait", "histogram", "s", ("limiter",),
@@ -106,6 +108,9 @@ _EVENTS = (
               "A call was failed fast without running."),
     EventSpec("circuit.probe", ("breaker",),
               "A trial call was admitted while half-open."),
+    EventSpec("store.error", ("store", "operation", "error.type", "store.policy"),
+              'A store call failed; ``store.policy`` is what happened ("fail_open", '
+              '"fail_closed" or "raise").'),
     EventSpec("rate_limit.rejected", ("limiter", "rate_limit.retry_after"),
               "An acquisition was refused; the tokens are there in ``retry_after`` seconds."),
     EventSpec("di.resolve_failed", ("service", "error.type"),
