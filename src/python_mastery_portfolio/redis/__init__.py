@@ -45,12 +45,9 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
 from python_mastery_portfolio.redis._breaker import RedisBreakerStateStore
 from python_mastery_portfolio.redis._cache import RedisCache, RedisCacheStats
 from python_mastery_portfolio.redis._connection import RedisUnavailableError
+from python_mastery_portfolio.redis._limiter import RedisRateLimiter, RedisRateLimiterStats
 from python_mastery_portfolio.redis._lock import RedisLock
-from python_mastery_portfolio.redis._rate_limit import (
-    RedisRateLimiter,
-    RedisRateLimiterStats,
-    RedisRateLimitStore,
-)
+from python_mastery_portfolio.redis._rate_limit import RedisRateLimitStore
 from python_mastery_portfolio.redis._serializers import (
     JSONSerializer,
     PickleSerializer,

@@ -42,24 +42,22 @@ import time
 from collections.abc import Hashable
 from typing import Any, Final, Literal, cast
 
-from python_mastery_portfolio._internal.sentinels import MISSING
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.clock import SYSTEM_CLOCK
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
     Connection,
     RedisUnavailableError,
     WarningGate,
 )
-from python_mastery_portfolio.redis._scripts import FastScript, Script
+from python_mastery_portfolio.redis._rate_limit_scripts import BACKLOG, RELEASE, TAKE, TRY_TAKE
+from python_mastery_portfolio.redis._scripts import FastScript
 from python_mastery_portfolio.redis._serializers import encode_key
 from python_mastery_portfolio.resilience import (
     RateLimitDecision,
-    RateLimiter,
-    RateLimiterStats,
     RateLimitStoreStats,
 )
 
-__all__ = ["RedisRateLimitStore", "RedisRateLimiter", "RedisRateLimiterStats"]
+__all__ = ["OnBackendError", "RedisRateLimitStore", "TimeSource"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
@@ -70,106 +68,6 @@ FLUSH_COUNT: Final = 256
 FLUSH_INTERVAL: Final = 1.0
 """Seconds after which the next decision publishes the counts, however few."""
 _EMPTY: Final = 1 << 62  # the backlog reported by a "deny" store that cannot reach Redis
-
-# Shared by every script: the time to decide on, a bucket's distance ahead of it, storing.
-_COMMON = """
-local function now_of(mode, h, l)
-  if mode == 's' then
-    local t = redis.call('TIME')
-    return tonumber(t[1]), tonumber(t[2]) * 1000
-  end
-  return tonumber(h), tonumber(l)
-end
-local function parse(text)
-  local i = string.find(text, ':', 1, true)
-  return tonumber(string.sub(text, 1, i - 1)), tonumber(string.sub(text, i + 1))
-end
-local function ahead_of(name, h, l)
-  local cur = redis.call('GET', name)
-  if not cur then return 0 end
-  local th, tl = parse(cur)
-  local d = (th - h) * 1e9 + (tl - l)
-  if d > 0 then return d end
-  return 0
-end
-local function shift(h, l, delta)
-  local t = l + delta
-  local carry = math.floor(t / 1e9)
-  t = t - carry * 1e9
-  if t < 0 then t = t + 1e9; carry = carry - 1 end
-  if t >= 1e9 then t = t - 1e9; carry = carry + 1 end
-  return h + carry, t
-end
-local function store(name, h, l, after)
-  local th, tl = shift(h, l, after)
-  redis.call('SET', name, string.format('%.0f:%.0f', th, tl), 'PX', math.ceil(after / 1e6))
-end
-"""
-
-# KEYS: bucket. ARGV: mode, now seconds, now ns, cost, tolerance. Returns 1 or 0.
-_TRY_TAKE = Script(
-    _COMMON
-    + """
-local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
-local after = ahead_of(KEYS[1], h, l) + tonumber(ARGV[4])
-if after <= tonumber(ARGV[5]) then
-  store(KEYS[1], h, l, after)
-  return 1
-end
-return 0
-"""
-)
-
-# ARGV as _TRY_TAKE, then max_wait (-1: none). Returns {status, wait, distance, now s, now ns}:
-# status 1 granted (distance: to the new tat), 2 reserved (idem), 0 refused (to the old one).
-_TAKE = Script(
-    _COMMON
-    + """
-local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
-local ahead = ahead_of(KEYS[1], h, l)
-local after = ahead + tonumber(ARGV[4])
-local wait = after - tonumber(ARGV[5])
-local max_wait = tonumber(ARGV[6])
-if wait <= 0 then
-  store(KEYS[1], h, l, after)
-  return {1, 0, after, h, l}
-end
-if max_wait >= 0 and wait > max_wait then
-  return {0, wait, ahead, h, l}
-end
-store(KEYS[1], h, l, after)
-return {2, wait, after, h, l}
-"""
-)
-
-# KEYS: bucket. ARGV: refund, tat seconds, tat ns. Returns 1 if the refund went back.
-_RELEASE = Script(
-    _COMMON
-    + """
-local refund = tonumber(ARGV[1])
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-local th, tl = parse(cur)
-if th ~= tonumber(ARGV[2]) or tl ~= tonumber(ARGV[3]) then return 0 end
-local px = redis.call('PTTL', KEYS[1]) - math.floor(refund / 1e6)
-if px <= 0 then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-th, tl = shift(th, tl, -refund)
-redis.call('SET', KEYS[1], string.format('%.0f:%.0f', th, tl), 'PX', px)
-return 1
-"""
-)
-
-# KEYS: bucket. ARGV: mode, now seconds, now ns. Returns how far the tat runs ahead of now.
-_BACKLOG = Script(
-    _COMMON
-    + """
-local h, l = now_of(ARGV[1], ARGV[2], ARGV[3])
-return ahead_of(KEYS[1], h, l)
-"""
-)
 
 OnBackendError = Literal["allow", "deny"]
 TimeSource = Literal["server", "caller"]
@@ -266,7 +164,7 @@ class RedisRateLimitStore:
         self._mode = "s" if time_source == "server" else "c"
         self._mode_bytes = self._mode.encode()
         # The hot path's script runs on a connection per thread, packed by hand.
-        self._try_take = FastScript(_TRY_TAKE, self._conn.sync, 1)
+        self._try_take = FastScript(TRY_TAKE, self._conn.sync, 1)
         self._lock = threading.Lock()
         self._offset = 0  # caller's time minus the server's (0 with time_source="caller")
         self._held = 0  # reservations made by this store and not yet released
@@ -404,7 +302,7 @@ class RedisRateLimitStore:
         name = self._name(key)
         seconds, nanoseconds = divmod(now, NS)
         try:
-            reply = _TAKE(
+            reply = TAKE(
                 self._conn.sync,
                 1,
                 name,
@@ -447,7 +345,7 @@ class RedisRateLimitStore:
             return False
         seconds, nanoseconds = divmod(tat - offset, NS)
         try:
-            moved = _RELEASE(self._conn.sync, 1, self._name(key), refund, seconds, nanoseconds)
+            moved = RELEASE(self._conn.sync, 1, self._name(key), refund, seconds, nanoseconds)
         except BACKEND_ERRORS as error:
             self._fault("release", error, "the refund is lost")
             return False
@@ -458,7 +356,7 @@ class RedisRateLimitStore:
         seconds, nanoseconds = divmod(now, NS)
         try:
             return int(
-                _BACKLOG(self._conn.sync, 1, self._name(key), self._mode, seconds, nanoseconds)
+                BACKLOG(self._conn.sync, 1, self._name(key), self._mode, seconds, nanoseconds)
             )
         except BACKEND_ERRORS as error:
             if self._fail_decision("backlog", error):
@@ -538,99 +436,3 @@ class RedisRateLimitStore:
         """Publish the local counts and close the connections this store opened."""
         self._flush()
         self._conn.close()
-
-
-class RedisRateLimiterStats(RateLimiterStats):
-    """:class:`~python_mastery_portfolio.resilience.RateLimiterStats` plus the fault counter.
-
-    Attributes:
-        backend_errors: This process's Redis calls that failed or timed out (each decided by
-            ``on_backend_error``).
-    """
-
-    backend_errors: int
-
-
-class RedisRateLimiter(RateLimiter):
-    """A :class:`~python_mastery_portfolio.resilience.RateLimiter` whose buckets live in Redis.
-
-    The same API and semantics (GCRA per key, ``try_acquire``, ``acquire(timeout=)``,
-    ``aacquire``, ``available``, ``reset``, ``parse``), one limit for every process sharing
-    the namespace: it *is* a ``RateLimiter`` (a subclass that only builds the
-    :class:`RedisRateLimitStore`), so everything that takes a limiter -- the web
-    ``RateLimit`` dependency included -- takes this one unchanged. The queue of waiters stays
-    per process; :meth:`stats` adds ``backend_errors``.
-
-    Args:
-        rate: As for ``RateLimiter``.
-        per: As for ``RateLimiter``.
-        url: A Redis URL or ``redis.Redis`` client, for a new store; or give ``store``.
-        namespace: The new store's prefix (default ``"ratelimit"``).
-        burst: As for ``RateLimiter``.
-        clock: As for ``RateLimiter`` (the wait's clock; decisions use the server's).
-        on_backend_error: The new store's policy when Redis fails (``"allow"``/``"deny"``).
-        socket_timeout: The new store's bound on every Redis call, in seconds.
-        max_keys: Refused: Redis bounds memory by expiry (for ``parse``'s signature).
-        store: A ready :class:`RedisRateLimitStore` instead of ``url``.
-
-    Raises:
-        TypeError: Without ``url`` or ``store``, or with a store of another kind.
-        ValueError: With both, or with ``max_keys``; or as ``RateLimiter`` raises.
-
-    Example:
-        >>> limiter = RedisRateLimiter(10, per=60, url="unix:///run/redis.sock", namespace="api")
-        >>> limiter, limiter.store.namespace
-        (RedisRateLimiter(rate=10, per=60, burst=10.0), 'api')
-    """
-
-    __slots__ = ()
-
-    def __init__(
-        self,
-        rate: float,
-        per: float = 1.0,
-        *,
-        url: Any = None,
-        namespace: str = "ratelimit",
-        burst: float | None = None,
-        clock: Clock = SYSTEM_CLOCK,
-        on_backend_error: OnBackendError = "allow",
-        socket_timeout: float = 0.5,
-        max_keys: int = MISSING,
-        store: RedisRateLimitStore | None = None,
-    ) -> None:
-        if store is None:
-            if url is None:
-                raise TypeError("RedisRateLimiter needs url= (a Redis URL or client) or store=")
-            store = RedisRateLimitStore(
-                url,
-                namespace=namespace,
-                on_backend_error=on_backend_error,
-                socket_timeout=socket_timeout,
-            )
-        elif url is not None:
-            raise ValueError("give RedisRateLimiter either url= or store=, not both")
-        elif not isinstance(store, RedisRateLimitStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
-            raise TypeError(f"store must be a RedisRateLimitStore, got {store!r}")
-        super().__init__(rate, per, burst=burst, clock=clock, max_keys=max_keys, store=store)
-
-    def __repr__(self) -> str:
-        return "Redis" + super().__repr__()
-
-    @property
-    def store(self) -> RedisRateLimitStore:
-        """The Redis store the buckets live in."""
-        return cast(RedisRateLimitStore, super().store)
-
-    def stats(self) -> RedisRateLimiterStats:
-        """Return ``RateLimiter.stats()`` (cluster-wide store counts) and ``backend_errors``.
-
-        Example:
-            >>> limiter = RedisRateLimiter(1, url="unix:///nowhere.sock", socket_timeout=0.05)
-            >>> limiter.try_acquire()  # no server: on_backend_error="allow"
-            True
-            >>> limiter.stats()["backend_errors"]
-            2
-        """
-        base = super().stats()
-        return {**base, "backend_errors": self.store.backend_errors}
