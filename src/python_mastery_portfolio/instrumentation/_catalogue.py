@@ -88,6 +88,11 @@ _METRICS = (
     MetricSpec("rpc.calls", "counter", "1", ("side", "method", "outcome"),
                'JSON-RPC calls by side ("client", "server"), method and outcome '
                '("ok", "error"); unknown methods count as "<unknown>".'),
+    MetricSpec("http.requests", "counter", "1", ("route", "method", "status"),
+               "HTTP requests served, by route template (never the raw path), method and "
+               "status code (the web integration reports them)."),
+    MetricSpec("http.duration", "histogram", "s", ("route", "method"),
+               "Seconds to serve an HTTP request, by route template and method."),
     MetricSpec("process.events", "counter", "1", ("process", "event"),
                'Managed process lifecycle: "started", "stopped", "killed".'),
 )  # fmt: skip
