@@ -62,6 +62,7 @@ from python_mastery_portfolio.exceptions import (
     UnwrapError,
     ValidationError,
 )
+from python_mastery_portfolio.instrumentation import Instrument, RecordingInstrument
 from python_mastery_portfolio.logs import setup_logging
 from python_mastery_portfolio.patterns import (
     AllOf,
@@ -149,6 +150,7 @@ __all__ = [
     "Failure",
     "InMemoryRepository",
     "InstanceOf",
+    "Instrument",
     "LRUCache",
     "Length",
     "LifecycleScope",
@@ -169,6 +171,7 @@ __all__ = [
     "RateLimitStore",
     "RateLimiter",
     "RateLimiterStats",
+    "RecordingInstrument",
     "Registered",
     "Registry",
     "RegistryError",

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from python_mastery_portfolio.exceptions import RateLimitError
-from python_mastery_portfolio.resilience import RateLimiter, rate_limit
+from python_mastery_portfolio.resilience import InMemoryRateLimitStore, RateLimiter, rate_limit
 from python_mastery_portfolio.testing import ManualClock
 from tests.conftest import raise_first, run_threads
 
@@ -206,3 +206,43 @@ class TestRateLimitDecoratorStrings:
     def test_numbers_still_default_per_to_one_second(self) -> None:
         """Without a string, ``per`` still defaults to one second."""
         assert rate_limit(3)(lambda: None).limiter.per == 1.0
+
+
+class TestRateLimitDecoratorStore:
+    def test_a_given_store_holds_the_buckets(self) -> None:
+        """Functions decorated with one store share its buckets: one limit between them."""
+        store = InMemoryRateLimitStore()
+        limit = rate_limit(2, per=60, clock=ManualClock(), store=store)
+
+        @limit
+        def first() -> str:
+            return "first"
+
+        @limit
+        def second() -> str:
+            return "second"
+
+        assert first() == "first"
+        assert second() == "second"
+        with pytest.raises(RateLimitError):
+            first()
+        assert first.limiter.store is store
+        assert second.limiter.store is store
+
+    def test_without_a_store_each_function_has_its_own(self) -> None:
+        limit = rate_limit(1, per=60, clock=ManualClock())
+
+        @limit
+        def first() -> str:
+            return "first"
+
+        @limit
+        def second() -> str:
+            return "second"
+
+        assert (first(), second()) == ("first", "second")
+        assert first.limiter.store is not second.limiter.store
+
+    def test_a_store_that_is_not_one_is_refused_at_decoration(self) -> None:
+        with pytest.raises(TypeError, match="store"):
+            rate_limit(1, store=object())  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

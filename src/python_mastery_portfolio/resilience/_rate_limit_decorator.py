@@ -15,6 +15,7 @@ from python_mastery_portfolio._internal.callables import (
 from python_mastery_portfolio._internal.checks import require_at_least
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.resilience._rate_limit_store import RateLimitStore
 from python_mastery_portfolio.resilience._rate_limiter import RateLimiter
 from python_mastery_portfolio.resilience._rate_string import parse_rate
 
@@ -112,6 +113,7 @@ def rate_limit(
     key: Callable[..., Hashable] | None = None,
     timeout: float | None = 0,
     clock: Clock = SYSTEM_CLOCK,
+    store: RateLimitStore | None = None,
 ) -> RateLimitDecorator:
     """Limit calls of the decorated function to ``rate`` per ``per`` seconds.
 
@@ -134,6 +136,11 @@ def rate_limit(
         timeout: Longest wait for a token in seconds before raising; ``0`` (the default)
             never waits and ``None`` waits as long as needed.
         clock: Source of time and of waiting.
+        store: Where the buckets live, for example a
+            :class:`~python_mastery_portfolio.redis.RedisRateLimitStore` so that one limit
+            holds across processes; default a new in-memory store per decorated function. A
+            store given here is shared by every function this decorator wraps, with the same
+            bucket keys: give each decorated function its own store or namespace.
 
     Returns:
         A decorator; over the limit, calls raise :class:`RateLimitError` (with
@@ -175,7 +182,7 @@ def rate_limit(
     elif per is MISSING:
         per = 1.0
     # Built now so that every argument is validated at decoration time.
-    RateLimiter(rate, per, burst=burst, clock=clock)
+    RateLimiter(rate, per, burst=burst, clock=clock, store=store)
     if key is not None and not callable(key):
         raise TypeError(f"key must be a callable or None, got {key!r}")
     if timeout is not None:
@@ -183,7 +190,7 @@ def rate_limit(
 
     def wrap(func: Callable[..., Any]) -> Any:
         name = qualified_name(func)
-        limiter = RateLimiter(rate, per, burst=burst, clock=clock, name=name)
+        limiter = RateLimiter(rate, per, burst=burst, clock=clock, name=name, store=store)
         wrapper = _limited(func, limiter, key, timeout)
         cast("Any", wrapper).limiter = limiter
         logger.debug("rate limiting %s to %g per %ss", name, rate, per)

@@ -9,10 +9,12 @@ Example:
 
 from __future__ import annotations
 
+from python_mastery_portfolio.instrumentation import RecordingInstrument
 from python_mastery_portfolio.testing._manual_clock import (
     ManualClock,
 )
 
 __all__ = [
     "ManualClock",
+    "RecordingInstrument",
 ]
