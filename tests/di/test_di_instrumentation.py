@@ -97,3 +97,26 @@ class TestResolveFailures:
             asyncio.run(container.aresolve_all(Broken))
         with pytest.raises(DependencyError):
             Custom().resolve(Missing)
+
+
+class TestScopeFailures:
+    def test_scope_resolve_and_aresolve_report(self, recorder: RecordingInstrument) -> None:
+        """A scope's resolve and aresolve report failures like the container's."""
+        container = DIContainer().register(Broken)
+        with container.scope() as scope:
+            with pytest.raises(ServiceNotRegisteredError):
+                scope.resolve(Missing)
+            with pytest.raises(DependencyError):
+                scope.resolve(Broken)
+            with pytest.raises(ServiceNotRegisteredError):
+                asyncio.run(scope.aresolve(Missing))
+        assert recorder.total("di.resolve_failures", service=SERVICE) == 2
+        assert recorder.total("di.resolve_failures", service=f"{__name__}.Broken") == 1
+
+    def test_scope_failures_quiet_without_an_instrument(self) -> None:
+        container = DIContainer()
+        with container.scope() as scope:
+            with pytest.raises(ServiceNotRegisteredError):
+                scope.resolve(Missing)
+            with pytest.raises(ServiceNotRegisteredError):
+                asyncio.run(scope.aresolve(Missing))

@@ -20,6 +20,7 @@ ORDER = [
     "_build",
     "_registration",
     "_compile",
+    "_reports",
     "_scope",
     "_container",
     "_inject",

@@ -15,15 +15,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Itera
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Any, Protocol, Self, TypedDict, TypeVar, overload
 
-from python_mastery_portfolio._internal.callables import is_async_callable, qualified_name
+from python_mastery_portfolio._internal.callables import is_async_callable
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di._cells import Cleanups
 from python_mastery_portfolio.di._compile import Compiler
 from python_mastery_portfolio.di._graph import find_problems
 from python_mastery_portfolio.di._registration import Frame, Kind, LifecycleScope, Registration
+from python_mastery_portfolio.di._reports import report_failure
 from python_mastery_portfolio.di._scope import ClosesOnExit, Scope
 from python_mastery_portfolio.exceptions import DependencyError
-from python_mastery_portfolio.instrumentation import HOOKS, error_type
+from python_mastery_portfolio.instrumentation import HOOKS
 
 __all__ = ["ContainerStats", "DIContainer"]
 
@@ -82,14 +83,6 @@ class ContainerStats(TypedDict):
     """Singletons built (registered instances are not counted)."""
     overrides: int
     """Active ``override`` blocks."""
-
-
-def report_failure(service_type: object, error: BaseException) -> None:
-    """Report a failed resolution of ``service_type`` to the instrumentation hook."""
-    service = qualified_name(service_type)
-    kind = error_type(error)
-    HOOKS.event("di.resolve_failed", {"service": service, "error.type": kind})
-    HOOKS.count("di.resolve_failures", 1, {"service": service, "error": kind})
 
 
 def _reporting(lookup: Callable[[Any], Any], service_type: Any) -> Any:

@@ -17,7 +17,9 @@ from python_mastery_portfolio.di._cells import Cell, Cleanups
 from python_mastery_portfolio.di._compile import Compiler
 from python_mastery_portfolio.di._graph import chain_error
 from python_mastery_portfolio.di._protocols import Finaliser, ProviderScope
+from python_mastery_portfolio.di._reports import report_failure
 from python_mastery_portfolio.exceptions import LifetimeError
+from python_mastery_portfolio.instrumentation import HOOKS
 
 __all__ = ["ClosesOnExit", "Scope", "ScopeState"]
 
@@ -174,10 +176,15 @@ class Scope(ClosesOnExit):
         """
         compiler = self._compiler
         try:
-            provider = compiler.providers[service_type]
-        except KeyError:
-            provider = compiler.compile(service_type).sync
-        return provider(self._state)
+            try:
+                provider = compiler.providers[service_type]
+            except KeyError:
+                provider = compiler.compile(service_type).sync
+            return provider(self._state)
+        except Exception as error:
+            if HOOKS.active:
+                report_failure(service_type, error)
+            raise
 
     @overload
     async def aresolve(self, service_type: type[T]) -> T: ...
@@ -185,10 +192,15 @@ class Scope(ClosesOnExit):
     async def aresolve(self, service_type: Callable[..., T]) -> T: ...
     async def aresolve(self, service_type: Any) -> Any:
         """Return the service for ``service_type``, awaiting async factories on the way."""
-        node = self._compiler.compile(service_type)
-        if node.aprov is None:
-            return node.sync(self._state)
-        return await node.aprov(self._state)
+        try:
+            node = self._compiler.compile(service_type)
+            if node.aprov is None:
+                return node.sync(self._state)
+            return await node.aprov(self._state)
+        except Exception as error:
+            if HOOKS.active:
+                report_failure(service_type, error)
+            raise
 
     @overload
     def resolve_all(self, service_type: type[T]) -> list[T]: ...
