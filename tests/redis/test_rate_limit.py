@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from python_mastery_portfolio.testing.contracts.rate_limit import (
     TOLERANCE,
     RateLimitStoreContract,
 )
+from tests.conftest import TIMEOUT
 from tests.redis.conftest import RedisServer
 
 
@@ -356,3 +359,25 @@ class TestWebDependency:
         assert [response.status_code for response in responses] == [200, 200, 200, 429]
         assert [r.headers.get("RateLimit-Remaining") for r in responses[:3]] == ["2", "1", "0"]
         assert 1100 < int(responses[3].headers["Retry-After"]) <= 1200  # one token back
+
+
+class TestConnections:
+    def test_a_finished_thread_gives_its_connection_back(
+        self, store: RedisRateLimitStore, redis_client: redis_py.Redis
+    ) -> None:
+        """Threads that come and go reuse connections: none stays open per dead thread."""
+        before = len(redis_client.client_list())
+        for index in range(20):  # one short-lived thread after the other, as a churning pool
+            thread = threading.Thread(target=store.try_take, args=(index, 1, 0, 1))
+            thread.start()
+            thread.join(TIMEOUT)
+        gc.collect()
+        # The first thread's connection is handed on; without that, one open socket each.
+        assert len(redis_client.client_list()) - before <= 2
+
+    def test_a_failed_connection_is_not_handed_on(self, store: RedisRateLimitStore) -> None:
+        """A connection dropped after a failure is closed before any other thread can take it."""
+        assert store.try_take("k", 1, 0, 10)
+        store.close()  # every connection of the pool closed under the holding thread
+        assert store.try_take("k", 1, 0, 10)  # reconnects, no exception, no fault counted
+        assert store.backend_errors <= 1

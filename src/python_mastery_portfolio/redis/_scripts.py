@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from typing import Any
 
 from redis.exceptions import NoScriptError
@@ -38,14 +39,33 @@ def _bulk(arg: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(arg), arg)
 
 
+class _Held:
+    """A thread's connection: given back to the pool when the thread's locals are freed."""
+
+    __slots__ = ("__weakref__", "connection", "pid")
+
+    def __init__(self, pool: Any) -> None:
+        self.pid = os.getpid()
+        self.connection = pool.get_connection()
+        # A thread's locals go when it ends: without this, each thread that ever called the
+        # script would keep a pool connection (an open socket) for the pool's lifetime.
+        weakref.finalize(self, _give_back, pool, self.connection, self.pid).atexit = False
+
+
+def _give_back(pool: Any, connection: Any, pid: int) -> None:
+    if os.getpid() == pid:  # a forked child's pool is its own: the parent's is not touched
+        pool.release(connection)
+
+
 class FastScript:
     """One script on a connection held by each thread, its request packed by hand.
 
     The hot path of a store whose every decision is one script: it skips redis-py's
     per-command work (a connection taken from the pool and given back, the generic packing,
     the retry wrapper), about half of a local round trip's cost. Each thread keeps one
-    connection of the client's pool (a forked child opens its own); a connection that
-    failed is dropped and the next call connects again, within the pool's timeouts.
+    connection of the client's pool (a forked child opens its own) and gives it back when
+    it ends; a connection that failed is closed, then given back, and the next call
+    connects again, within the pool's timeouts.
     """
 
     __slots__ = ("_client", "_head", "_local", "_script")
@@ -58,11 +78,10 @@ class FastScript:
         self._head = _bulk(b"EVALSHA") + _bulk(script.sha.encode()) + _bulk(b"%d" % keys)
 
     def _connection(self) -> Any:
-        held = getattr(self._local, "held", None)
-        pid = os.getpid()
-        if held is None or held[0] != pid:
-            held = self._local.held = (pid, self._client.connection_pool.get_connection())
-        return held[1]
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None or held.pid != os.getpid():
+            held = self._local.held = _Held(self._client.connection_pool)
+        return held.connection
 
     def __call__(self, *args: bytes) -> Any:
         """Run the script with ``args`` (its key names first), as bytes; load it if needed."""
@@ -77,6 +96,7 @@ class FastScript:
                 connection.send_packed_command((request,))
                 return connection.read_response()
         except BaseException:
-            self._local.held = None
+            # Closed before it goes back to the pool: no other thread gets a half-read socket.
             connection.disconnect()
+            self._local.held = None
             raise
