@@ -53,7 +53,7 @@ async def started(settings: Settings, *, connect: bool = True) -> AsyncIterator[
     async with contextlib.AsyncExitStack() as outer:
         async with (
             app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://test") as http,
+            httpx.AsyncClient(transport=transport, base_url="http://localhost") as http,
         ):
             if connect:
                 await outer.enter_async_context(admin)
@@ -166,7 +166,14 @@ class TestMethods:
         metrics = (await running.http.get("/metrics")).json()
         assert figures == metrics
         assert figures["requests"]["by_status"] == {"201": 1, "404": 1}
-        assert set(figures) == {"requests", "cache", "rate_limiter", "events"}
+        assert set(figures) == {
+            "requests",
+            "cache",
+            "rate_limiter",
+            "events",
+            "read_rate_limiter",
+            "websockets",
+        }
 
     async def test_users_count(self, running: Running, admin: RpcClient) -> None:
         """users.count follows creations and deletions."""

@@ -16,6 +16,7 @@ class FailingSocket:
     """A WebSocket double whose sends fail and whose client never speaks."""
 
     def __init__(self) -> None:
+        self.headers: dict[str, str] = {}
         self.closed: int | None = None
         self.silence = asyncio.Event()
         self.accepted = asyncio.Event()
@@ -37,14 +38,14 @@ class FailingSocket:
 class TestStreamEvents:
     async def test_send_failure_ends_the_stream(self, caplog: pytest.LogCaptureFixture) -> None:
         """A send that fails ends that client's stream and unsubscribes it."""
-        from python_mastery_portfolio.service.app import _stream_events
+        from python_mastery_portfolio.service.streams import EventStreams
 
         hub = EventHub()
         socket = FailingSocket()
-        stream = asyncio.create_task(_stream_events(socket, hub))  # type: ignore[arg-type]
+        stream = asyncio.create_task(EventStreams(hub).serve(socket))  # type: ignore[arg-type]
         await socket.accepted.wait()  # subscribed before the handshake
         assert hub.stats()["subscribers"] == 1
-        with caplog.at_level(logging.DEBUG, logger="python_mastery_portfolio.service.app"):
+        with caplog.at_level(logging.DEBUG, logger="python_mastery_portfolio.service.streams"):
             hub.publish({"n": 1})
             await asyncio.wait_for(stream, timeout=5)
         assert hub.stats()["subscribers"] == 0

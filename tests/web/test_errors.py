@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, HTTPException
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from python_mastery_portfolio.exceptions import (
     APIError,
@@ -289,3 +289,90 @@ class TestHelpers:
         assert response.status_code == 409
         assert response.headers["content-type"] == PROBLEM_JSON
         assert response.headers["X-A"] == "b"
+
+
+class StrictThing(BaseModel):
+    """A body that forbids unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int
+
+
+class TestHardening:
+    """The error answers issue 18 asks for: bounded 422s, one answer for bad bodies, Allow."""
+
+    @staticmethod
+    def make_client(max_errors: int = 20, root_path: str = "") -> TestClient:
+        app = FastAPI()
+        install_error_handlers(app, max_errors=max_errors)
+
+        @app.get("/things")
+        async def list_things() -> list[int]:
+            return []
+
+        @app.post("/things")
+        async def create_thing(body: StrictThing) -> int:
+            return body.n
+
+        @app.delete("/things/{thing_id}")
+        async def delete_thing(thing_id: int) -> None:
+            return None
+
+        @app.patch("/things/{thing_id}")
+        async def patch_thing(thing_id: int) -> None:
+            return None
+
+        return TestClient(app, root_path=root_path)
+
+    def test_405_lists_every_method(self) -> None:
+        """OPTIONS /things answers 405 with Allow: GET, POST (not only the first route's)."""
+        response = self.make_client().options("/things")
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET, POST"
+        assert response.headers["content-type"] == PROBLEM_JSON
+
+    def test_405_on_a_path_with_parameters(self) -> None:
+        """The Allow list of /things/{id} has every method of that path."""
+        response = self.make_client(root_path="/api").get("/things/1")
+        assert response.headers["allow"] == "DELETE, PATCH"
+
+    def test_405_of_a_plain_exception_keeps_its_headers(self) -> None:
+        """A 405 raised outside routing (no router in scope) keeps the Allow it was given."""
+        from starlette.exceptions import HTTPException
+
+        app = FastAPI()
+        install_error_handlers(app)
+
+        async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            raise HTTPException(405, headers={"Allow": "GET"})
+
+        app.mount("/raw", asgi)
+        assert TestClient(app).get("/raw").headers["allow"] == "GET"
+
+    def test_not_utf8_is_like_broken_json(self) -> None:
+        """A body that is not UTF-8 is a 422 json_invalid, like broken JSON; never a 400."""
+        client = self.make_client()
+        headers = {"content-type": "application/json"}
+        broken = client.post("/things", content=b'{"n": 1', headers=headers)
+        latin = client.post("/things", content=b'{"n": "\xe9"}', headers=headers)
+        assert broken.status_code == latin.status_code == 422
+        assert latin.json()["errors"][0]["type"] == "json_invalid"
+        assert broken.json()["errors"][0]["type"] == "json_invalid"
+
+    def test_errors_are_capped(self) -> None:
+        """A body with many unknown fields lists at most max_errors, with the total."""
+        body = {"n": 1, **{f"x{i}": i for i in range(50)}}
+        problem = self.make_client(max_errors=5).post("/things", json=body).json()
+        assert len(problem["errors"]) == 5
+        assert problem["error_count"] == 50
+        assert problem["detail"] == "The request has 50 invalid fields."
+
+    def test_uncapped_has_no_count(self) -> None:
+        """Below the cap the answer is as before, without error_count."""
+        problem = self.make_client().post("/things", json={"n": "x"}).json()
+        assert "error_count" not in problem
+
+    def test_max_errors_is_checked(self) -> None:
+        """max_errors below 1 is refused."""
+        with pytest.raises(ValueError, match="max_errors"):
+            install_error_handlers(FastAPI(), max_errors=0)

@@ -34,6 +34,7 @@ from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
 from python_mastery_portfolio.resilience import RateLimiter
 from python_mastery_portfolio.rpc import RpcServer
 from python_mastery_portfolio.service.events import EventHub
+from python_mastery_portfolio.service.streams import EventStreams
 from python_mastery_portfolio.service.users import UserService
 from python_mastery_portfolio.web.metrics import RequestMetrics
 
@@ -51,15 +52,30 @@ EVENTS_TOPIC = "events"
 
 
 def service_stats(
-    metrics: RequestMetrics, users: UserService, limiter: RateLimiter, hub: EventHub
+    metrics: RequestMetrics,
+    users: UserService,
+    limiter: RateLimiter,
+    hub: EventHub,
+    *,
+    read_limiter: RateLimiter | None = None,
+    streams: EventStreams | None = None,
 ) -> dict[str, Any]:
-    """Return the service's figures: what ``GET /metrics`` and the ``stats`` method answer."""
-    return {
+    """Return the service's figures: what ``GET /metrics`` and the ``stats`` method answer.
+
+    ``rate_limiter`` is the write limiter; ``read_rate_limiter`` and ``websockets`` (the
+    refused and closed WebSocket clients) are there when given.
+    """
+    stats: dict[str, Any] = {
         "requests": {**metrics.stats(), "by_status": metrics.by_status()},
         "cache": users.cache_stats(),
         "rate_limiter": limiter.stats(),
         "events": hub.stats(),
     }
+    if read_limiter is not None:
+        stats["read_rate_limiter"] = read_limiter.stats()
+    if streams is not None:
+        stats["websockets"] = streams.stats()
+    return stats
 
 
 def _level(level: str) -> int:
@@ -81,6 +97,8 @@ def build_admin_server(
     metrics: RequestMetrics,
     limiter: RateLimiter,
     queue_size: int = 1000,
+    read_limiter: RateLimiter | None = None,
+    streams: EventStreams | None = None,
 ) -> RpcServer:
     """Return the admin JSON-RPC server with its methods registered (not serving yet).
 
@@ -89,6 +107,8 @@ def build_admin_server(
         hub: The event hub (its figures).
         metrics: The request metrics.
         limiter: The write rate limiter.
+        read_limiter: The read rate limiter, if any.
+        streams: The WebSocket event streams, if any.
         queue_size: Events buffered per subscribed client before the oldest are dropped.
     """
     server = RpcServer(queue_size=queue_size)
@@ -104,7 +124,9 @@ def build_admin_server(
 
     @server.method
     def stats() -> dict[str, Any]:
-        return service_stats(metrics, users, limiter, hub)
+        return service_stats(
+            metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
+        )
 
     @server.method("users.count")
     async def users_count() -> int:

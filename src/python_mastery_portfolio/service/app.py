@@ -9,19 +9,27 @@ shutdown, in reverse order, by closing the container.
 The lifespan also serves the admin JSON-RPC endpoint (:mod:`~.admin`) on the Unix socket
 ``PMP_ADMIN_SOCKET`` (by default ``pmp.sock`` next to the database; empty: off), which
 ``pmp status``, ``pmp events`` and ``pmp top`` talk to.
+
+Hardening (each a setting, see :mod:`~.settings`): request bodies over
+``PMP_MAX_BODY_SIZE`` are a 413 before they are parsed; a 422 lists at most
+``PMP_MAX_VALIDATION_ERRORS`` errors; a ``Host`` outside the served hosts is a 400; every
+answer has security headers; reads and writes have their own rate limits; ``/ws/events``
+checks the ``Origin``, caps its subscribers and closes clients that do not read; ``/health``
+checks what a write needs; ``/metrics`` and the docs can be switched off or protected.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import hmac
 import logging
+import sqlite3
 from collections.abc import AsyncGenerator, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket
 from fastapi import Path as PathParam
-from starlette.websockets import WebSocketDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from python_mastery_portfolio import __version__
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
@@ -32,7 +40,8 @@ from python_mastery_portfolio.service.admin import (
     build_admin_server,
     service_stats,
 )
-from python_mastery_portfolio.service.events import EventHub, Subscription
+from python_mastery_portfolio.service.errors import DatabaseUnavailableError, ServiceStartError
+from python_mastery_portfolio.service.events import EventHub
 from python_mastery_portfolio.service.models import (
     Health,
     Problem,
@@ -43,27 +52,26 @@ from python_mastery_portfolio.service.models import (
 )
 from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.service.settings import Settings
+from python_mastery_portfolio.service.streams import EventStreams
 from python_mastery_portfolio.service.users import UserService
 from python_mastery_portfolio.web.di import Inject, install_container
 from python_mastery_portfolio.web.docs import install_offline_docs
 from python_mastery_portfolio.web.errors import PROBLEM_JSON, install_error_handlers
+from python_mastery_portfolio.web.limits import BodyLimitMiddleware
 from python_mastery_portfolio.web.metrics import RequestMetrics
 from python_mastery_portfolio.web.middleware import RequestContextMiddleware
 from python_mastery_portfolio.web.ratelimit import RateLimit
+from python_mastery_portfolio.web.security import SecurityMiddleware
 
-__all__ = ["build_container", "create_app"]
+__all__ = ["MAX_OFFSET", "build_container", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 Users = Annotated[UserService, Inject(UserService)]
 UserId = Annotated[str, PathParam(min_length=1, max_length=64)]
 
-
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": "A problem"}
-        for status in statuses
-    }
+MAX_OFFSET = 1_000_000_000
+"""The largest ``offset`` of ``GET /users`` (use ``cursor`` to go further, and faster)."""
 
 
 # -- the container -------------------------------------------------------------------------
@@ -80,7 +88,9 @@ def _repository(settings: Settings) -> Iterator[SQLiteUserRepository]:
 
 
 def _event_hub(settings: Settings) -> Iterator[EventHub]:
-    hub = EventHub(queue_size=settings.events_queue_size)
+    hub = EventHub(
+        queue_size=settings.events_queue_size, max_subscribers=settings.ws_max_subscribers
+    )
     try:
         yield hub
     finally:
@@ -131,6 +141,16 @@ def build_container(
             burst=settings.write_burst,
             clock=clock,
         )
+
+    def event_streams(settings: Settings, hub: EventHub) -> EventStreams:
+        return EventStreams(
+            hub,
+            allowed_origins=settings.ws_allowed_origins,
+            send_timeout=settings.ws_send_timeout,
+            max_message_size=settings.ws_max_message_size,
+            clock=clock,
+        )
+
     singleton = LifecycleScope.SINGLETON
     return (
         DIContainer()
@@ -140,10 +160,184 @@ def build_container(
         .register(EventHub, factory=_event_hub, scope=singleton)
         .register(SQLiteUserRepository, factory=_repository, scope=singleton)
         .register(UserService, factory=user_service, scope=singleton)
+        .register(EventStreams, factory=event_streams, scope=singleton)
     )
 
 
 # -- the application -----------------------------------------------------------------------
+
+
+class _OneLineStartupFailure:
+    """Turn the traceback of a failed start into its last line, unless logging at DEBUG.
+
+    Starlette reports a lifespan failure with the whole traceback, which uvicorn logs (and
+    a chained cause doubles): the operator needs the one line that names the path and
+    the cause; ``pmp -v serve`` shows the rest.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_short(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and not logger.isEnabledFor(
+                logging.DEBUG
+            ):
+                lines = str(message.get("message", "")).strip().splitlines()
+                message = {**message, "message": lines[-1] if lines else ""}
+            await send(message)
+
+        await self.app(scope, receive, send_short)
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _WHY[status]}
+        for status in sorted({400, *statuses})
+    }
+
+
+_WHY = {
+    400: "The Host header names a host the service does not serve",
+    401: "The token is missing or wrong",
+    404: "No user has the ID",
+    409: "Another user has the e-mail address",
+    413: "The body is larger than PMP_MAX_BODY_SIZE",
+    422: "A parameter or the body is invalid (including a body that is not UTF-8 JSON)",
+    429: "The client's rate limit is spent; see Retry-After",
+    503: "The database cannot take writes now",
+}
+
+
+def _bearer(token: str) -> Any:
+    expected = f"Bearer {token}".encode()
+
+    def check(request: Request) -> None:
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                401, "A valid bearer token is needed", {"WWW-Authenticate": "Bearer"}
+            )
+
+    return Depends(check)
+
+
+def _add_index(app: FastAPI, *, docs: bool) -> None:
+    @app.get("/", include_in_schema=False)
+    async def index() -> dict[str, str | None]:
+        return {"service": app.title, "version": __version__, "docs": "/docs" if docs else None}
+
+
+def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> None:
+    @app.post(
+        "/users",
+        status_code=201,
+        dependencies=writes,
+        responses=_problems(409, 413, 422, 429, 503),
+        summary="Create a user",
+    )
+    async def create_user(body: UserCreate, users: Users, response: Response) -> User:
+        user = await users.create(body)
+        response.headers["Location"] = f"/users/{user.id}"
+        return user
+
+    @app.get("/users", summary="List users", dependencies=reads, responses=_problems(422, 429))
+    async def list_users(
+        users: Users,
+        limit: Annotated[int, Query(ge=1, le=100, description="Users per page")] = 50,
+        offset: Annotated[
+            int, Query(ge=0, le=MAX_OFFSET, description="Users to skip (after the cursor)")
+        ] = 0,
+        cursor: Annotated[
+            str | None,
+            Query(
+                min_length=1,
+                max_length=64,
+                pattern="^[A-Za-z0-9_-]+$",
+                description="The previous page's next_cursor",
+            ),
+        ] = None,
+        total: Annotated[bool, Query(description="Count all users (scans the table)")] = False,
+    ) -> UserPage:
+        return await users.page(limit=limit, offset=offset, cursor=cursor, total=total)
+
+    @app.get(
+        "/users/{user_id}",
+        summary="Get a user",
+        dependencies=reads,
+        responses=_problems(404, 422, 429),
+    )
+    async def get_user(user_id: UserId, users: Users) -> User:
+        return await users.get(user_id)
+
+    @app.patch(
+        "/users/{user_id}",
+        dependencies=writes,
+        responses=_problems(404, 409, 413, 422, 429, 503),
+        summary="Change some of a user's fields",
+    )
+    async def update_user(user_id: UserId, body: UserUpdate, users: Users) -> User:
+        return await users.update(user_id, body)
+
+    @app.delete(
+        "/users/{user_id}",
+        status_code=204,
+        dependencies=writes,
+        responses=_problems(404, 422, 429, 503),
+        summary="Delete a user",
+    )
+    async def delete_user(user_id: UserId, users: Users) -> Response:
+        await users.delete(user_id)
+        return Response(status_code=204)
+
+
+def _add_operations_routes(
+    app: FastAPI,
+    *,
+    settings: Settings,
+    metrics: RequestMetrics,
+    limiter: RateLimiter,
+    read_limiter: RateLimiter,
+) -> None:
+    @app.get(
+        "/health",
+        summary="Check the service and what a write needs",
+        responses=_problems(503),
+    )
+    async def health(users: Users) -> Health:
+        try:
+            await users.ping()
+            await users.check_writable()
+        except DatabaseUnavailableError as error:
+            logger.warning("Health check failed: %s (%s)", error, error.path)
+            raise
+        except Exception as error:
+            logger.exception("Health check failed")
+            raise HTTPException(503, detail="The database is not answering") from error
+        return Health(status="ok", database="ok")
+
+    if settings.metrics_enabled:
+        token = settings.metrics_token
+        guard = [_bearer(token.get_secret_value())] if token is not None else []
+
+        @app.get(
+            "/metrics",
+            summary="Request, cache, rate-limit and event statistics",
+            dependencies=guard,
+            responses=_problems(401) if guard else _problems(),
+        )
+        async def get_metrics(
+            users: Users,
+            hub: Annotated[EventHub, Inject(EventHub)],
+            streams: Annotated[EventStreams, Inject(EventStreams)],
+        ) -> dict[str, Any]:
+            return service_stats(
+                metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
+            )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -151,7 +345,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
 
     Args:
         settings: The settings; read from ``PMP_*`` environment variables when ``None``.
-        clock: The clock of request timing, the cache TTL and the rate limiter (tests pass a
+        clock: The clock of request timing, the cache TTL, the rate limiters and the
+            WebSocket send timeout (tests pass a
             :class:`~python_mastery_portfolio.testing.ManualClock`).
 
     Example:
@@ -159,7 +354,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         >>> from fastapi.testclient import TestClient
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     app = create_app(Settings(database_path=f"{tmp}/users.db"))
-        ...     with TestClient(app) as client:
+        ...     with TestClient(app, base_url="http://localhost") as client:
         ...         body = {"email": "ada@example.org", "name": "Ada"}
         ...         created = client.post("/users", json=body).json()
         ...         client.get(f"/users/{created['id']}").json()["name"]
@@ -173,7 +368,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         burst=settings.write_burst,
         clock=clock,
     )
+    read_limiter = RateLimiter(
+        settings.read_rate_limit,
+        per=settings.read_rate_period,
+        burst=settings.read_burst,
+        clock=clock,
+    )
     write_limit = RateLimit(limiter, trusted_proxies=settings.trusted_proxies)
+    read_limit = RateLimit(read_limiter, trusted_proxies=settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
@@ -181,13 +383,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         install_container(app, container)
         try:
             # Open the database (and fail fast on a bad path) before the first request.
-            users = await container.aresolve(UserService)
+            try:
+                users = await container.aresolve(UserService)
+            except (OSError, sqlite3.Error) as error:
+                path = settings.database_path.expanduser().resolve()
+                raise ServiceStartError(f"cannot open the user database {path}: {error}") from error
             async with contextlib.AsyncExitStack() as stack:
                 socket = settings.admin_socket_path
                 if socket is not None:
                     hub = await container.aresolve(EventHub)
                     server = build_admin_server(
-                        users=users, hub=hub, metrics=metrics, limiter=limiter
+                        users=users,
+                        hub=hub,
+                        metrics=metrics,
+                        limiter=limiter,
+                        read_limiter=read_limiter,
+                        streams=await container.aresolve(EventStreams),
                     )
                     await stack.enter_async_context(admin_endpoint(socket, server, hub))
                 logger.info("Users API ready")
@@ -195,6 +406,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         finally:
             await container.aclose()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="python_mastery_portfolio Users API",
         version=__version__,
@@ -202,111 +414,27 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
     )
+    # Added innermost first: the request context (IDs, logs, metrics) sees every answer.
+    app.add_middleware(_OneLineStartupFailure)
+    app.add_middleware(BodyLimitMiddleware, max_body_size=settings.max_body_size)
+    app.add_middleware(SecurityMiddleware, allowed_hosts=settings.served_hosts)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, clock=clock)
-    install_error_handlers(app)
-    install_offline_docs(app)
-    writes = [Depends(write_limit)]
+    install_error_handlers(app, max_errors=settings.max_validation_errors)
+    if docs:
+        install_offline_docs(app)
+    _add_user_routes(app, writes=[Depends(write_limit)], reads=[Depends(read_limit)])
+    _add_index(app, docs=docs)
 
-    @app.get("/", include_in_schema=False)
-    async def index() -> dict[str, str]:
-        return {"service": app.title, "version": __version__, "docs": "/docs"}
-
-    @app.post(
-        "/users",
-        status_code=201,
-        dependencies=writes,
-        responses=_problems(409, 422, 429),
-        summary="Create a user",
+    _add_operations_routes(
+        app, settings=settings, metrics=metrics, limiter=limiter, read_limiter=read_limiter
     )
-    async def create_user(body: UserCreate, users: Users, response: Response) -> User:
-        user = await users.create(body)
-        response.headers["Location"] = f"/users/{user.id}"
-        return user
-
-    @app.get("/users", summary="List users", responses=_problems(422))
-    async def list_users(
-        users: Users,
-        limit: Annotated[int, Query(ge=1, le=100)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> UserPage:
-        return await users.page(limit=limit, offset=offset)
-
-    @app.get("/users/{user_id}", summary="Get a user", responses=_problems(404, 422))
-    async def get_user(user_id: UserId, users: Users) -> User:
-        return await users.get(user_id)
-
-    @app.patch(
-        "/users/{user_id}",
-        dependencies=writes,
-        responses=_problems(404, 409, 422, 429),
-        summary="Change some of a user's fields",
-    )
-    async def update_user(user_id: UserId, body: UserUpdate, users: Users) -> User:
-        return await users.update(user_id, body)
-
-    @app.delete(
-        "/users/{user_id}",
-        status_code=204,
-        dependencies=writes,
-        responses=_problems(404, 422, 429),
-        summary="Delete a user",
-    )
-    async def delete_user(user_id: UserId, users: Users) -> Response:
-        await users.delete(user_id)
-        return Response(status_code=204)
-
-    @app.get("/health", summary="Check the service and its database", responses=_problems(503))
-    async def health(users: Users) -> Health:
-        try:
-            await users.ping()
-        except Exception as error:
-            logger.exception("Health check failed")
-            raise HTTPException(503, detail="The database is not answering") from error
-        return Health(status="ok", database="ok")
-
-    @app.get("/metrics", summary="Request, cache, rate-limit and event statistics")
-    async def get_metrics(
-        users: Users,
-        hub: Annotated[EventHub, Inject(EventHub)],
-    ) -> dict[str, Any]:
-        return service_stats(metrics, users, limiter, hub)
 
     @app.websocket("/ws/events")
-    async def events(websocket: WebSocket, hub: Annotated[EventHub, Inject(EventHub)]) -> None:
-        await _stream_events(websocket, hub)
+    async def events(
+        websocket: WebSocket, streams: Annotated[EventStreams, Inject(EventStreams)]
+    ) -> None:
+        await streams.serve(websocket)
 
     return app
-
-
-async def _forward(subscription: Subscription, websocket: WebSocket) -> None:
-    while (text := await subscription.get()) is not None:
-        await websocket.send_text(text)
-
-
-async def _until_disconnect(websocket: WebSocket) -> None:
-    # Messages from the client are ignored; this only notices that it went away.
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
-
-
-async def _stream_events(websocket: WebSocket, hub: EventHub) -> None:
-    """Send every event to the client until it disconnects or the hub closes."""
-    # Subscribe before accepting, so a client that saw the handshake misses no event.
-    with hub.subscribe() as subscription:
-        await websocket.accept()
-        sender = asyncio.create_task(_forward(subscription, websocket))
-        watcher = asyncio.create_task(_until_disconnect(websocket))
-        try:
-            await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (sender, watcher):
-                task.cancel()
-            await asyncio.wait({sender, watcher})
-        for task in (sender, watcher):
-            error = None if task.cancelled() else task.exception()
-            if error is not None and not isinstance(error, WebSocketDisconnect):
-                logger.debug("Event stream ended: %r", error)
-        if sender.done() and not sender.cancelled() and sender.exception() is None:
-            # The hub closed (the server is stopping): say goodbye properly.
-            await websocket.close(code=1001)

@@ -6,7 +6,12 @@ from typing import Any
 
 from python_mastery_portfolio.exceptions import PortfolioError
 
-__all__ = ["DuplicateEmailError", "UserNotFoundError"]
+__all__ = [
+    "DatabaseUnavailableError",
+    "DuplicateEmailError",
+    "ServiceStartError",
+    "UserNotFoundError",
+]
 
 
 class UserNotFoundError(PortfolioError, LookupError):
@@ -47,3 +52,38 @@ class DuplicateEmailError(PortfolioError):
             email=email,
             **context,
         )
+
+
+class DatabaseUnavailableError(PortfolioError):
+    """The database cannot take writes now: its file is gone, read-only or broken (503).
+
+    Raised instead of a 500 for failures caused by the database's state, which an operator
+    can fix while the service runs (the next write reopens the file). The answer names the
+    reason, not the file's path; :attr:`path` is for the logs.
+
+    Example:
+        >>> error = DatabaseUnavailableError("data/users.db", "the file was deleted")
+        >>> error.http_status, str(error), error.path
+        (503, 'The database is unavailable: the file was deleted', 'data/users.db')
+    """
+
+    default_code = "database_unavailable"
+    http_status = 503
+    fields = ("reason",)
+    reason: str | None
+
+    def __init__(self, path: object, reason: str, *, code: str | None = None) -> None:
+        super().__init__(f"The database is unavailable: {reason}", code=code, reason=reason)
+        self.path = str(path)
+        """The database file (not part of the answer)."""
+
+
+class ServiceStartError(PortfolioError):
+    """The service cannot start: its message names what (the database path) and why.
+
+    Example:
+        >>> str(ServiceStartError("cannot open the user database /x.db: permission denied"))
+        'cannot open the user database /x.db: permission denied'
+    """
+
+    default_code = "service_start_failed"

@@ -3,7 +3,8 @@
 Each subscriber has its own bounded queue. :meth:`EventHub.publish` never waits: when a
 subscriber's queue is full, its oldest event is dropped (and counted) to make room, so a
 slow WebSocket client loses old events instead of holding up the API or other clients.
-Events are serialised to JSON once, however many subscribers receive them.
+Events are serialised to JSON once, however many subscribers receive them, and not at all
+when nobody listens (:attr:`EventHub.active` lets a publisher skip building them).
 
 The hub belongs to one event loop: call :meth:`~EventHub.publish` and
 :meth:`~EventHub.close` from that loop's thread.
@@ -94,6 +95,7 @@ class EventHub:
 
     Args:
         queue_size: Events buffered per subscriber before the oldest are dropped.
+        max_subscribers: The most subscribers at once (:attr:`full` says when reached).
 
     Example:
         >>> import asyncio
@@ -107,9 +109,11 @@ class EventHub:
         (['{"n": 1}', '{"n": 2}'], 1)
     """
 
-    def __init__(self, *, queue_size: int = 100) -> None:
+    def __init__(self, *, queue_size: int = 100, max_subscribers: int = 1000) -> None:
         require_count("queue_size", queue_size, 1)
+        require_count("max_subscribers", max_subscribers, 1)
         self._queue_size = queue_size
+        self._max_subscribers = max_subscribers
         # The hub keeps each subscriber's queue itself: it fills them, the subscriptions read.
         self._subscribers: dict[Subscription, asyncio.Queue[str | None]] = {}
         self._listeners: list[Callable[[Mapping[str, Any]], None]] = []
@@ -117,10 +121,31 @@ class EventHub:
         self._published = 0
         self._dropped = 0
 
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens (a subscriber or a listener): publishing costs nothing else.
+
+        Example:
+            >>> hub = EventHub()
+            >>> hub.active
+            False
+            >>> with hub.subscribe():
+            ...     hub.active
+            True
+        """
+        return bool(self._subscribers or self._listeners)
+
+    @property
+    def full(self) -> bool:
+        """Whether ``max_subscribers`` are subscribed (the caller should refuse another)."""
+        return len(self._subscribers) >= self._max_subscribers
+
     def subscribe(self) -> Subscription:
         """Return a new subscription; close it (or leave its ``with`` block) when done.
 
         A subscription made after :meth:`close` receives only the end-of-stream ``None``.
+        The cap is the caller's to enforce (check :attr:`full` first): the hub itself
+        never refuses.
         """
         queue: asyncio.Queue[str | None] = asyncio.Queue(self._queue_size)
         subscription = Subscription(queue, self._unsubscribe)
@@ -174,8 +199,10 @@ class EventHub:
         """
         if self._closed:
             return 0
-        text = json.dumps(event)
         self._published += 1
+        if not self._subscribers and not self._listeners:
+            return 0
+        text = json.dumps(event)
         if self._listeners:
             for listener in tuple(self._listeners):  # a listener may remove itself
                 try:

@@ -7,20 +7,24 @@ Example:
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
 __all__ = [
+    "NAME_PATTERN",
     "Email",
     "Health",
     "Name",
@@ -34,11 +38,60 @@ __all__ = [
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
 """A valid e-mail address, lowercased as a whole."""
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-"""A name of 1 to 100 characters once surrounding whitespace is stripped."""
+_BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_FORBIDDEN = "\\x00-\\x1f\\x7f-\\x9f" + "".join(f"\\u{ord(c):04x}" for c in _BIDI_CONTROLS)
+NAME_PATTERN = f"^[^{_FORBIDDEN}]*[^\\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
+"""What a name may be, as the OpenAPI schema says: no control or bidi-control characters,
+and at least one character that is not whitespace."""
 
-Age = Annotated[int, Field(ge=0, le=150, strict=True)]
-"""An age from 0 to 150; strict, so JSON ``true`` or ``"36"`` is refused rather than coerced."""
+
+def _clean_name(value: str) -> str:
+    """Refuse control and bidi-control characters; strip; normalise to NFC."""
+    for char in value:
+        if char in _BIDI_CONTROLS or unicodedata.category(char) == "Cc":
+            raise ValueError(
+                f"must not contain control or bidi-control characters (found U+{ord(char):04X})"
+            )
+    name = unicodedata.normalize("NFC", value.strip())
+    if not name:
+        raise ValueError("must not be empty or only whitespace")
+    return name
+
+
+Name = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    AfterValidator(_clean_name),
+    WithJsonSchema({"type": "string", "maxLength": 100, "pattern": NAME_PATTERN}),
+]
+"""A name of at most 100 characters with a visible one; stripped and normalised to NFC.
+
+Control characters (NUL, escape sequences, CR/LF) and bidi controls are refused: they
+forge log lines and terminal output, or disguise what a name reads as.
+
+Example:
+    >>> from pydantic import TypeAdapter
+    >>> TypeAdapter(Name).validate_python("  Zoe\u0301 ")  # e + combining acute: one é
+    'Zoé'
+"""
+
+
+def _whole_float(value: object) -> object:
+    # 24.0 is an integer in JSON Schema's eyes; 24.5, true and "24" are not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Age = Annotated[int, Field(ge=0, le=150, strict=True), BeforeValidator(_whole_float)]
+"""An age from 0 to 150; ``24.0`` is 24, but JSON ``true`` or ``"36"`` is refused, not coerced."""
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Drop ``null`` from a field's ``anyOf`` (the field may be left out, not set to null)."""
+    branches = [branch for branch in schema.pop("anyOf") if branch != {"type": "null"}]
+    schema.update(branches[0])
+    schema.pop("default", None)
 
 
 class UserCreate(BaseModel):
@@ -66,8 +119,9 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    email: Email | None = None
-    name: Name | None = None
+    # The schema says what the validator below enforces: a string, never null.
+    email: Email | None = Field(default=None, json_schema_extra=_not_nullable)
+    name: Name | None = Field(default=None, json_schema_extra=_not_nullable)
     age: Age | None = None
 
     @field_validator("email", "name", mode="before")
@@ -97,12 +151,17 @@ class User(BaseModel):
 
 
 class UserPage(BaseModel):
-    """One page of ``GET /users``."""
+    """One page of ``GET /users``.
+
+    ``total`` is counted only when asked for (``?total=true``); ``next_cursor``, when not
+    ``null``, fetches the next page (``?cursor=...``) at the same cost wherever it is.
+    """
 
     items: list[User]
-    total: int
+    total: int | None
     limit: int
     offset: int
+    next_cursor: str | None = None
 
 
 class Health(BaseModel):

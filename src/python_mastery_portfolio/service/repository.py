@@ -9,11 +9,19 @@ queue on a lock instead of polling SQLite's busy handler, and a write that still
 The file is in WAL mode, so readers never block the writer; every write is one
 ``BEGIN IMMEDIATE`` transaction, committed whole or rolled back whole (the toolkit's
 :func:`~python_mastery_portfolio.processes.transaction`).
+
+Failures caused by the database's state are a
+:class:`~python_mastery_portfolio.service.errors.DatabaseUnavailableError` (503), never a
+silent loss: before each write the file is checked to still be the one opened (a deleted
+file refuses writes instead of writing into the unlinked inode; a replaced file is
+reopened), and a write that fails because the file is read-only or broken makes every
+thread reopen its connection, so the service recovers when the file does, without restart.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping
@@ -25,7 +33,7 @@ from uuid import uuid4
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.processes import transaction
 from python_mastery_portfolio.retrying import retry
-from python_mastery_portfolio.service.errors import DuplicateEmailError
+from python_mastery_portfolio.service.errors import DatabaseUnavailableError, DuplicateEmailError
 from python_mastery_portfolio.service.models import User
 
 __all__ = ["SQLiteUserRepository", "is_database_locked"]
@@ -46,6 +54,7 @@ CREATE TABLE IF NOT EXISTS users (
 )
 """
 _COLUMNS = "id, email, name, age, created_at, updated_at"
+_LIST = f"SELECT seq, {_COLUMNS} FROM users WHERE seq > ? ORDER BY seq LIMIT ? OFFSET ?"  # noqa: S608 - constant columns
 _UPDATABLE = frozenset({"email", "name", "age"})
 
 
@@ -59,6 +68,11 @@ def is_database_locked(error: BaseException) -> bool:
         False
     """
     return isinstance(error, sqlite3.OperationalError) and "locked" in str(error).lower()
+
+
+def _is_state_error(error: sqlite3.Error) -> bool:
+    """Whether ``error`` comes from the file's state (read-only, gone, corrupt), not our SQL."""
+    return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
 
 
 def _now() -> str:
@@ -117,6 +131,11 @@ class SQLiteUserRepository:
         self._connections: list[sqlite3.Connection] = []
         self._opened = False
         self._closed = False
+        # Bumped to make every thread reopen its connection (the file was replaced or a
+        # write failed on the file's state); the writer re-creates the table then.
+        self._generation = 0
+        self._needs_schema = False
+        self._file_id: tuple[int, int] | None = None
         # Built once here: the retry policy is configuration, not per-call work.
         self._retrying_write: Callable[[Callable[[sqlite3.Connection], Any]], Any] = retry(
             max_attempts=write_attempts,
@@ -136,9 +155,20 @@ class SQLiteUserRepository:
             self._opened = True
         connection = self._connection()
         connection.execute("PRAGMA journal_mode=WAL")
+        self._file_id = self._stat_id()
         self._write(lambda conn: conn.execute(_SCHEMA))
         logger.info("Opened user database %s", self.path)
         return self
+
+    def _stat_id(self) -> tuple[int, int]:
+        stat = os.stat(self.path)
+        return stat.st_dev, stat.st_ino
+
+    def _reopen(self) -> None:
+        """Make every thread open a new connection before its next statement."""
+        with self._lock:
+            self._generation += 1
+            self._needs_schema = True
 
     def close(self) -> None:
         """Close every connection; the repository cannot be used afterwards."""
@@ -156,10 +186,18 @@ class SQLiteUserRepository:
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None or self._closed:
+        if (
+            connection is None
+            or self._closed
+            or getattr(self._local, "generation", None) != self._generation
+        ):
             with self._lock:
                 if self._closed or not self._opened:
                     raise RuntimeError("the repository is not open")
+                if connection is not None:
+                    self._connections.remove(connection)
+                    connection.close()
+                self._local.generation = self._generation
                 connection = sqlite3.connect(
                     self.path,
                     timeout=self._busy_timeout,
@@ -175,11 +213,39 @@ class SQLiteUserRepository:
     # -- transactions ------------------------------------------------------------------
 
     def _write_once(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        with self._write_lock:
+            return self._locked_write(body)
+
+    def _check_file(self) -> None:
+        """Refuse a write to a deleted file; reopen a replaced one."""
+        try:
+            file_id = self._stat_id()
+        except FileNotFoundError:
+            raise DatabaseUnavailableError(self.path, "the database file was deleted") from None
+        if file_id != self._file_id:
+            logger.warning("The database file %s was replaced; reopening it", self.path)
+            self._file_id = file_id
+            self._reopen()
+
+    def _locked_write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_file()
         connection = self._connection()
-        # IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then
-        # writes can meet "database is locked" with no retry able to help.
-        with self._write_lock, transaction(connection, begin="IMMEDIATE"):
-            return body(connection)
+        try:
+            # IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and
+            # then writes can meet "database is locked" with no retry able to help.
+            with transaction(connection, begin="IMMEDIATE"):
+                if self._needs_schema:
+                    connection.execute(_SCHEMA)
+                    self._needs_schema = False
+                return body(connection)
+        except sqlite3.Error as error:
+            if is_database_locked(error) or not _is_state_error(error):
+                raise
+            logger.warning("A write to %s failed: %s; reopening the database", self.path, error)
+            self._reopen()
+            raise DatabaseUnavailableError(
+                self.path, "the database file cannot be written"
+            ) from error
 
     def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
         result: T = self._retrying_write(body)
@@ -299,6 +365,43 @@ class SQLiteUserRepository:
 
         return self._write(delete)
 
+    def list_page(
+        self, *, limit: int = 50, offset: int = 0, after: int = 0, with_total: bool = False
+    ) -> tuple[list[User], int | None, int | None]:
+        """Return up to ``limit`` users after position ``after`` and ``offset`` more.
+
+        Keyset pagination: ``after`` is the position (``next_position``) a previous page
+        ended at, so a page costs the same wherever it is; ``offset`` skips rows one by one
+        (kept for compatibility). The total is counted only when ``with_total`` is set.
+
+        Returns:
+            The users, the total (or ``None``), and the position to pass as ``after`` for
+            the next page (``None`` on the last page).
+
+        Example:
+            >>> import tempfile
+            >>> with tempfile.TemporaryDirectory() as tmp, SQLiteUserRepository(
+            ...     Path(tmp) / "users.db"
+            ... ) as repo:
+            ...     for n in range(3):
+            ...         _ = repo.add(email=f"u{n}@example.org", name=f"U{n}")
+            ...     users, total, after = repo.list_page(limit=2)
+            ...     rest, _, end = repo.list_page(limit=2, after=after, with_total=True)
+            ...     [u.name for u in users + rest], total, end
+            (['U0', 'U1', 'U2'], None, None)
+        """
+
+        def select(conn: sqlite3.Connection) -> tuple[list[User], int | None, int | None]:
+            rows = conn.execute(_LIST, (after, limit + 1, offset)).fetchall()
+            total = None
+            if with_total:
+                total = int(conn.execute("SELECT COUNT(*) FROM users").fetchone()[0])
+            more = len(rows) > limit
+            rows = rows[:limit]
+            return [_user(row) for row in rows], total, int(rows[-1]["seq"]) if more else None
+
+        return self._read(select)
+
     def page(self, *, limit: int = 50, offset: int = 0) -> tuple[list[User], int]:
         """Return up to ``limit`` users from ``offset`` in creation order, and the total."""
 
@@ -323,3 +426,41 @@ class SQLiteUserRepository:
     def ping(self) -> None:
         """Run a trivial query; raise if the database cannot answer."""
         self._connection().execute("SELECT 1 FROM users LIMIT 1").fetchall()
+
+    def check_files(self) -> None:
+        """Check without SQLite what a write needs: the file opened, writable, in a writable dir.
+
+        Cheap (a few system calls), so the health check runs it on the event loop.
+
+        Raises:
+            DatabaseUnavailableError: Naming what is wrong.
+        """
+        try:
+            file_id = self._stat_id()
+        except OSError:
+            raise DatabaseUnavailableError(self.path, "the database file is missing") from None
+        if file_id != self._file_id:
+            # Whatever is there now is the database: the next statement of every thread
+            # opens it (and the write probe that follows the check tests it).
+            with self._write_lock:
+                self._check_file()
+        if not os.access(self.path, os.W_OK):
+            raise DatabaseUnavailableError(self.path, "the database file is read-only")
+        if not os.access(self.path.parent, os.W_OK):
+            raise DatabaseUnavailableError(self.path, "the database directory is read-only")
+
+    def probe_write(self) -> bool:
+        """Run an empty write transaction, unless a write is under way; return whether it ran.
+
+        A write under way proves as much, and the probe must not queue behind it.
+
+        Raises:
+            DatabaseUnavailableError: If the transaction fails on the database's state.
+        """
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            self._locked_write(lambda conn: None)
+        finally:
+            self._write_lock.release()
+        return True

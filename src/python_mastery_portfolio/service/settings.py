@@ -30,13 +30,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal, cast
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["ADMIN_SOCKET_NAME", "Settings"]
+__all__ = ["ADMIN_SOCKET_NAME", "DEFAULT_HOSTS", "Settings", "settings_help"]
 
 ADMIN_SOCKET_NAME = "pmp.sock"
 """The admin socket's file name when ``PMP_ADMIN_SOCKET`` is not set."""
+
+DEFAULT_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Host names always served (besides ``PMP_HOST`` and ``PMP_ALLOWED_HOSTS``)."""
 
 _LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
@@ -58,21 +61,97 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PMP_", extra="ignore", frozen=True)
 
-    database_path: Path = Path("data/users.db")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    log_level: _LogLevel = "INFO"
-    log_format: Literal["text", "json"] = "text"
-    write_rate_limit: float = Field(default=10.0, gt=0)
-    write_rate_period: float = Field(default=1.0, gt=0)
-    write_burst: int | None = Field(default=None, ge=1)
-    cache_ttl: float = Field(default=30.0, gt=0)
-    cache_maxsize: int = Field(default=1024, ge=1)
-    blocked_email_domains: Annotated[tuple[str, ...], NoDecode] = ("example.com",)
-    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
-    events_queue_size: int = Field(default=100, ge=1)
-    admin_socket: str | None = None
+    database_path: Path = Field(
+        default=Path("data/users.db"), description="SQLite file (relative to the working dir)"
+    )
+    host: str = Field(default="127.0.0.1", description="address `pmp serve` listens on")
+    port: int = Field(default=8000, ge=0, le=65535, description="port `pmp serve` listens on")
+    log_level: _LogLevel = Field(default="INFO", description="root log level")
+    log_format: Literal["text", "json"] = Field(default="text", description="text or json")
+    write_rate_limit: float = Field(
+        default=10.0, gt=0, description="writes per client per PMP_WRITE_RATE_PERIOD"
+    )
+    write_rate_period: float = Field(default=1.0, gt=0, description="seconds")
+    write_burst: int | None = Field(
+        default=None, ge=1, description="writes a client may make at once (default: the rate)"
+    )
+    read_rate_limit: float = Field(
+        default=200.0, gt=0, description="reads per client per PMP_READ_RATE_PERIOD"
+    )
+    read_rate_period: float = Field(default=1.0, gt=0, description="seconds")
+    read_burst: int | None = Field(
+        default=None, ge=1, description="reads a client may make at once (default: the rate)"
+    )
+    cache_ttl: float = Field(default=30.0, gt=0, description="seconds a cached user stays fresh")
+    cache_maxsize: int = Field(default=1024, ge=1, description="users kept in the cache")
+    blocked_email_domains: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("example.com",), description="comma-separated domains refused at sign-up"
+    )
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="comma-separated proxy IPs or networks"
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated Host names served, besides 127.0.0.1, localhost, ::1 "
+        "and PMP_HOST; * serves any",
+    )
+    ws_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated WebSocket Origins accepted besides the service's own",
+    )
+    events_queue_size: int = Field(
+        default=100, ge=1, description="events buffered per WebSocket client"
+    )
+    ws_max_subscribers: int = Field(
+        default=100, ge=1, description="WebSocket clients connected at once"
+    )
+    ws_send_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a WebSocket client may take to read an event"
+    )
+    ws_max_message_size: int = Field(
+        default=64 * 1024, ge=1, description="bytes of one WebSocket message"
+    )
+    ws_per_message_deflate: bool = Field(
+        default=False, description="allow WebSocket compression (off: no zip bombs)"
+    )
+    max_body_size: int = Field(
+        default=1024 * 1024, ge=1, description="bytes of a request body; more is a 413"
+    )
+    max_validation_errors: int = Field(
+        default=20, ge=1, description="errors listed in a 422 answer"
+    )
+    limit_concurrency: int = Field(
+        default=512, ge=1, description="connections and tasks served at once; more get a 503"
+    )
+    timeout_keep_alive: float = Field(
+        default=5.0, gt=0, description="seconds an idle connection is kept open"
+    )
+    max_header_size: int = Field(
+        default=16 * 1024, ge=1024, description="bytes of a request's header block (h11)"
+    )
+    shutdown_timeout: float = Field(
+        default=5.0, gt=0, description="seconds running requests get to finish at shutdown"
+    )
+    metrics_enabled: bool = Field(default=True, description="serve GET /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="when set, /metrics needs `Authorization: Bearer <token>`"
+    )
+    docs_enabled: bool = Field(default=True, description="serve /docs, /redoc and /openapi.json")
+    admin_socket: str | None = Field(
+        default=None,
+        description="admin JSON-RPC Unix socket (default: next to the database); empty: off",
+    )
     """The admin socket as configured: ``None`` (unset) or ``""`` (off) or a path."""
+
+    @property
+    def served_hosts(self) -> frozenset[str]:
+        """The Host names the service answers: the defaults, ``PMP_HOST`` and ``PMP_ALLOWED_HOSTS``.
+
+        Example:
+            >>> sorted(Settings(host="api.test", allowed_hosts="Other.test").served_hosts)
+            ['127.0.0.1', '::1', 'api.test', 'localhost', 'other.test']
+        """
+        return frozenset({*DEFAULT_HOSTS, self.host.lower(), *self.allowed_hosts})
 
     @property
     def admin_socket_path(self) -> Path | None:
@@ -107,6 +186,15 @@ class Settings(BaseSettings):
             return tuple(str(item).strip().lower().lstrip("@") for item in items)
         return value
 
+    @field_validator("allowed_hosts", "ws_allowed_origins", mode="before")
+    @classmethod
+    def _lowercase_list(cls, value: object) -> object:
+        value = _split(value)
+        if isinstance(value, list | tuple):
+            items = cast("Sequence[object]", value)
+            return tuple(str(item).strip().lower().rstrip("/") for item in items)
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: object) -> object:
@@ -117,3 +205,27 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(str(item), strict=False)
             return items
         return value
+
+
+def settings_help() -> str:
+    """Return one line per setting: its variable, default and meaning (for ``pmp serve --help``).
+
+    Generated from the :class:`Settings` model, so it cannot drift from what is read.
+
+    Example:
+        >>> print(settings_help().splitlines()[0])
+        PMP_DATABASE_PATH  (default: data/users.db)  SQLite file (relative to the working dir)
+    """
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, tuple):
+            shown = ",".join(str(item) for item in cast("tuple[object, ...]", default)) or "none"
+        elif default is None:
+            shown = "none"
+        else:
+            shown = str(default)
+        rows.append((f"PMP_{name.upper()}", f"(default: {shown})", field.description or ""))
+    width = max(len(row[0]) for row in rows)
+    widths = max(len(row[1]) for row in rows)
+    return "\n".join(f"{a:<{width}}  {b:<{widths}}  {c}".rstrip() for a, b, c in rows)

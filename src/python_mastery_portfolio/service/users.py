@@ -1,11 +1,12 @@
 """The Users service: business rules, the read cache, change events, and the DB off the loop.
 
 :class:`UserService` is what the endpoints call. It runs the synchronous
-:class:`~python_mastery_portfolio.service.repository.SQLiteUserRepository` on a small
-dedicated thread pool (so the event loop never waits on the disk, and the number of SQLite
-connections stays bounded), caches single-user reads in the toolkit's
-:class:`~python_mastery_portfolio.caching.LRUCache`, and publishes a change event for each
-write.
+:class:`~python_mastery_portfolio.service.repository.SQLiteUserRepository` off the event
+loop on two dedicated executors: a small pool for reads and one thread for writes (SQLite
+takes one writer at a time anyway), so reads and the health check never queue behind
+writes, and the number of SQLite connections stays bounded. It caches single-user reads
+in the toolkit's :class:`~python_mastery_portfolio.caching.LRUCache`, and publishes a
+change event for each write, built and serialised only when someone listens.
 
 Read-after-write consistency: a write invalidates the user's cache entry after it has
 committed, and bumps a generation counter. A read that started before the write (and so
@@ -16,6 +17,7 @@ read. All cache access happens on the event loop thread, so no lock is needed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import functools
 import logging
@@ -34,12 +36,48 @@ from python_mastery_portfolio.service.models import User, UserCreate, UserPage, 
 from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.web.context import get_request_id
 
-__all__ = ["UserService"]
+__all__ = ["UserService", "decode_cursor", "encode_cursor"]
 
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+MAX_POSITION = 2**63 - 1
+"""The largest row position SQLite has (a cursor past it is refused)."""
+
+
+_CURSOR_PREFIX = "u1:"
+
+
+def encode_cursor(position: int) -> str:
+    """Return the opaque page cursor for a position in the users table.
+
+    Example:
+        >>> encode_cursor(42)
+        'dTE6NDI'
+        >>> decode_cursor(encode_cursor(42))
+        42
+    """
+    raw = f"{_CURSOR_PREFIX}{position}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """Return the position a cursor of :func:`encode_cursor` stands for.
+
+    Raises:
+        ValidationError: If ``cursor`` is not such a cursor (field ``cursor``).
+    """
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if raw.startswith(_CURSOR_PREFIX):
+            position = int(raw[len(_CURSOR_PREFIX) :])
+            if 0 <= position <= MAX_POSITION:
+                return position
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise ValidationError("cursor is not a cursor this service made", field="cursor")
 
 
 class UserService:
@@ -51,7 +89,7 @@ class UserService:
         blocked_domains: E-mail domains (and their subdomains) refused for users.
         cache_ttl: Seconds a cached user stays fresh.
         cache_maxsize: Most users kept in the cache.
-        workers: Threads that run database calls.
+        workers: Threads that run database reads (writes have one thread of their own).
         clock: The clock of the cache's TTL.
     """
 
@@ -71,13 +109,20 @@ class UserService:
         self._blocked = tuple(domain.lower() for domain in blocked_domains)
         self._cache: LRUCache[str, User] = LRUCache(cache_maxsize, cache_ttl, clock=clock)
         self._generation = 0
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pmp-db")
+        self._readers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pmp-db")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmp-db-write")
 
     async def _run(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run a repository call on the database threads, keeping the request's context."""
+        """Run a repository read on the read threads, keeping the request's context."""
         loop = asyncio.get_running_loop()
         call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
-        return await loop.run_in_executor(self._executor, call)
+        return await loop.run_in_executor(self._readers, call)
+
+    async def _run_write(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a repository write on the write thread, keeping the request's context."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, func, *args, **kwargs)
+        return await loop.run_in_executor(self._writer, call)
 
     async def _write(self, user_id: str, func: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run a write; invalidate the user's cache entry once it has finished, whatever happens.
@@ -85,7 +130,7 @@ class UserService:
         The write is shielded: a request cancelled mid-write does not abandon it, and the
         invalidation waits for the commit, so no read can cache the old row after it.
         """
-        future = asyncio.ensure_future(self._run(func, *args, **kwargs))
+        future = asyncio.ensure_future(self._run_write(func, *args, **kwargs))
         try:
             return await asyncio.shield(future)
         finally:
@@ -103,7 +148,8 @@ class UserService:
 
     def close(self) -> None:
         """Wait for running database calls, then stop the database threads."""
-        self._executor.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
 
     # -- rules -------------------------------------------------------------------------
 
@@ -120,6 +166,8 @@ class UserService:
         self._cache.delete(user_id)
 
     def _publish(self, kind: str, user: User) -> None:
+        if not self._events.active:
+            return  # nobody listens: nothing to build or serialise
         self._events.publish(
             {
                 "type": kind,
@@ -139,7 +187,9 @@ class UserService:
             DuplicateEmailError: If the e-mail address is taken (409).
         """
         self._check_domain(data.email)
-        user = await self._run(self._repository.add, email=data.email, name=data.name, age=data.age)
+        user = await self._run_write(
+            self._repository.add, email=data.email, name=data.name, age=data.age
+        )
         self._publish("user.created", user)
         return user
 
@@ -161,10 +211,31 @@ class UserService:
             self._cache.set(user_id, loaded)
         return loaded
 
-    async def page(self, *, limit: int, offset: int) -> UserPage:
-        """Return one page of users in creation order."""
-        items, total = await self._run(self._repository.page, limit=limit, offset=offset)
-        return UserPage(items=items, total=total, limit=limit, offset=offset)
+    async def page(
+        self, *, limit: int, offset: int = 0, cursor: str | None = None, total: bool = False
+    ) -> UserPage:
+        """Return one page of users in creation order.
+
+        Args:
+            limit: The most users on the page.
+            offset: Users to skip (after ``cursor``, if given).
+            cursor: The ``next_cursor`` of the previous page.
+            total: Whether to count all users (costs a scan of the table).
+
+        Raises:
+            ValidationError: If ``cursor`` is not one this service made (422).
+        """
+        after = 0 if cursor is None else decode_cursor(cursor)
+        items, count, end = await self._run(
+            self._repository.list_page, limit=limit, offset=offset, after=after, with_total=total
+        )
+        return UserPage(
+            items=items,
+            total=count,
+            limit=limit,
+            offset=offset,
+            next_cursor=None if end is None else encode_cursor(end),
+        )
 
     async def update(self, user_id: str, data: UserUpdate) -> User:
         """Apply the fields sent in ``data`` and publish ``user.updated``.
@@ -215,6 +286,18 @@ class UserService:
     async def ping(self) -> None:
         """Raise if the database cannot answer a query."""
         await self._run(self._repository.ping)
+
+    async def check_writable(self) -> None:
+        """Raise if a write could not be made now; never waits behind a write.
+
+        The file checks run on the event loop (a few system calls); an empty write
+        transaction then runs on a read thread, skipped while a write is under way.
+
+        Raises:
+            DatabaseUnavailableError: Naming what is wrong (503).
+        """
+        self._repository.check_files()
+        await self._run(self._repository.probe_write)
 
     def cache_stats(self) -> CacheStats:
         """Return the read cache's statistics."""

@@ -7,8 +7,11 @@
   ``Retry-After`` (whole seconds, rounded up) when the error carries ``retry_after``
   (``RateLimitError``, ``CircuitOpenError``); an error whose status is 500 is internal and
   answered like any unexpected exception;
-- FastAPI's request validation errors to 422 with an ``errors`` member listing each field;
-- ``HTTPException`` (including Starlette's own 404 and 405) to its status and headers;
+- FastAPI's request validation errors to 422 with an ``errors`` member listing each field
+  (at most ``max_errors`` of them, the total in ``error_count``); a body that is not UTF-8
+  is answered like broken JSON (422 ``json_invalid``), not with FastAPI's 400;
+- ``HTTPException`` (including Starlette's own 404 and 405) to its status and headers; a
+  405 lists in ``Allow`` every method the path has, not only those of the first route;
 - any other exception to a 500 that reveals nothing internal, logged with its traceback.
 
 Every problem carries ``instance`` (the request path), ``code`` and ``request_id``.
@@ -19,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -28,11 +31,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
+from python_mastery_portfolio._internal.checks import require_count
 from python_mastery_portfolio.exceptions import PortfolioError, RateLimitError
 from python_mastery_portfolio.web.context import get_request_id
 
 __all__ = [
+    "DEFAULT_MAX_ERRORS",
     "PROBLEM_JSON",
     "ProblemResponse",
     "install_error_handlers",
@@ -45,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 """The media type of RFC 9457 problem details."""
+
+DEFAULT_MAX_ERRORS = 20
+"""The most field errors a 422 problem lists by default."""
 
 
 class ProblemResponse(JSONResponse):
@@ -180,11 +189,43 @@ async def _handle_portfolio_error(request: Request, exc: Exception) -> ProblemRe
 _NO_BODY_STATUSES = frozenset({204, 205, 304})
 
 
+def _allowed_methods(request: Request) -> str | None:
+    """Return every method the request's path has, over all the application's routes."""
+    router = request.scope.get("router")
+    path = request.scope.get("path", "")
+    root = request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    methods: set[str] = set()
+    for route in getattr(router, "routes", ()):
+        if isinstance(route, Route) and route.methods and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods)) if methods else None
+
+
+def _not_utf8(exc: StarletteHTTPException) -> bool:
+    return exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError)
+
+
 async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for it only
+    if _not_utf8(exc):
+        # FastAPI answers broken JSON with a 422 but undecodable bytes with a 400: one answer.
+        error = {
+            "field": "",
+            "location": "body",
+            "message": "The body is not UTF-8 JSON",
+            "type": "json_invalid",
+        }
+        return _validation_problem(request, [error], 1)
+    headers = exc.headers
+    if exc.status_code == 405:
+        allow = _allowed_methods(request)
+        if allow is not None:
+            headers = {**(headers or {}), "Allow": allow}
     if exc.status_code < 200 or exc.status_code in _NO_BODY_STATUSES:
         # HTTP forbids a body on these; strict servers reject a response that has one.
-        return Response(status_code=exc.status_code, headers=exc.headers)
+        return Response(status_code=exc.status_code, headers=headers)
     extensions: dict[str, Any] = {}
     # Starlette types detail as str; FastAPI's HTTPException accepts any JSON value.
     detail: Any = exc.detail
@@ -198,12 +239,12 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
         request_id=_request_id(request),
         **extensions,
     )
-    return ProblemResponse(body, headers=exc.headers)
+    return ProblemResponse(body, headers=headers)
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def _field_errors(exc: RequestValidationError, limit: int) -> list[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
-    for error in exc.errors():
+    for error in exc.errors()[:limit]:
         loc = [str(part) for part in error.get("loc", ())]
         # The input values are left out: they may be passwords or other secrets.
         errors.append(
@@ -217,19 +258,31 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
-async def _handle_validation_error(request: Request, exc: Exception) -> ProblemResponse:
-    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
-    errors = _field_errors(exc)
-    noun = "field" if len(errors) == 1 else "fields"
+def _validation_problem(
+    request: Request, errors: list[dict[str, Any]], count: int
+) -> ProblemResponse:
+    noun = "field" if count == 1 else "fields"
+    extensions: dict[str, Any] = {"errors": errors}
+    if count > len(errors):
+        extensions["error_count"] = count
     body = problem(
         422,
-        detail=f"The request has {len(errors)} invalid {noun}.",
+        detail=f"The request has {count} invalid {noun}.",
         code="validation_error",
         instance=request.url.path,
         request_id=_request_id(request),
-        errors=errors,
+        **extensions,
     )
     return ProblemResponse(body)
+
+
+def _validation_handler(max_errors: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handle_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+        count = len(exc.errors())
+        return _validation_problem(request, _field_errors(exc, max_errors), count)
+
+    return handle_validation_error
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> ProblemResponse:
@@ -245,7 +298,7 @@ async def _handle_unexpected(request: Request, exc: Exception) -> ProblemRespons
     return ProblemResponse(internal_error_problem(request.url.path, request_id))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, max_errors: int = DEFAULT_MAX_ERRORS) -> None:
     """Make every error response of ``app`` an RFC 9457 ``application/problem+json`` body.
 
     Unexpected exceptions are answered by
@@ -255,6 +308,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     Args:
         app: The application to configure.
+        max_errors: The most field errors a 422 lists (a body of a million unknown fields
+            must not make a response of a million errors); ``error_count`` gives the total.
+
+    Raises:
+        ValueError: If ``max_errors`` is below 1.
 
     Example:
         >>> from fastapi import FastAPI
@@ -266,6 +324,7 @@ def install_error_handlers(app: FastAPI) -> None:
         (404, 'application/problem+json', 'not_found')
     """
     app.add_exception_handler(PortfolioError, _handle_portfolio_error)
-    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    require_count("max_errors", max_errors, 1)
+    app.add_exception_handler(RequestValidationError, _validation_handler(max_errors))
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     app.add_exception_handler(Exception, _handle_unexpected)

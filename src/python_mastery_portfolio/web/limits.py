@@ -1,0 +1,127 @@
+"""A pure-ASGI request body limit: an oversized body is a 413 before anything parses it.
+
+A body announced too large by ``Content-Length`` is refused before a byte of it is read;
+a body without ``Content-Length`` (chunked) is counted as it arrives and refused as soon
+as it passes the limit, so a client cannot make the server buffer more than the limit.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from python_mastery_portfolio._internal.checks import require_count
+from python_mastery_portfolio.web.errors import ProblemResponse, problem
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "BodyLimitMiddleware", "BodyTooLargeError"]
+
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+"""1 MiB: the default largest request body."""
+
+
+class BodyTooLargeError(HTTPException):
+    """The request body passed the limit while it was being read (a 413).
+
+    An ``HTTPException``, so frameworks that read the body (FastAPI) let it through to the
+    error handlers instead of turning it into a 400 "error parsing the body".
+
+    Example:
+        >>> error = BodyTooLargeError(10)
+        >>> error.status_code, error.detail
+        (413, 'The request body is larger than 10 bytes.')
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, detail=_detail(limit))
+
+
+def _detail(limit: int) -> str:
+    return f"The request body is larger than {limit} bytes."
+
+
+class BodyLimitMiddleware:
+    """Refuse HTTP request bodies larger than ``max_body_size`` bytes with a 413 problem.
+
+    Args:
+        app: The ASGI application to wrap.
+        max_body_size: The largest body accepted, in bytes.
+
+    Raises:
+        ValueError: If ``max_body_size`` is below 1.
+
+    Example:
+        >>> from fastapi import FastAPI, Request
+        >>> from fastapi.testclient import TestClient
+        >>> app = FastAPI()
+        >>> @app.post("/echo")
+        ... async def echo(request: Request) -> int:
+        ...     return len(await request.body())
+        >>> app.add_middleware(BodyLimitMiddleware, max_body_size=4)
+        >>> client = TestClient(app)
+        >>> client.post("/echo", content=b"1234").json()
+        4
+        >>> response = client.post("/echo", content=b"12345")
+        >>> response.status_code, response.headers["content-type"]
+        (413, 'application/problem+json')
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+        require_count("max_body_size", max_body_size, 1)
+        self.app = app
+        self.max_body_size = max_body_size
+
+    def _announced(self, scope: Scope) -> int | None:
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None  # the server refuses a malformed length before we are called
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_size
+        announced = self._announced(scope)
+        if announced is not None and announced > limit:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError:
+            # Raised past an application that does not handle HTTPException itself.
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = problem(
+            413,
+            detail=_detail(self.max_body_size),
+            instance=scope.get("path", ""),
+        )
+        # The connection is closed after the answer: the unread body must not be taken for
+        # the next request.
+        response = ProblemResponse(body, headers={"Connection": "close"})
+        await response(scope, receive, send)

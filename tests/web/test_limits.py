@@ -1,0 +1,101 @@
+"""Tests of the request body limit middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
+
+from python_mastery_portfolio.web.errors import install_error_handlers
+from python_mastery_portfolio.web.limits import BodyLimitMiddleware, BodyTooLargeError
+
+
+def chunks(*parts: bytes) -> Iterator[bytes]:
+    """A body sent chunked: no Content-Length."""
+    yield from parts
+
+
+@pytest.fixture
+def client() -> TestClient:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> int:
+        return len(await request.body())
+
+    app.add_middleware(BodyLimitMiddleware, max_body_size=10)
+    return TestClient(app)
+
+
+class TestBodyLimit:
+    def test_at_the_limit_is_served(self, client: TestClient) -> None:
+        """A body of exactly the limit is read whole."""
+        assert client.post("/echo", content=b"x" * 10).json() == 10
+
+    def test_announced_too_large_is_413(self, client: TestClient) -> None:
+        """A Content-Length over the limit is refused before the body is read."""
+        response = client.post("/echo", content=b"x" * 11)
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["connection"] == "close"
+        assert response.json()["instance"] == "/echo"
+
+    def test_chunked_too_large_is_413(self, client: TestClient) -> None:
+        """A chunked body is refused as soon as it passes the limit."""
+        response = client.post("/echo", content=chunks(b"x" * 6, b"x" * 6))
+        assert response.status_code == 413
+        assert response.json()["status"] == 413
+
+    def test_chunked_within_limit(self, client: TestClient) -> None:
+        """A chunked body within the limit is served."""
+        assert client.post("/echo", content=chunks(b"x" * 4, b"x" * 4)).json() == 8
+
+    def test_malformed_length_is_left_to_the_server(self, client: TestClient) -> None:
+        """A Content-Length that is not a number is not ours to judge; the body is counted."""
+        response = client.post("/echo", content=b"x" * 3, headers={"content-length": "abc"})
+        assert response.status_code in (200, 400)
+
+    def test_without_error_handlers(self) -> None:
+        """An application that lets the error through still gets a 413 problem."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            while (await receive()).get("more_body"):
+                pass
+
+        client = TestClient(BodyLimitMiddleware(app, max_body_size=2))
+        response = client.post("/", content=chunks(b"abc"))
+        assert (response.status_code, response.json()["status"]) == (413, 413)
+
+    def test_error_after_the_response_started_propagates(self) -> None:
+        """Too late for a 413: the error is raised to the server."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await receive()
+
+        client = TestClient(BodyLimitMiddleware(app, max_body_size=2))
+        with pytest.raises(BodyTooLargeError):
+            client.post("/", content=chunks(b"abc"))
+
+    def test_other_scopes_pass(self) -> None:
+        """WebSockets and lifespan pass through untouched."""
+        app = FastAPI()
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await websocket.accept()
+            await websocket.send_text("hi")
+            await websocket.close()
+
+        app.add_middleware(BodyLimitMiddleware, max_body_size=1)
+        with TestClient(app) as client, client.websocket_connect("/ws") as socket:
+            assert socket.receive_text() == "hi"
+
+    def test_limit_is_checked(self) -> None:
+        """A limit below 1 is refused at construction."""
+        with pytest.raises(ValueError, match="max_body_size"):
+            BodyLimitMiddleware(FastAPI(), max_body_size=0)
