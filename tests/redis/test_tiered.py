@@ -146,6 +146,80 @@ class TestTiers:
             other.close()
             racing.close()
 
+    @pytest.mark.parametrize("change", ["delete", "clear"])
+    def test_a_read_overtaken_by_a_delete_here_is_not_kept(
+        self, redis_url: str, change: str
+    ) -> None:
+        """A value read before this process deletes (or clears) is not copied locally after."""
+        space = namespace()
+        racing: TieredCache[Any, Any]
+
+        class RacingRemote(RedisCache[Any, Any]):
+            raced = False
+
+            def lookup(self, key: Any, default: Any, /) -> Any:
+                value = super().lookup(key, default)
+                if not self.raced:
+                    self.raced = True
+                    # Another thread's change, between the read and the copy.
+                    racing.delete("k") if change == "delete" else racing.clear()
+                return value
+
+        racing = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8), remote=RacingRemote(redis_url, namespace=space)
+        )
+        try:
+            racing.remote.set("k", "old")
+            assert racing.lookup("k", None) == "old"  # the read began before the delete
+            assert racing.lookup("k", None) is None  # deleted: no stale copy in the local tier
+        finally:
+            racing.close()
+
+    def test_two_writers_in_one_process_leave_no_stale_copy(self, redis_url: str) -> None:
+        """Two sets racing in one process: the local tier never keeps the value Redis lost."""
+        space = namespace()
+        racing: TieredCache[Any, Any]
+
+        class RacingRemote(RedisCache[Any, Any]):
+            def set(self, key: Any, value: Any, /) -> None:
+                super().set(key, value)
+                if value == "first":  # the second writer goes between Redis and the local copy
+                    racing.set(key, "second")
+
+        racing = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8), remote=RacingRemote(redis_url, namespace=space)
+        )
+        try:
+            racing.set("k", "first")
+            assert racing.remote.lookup("k", None) == "second"
+            assert racing.lookup("k", None) == "second"
+        finally:
+            racing.close()
+
+    def test_a_write_overtaken_by_another_process_leaves_no_stale_copy(
+        self, redis_url: str
+    ) -> None:
+        """Another process writes between our write to Redis and our local copy: no copy."""
+        space = namespace()
+        other = tiered(redis_url, space)
+        racing: TieredCache[Any, Any]
+
+        class RacingRemote(RedisCache[Any, Any]):
+            def set(self, key: Any, value: Any, /) -> None:
+                super().set(key, value)
+                other.set(key, "theirs")  # their message arrives before our local copy
+                wait_until(lambda: racing.stats()["invalidations"] == 1)
+
+        racing = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8), remote=RacingRemote(redis_url, namespace=space)
+        )
+        try:
+            racing.set("k", "ours")
+            assert racing.lookup("k", None) == "theirs"
+        finally:
+            other.close()
+            racing.close()
+
     def test_a_key_with_a_type_empties_the_local_tier(self, redis_url: str) -> None:
         """A key naming a type (typed=True) cannot be rebuilt: the whole local tier goes."""
         space = namespace()

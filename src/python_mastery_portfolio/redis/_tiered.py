@@ -7,8 +7,11 @@ each process's ``TieredCache`` listens on it (a daemon thread with its own conne
 evicts the key from its local tier. So a ``cache_invalidate`` or a new value in any process
 is seen by every process's next lookup, as soon as the message has arrived (a round trip).
 
-Races: a Redis read that started before an invalidation arrived is not copied into the local
-tier (each message moves a generation counter, checked before the copy). While the listener
+Races: a Redis read that started before an invalidation arrived, or before a write or delete
+of this process, is not copied into the local tier (each message and each local write moves
+a generation counter, checked before the copy); a write keeps its value locally only if no
+other change came in while it went to Redis (else the key is dropped locally: a later
+write, here or elsewhere, may have overtaken it). While the listener
 is not subscribed (at the start, and whenever its connection fails) messages may be missed,
 so the local tier is bypassed and, once subscribed again, emptied: never stale, at worst
 slow. The local tier's own ``ttl`` bounds how long any entry is served anyway.
@@ -323,11 +326,25 @@ class TieredCache(Generic[K, V]):
             TypeError: If the key or the value cannot be encoded.
         """
         text = encode_key(key)
+        generation = self._generation
         self._remote.set(key, value)
-        with self._lock:
-            if self._synced:
-                self._local.set(key, value)
+        self._settle(key, value, generation)
         self._publish(text, self._flight_prefix + text)
+
+    def _settle(self, key: K, value: Any, generation: int) -> None:
+        """After a write to Redis: keep ``value`` locally if nothing moved since; move on.
+
+        Another write (here or in another process) that overtook this one may have put its
+        value in Redis after ours, so ours is kept only when no change came in between
+        (``generation``); else the key is dropped from the local tier. Moving the generation
+        stops reads that began before this write from copying what they read.
+        """
+        with self._lock:
+            if value is not MISSING and self._synced and generation == self._generation:
+                self._local.set(key, value)
+            else:
+                self._local.delete(key)
+            self._generation += 1
 
     def delete(self, key: K, /) -> bool:
         """Remove ``key`` from both tiers and every process's local tier; return if Redis had it."""
@@ -335,6 +352,7 @@ class TieredCache(Generic[K, V]):
         with self._lock:
             self._local.delete(key)
         removed = self._remote.delete(key)
+        self._settle(key, MISSING, -1)  # also stops a read begun before from copying it
         self._publish(text, self._flight_prefix + text)
         return removed
 
@@ -346,7 +364,12 @@ class TieredCache(Generic[K, V]):
         """
         with self._lock:
             self._local.clear()
-        self._remote.clear()
+        try:
+            self._remote.clear()
+        finally:
+            with self._lock:  # reads begun before the clear must not copy what they read
+                self._local.clear()
+                self._generation += 1
         self._publish(_CLEAR, self._flight_prefix)
 
     def record(self, *, hits: int = 0, misses: int = 0) -> None:
