@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +23,7 @@ from python_mastery_portfolio.testing.contracts.cache import (
     AsyncCacheStoreContract,
     CacheStoreContract,
 )
-from tests.conftest import wait_until
+from tests.conftest import TIMEOUT, wait_until
 from tests.redis.conftest import RedisServer
 
 TIERED_STAT_KEYS = frozenset({"backend_errors", "rejected", "local_size", "invalidations"})
@@ -90,6 +93,7 @@ class TestTiers:
         space = namespace()
         writer, reader = tiered(redis_url, space), tiered(redis_url, space)
         try:
+            assert reader.synced  # the listener starts on first use: here, before the write
             writer.set("k", [1, 2])
             # A read racing with the message is not copied (the conservative side): let it land.
             wait_until(lambda: reader.stats()["invalidations"] == 1)
@@ -106,6 +110,7 @@ class TestTiers:
         space = namespace()
         first, second = tiered(redis_url, space), tiered(redis_url, space)
         try:
+            assert second.synced  # listening before the first write (it starts on first use)
             first.set(("user", 7), "v1")
             assert second.lookup(("user", 7), None) == "v1"
             first.set(("user", 7), "v2")
@@ -445,3 +450,82 @@ class TestFaults:
         assert asyncio.run(store.alookup("k", "miss")) == "miss"
         assert store.delete("k") is False
         store.close()
+
+
+def listeners(space: str) -> list[threading.Thread]:
+    """Return the live listener threads of the caches of ``space``."""
+    return [thread for thread in threading.enumerate() if thread.name == f"TieredCache({space})"]
+
+
+class TestLifecycle:
+    def test_the_listener_starts_on_first_use(self, redis_url: str) -> None:
+        """Making a cache starts no thread and opens no connection; the first use does."""
+        space = namespace()
+        store = tiered(redis_url, space)
+        try:
+            assert listeners(space) == []
+            assert store.lookup("k", None) is None
+            assert len(listeners(space)) == 1
+            assert listeners(space)[0].daemon
+            assert store.synced
+        finally:
+            store.close()
+
+    def test_close_stops_the_listener_and_the_local_tier(self, redis_url: str) -> None:
+        """After close (twice is fine) no thread runs, and the local tier is not served."""
+        space = namespace()
+        store, other = tiered(redis_url, space), tiered(redis_url, space)
+        try:
+            store.set("k", "old")
+            assert store.local.lookup("k", None) == "old"
+            store.close()
+            store.close()
+            assert listeners(space) == []
+            other.remote.set("k", "new")  # no message could reach a closed cache
+            assert store.lookup("k", None) == "new"
+            assert listeners(space) == []  # a use after close starts nothing
+        finally:
+            other.close()
+
+    def test_a_cache_dropped_without_close_ends_its_thread(self, redis_url: str) -> None:
+        """The listener holds its cache weakly: an unclosed cache is collected, its thread ends."""
+        space = namespace()
+        store = tiered(redis_url, space)
+        assert store.synced
+        (thread,) = listeners(space)
+        del store
+        gc.collect()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+
+    @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+    def test_a_forked_child_does_not_serve_the_parents_local_tier(self, redis_url: str) -> None:
+        """A child has no listener: it bypasses the inherited tier until its own subscribes."""
+        space = namespace()
+        store, other = tiered(redis_url, space), tiered(redis_url, space)
+        try:
+            store.set("k", "old")
+            assert store.local.lookup("k", None) == "old"
+            reader, writer = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's lines are not traced
+                code = 1
+                try:
+                    os.close(reader)
+                    changer = tiered(redis_url, space)
+                    changer.set("k", "new")  # its message reaches no listener in this child
+                    seen = [store.lookup("k", None), store.lookup("k", None)]
+                    os.write(writer, json.dumps(seen).encode())
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(writer)
+            with os.fdopen(reader) as pipe:
+                seen = json.loads(pipe.read())
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+            assert seen == ["new", "new"]
+            wait_until(lambda: store.lookup("k", None) == "new")  # the parent heard it
+        finally:
+            store.close()
+            other.close()

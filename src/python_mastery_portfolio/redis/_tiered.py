@@ -33,10 +33,13 @@ while the listener is subscribed, else nothing; each logged at WARNING and count
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
+import os
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar, cast
 
@@ -86,6 +89,54 @@ class TieredCacheStats(RedisCacheStats):
 
     local_size: int
     invalidations: int
+
+
+Handler = Callable[[dict[str, Any] | None, BaseException | None], None]
+
+_AFTER_FORK: dict[int, weakref.WeakMethod[Callable[[], None]]] = {}
+_FORK_KEYS = itertools.count()
+
+
+def _after_fork_in_child() -> None:  # pragma: no cover - runs in forked children (test_fork)
+    for method in list(_AFTER_FORK.values()):
+        bound = method()
+        if bound is not None:
+            bound()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _listen(handle: weakref.WeakMethod[Handler], client: Any, channel: str, stop: Any) -> None:
+    """Keep a subscription to ``channel``, handing messages and faults to ``handle``'s cache.
+
+    The thread holds its cache only through a weak reference, so a cache dropped without
+    :meth:`TieredCache.close` is collected, and its thread ends within ``_LISTEN_POLL``.
+    """
+    while not stop.is_set():
+        pubsub = client.pubsub()
+        error: BaseException | None = None
+        try:
+            pubsub.subscribe(channel)
+            while not stop.is_set():
+                if not _hand(handle, pubsub.get_message(timeout=_LISTEN_POLL), None):
+                    return  # the cache is gone
+        except BACKEND_ERRORS as failure:
+            error = failure
+        finally:
+            pubsub.close()
+        if error is not None and _hand(handle, None, error):
+            stop.wait(_RECONNECT)
+
+
+def _hand(handle: weakref.WeakMethod[Handler], message: Any, error: BaseException | None) -> bool:
+    """Give a message or a fault to the cache, if it still lives; return whether it does."""
+    handler = handle()
+    if handler is None:
+        return False
+    if message is not None or error is not None:
+        handler(message, error)
+    return True
 
 
 def _skip_local(key: object, default: object, /) -> object:
@@ -178,14 +229,40 @@ class TieredCache(Generic[K, V]):
         self._backend_errors = 0
         self._gate = WarningGate(clock)
         local.clear()
+        self._closed = False
         self._ready = threading.Event()
-        self._stopped = threading.Event()
-        self._listener = threading.Thread(
-            target=self._listen, name=f"TieredCache({namespace})", daemon=True
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None  # started on first use
+        key = next(_FORK_KEYS)
+        _AFTER_FORK[key] = weakref.WeakMethod(
+            self._after_fork, lambda _: _AFTER_FORK.pop(key, None)
         )
-        self._listener.start()
-        # Bounded: with Redis down the cache starts unsynced (the local tier bypassed).
-        self._ready.wait(2 * remote.socket_timeout)
+
+    def _listening(self) -> None:
+        """Start the listener if it is not running (on first use, and in a forked child)."""
+        with self._lock:  # the cost of a lock, on a path that goes to Redis anyway
+            if self._listener is not None or self._closed:
+                return
+            self._ready.clear()
+            self._listener = threading.Thread(
+                target=_listen,
+                args=(weakref.WeakMethod(self._heard), self._client, self._channel, self._stop),
+                name=f"TieredCache({self._remote.namespace})",
+                daemon=True,
+            )
+            self._listener.start()
+        # Bounded: with Redis down the cache stays unsynced (the local tier bypassed).
+        self._ready.wait(2 * self._remote.socket_timeout)
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (test_fork)
+        """In a forked child: no listener runs here, so the local tier may go stale."""
+        self._lock = threading.Lock()  # a parent's thread may have held it at the fork
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._listener = None  # the next use starts one
+        self._synced = False
+        self._local_lookup = _skip_local
+        self._generation += 1
 
     @property
     def local(self) -> CacheStore[Any, V]:
@@ -199,7 +276,8 @@ class TieredCache(Generic[K, V]):
 
     @property
     def synced(self) -> bool:
-        """Whether the listener is subscribed, so that the local tier is used."""
+        """Whether the listener is subscribed, so that the local tier is used (starts it)."""
+        self._listening()
         return self._synced
 
     def __repr__(self) -> str:
@@ -207,22 +285,13 @@ class TieredCache(Generic[K, V]):
 
     # -- invalidation ----------------------------------------------------------------------
 
-    def _listen(self) -> None:
-        """Keep a subscription to the channel; evict what other processes change."""
-        while not self._stopped.is_set():
-            pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]  # pyright: ignore[reportUnknownMemberType]  # redis-py: untyped kwargs
-            try:
-                pubsub.subscribe(self._channel)  # pyright: ignore[reportUnknownMemberType]  # redis-py: untyped
-                while not self._stopped.is_set():
-                    message = pubsub.get_message(timeout=_LISTEN_POLL)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]  # redis-py: untyped
-                    if message is not None:
-                        self._on_message(cast(dict[str, Any], message))
-            except BACKEND_ERRORS as error:
-                self._unsync()
-                self._fault("listening for invalidations", error)
-                self._stopped.wait(_RECONNECT)
-            finally:
-                pubsub.close()
+    def _heard(self, message: dict[str, Any] | None, error: BaseException | None) -> None:
+        """Take a message or a fault of the listener."""
+        if message is not None:
+            self._on_message(message)
+        else:
+            self._unsync()
+            self._fault("listening for invalidations", cast(BaseException, error))
 
     def _unsync(self) -> None:
         with self._lock:
@@ -281,13 +350,15 @@ class TieredCache(Generic[K, V]):
         Raises:
             TypeError: If the key is not made of JSON scalars, tuples and types.
         """
-        # While unsynced this is _skip_local: no flag to test on the hot path.
+        # While unsynced this is _skip_local: no flag to test on the hot path (nor a check that
+        # the listener runs: only an unsynced or missing key goes on to _remote_lookup).
         value = self._local_lookup(key, MISSING)
         if value is not MISSING:
             return value  # type: ignore[no-any-return]  # the local tier holds V; no cast() call on the hot path
         return self._remote_lookup(key, default)
 
     def _remote_lookup(self, key: K, default: T) -> V | T:
+        self._listening()
         flight = self._flight_prefix + encode_key(key)
         deadline = None
         while True:
@@ -326,6 +397,7 @@ class TieredCache(Generic[K, V]):
             TypeError: If the key or the value cannot be encoded.
         """
         text = encode_key(key)
+        self._listening()
         generation = self._generation
         self._remote.set(key, value)
         self._settle(key, value, generation)
@@ -389,9 +461,18 @@ class TieredCache(Generic[K, V]):
         }
 
     def close(self) -> None:
-        """Stop listening and close the remote tier's connections."""
-        self._stopped.set()
-        self._listener.join(5.0)
+        """Stop listening and close the remote tier's connections; idempotent.
+
+        From then on nothing invalidates the local tier, so it is no longer used: lookups
+        go to Redis.
+        """
+        with self._lock:
+            self._closed = True
+            listener, self._listener = self._listener, None
+        self._stop.set()
+        if listener is not None:
+            listener.join(5.0)
+        self._unsync()
         self._remote.close()
 
     # -- the async store: Redis work runs in a worker thread, local hits on the loop -------
