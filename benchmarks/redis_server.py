@@ -39,11 +39,11 @@ def address() -> str:
     """Return ``host:port`` of the run's server, starting it on the first call."""
     if _server:
         return f"127.0.0.1:{_server[0][1]}"
+    found = shutil.which("redis-server")
+    if found is None:  # checked first: nothing made that would then be left behind
+        raise RuntimeError(available())
     directory = tempfile.TemporaryDirectory(prefix="pmp-bench-redis-")
     port = _free_port()
-    found = shutil.which("redis-server")
-    if found is None:
-        raise RuntimeError(available())
     command = [
         found,
         "--port", str(port),
