@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_py
 
 from python_mastery_portfolio.caching import LRUCache, cache
 from python_mastery_portfolio.exceptions import RateLimitError
@@ -22,6 +23,7 @@ from python_mastery_portfolio.redis import (
     RedisCache,
     RedisLock,
     RedisRateLimiter,
+    RedisRateLimitStore,
     RedisUnavailableError,
     TieredCache,
 )
@@ -153,3 +155,45 @@ class TestHungServer:
         lock.close()
         limiter.store.close()
         store.close()
+
+
+class TestScriptCacheFlushed:
+    def test_every_script_is_loaded_again(self, redis_url: str) -> None:
+        """After SCRIPT FLUSH (as after a restart) every script is loaded again: no error."""
+        flusher = redis_py.Redis.from_url(redis_url)
+        store = RedisRateLimitStore(redis_url, namespace="l")
+        breaker_store = RedisBreakerStateStore(redis_url, namespace="b")
+        breaker = CircuitBreaker(store=breaker_store, failure_threshold=1)
+        tiered: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8), remote=RedisCache(redis_url, namespace="t")
+        )
+        lock = RedisLock(redis_url, "jobs", ttl=5, auto_renew=False)
+        second = 10**9
+
+        def every_script(round_: int) -> list[object]:
+            decision = store.take("k", second, 0, second, interval=second, max_wait=None)
+            with lock:
+                extended = lock.extend()
+            tiered.set("k", round_)
+            return [
+                store.try_take(round_, 1, 0, second),
+                decision.allowed,
+                store.release("k", second, decision.end),
+                store.backlog("k", 0) >= 0,
+                breaker.call(abs, -round_),
+                extended,
+                tiered.lookup("k", None),
+            ]
+
+        try:
+            for round_ in range(3):
+                assert every_script(round_) == [True, True, True, True, round_, True, round_]
+                flusher.script_flush()
+            assert store.backend_errors == breaker_store.backend_errors == 0
+            assert tiered.stats()["backend_errors"] == 0
+        finally:
+            flusher.close()
+            store.close()
+            breaker_store.close()
+            tiered.close()
+            lock.close()
