@@ -246,3 +246,22 @@ class TestEventsTopic:
                     await create_user(one.http)
                     got = [await next_event(it) for it in (first, second)]
         assert [e["type"] for e in got] == ["user.created", "user.created"]
+
+
+class TestServiceStats:
+    async def test_without_extras(self, tmp_path: Path) -> None:
+        """Without a read limiter or streams the figures are the four original groups."""
+        from python_mastery_portfolio.resilience import RateLimiter
+        from python_mastery_portfolio.service.admin import service_stats
+        from python_mastery_portfolio.service.events import EventHub
+        from python_mastery_portfolio.service.repository import SQLiteUserRepository
+        from python_mastery_portfolio.service.users import UserService
+        from python_mastery_portfolio.web.metrics import RequestMetrics
+
+        with SQLiteUserRepository(tmp_path / "u.db") as repository:
+            users = UserService(repository, EventHub())
+            try:
+                stats = service_stats(RequestMetrics(), users, RateLimiter(1), EventHub())
+            finally:
+                users.close()
+        assert set(stats) == {"requests", "cache", "rate_limiter", "events"}

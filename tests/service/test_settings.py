@@ -187,3 +187,40 @@ class TestAdminSocket:
         assert Settings().admin_socket_path == Path("/run/pmp/admin.sock")
         monkeypatch.setenv("PMP_ADMIN_SOCKET", "")
         assert Settings().admin_socket_path is None
+
+
+class TestHardeningSettings:
+    def test_safe_defaults(self) -> None:
+        """Issue 18's limits have safe defaults."""
+        settings = Settings()
+        assert settings.max_body_size == 1024 * 1024
+        assert settings.ws_max_message_size == 64 * 1024
+        assert settings.ws_per_message_deflate is False
+        assert settings.served_hosts == {"127.0.0.1", "localhost", "::1"}
+        assert settings.metrics_enabled
+        assert settings.docs_enabled
+        assert settings.metrics_token is None
+
+    def test_hosts_and_origins_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Comma-separated, lowercased, without trailing slashes."""
+        monkeypatch.setenv("PMP_ALLOWED_HOSTS", "API.example, other.example")
+        monkeypatch.setenv("PMP_WS_ALLOWED_ORIGINS", "https://App.example/")
+        monkeypatch.setenv("PMP_HOST", "0.0.0.0")  # noqa: S104 - parsed only
+        settings = Settings()
+        assert settings.ws_allowed_origins == ("https://app.example",)
+        assert {"api.example", "other.example", "0.0.0.0"} <= settings.served_hosts  # noqa: S104
+
+    def test_wrong_type_of_hosts(self) -> None:
+        """A number is not a list of hosts."""
+        with pytest.raises(pydantic.ValidationError, match="allowed_hosts"):
+            Settings.model_validate({"allowed_hosts": 5})
+
+    def test_help_lists_every_setting(self) -> None:
+        """settings_help() has one line per field, so `pmp serve --help` cannot drift."""
+        from python_mastery_portfolio.service import settings as settings_module
+
+        lines = settings_module.settings_help().splitlines()
+        assert len(lines) == len(Settings.model_fields)
+        for line, name in zip(lines, Settings.model_fields, strict=True):
+            assert line.startswith(f"PMP_{name.upper()} ")
+        assert "PMP_MAX_BODY_SIZE" in (settings_module.__doc__ or "")

@@ -194,6 +194,12 @@ class _OneLineStartupFailure:
         await self.app(scope, receive, send_short)
 
 
+def _root_cause(error: BaseException) -> BaseException:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return error
+
+
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": _WHY[status]}
@@ -310,7 +316,6 @@ def _add_operations_routes(
     )
     async def health(users: Users) -> Health:
         try:
-            await users.ping()
             await users.check_writable()
         except DatabaseUnavailableError as error:
             logger.warning("Health check failed: %s (%s)", error, error.path)
@@ -385,9 +390,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
             # Open the database (and fail fast on a bad path) before the first request.
             try:
                 users = await container.aresolve(UserService)
-            except (OSError, sqlite3.Error) as error:
+            except Exception as error:
+                cause = _root_cause(error)
+                if not isinstance(cause, OSError | sqlite3.Error):
+                    raise
                 path = settings.database_path.expanduser().resolve()
-                raise ServiceStartError(f"cannot open the user database {path}: {error}") from error
+                raise ServiceStartError(f"cannot open the user database {path}: {cause}") from error
             async with contextlib.AsyncExitStack() as stack:
                 socket = settings.admin_socket_path
                 if socket is not None:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 from uuid import uuid4
 
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
@@ -73,6 +74,16 @@ def is_database_locked(error: BaseException) -> bool:
 def _is_state_error(error: sqlite3.Error) -> bool:
     """Whether ``error`` comes from the file's state (read-only, gone, corrupt), not our SQL."""
     return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
+
+
+class _RollbackError(Exception):
+    """Ends the write probe's transaction: it must write, but nothing may stay."""
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    # Creating a table always writes (a read-only file refuses it); the rollback undoes it.
+    conn.execute("CREATE TABLE pmp_write_probe (x)")
+    raise _RollbackError
 
 
 def _now() -> str:
@@ -164,8 +175,12 @@ class SQLiteUserRepository:
         stat = os.stat(self.path)
         return stat.st_dev, stat.st_ino
 
-    def _reopen(self) -> None:
-        """Make every thread open a new connection before its next statement."""
+    def reopen(self) -> None:
+        """Make every thread open a new connection before its next statement.
+
+        The service calls it itself when the file was replaced or a write failed on the
+        file's state; an operator's tool may call it after moving the file back.
+        """
         with self._lock:
             self._generation += 1
             self._needs_schema = True
@@ -198,8 +213,12 @@ class SQLiteUserRepository:
                     self._connections.remove(connection)
                     connection.close()
                 self._local.generation = self._generation
+                # Only open() may create the file: later connections must not make an
+                # empty database where a deleted one was.
+                mode = "rwc" if self._file_id is None else "rw"
                 connection = sqlite3.connect(
-                    self.path,
+                    f"file:{quote(str(self.path))}?mode={mode}",
+                    uri=True,
                     timeout=self._busy_timeout,
                     isolation_level=None,  # transactions are explicit: BEGIN ... COMMIT
                     # Used by one thread only; close() runs in another thread at shutdown.
@@ -225,7 +244,7 @@ class SQLiteUserRepository:
         if file_id != self._file_id:
             logger.warning("The database file %s was replaced; reopening it", self.path)
             self._file_id = file_id
-            self._reopen()
+            self.reopen()
 
     def _locked_write(self, body: Callable[[sqlite3.Connection], T]) -> T:
         self._check_file()
@@ -242,7 +261,7 @@ class SQLiteUserRepository:
             if is_database_locked(error) or not _is_state_error(error):
                 raise
             logger.warning("A write to %s failed: %s; reopening the database", self.path, error)
-            self._reopen()
+            self.reopen()
             raise DatabaseUnavailableError(
                 self.path, "the database file cannot be written"
             ) from error
@@ -450,7 +469,9 @@ class SQLiteUserRepository:
             raise DatabaseUnavailableError(self.path, "the database directory is read-only")
 
     def probe_write(self) -> bool:
-        """Run an empty write transaction, unless a write is under way; return whether it ran.
+        """Run a write transaction that is rolled back, unless a write is under way.
+
+        Returns whether it ran.
 
         A write under way proves as much, and the probe must not queue behind it.
 
@@ -460,7 +481,9 @@ class SQLiteUserRepository:
         if not self._write_lock.acquire(blocking=False):
             return False
         try:
-            self._locked_write(lambda conn: None)
+            self._locked_write(_probe)
+        except _RollbackError:
+            pass
         finally:
             self._write_lock.release()
         return True

@@ -1,23 +1,23 @@
 """The service's settings, read from environment variables prefixed ``PMP_``.
 
-=============================  ===================  =========================================
-variable                       default              meaning
-=============================  ===================  =========================================
-``PMP_DATABASE_PATH``          ``data/users.db``    SQLite file (relative to the working dir)
-``PMP_HOST``                   ``127.0.0.1``        address ``pmp serve`` listens on
-``PMP_PORT``                   ``8000``             port ``pmp serve`` listens on
-``PMP_LOG_LEVEL``              ``INFO``             root log level
-``PMP_LOG_FORMAT``             ``text``             ``text`` or ``json``
-``PMP_WRITE_RATE_LIMIT``       ``10``               writes per client per ``PMP_WRITE_RATE_PERIOD``
-``PMP_WRITE_RATE_PERIOD``      ``1.0``              seconds
-``PMP_WRITE_BURST``            (the rate)           writes a client may make at once
-``PMP_CACHE_TTL``              ``30``               seconds a cached user stays fresh
-``PMP_CACHE_MAXSIZE``          ``1024``             users kept in the cache
-``PMP_BLOCKED_EMAIL_DOMAINS``  ``example.com``      comma-separated domains refused at sign-up
-``PMP_TRUSTED_PROXIES``        (none)               comma-separated proxy IPs or networks
-``PMP_EVENTS_QUEUE_SIZE``      ``100``              events buffered per WebSocket client
-``PMP_ADMIN_SOCKET``           (next to database)   admin JSON-RPC Unix socket; empty: off
-=============================  ===================  =========================================
+``pmp serve --help`` lists every variable with its default and meaning (generated from
+:class:`Settings` by :func:`settings_help`, so the list cannot drift). The groups:
+
+- **where**: ``PMP_DATABASE_PATH``, ``PMP_HOST``, ``PMP_PORT``, ``PMP_ADMIN_SOCKET``;
+- **logs**: ``PMP_LOG_LEVEL``, ``PMP_LOG_FORMAT``;
+- **rate limits**: ``PMP_WRITE_RATE_LIMIT``, ``PMP_WRITE_RATE_PERIOD``, ``PMP_WRITE_BURST``,
+  ``PMP_READ_RATE_LIMIT``, ``PMP_READ_RATE_PERIOD``, ``PMP_READ_BURST``;
+- **cache and rules**: ``PMP_CACHE_TTL``, ``PMP_CACHE_MAXSIZE``,
+  ``PMP_BLOCKED_EMAIL_DOMAINS``;
+- **who may talk to it**: ``PMP_TRUSTED_PROXIES``, ``PMP_ALLOWED_HOSTS`` (besides
+  ``127.0.0.1``, ``localhost``, ``::1`` and ``PMP_HOST``), ``PMP_WS_ALLOWED_ORIGINS``,
+  ``PMP_METRICS_ENABLED``, ``PMP_METRICS_TOKEN``, ``PMP_DOCS_ENABLED``;
+- **limits** (safe defaults): ``PMP_MAX_BODY_SIZE`` (1 MiB), ``PMP_MAX_VALIDATION_ERRORS``
+  (20), ``PMP_MAX_HEADER_SIZE`` (16 KiB), ``PMP_LIMIT_CONCURRENCY`` (512),
+  ``PMP_TIMEOUT_KEEP_ALIVE`` (5 s), ``PMP_SHUTDOWN_TIMEOUT`` (5 s);
+- **WebSockets**: ``PMP_EVENTS_QUEUE_SIZE``, ``PMP_WS_MAX_SUBSCRIBERS``,
+  ``PMP_WS_SEND_TIMEOUT``, ``PMP_WS_MAX_MESSAGE_SIZE`` (64 KiB),
+  ``PMP_WS_PER_MESSAGE_DEFLATE`` (off).
 
 The admin socket defaults to ``pmp.sock`` in the database's directory (``data/pmp.sock`` with
 the default database), so ``pmp status`` run with the same environment finds it.
@@ -216,7 +216,7 @@ def settings_help() -> str:
         >>> print(settings_help().splitlines()[0])
         PMP_DATABASE_PATH  (default: data/users.db)  SQLite file (relative to the working dir)
     """
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     for name, field in Settings.model_fields.items():
         default = field.default
         if isinstance(default, tuple):

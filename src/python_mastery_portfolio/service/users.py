@@ -290,13 +290,15 @@ class UserService:
     async def check_writable(self) -> None:
         """Raise if a write could not be made now; never waits behind a write.
 
-        The file checks run on the event loop (a few system calls); an empty write
-        transaction then runs on a read thread, skipped while a write is under way.
+        The file checks run on the event loop (a few system calls); a query and an empty
+        write transaction then run on a read thread (the transaction is skipped while a
+        write is under way).
 
         Raises:
             DatabaseUnavailableError: Naming what is wrong (503).
         """
         self._repository.check_files()
+        await self._run(self._repository.ping)
         await self._run(self._repository.probe_write)
 
     def cache_stats(self) -> CacheStats:
