@@ -49,12 +49,9 @@ class _Held:
         self.connection = pool.get_connection()
         # A thread's locals go when it ends: without this, each thread that ever called the
         # script would keep a pool connection (an open socket) for the pool's lifetime.
-        weakref.finalize(self, _give_back, pool, self.connection, self.pid).atexit = False
-
-
-def _give_back(pool: Any, connection: Any, pid: int) -> None:
-    if os.getpid() == pid:  # a forked child's pool is its own: the parent's is not touched
-        pool.release(connection)
+        # In a forked child the pool resets itself first and ignores a connection it did not
+        # make, so the parent's socket is never handed on there.
+        weakref.finalize(self, pool.release, self.connection).atexit = False
 
 
 class FastScript:
