@@ -197,3 +197,37 @@ class TestScriptCacheFlushed:
             breaker_store.close()
             tiered.close()
             lock.close()
+
+
+class TestEveryKeyExpires:
+    def test_no_key_is_kept_forever(self, redis_url: str) -> None:
+        """Counters, breaker state, buckets, entries and locks all expire (fences excepted)."""
+        client = redis_py.Redis.from_url(redis_url)
+        remote: RedisCache[Any, Any] = RedisCache(redis_url, namespace="c", ttl=60)
+        tiered: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8), remote=RedisCache(redis_url, namespace="t")
+        )
+        limiter = RedisRateLimiter(10, url=redis_url, namespace="l")
+        breaker_store = RedisBreakerStateStore(redis_url, namespace="b")
+        breaker = CircuitBreaker(store=breaker_store)
+        lock = RedisLock(redis_url, "jobs", ttl=5, auto_renew=False)
+        try:
+            remote.set("k", 1)
+            assert remote.get("k") == 1
+            assert tiered.lookup("k", None) is None  # takes the flight lock
+            assert limiter.try_acquire(key="k")
+            assert breaker.call(abs, -1) == 1
+            lock.acquire()
+            for part in (remote, tiered, limiter):
+                part.stats()
+            names = sorted(name.decode() for name in client.scan_iter())
+            kept = [name for name in names if client.pttl(name) < 0]
+            assert kept == ["lock:jobs:fence"], names  # a fence must outlive every holder
+            breaker.force_open()  # an operator's hold lasts until reset: no expiry then
+            assert client.pttl("b:breaker") == -1
+            breaker.reset()
+            assert client.pttl("b:breaker") > 0
+        finally:
+            lock.release()
+            for closing in (client, remote, tiered, limiter.store, breaker_store, lock):
+                closing.close()

@@ -3,10 +3,12 @@
 Layout in Redis, for a namespace ``ns``: the hash ``ns:breaker`` holds the state, epoch,
 when it opened, the hold set by ``force``, the consecutive failures, the half-open permits
 taken, the failure-rate window (ten buckets, as the in-memory store keeps them) and the
-counters. Each operation of the protocol is one Lua script that reads the hash, makes the
-same step as :class:`~python_mastery_portfolio.resilience.InMemoryBreakerStateStore` and
-writes it back, atomically: every process shares closed / open / half-open, the failure
-window and the half-open permits (``half_open_max_calls`` probes in the whole cluster).
+counters; it expires a week after its last update (longer if twice the recovery timeout plus
+the window is longer), but never while :meth:`~RedisBreakerStateStore.force` holds a state.
+Each operation of the protocol is one Lua script that reads the hash, makes the same step
+as :class:`~python_mastery_portfolio.resilience.InMemoryBreakerStateStore` and writes it
+back, atomically: every process shares closed / open / half-open, the failure window and
+the half-open permits (``half_open_max_calls`` probes in the whole cluster).
 
 Reading :attr:`RedisBreakerStateStore.state` takes no lock and, usually, no round trip: it is
 the state as of this process's last script reply (every operation returns it), re-read from
@@ -38,6 +40,7 @@ from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._breaker_script import STEP
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    IDLE_TTL_MS,
     Connection,
     RedisUnavailableError,
     WarningGate,
@@ -233,7 +236,9 @@ class RedisBreakerStateStore:
                 repr(float(policy.window)),
                 policy.minimum_calls,
             )
-        reply = STEP(self._conn.sync, 1, self._key, op, self._mode, now, *rules, ticket, target)
+        reply = STEP(
+            self._conn.sync, 1, self._key, op, self._mode, now, *rules, ticket, target, IDLE_TTL_MS
+        )
         state = _STATES[_text(reply[0])]
         epoch = int(reply[1])
         forced = _text(reply[4])

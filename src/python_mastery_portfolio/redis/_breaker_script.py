@@ -13,8 +13,8 @@ __all__ = ["STEP"]
 
 # KEYS: the hash. ARGV: op, mode, caller now, the policy (7 fields; failure_rate -1 for
 # none), ticket, forced target. Returns {state, epoch, result, retry, forced, #log, log...,
-# [stats]}. Op 'peek' only reads. Result 1 = admitted / moved; retry '' (admitted), 'none'
-# (forced open) or seconds.
+# [stats]}; the hash's idle ttl in ms is the last ARGV. Op 'peek' only reads. Result 1 =
+# admitted / moved; retry '' (admitted), 'none' (forced open) or seconds.
 STEP = Script(
     """
 local key = KEYS[1]
@@ -35,6 +35,7 @@ local window = tonumber(ARGV[9])
 local minimum = tonumber(ARGV[10])
 local ticket = tonumber(ARGV[11])
 local target = ARGV[12]
+local idle_ms = tonumber(ARGV[13])
 
 local h = {}
 local raw = redis.call('HGETALL', key)
@@ -201,6 +202,12 @@ if op ~= 'peek' and (op ~= 'state' or #log > 0) then
     table.insert(flat, value)
   end
   redis.call('HSET', key, unpack(flat))
+  -- Gone once idle (nothing open or counting outlives it) -- except an operator's hold.
+  if forced ~= '' then
+    redis.call('PERSIST', key)
+  else
+    redis.call('PEXPIRE', key, math.max(idle_ms, math.ceil(2000 * (recovery + window))))
+  end
 end
 local reply = {state, epoch, result, retry, forced, #log}
 for _, value in ipairs(log) do table.insert(reply, value) end

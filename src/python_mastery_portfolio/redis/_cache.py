@@ -2,7 +2,8 @@
 
 Layout in Redis, for a namespace ``ns``: each entry is the string key ``ns:`` followed by
 the key's canonical JSON (see :func:`encode_key`), holding the serialized value, with a
-``PX`` expiry when the cache has a ttl; the lookup counters are the hash ``ns:#stats``.
+``PX`` expiry when the cache has a ttl; the lookup counters are the hash ``ns:#stats``,
+which expires a week after its last update (:data:`IDLE_TTL_MS`).
 Nothing but JSON follows ``ns:`` in an entry's name, so ``clear`` and ``size`` tell this
 namespace's entries from a nested namespace's (``ns:sub:...``) and from the counters.
 
@@ -35,6 +36,7 @@ from python_mastery_portfolio.caching import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    IDLE_TTL_MS,
     Connection,
     RedisUnavailableError,
     WarningGate,
@@ -259,6 +261,7 @@ class RedisCache(Generic[K, V]):
                 pipe = self._conn.sync.pipeline(transaction=False)  # pyright: ignore[reportUnknownMemberType]  # redis-py: shard_hint untyped
                 pipe.hincrby(self._stats_key, "hits", hits)
                 pipe.hincrby(self._stats_key, "misses", misses)
+                pipe.pexpire(self._stats_key, IDLE_TTL_MS)
                 pipe.execute()
             except BACKEND_ERRORS as error:
                 self._restore_pending(hits, misses, error)
@@ -270,6 +273,7 @@ class RedisCache(Generic[K, V]):
                 pipe = client.pipeline(transaction=False)
                 pipe.hincrby(self._stats_key, "hits", hits)
                 pipe.hincrby(self._stats_key, "misses", misses)
+                pipe.pexpire(self._stats_key, IDLE_TTL_MS)
                 await pipe.execute()
             except BACKEND_ERRORS as error:
                 self._restore_pending(hits, misses, error)

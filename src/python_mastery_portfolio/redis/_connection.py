@@ -25,10 +25,17 @@ from redis.retry import Retry
 from python_mastery_portfolio.clock import Clock
 from python_mastery_portfolio.exceptions import PortfolioError
 
-__all__ = ["BACKEND_ERRORS", "Connection", "RedisUnavailableError", "WarningGate"]
+__all__ = ["BACKEND_ERRORS", "IDLE_TTL_MS", "Connection", "RedisUnavailableError", "WarningGate"]
 
 BACKEND_ERRORS: Final = (RedisError, OSError)
 """What a failed or timed-out Redis call raises (socket errors and ``TimeoutError`` included)."""
+
+IDLE_TTL_MS: Final = 7 * 24 * 3600 * 1000
+"""How long a namespace's counters (and a breaker's state) outlive their last update, in ms.
+
+Every key we write expires, so namespaces made on the fly (one per tenant, per upstream
+host) do not pile up in Redis: counters untouched for a week go, and start again at zero.
+"""
 
 
 class RedisUnavailableError(PortfolioError, ConnectionError):

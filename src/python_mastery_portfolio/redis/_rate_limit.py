@@ -5,7 +5,8 @@ the key's canonical JSON (the default bucket, key ``None``, is ``ns:null``), hol
 ``tat`` as ``"<seconds>:<nanoseconds>"``, with a ``PX`` expiry at the moment it is full again
 (a full bucket is the same as no bucket). Each decision is one Lua script, so it is atomic
 across processes. The counters are the hash ``ns:#stats``: each process counts its
-decisions locally and adds them to it (``HINCRBY``) every 256 decisions or every second (on
+decisions locally and adds them to it (``HINCRBY``; the hash expires a week after its last
+update) every 256 decisions or every second (on
 the next decision), at ``stats()`` and at ``close()`` -- which keeps them out of the
 script, the hot path. ``stats()`` reports every process's counts, this one's exactly and the
 others' as of their last batch.
@@ -45,6 +46,7 @@ from typing import Any, Final, Literal, cast
 from python_mastery_portfolio.clock import SYSTEM_CLOCK
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    IDLE_TTL_MS,
     Connection,
     RedisUnavailableError,
     WarningGate,
@@ -247,6 +249,7 @@ class RedisRateLimitStore:
             pipe = self._conn.sync.pipeline(transaction=False)  # pyright: ignore[reportUnknownMemberType]  # redis-py: shard_hint untyped
             pipe.hincrby(self._stats_key, "granted", granted)
             pipe.hincrby(self._stats_key, "refused", refused)
+            pipe.pexpire(self._stats_key, IDLE_TTL_MS)
             pipe.execute()
         except BACKEND_ERRORS as error:
             with self._lock:
