@@ -278,7 +278,7 @@ class TestFailsClosed:
         assert not lock.held
         lock.close()
 
-    def test_server_lost_while_held(self, tmp_path: Path) -> None:
+    def test_server_lost_while_held(self, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         """Extend raises, renewal logs and retries, release returns False when Redis goes."""
         from tests.redis.conftest import RedisServer
 
@@ -287,6 +287,9 @@ class TestFailsClosed:
         lock = RedisLock(server.url, "jobs", ttl=0.03).acquire()
         server.stop()
         try:
+            with caplog.at_level(logging.WARNING, logger="python_mastery_portfolio.redis"):
+                # The renewal thread meets the dead server (every 10 ms), logs and retries.
+                wait_until(lambda: "renewal failed" in caplog.text)
             with pytest.raises(RedisUnavailableError, match="cannot extend"):
                 lock.extend()
             assert lock.release() is False
