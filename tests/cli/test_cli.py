@@ -216,14 +216,17 @@ class TestServe:
         (call,) = runs
         assert call["log_config"]["root"]["level"] == "DEBUG"
 
-    def test_invalid_settings_exit_2(
+    def test_invalid_settings_exit_4(
         self, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, capsys: Any
     ) -> None:
-        """Invalid PMP_* variables stop the command before the server starts."""
+        """Invalid PMP_* variables stop the command before the server starts.
+
+        Issue 18: the status is CONFIGURATION_ERROR (4), not 2 (CONNECTION_ERROR) as before.
+        """
         monkeypatch.setenv("PMP_LOG_FORMAT", "xml")
         with pytest.raises(SystemExit) as info:
             cli.main(["serve"])
-        assert info.value.code == 2
+        assert info.value.code == 4
         assert "log_format" in capsys.readouterr().err
         assert runs == []
 
@@ -234,6 +237,88 @@ class TestServe:
             cli.main(["serve"])
         assert info.value.code == 1
         assert "[web]" in capsys.readouterr().err
+
+
+class TestServeHardening:
+    def test_server_limits_come_from_settings(
+        self, runs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Concurrency, keep-alive, header and WebSocket limits reach uvicorn; no banner."""
+        monkeypatch.setenv("PMP_LIMIT_CONCURRENCY", "7")
+        monkeypatch.setenv("PMP_WS_MAX_MESSAGE_SIZE", "1000")
+        cli.main(["serve"])
+        (call,) = runs
+        assert call["limit_concurrency"] == 7
+        assert call["ws_max_size"] == 1000
+        assert call["ws_per_message_deflate"] is False
+        assert call["timeout_keep_alive"] == 5.0
+        assert call["timeout_graceful_shutdown"] == 5.0
+        assert call["h11_max_incomplete_event_size"] == 16 * 1024
+        assert call["server_header"] is False
+        assert call["log_config"]["loggers"]["uvicorn.error"]["filters"] == ["shutdown_cancel"]
+
+    def test_sigterm_exits_0(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """uvicorn re-raises SIGTERM after draining: pmp serve then exits 0, not 143."""
+        import uvicorn
+
+        def drained_then_reraised(app: str, **kwargs: Any) -> None:
+            signal.raise_signal(signal.SIGTERM)
+
+        before = signal.getsignal(signal.SIGTERM)
+        monkeypatch.setattr(uvicorn, "run", drained_then_reraised)
+        assert cli.main(["serve"]) == 0
+        assert signal.getsignal(signal.SIGTERM) == before
+
+    def test_failed_start_is_a_configuration_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """uvicorn's startup failure (3) becomes CONFIGURATION_ERROR (4); other exits pass."""
+        import uvicorn
+
+        def exits(code: int) -> Any:
+            def run(app: str, **kwargs: Any) -> None:
+                sys.exit(code)
+
+            return run
+
+        monkeypatch.setattr(uvicorn, "run", exits(3))
+        assert cli.main(["serve"]) == 4
+        monkeypatch.setattr(uvicorn, "run", exits(5))
+        with pytest.raises(SystemExit) as info:
+            cli.main(["serve"])
+        assert info.value.code == 5
+
+    def test_help_lists_the_settings(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """pmp serve --help lists every PMP_* variable, generated from the Settings model."""
+        from python_mastery_portfolio.service.settings import Settings
+
+        with pytest.raises(SystemExit):
+            cli.main(["serve", "--help"])
+        out = capsys.readouterr().out
+        for name in Settings.model_fields:
+            assert f"PMP_{name.upper()}" in out
+
+    def test_help_without_the_web_extra(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Without the [web] extra the help says how to see the settings."""
+        monkeypatch.setitem(sys.modules, "python_mastery_portfolio.service.settings", None)
+        with pytest.raises(SystemExit):
+            cli.main(["serve", "--help"])
+        assert "[web]" in capsys.readouterr().out
+
+    def test_filter_leaves_other_records_alone(self) -> None:
+        """Only the shutdown cancellations are rewritten."""
+        import logging
+
+        from python_mastery_portfolio.cli._main import ShutdownCancelFilter
+
+        plain = logging.LogRecord("uvicorn.error", logging.ERROR, "f", 1, "boom", None, None)
+        assert ShutdownCancelFilter().filter(plain)
+        assert plain.levelname == "ERROR"
+        note = logging.LogRecord(
+            "uvicorn.error", logging.ERROR, "f", 1, "Cancel %s running task(s), x", (1,), None
+        )
+        assert ShutdownCancelFilter().filter(note)
+        assert (note.levelname, note.getMessage()) == ("WARNING", "Cancel 1 running task(s), x")
 
 
 class TestRealServer:
@@ -267,3 +352,45 @@ class TestRealServer:
                 "SELECT email, name FROM users WHERE id = ?", (user_id,)
             ).fetchone()
         assert row == ("ada@example.org", "Ada")
+
+    def test_sigterm_with_a_stalled_client_exits_0_quietly(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """SIGTERM drains and exits 0; a client stalled mid-body logs no ERROR traceback."""
+        import socket as socket_module
+
+        from tests.cli.conftest import free_port
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "PMP_DATABASE_PATH": str(tmp_path / "users.db"),
+            "PMP_ADMIN_SOCKET": "",
+            "PMP_SHUTDOWN_TIMEOUT": "0.5",
+        }
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [sys.executable, "-m", "python_mastery_portfolio", "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(process, base_url)
+            with socket_module.create_connection(("127.0.0.1", port), timeout=5) as stalled:
+                # Half a body: the request waits for the rest, which never comes.
+                stalled.sendall(
+                    b"POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"em'
+                )
+                assert httpx.get(f"{base_url}/health", timeout=5).status_code == 200
+                process.send_signal(signal.SIGTERM)
+                _, err = process.communicate(timeout=15)
+        finally:
+            if process.poll() is None:  # pragma: no cover - only when the test failed early
+                process.kill()
+                process.communicate(timeout=10)
+        assert process.returncode == 0, err.decode()
+        assert b"Traceback" not in err
+        assert b" ERROR " not in err, err.decode()

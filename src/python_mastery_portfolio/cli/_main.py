@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from python_mastery_portfolio.cli._exit import ExitCode
@@ -17,7 +19,7 @@ from python_mastery_portfolio.cli._socket import default_admin_socket
 from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
 from python_mastery_portfolio.logs import setup_logging
 
-__all__ = ["APP_FACTORY", "build_parser", "main"]
+__all__ = ["APP_FACTORY", "ShutdownCancelFilter", "build_parser", "main", "uvicorn_options"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
@@ -25,6 +27,8 @@ APP_FACTORY = "python_mastery_portfolio.service.app:create_app"
 """The import string uvicorn loads the application factory from."""
 
 _DEFAULT_TIMEOUT = 5.0
+_UVICORN_STARTUP_FAILURE = 3
+"""What uvicorn exits with when the application cannot start."""
 
 
 def _version() -> str:
@@ -56,6 +60,24 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
+
+
+class _ServeHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Appends the PMP_* settings to ``pmp serve --help``, generated from the model.
+
+    Built only when the help is shown, so other commands never import pydantic.
+    """
+
+    def format_help(self) -> str:
+        try:
+            from python_mastery_portfolio.service.settings import (  # noqa: PLC0415 - only for this help
+                settings_help,
+            )
+        except ImportError:
+            table = "  (install the [web] extra to see them)"
+        else:
+            table = "\n".join(f"  {line}" for line in settings_help().splitlines())
+        return f"{super().format_help()}\nsettings (environment variables):\n{table}\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         parents=[common],
-        formatter_class=raw,
+        formatter_class=_ServeHelpFormatter,
         help="run the reference Users service",
         description="Run the Users service (settings from PMP_* environment variables).\n"
         "It also serves the admin socket the other commands talk to.",
@@ -162,6 +184,66 @@ def build_parser() -> argparse.ArgumentParser:
 # -- serve ---------------------------------------------------------------------------------
 
 
+class ShutdownCancelFilter(logging.Filter):
+    """Turn uvicorn's shutdown cancellations into one WARNING line, without traceback.
+
+    When a client stalls past the graceful-shutdown timeout, uvicorn cancels its request
+    and logs the ``CancelledError`` as an ERROR with a traceback: an expected event of a
+    shutdown, not a failure of the service.
+
+    Example:
+        >>> import asyncio
+        >>> record = logging.LogRecord(
+        ...     "uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application",
+        ...     None, (asyncio.CancelledError, asyncio.CancelledError(), None),
+        ... )
+        >>> ShutdownCancelFilter().filter(record), record.levelname, record.exc_info
+        (True, 'WARNING', None)
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the cancellation records; let every other record through unchanged."""
+        cancelled = record.exc_info is not None and isinstance(
+            record.exc_info[1], asyncio.CancelledError
+        )
+        if cancelled or str(record.msg).startswith("Cancel %s running task"):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            if cancelled:
+                record.msg, record.args = "A request was cancelled at shutdown", ()
+                record.exc_info, record.exc_text = None, None
+        return True
+
+
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """Return the server limits of ``settings`` (a service ``Settings``) as uvicorn options.
+
+    Example:
+        >>> from python_mastery_portfolio.service.settings import Settings
+        >>> options = uvicorn_options(Settings())
+        >>> options["limit_concurrency"], options["ws_max_size"], options["server_header"]
+        (512, 65536, False)
+    """
+    return {
+        # More connections and tasks than this are answered 503 at once, so running out of
+        # file descriptors never makes /health time out.
+        "limit_concurrency": settings.limit_concurrency,
+        "timeout_keep_alive": settings.timeout_keep_alive,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        "h11_max_incomplete_event_size": settings.max_header_size,
+        "ws_max_size": settings.ws_max_message_size,
+        "ws_per_message_deflate": settings.ws_per_message_deflate,
+        "server_header": False,
+    }
+
+
+class _TerminatedError(Exception):
+    """SIGTERM arrived: uvicorn has drained and stopped; exit 0."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise _TerminatedError
+
+
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         import uvicorn  # noqa: PLC0415 - the [web] extra is only needed by this command
@@ -178,10 +260,22 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        parser.exit(2, f"invalid PMP_* settings:\n{error}\n")
+        parser.exit(ExitCode.CONFIGURATION_ERROR, f"invalid PMP_* settings:\n{error}\n")
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
     package_dir = Path(__file__).resolve().parent.parent  # the package root, above cli/
+    log_config = build_log_config(
+        "DEBUG" if args.verbose else settings.log_level, settings.log_format
+    )
+    log_config.setdefault("filters", {})["shutdown_cancel"] = {
+        "()": f"{__name__}.ShutdownCancelFilter"
+    }
+    log_config.setdefault("loggers", {}).setdefault("uvicorn.error", {})["filters"] = [
+        "shutdown_cancel"
+    ]
+    # uvicorn drains on SIGTERM, then re-raises it with the handler it found: ours turns
+    # it into exit status 0 instead of death by signal (143).
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         uvicorn.run(
             APP_FACTORY,
@@ -190,19 +284,25 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             port=port,
             reload=args.reload,
             reload_dirs=[str(package_dir)] if args.reload else None,
-            log_config=build_log_config(
-                "DEBUG" if args.verbose else settings.log_level, settings.log_format
-            ),
+            log_config=log_config,
             # The request middleware logs every request, with its request ID.
             access_log=False,
             # X-Forwarded-For is honoured by the app, and only from PMP_TRUSTED_PROXIES.
             proxy_headers=False,
-            # Ctrl-C never hangs on a client that keeps its connection open.
-            timeout_graceful_shutdown=5,
+            **uvicorn_options(settings),
         )
     except KeyboardInterrupt:
         # uvicorn has already shut down gracefully; Ctrl-C is how a user stops the server.
         logger.info("Stopped")
+    except _TerminatedError:
+        logger.info("Stopped (SIGTERM)")
+    except SystemExit as error:
+        # uvicorn exits with 3 when the application cannot start (it logged why, in one line).
+        if error.code == _UVICORN_STARTUP_FAILURE:
+            return ExitCode.CONFIGURATION_ERROR
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 
