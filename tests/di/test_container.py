@@ -2061,3 +2061,30 @@ class TestProperties:
 
 class LateService:
     """Defined after EarlyService, which names it in a hint."""
+
+
+class TestLifetime:
+    def test_each_registered_lifetime_is_reported(self) -> None:
+        """lifetime() answers what was registered: instance -> singleton, else the scope."""
+        container = (
+            DIContainer()
+            .register(int, instance=1)
+            .register(str, factory=lambda: "s", scope=LifecycleScope.SINGLETON)
+            .register(bytes, factory=lambda: b"", scope=LifecycleScope.SCOPED)
+            .register(float, factory=lambda: 1.0, scope=LifecycleScope.TRANSIENT)
+        )
+        assert container.lifetime(int) is LifecycleScope.SINGLETON
+        assert container.lifetime(str) is LifecycleScope.SINGLETON
+        assert container.lifetime(bytes) is LifecycleScope.SCOPED
+        assert container.lifetime(float) is LifecycleScope.TRANSIENT
+
+    def test_unregistered_and_unhashable_are_none(self) -> None:
+        container = DIContainer().register(int, instance=1)
+        assert container.lifetime(str) is None
+        assert container.lifetime([]) is None
+
+    def test_an_override_changes_the_answer_while_it_lasts(self) -> None:
+        container = DIContainer().register(int, factory=lambda: 1, scope=LifecycleScope.SCOPED)
+        with container.override(int, 2):
+            assert container.lifetime(int) is LifecycleScope.SINGLETON
+        assert container.lifetime(int) is LifecycleScope.SCOPED

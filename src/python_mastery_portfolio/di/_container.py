@@ -149,6 +149,25 @@ class DIContainer(ClosesOnExit):
         """
         return tuple(self._compiler.service_types())
 
+    def lifetime(self, service_type: object) -> LifecycleScope | None:
+        """Return the lifetime ``service_type`` is registered with, or ``None`` if it is not.
+
+        An ``instance=`` registration is a singleton. Integrations use this to hand out
+        singletons without opening a scope (a singleton never depends on a scoped service).
+
+        Example:
+            >>> container = DIContainer().register(int, instance=1)
+            >>> container.register(str, factory=lambda: "", scope=LifecycleScope.SCOPED)
+            <DIContainer with 2 registrations>
+            >>> container.lifetime(int), container.lifetime(str), container.lifetime(bytes)
+            (<LifecycleScope.SINGLETON: 'singleton'>, <LifecycleScope.SCOPED: 'scoped'>, None)
+        """
+        try:
+            registration = self._compiler.registration(service_type)
+        except TypeError:  # unhashable: certainly not registered
+            return None
+        return None if registration is None else registration.lifetime
+
     # -- registration -----------------------------------------------------------------------
 
     @overload
