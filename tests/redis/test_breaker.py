@@ -6,17 +6,20 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_py
 
 from python_mastery_portfolio.exceptions import CircuitOpenError
 from python_mastery_portfolio.redis import RedisBreakerStateStore, RedisUnavailableError
 from python_mastery_portfolio.resilience import BreakerPolicy, CircuitBreaker, CircuitState
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.testing.contracts.breaker import BreakerStateStoreContract
+from tests.conftest import TIMEOUT
 from tests.redis.conftest import RedisServer
 
 CLOSED = CircuitState.CLOSED
@@ -212,3 +215,53 @@ def test_stats_with_any_policy(redis_url: str) -> None:
         store.record_success(store.epoch, policy)
     stats: dict[str, Any] = dict(stores[0].stats(policy))
     assert (stats["failures"], stats["successes"]) == (2, 2)
+
+
+class TestLocalView:
+    def test_a_late_reply_does_not_move_the_view_back(self, redis_url: str) -> None:
+        """A reply that overtook an older one stays: the older, when it lands, is ignored."""
+        held = threading.Event()
+        landed = threading.Event()
+
+        slow: list[threading.Thread] = []
+
+        class SlowForOneThread(redis_py.Redis):
+            def evalsha(self, *args: Any) -> Any:
+                reply = super().evalsha(*args)
+                if threading.current_thread() in slow:
+                    landed.set()
+                    held.wait(TIMEOUT)  # this reply reaches the store after the next one
+                return reply
+
+        client = SlowForOneThread.from_url(redis_url)
+        store = RedisBreakerStateStore(client, namespace=namespace(), clock=ManualClock())
+        policy = BreakerPolicy(failure_threshold=1, recovery_timeout=3600, now=lambda: 0.0)
+        try:
+            late = threading.Thread(target=store.enter, args=(policy,))
+            slow.append(late)
+            late.start()  # admitted while closed, epoch 0 ...
+            assert landed.wait(TIMEOUT)
+            assert store.record_failure(0, policy)  # ... then opened here: epoch 1, seen
+            assert (store.state, store.epoch) == (CircuitState.OPEN, 1)
+            held.set()
+            late.join(TIMEOUT)
+            assert (store.state, store.epoch) == (CircuitState.OPEN, 1)
+        finally:
+            held.set()
+            store.close()
+            client.close()
+
+    def test_the_view_follows_a_flushed_server(
+        self, redis_url: str, redis_client: redis_py.Redis
+    ) -> None:
+        """A lower epoch from a step sent later is news (Redis lost the state): it is taken."""
+        store = RedisBreakerStateStore(redis_url, namespace=namespace(), clock=ManualClock())
+        policy = BreakerPolicy(failure_threshold=1, recovery_timeout=3600, now=lambda: 0.0)
+        try:
+            assert store.record_failure(0, policy)
+            assert (store.state, store.epoch) == (CircuitState.OPEN, 1)
+            redis_client.flushdb()
+            assert store.current_state(policy) is CircuitState.CLOSED
+            assert store.epoch == 0
+        finally:
+            store.close()

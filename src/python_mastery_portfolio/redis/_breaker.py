@@ -106,6 +106,7 @@ class RedisBreakerStateStore:
     """
 
     __slots__ = (
+        "_applied_at",
         "_backend_errors",
         "_clock",
         "_conn",
@@ -120,6 +121,7 @@ class RedisBreakerStateStore:
         "_refresh",
         "_seen_epoch",
         "_seen_state",
+        "_sent",
         "_time_source",
     )
 
@@ -154,6 +156,8 @@ class RedisBreakerStateStore:
         self._forced: CircuitState | None = None
         self._expires = -math.inf  # a new store has seen nothing yet: its first read asks Redis
         self._events: deque[Transition] = deque()
+        self._sent = 0  # steps sent so far
+        self._applied_at = 0  # steps sent when the view was last moved
         self._backend_errors = 0
         self._gate = WarningGate(clock)
 
@@ -236,6 +240,9 @@ class RedisBreakerStateStore:
                 repr(float(policy.window)),
                 policy.minimum_calls,
             )
+        with self._lock:
+            self._sent += 1
+            sent = self._sent
         reply = STEP(
             self._conn.sync, 1, self._key, op, self._mode, now, *rules, ticket, target, IDLE_TTL_MS
         )
@@ -244,11 +251,16 @@ class RedisBreakerStateStore:
         forced = _text(reply[4])
         logged = int(reply[5])
         with self._lock:
-            # State before epoch, as the in-memory store: a lock-free reader's ticket is then
-            # either current or stale.
-            self._seen_state = state
-            self._seen_epoch = epoch
-            self._forced = _STATES[forced] if forced else None
+            # Concurrent steps' replies land in any order: one older than the view (a lower
+            # epoch, from a step sent before the view last moved) must not move it back. A
+            # step sent after that is newer whatever its epoch (a flushed Redis starts at 0).
+            if epoch > self._seen_epoch or sent > self._applied_at:
+                self._applied_at = self._sent
+                # State before epoch, as the in-memory store: a lock-free reader's ticket is
+                # then either current or stale.
+                self._seen_state = state
+                self._seen_epoch = epoch
+                self._forced = _STATES[forced] if forced else None
             self._expires = self._clock.now() + self._refresh
             for index in range(logged // 2):
                 old, new = reply[6 + 2 * index], reply[7 + 2 * index]
