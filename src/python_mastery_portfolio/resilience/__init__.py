@@ -11,6 +11,9 @@
   each make one decision atomically, so that a store shared by processes can plug in through
   ``store=``. :class:`InMemoryRateLimitStore` and :class:`InMemoryBreakerStateStore` are the
   defaults; :mod:`python_mastery_portfolio.testing.contracts` checks any implementation.
+  A store whose operations do I/O (Redis) also implements :class:`AsyncRateLimitStore` or
+  :class:`AsyncBreakerStateStore`, their awaitable side: the async paths await it, so they
+  never block the event loop.
 
 Both raise errors carrying ``retry_after`` (:class:`RateLimitError`,
 :class:`CircuitOpenError`), which ``retry`` honours when it retries them.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 from python_mastery_portfolio.exceptions import CircuitOpenError, RateLimitError
 from python_mastery_portfolio.resilience._breaker_store import (
+    AsyncBreakerStateStore,
     BreakerAdmission,
     BreakerPolicy,
     BreakerStateStore,
@@ -51,6 +55,7 @@ from python_mastery_portfolio.resilience._rate_limit_decorator import (
     rate_limit,
 )
 from python_mastery_portfolio.resilience._rate_limit_store import (
+    AsyncRateLimitStore,
     InMemoryRateLimitStore,
     RateLimitDecision,
     RateLimitStore,
@@ -59,6 +64,8 @@ from python_mastery_portfolio.resilience._rate_limit_store import (
 from python_mastery_portfolio.resilience._rate_limiter import RateLimiter, RateLimiterStats
 
 __all__ = [
+    "AsyncBreakerStateStore",
+    "AsyncRateLimitStore",
     "BreakerAdmission",
     "BreakerPolicy",
     "BreakerStateStore",

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol, TypedDict, runtime_checkable
 
 __all__ = [
+    "AsyncBreakerStateStore",
     "BreakerAdmission",
     "BreakerPolicy",
     "BreakerStateStore",
@@ -210,6 +211,77 @@ class BreakerStateStore(Protocol):
 
     def drain_transitions(self) -> list[Transition]:
         """Return the logged transitions in order, and forget them."""
+        ...
+
+
+@runtime_checkable
+class AsyncBreakerStateStore(Protocol):
+    """The awaitable side of a :class:`BreakerStateStore` whose steps do I/O (Redis).
+
+    A :class:`CircuitBreaker` whose store implements this as well as
+    :class:`BreakerStateStore` awaits these methods on its async paths (:meth:`~CircuitBreaker.
+    acall`, decorated ``async def`` functions and async generators, ``async with breaker``),
+    so no step over the network blocks the event loop; its sync paths keep calling the sync
+    methods. The breaker checks for it once, when it is built. A store without it is called
+    synchronously on the loop: it must be fast, as :class:`InMemoryBreakerStateStore` is.
+
+    Each method makes exactly the step of its sync twin, on the same state. The rest stays
+    synchronous, as :class:`~python_mastery_portfolio.caching.AsyncCacheStore` keeps
+    ``record`` and ``stats``: ``current_state``, ``reset``, ``force``, ``forced`` and
+    ``stats`` serve the breaker's sync methods and properties (``state``, ``reset()``,
+    ``force_open()``, ``stats()``), never a call being judged; ``has_transitions`` and
+    ``drain_transitions`` read this process's log of the transitions its own steps made, which
+    must stay in memory. Run :class:`python_mastery_portfolio.testing.contracts.breaker.
+    AsyncBreakerStateStoreContract` against an implementation to check it.
+
+    Example:
+        >>> import asyncio
+        >>> from python_mastery_portfolio.resilience import CircuitBreaker
+        >>> class AsyncMemory(InMemoryBreakerStateStore):
+        ...     async def aview(self) -> tuple[int, CircuitState]:
+        ...         return self.epoch, self.state
+        ...     async def aenter(self, policy: BreakerPolicy) -> BreakerAdmission:
+        ...         return self.enter(policy)
+        ...     async def arecord_success(self, ticket: int, policy: BreakerPolicy) -> bool:
+        ...         return self.record_success(ticket, policy)
+        ...     async def arecord_failure(self, ticket: int, policy: BreakerPolicy) -> bool:
+        ...         return self.record_failure(ticket, policy)
+        ...     async def arecord_ignored(self, ticket: int) -> None:
+        ...         self.record_ignored(ticket)
+        >>> store = AsyncMemory()
+        >>> isinstance(store, AsyncBreakerStateStore)
+        True
+        >>> async def answer() -> int:
+        ...     return 42
+        >>> asyncio.run(CircuitBreaker(store=store).acall(answer))
+        42
+        >>> store.stats(BreakerPolicy(now=lambda: 0.0))["successes"]
+        1
+    """
+
+    async def aview(self) -> tuple[int, CircuitState]:
+        """Return the epoch and the state as last seen, as reading :attr:`epoch` then :attr:`state`.
+
+        The async fast path's read: a store whose local view goes stale (the Redis one
+        re-reads it every ``refresh_interval``) refreshes it here, awaiting the I/O, so that
+        its ``epoch`` and ``state`` properties can answer from memory.
+        """
+        ...
+
+    async def aenter(self, policy: BreakerPolicy) -> BreakerAdmission:
+        """Admit a call or refuse it, as :meth:`BreakerStateStore.enter` does."""
+        ...
+
+    async def arecord_success(self, ticket: int, policy: BreakerPolicy) -> bool:
+        """Record a success of the call admitted with ``ticket``; return if it moved the state."""
+        ...
+
+    async def arecord_failure(self, ticket: int, policy: BreakerPolicy) -> bool:
+        """Record a failure of the call admitted with ``ticket``; return if it moved the state."""
+        ...
+
+    async def arecord_ignored(self, ticket: int) -> None:
+        """Record an outcome that does not count (its half-open permit, if any, comes back)."""
         ...
 
 

@@ -51,6 +51,8 @@ from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import CircuitOpenError
 from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.resilience._breaker_store import (
+    AsyncBreakerStateStore,
+    BreakerAdmission,
     BreakerPolicy,
     BreakerStateStore,
     CircuitBreakerStats,
@@ -74,6 +76,8 @@ _Tickets: TypeAlias = "tuple[int, _Tickets] | None"
 _CLOSED = CircuitState.CLOSED
 _OPEN = CircuitState.OPEN
 _HALF_OPEN = CircuitState.HALF_OPEN
+# How an outcome counts (see CircuitBreaker._judge).
+_SUCCESS, _FAILURE, _IGNORED = 0, 1, 2
 # The ``circuit.state`` gauge's value for each state (as resilience4j's state gauge).
 _STATE_GAUGE = {_CLOSED: 0, _OPEN: 1, _HALF_OPEN: 2}
 
@@ -152,7 +156,10 @@ class CircuitBreaker:
     Every transition is logged at WARNING with the breaker's name and reported to the
     listeners registered with :meth:`on_state_change` and the instrumentation hook (with
     rejections and half-open probes). The state lives in a
-    :class:`BreakerStateStore` (``store=``), which makes each step atomically.
+    :class:`BreakerStateStore` (``store=``), which makes each step atomically. A store that is
+    also an :class:`AsyncBreakerStateStore` (one doing I/O, such as Redis) is awaited on the
+    async paths (:meth:`acall`, decorated ``async def`` functions and async generators,
+    ``async with``), so they never block the event loop.
 
     Args:
         failure_threshold: Consecutive failures that open the circuit (>= 1).
@@ -254,6 +261,11 @@ class CircuitBreaker:
             now=now_reader(clock),
         )
         self._store = store
+        # Decided once: the async paths await a store that does I/O, and call the others.
+        self._astore = store if isinstance(store, AsyncBreakerStateStore) else None
+        if self._astore is not None:
+            # Bound here, so that acall over a fast store checks nothing per call.
+            self.acall = functools.partial(self._acall_awaited, self._astore)  # type: ignore[method-assign]  # chosen once per instance
         # (state or None for every state, listener); replaced, never mutated, so that
         # dispatching reads a consistent tuple without a lock.
         self._listeners: tuple[tuple[CircuitState | None, StateListener], ...] = ()
@@ -522,6 +534,15 @@ class CircuitBreaker:
         record_success = store.record_success
         policy = self._policy
 
+        if is_async_callable(func) and self._astore is not None:
+            awaited = functools.partial(self._acall_awaited, self._astore, func)
+
+            @functools.wraps(func)
+            async def awaited_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await awaited(*args, **kwargs)
+
+            return awaited_wrapper
+
         if is_async_callable(func):
 
             @functools.wraps(func)
@@ -587,14 +608,11 @@ class CircuitBreaker:
         self, func: Callable[..., AsyncGenerator[Any, Any]]
     ) -> Callable[..., AsyncGenerator[Any, Any]]:
         """Cover an async generator's whole iteration, as :meth:`_wrap_generator` does."""
-        store = self._store
-        policy = self._policy
+        astore = self._astore
 
         @functools.wraps(func)
         async def async_generator_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-            ticket = store.epoch
-            if store.state is not _CLOSED:
-                ticket = self._admit()
+            ticket = self._ticket() if astore is None else await self._aticket(astore)
             inner = func(*args, **kwargs)
             try:
                 try:
@@ -613,10 +631,16 @@ class CircuitBreaker:
             except BaseException as error:
                 # Closed early (GeneratorExit) or failed: the wrapped one is finished too.
                 await inner.aclose()
-                self._on_error(error, ticket)
+                if astore is None:
+                    self._on_error(error, ticket)
+                else:
+                    await self._aoutcome(astore, ticket, error)
                 raise
-            if store.record_success(ticket, policy):
-                self._dispatch()
+            if astore is None:
+                if self._store.record_success(ticket, self._policy):
+                    self._dispatch()
+            else:
+                await self._aoutcome(astore, ticket, None)
 
         return async_generator_wrapper
 
@@ -628,12 +652,22 @@ class CircuitBreaker:
         self._tickets.set((ticket, self._tickets.get()))
         return self
 
+    def _pop_ticket(self) -> int:
+        """Return the ticket of the innermost block entered in this context, forgetting it."""
+        tickets = self._tickets.get()
+        if tickets is None:
+            raise RuntimeError(f"{self!r} exited without being entered in this context")
+        ticket, outer = tickets
+        self._tickets.set(outer)
+        return ticket
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # Inlined _pop_ticket: this is the hot path of ``with breaker:``.
         tickets = self._tickets.get()
         if tickets is None:
             raise RuntimeError(f"{self!r} exited without being entered in this context")
@@ -646,7 +680,17 @@ class CircuitBreaker:
             self._on_error(exc, ticket)
 
     async def __aenter__(self) -> Self:
-        return self.__enter__()
+        # __enter__'s body inlined rather than called: this is the hot path of ``async with``.
+        astore = self._astore
+        if astore is None:
+            store = self._store
+            ticket = store.epoch
+            if store.state is not _CLOSED:
+                ticket = self._admit()
+        else:
+            ticket = await self._aticket(astore)
+        self._tickets.set((ticket, self._tickets.get()))
+        return self
 
     async def __aexit__(
         self,
@@ -654,7 +698,59 @@ class CircuitBreaker:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, traceback)
+        ticket = self._pop_ticket()
+        astore = self._astore
+        if astore is not None:
+            await self._aoutcome(astore, ticket, exc)
+        elif exc is None:
+            # __exit__'s outcome inlined rather than called: the hot path of ``async with``.
+            if self._store.record_success(ticket, self._policy):
+                self._dispatch()
+        else:
+            self._on_error(exc, ticket)
+
+    # -- over an awaited store (an AsyncBreakerStateStore) --
+
+    async def _acall_awaited(
+        self,
+        astore: AsyncBreakerStateStore,
+        func: Callable[P, Coroutine[Any, Any, R]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Await ``func(*args, **kwargs)`` through the breaker, awaiting every store step."""
+        ticket = await self._aticket(astore)
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as error:
+            await self._aoutcome(astore, ticket, error)
+            raise
+        await self._aoutcome(astore, ticket, None)
+        return result
+
+    async def _aticket(self, astore: AsyncBreakerStateStore) -> int:
+        """Return the ticket of a call about to run (awaiting the store), or raise."""
+        ticket, state = await astore.aview()
+        if state is not _CLOSED:
+            ticket = self._admitted(await astore.aenter(self._policy))
+        return ticket
+
+    async def _aoutcome(
+        self, astore: AsyncBreakerStateStore, ticket: int, error: BaseException | None
+    ) -> None:
+        """Record how the call admitted with ``ticket`` ended (awaiting the store)."""
+        policy = self._policy
+        verdict = _SUCCESS if error is None else self._judge(error)
+        if verdict == _IGNORED:
+            await astore.arecord_ignored(ticket)
+            return
+        if verdict == _FAILURE:
+            moved = await astore.arecord_failure(ticket, policy)
+        else:
+            moved = await astore.arecord_success(ticket, policy)
+        if moved:
+            self._dispatch()
 
     # -- outcomes and transitions --
 
@@ -665,9 +761,20 @@ class CircuitBreaker:
             self._listeners = (*self._listeners, (state, listener))
         return listener
 
+    def _ticket(self) -> int:
+        """Return the ticket of a call about to run, or raise (the sync store's fast path)."""
+        store = self._store
+        ticket = store.epoch
+        if store.state is not _CLOSED:
+            ticket = self._admit()
+        return ticket
+
     def _admit(self) -> int:
         """Admit a call outside the closed state, returning its epoch, or raise."""
-        admission = self._store.enter(self._policy)
+        return self._admitted(self._store.enter(self._policy))
+
+    def _admitted(self, admission: BreakerAdmission) -> int:
+        """Return the ticket of an admitted call, or raise; report either (the store decided)."""
         self._dispatch()
         if admission.admitted:
             if admission.state is _HALF_OPEN and HOOKS.active:
@@ -698,12 +805,19 @@ class CircuitBreaker:
             breaker=self.name,
         )
 
-    def _on_error(self, error: BaseException, ticket: int) -> None:
+    def _judge(self, error: BaseException) -> int:
+        """Return how a call that raised ``error`` counts: _IGNORED, _FAILURE or _SUCCESS."""
         excluded = self._is_excluded
         if isinstance(error, FATAL_EXCEPTIONS) or (excluded is not None and excluded(error)):
+            return _IGNORED
+        return _FAILURE if self._is_failure(error) else _SUCCESS
+
+    def _on_error(self, error: BaseException, ticket: int) -> None:
+        verdict = self._judge(error)
+        if verdict == _IGNORED:
             self._store.record_ignored(ticket)
             return
-        if self._is_failure(error):
+        if verdict == _FAILURE:
             moved = self._store.record_failure(ticket, self._policy)
         else:
             moved = self._store.record_success(ticket, self._policy)

@@ -32,6 +32,7 @@ from typing import NamedTuple, Protocol, TypedDict, runtime_checkable
 from python_mastery_portfolio._internal.checks import require_count
 
 __all__ = [
+    "AsyncRateLimitStore",
     "InMemoryRateLimitStore",
     "RateLimitDecision",
     "RateLimitStore",
@@ -151,6 +152,73 @@ class RateLimitStore(Protocol):
 
     def stats(self, now: int) -> RateLimitStoreStats:
         """Return the store's counters as of ``now``."""
+        ...
+
+
+@runtime_checkable
+class AsyncRateLimitStore(Protocol):
+    """The awaitable side of a :class:`RateLimitStore` whose decisions do I/O (Redis).
+
+    A :class:`RateLimiter` whose store implements this as well as :class:`RateLimitStore`
+    awaits these methods on its async paths (:meth:`~RateLimiter.aacquire`,
+    :meth:`~RateLimiter.atry_acquire`, ``async with limiter`` and :func:`rate_limit` over a
+    coroutine function), so a decision over the network never blocks the event loop; its sync
+    paths keep calling the sync methods. The limiter checks for it once, when it is built. A
+    store without it is called synchronously on the loop: it must be fast, as
+    :class:`InMemoryRateLimitStore` is.
+
+    Each method makes exactly the decision of its sync twin, on the same state: a store's two
+    sides share their buckets. ``backlog``, ``reset``, ``clear`` and ``stats`` stay
+    synchronous, as :class:`~python_mastery_portfolio.caching.AsyncCacheStore` keeps
+    ``record`` and ``stats``: they serve the limiter's sync methods (``available``,
+    ``reset``, ``stats``), never a call being limited. Run
+    :class:`python_mastery_portfolio.testing.contracts.rate_limit.AsyncRateLimitStoreContract`
+    against an implementation to check it.
+
+    Example:
+        >>> import asyncio
+        >>> from collections.abc import Hashable
+        >>> from python_mastery_portfolio.resilience import RateLimiter
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> class AsyncMemory(InMemoryRateLimitStore):
+        ...     async def atry_take(self, key: Hashable, *args: int) -> bool:
+        ...         return self.try_take(key, *args)
+        ...     async def atake(self, key: Hashable, *args: int, **kw: int) -> RateLimitDecision:
+        ...         return self.take(key, *args, **kw)
+        ...     async def arelease(self, key: Hashable, refund: int, tat: int) -> bool:
+        ...         return self.release(key, refund, tat)
+        >>> store = AsyncMemory()
+        >>> isinstance(store, AsyncRateLimitStore)
+        True
+        >>> limiter = RateLimiter(2, store=store, clock=ManualClock())
+        >>> asyncio.run(limiter.aacquire()), asyncio.run(limiter.atry_acquire())
+        (None, True)
+        >>> store.stats(0)["granted"]
+        2
+    """
+
+    async def atry_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
+        """Take ``cost`` for ``key`` at ``now`` if there, never reserving (:meth:`try_take`)."""
+        ...
+
+    async def atake(
+        self,
+        key: Hashable,
+        cost: int,
+        now: int,
+        tolerance: int,
+        *,
+        interval: int,
+        max_wait: int | None,
+    ) -> RateLimitDecision:
+        """Take ``cost`` for ``key``, or reserve it if due within ``max_wait`` (:meth:`take`)."""
+        ...
+
+    async def arelease(self, key: Hashable, refund: int, tat: int) -> bool:
+        """End one reservation, handing back ``refund`` if ``tat`` is unchanged (:meth:`release`).
+
+        The limiter awaits it shielded from cancellation: a reservation ends exactly once.
+        """
         ...
 
 

@@ -29,6 +29,7 @@ with :meth:`RateLimiter.try_acquire` to the token.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import logging
 import math
@@ -53,7 +54,9 @@ from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.resilience._rate_limit_store import (
+    AsyncRateLimitStore,
     InMemoryRateLimitStore,
+    RateLimitDecision,
     RateLimitStore,
 )
 from python_mastery_portfolio.resilience._rate_string import parse_rate
@@ -115,6 +118,10 @@ def _is_movable(waiter: _Waiter) -> bool:
     return waiter.movable
 
 
+def _end(waiter: _Waiter) -> int:
+    return waiter.end
+
+
 def _wake(turn: asyncio.Future[None]) -> None:
     """Tell a coroutine it reached the head of its queue (unless it already left)."""
     if not turn.done():
@@ -152,7 +159,9 @@ class RateLimiter:
 
     The buckets live in a :class:`RateLimitStore` (``store=``), which makes each decision
     atomically; the default :class:`InMemoryRateLimitStore` keeps them in this process. The
-    queue of waiters stays in the limiter.
+    queue of waiters stays in the limiter. A store that is also an
+    :class:`AsyncRateLimitStore` (one doing I/O, such as Redis) is awaited on the async paths
+    (:meth:`aacquire`, :meth:`atry_acquire`, ``async with``), so they never block the loop.
 
     Memory (the default store): a bucket that has refilled is the same as no bucket, so
     refilled buckets are dropped (lazily, when a new key arrives and in :meth:`stats`). When
@@ -194,9 +203,11 @@ class RateLimiter:
 
     __slots__ = (
         "__weakref__",
+        "_astore",
         "_burst",
         "_cancelled",
         "_clock",
+        "_inflight",
         "_interval",
         "_labels",
         "_lock",
@@ -248,6 +259,11 @@ class RateLimiter:
         self._clock = clock
         self._now = ns_reader(clock)
         self._store = store
+        # Decided once: the async paths await a store that does I/O, and call the others.
+        self._astore = store if isinstance(store, AsyncRateLimitStore) else None
+        # Reservations being decided by an awaited store, per key: until they are queued the
+        # queue does not know every slot, so nobody's slot may move (see _withdraw).
+        self._inflight: dict[Hashable, int] = {}
         # Bound once: try_acquire is the hot path. While the instrumentation hook is on it is
         # swapped for a reporting variant (hooks_changed), so the hot path never checks it.
         self._try_take: Callable[[Hashable, int, int, int], bool] = store.try_take
@@ -440,6 +456,40 @@ class RateLimiter:
         cost = self._interval if tokens == 1 else self._cost(tokens)
         return self._try_take(key, cost, self._now(), self._tau)
 
+    async def atry_acquire(self, tokens: float = 1, *, key: Hashable = None) -> bool:
+        """Take ``tokens`` tokens if they are there now; never wait, never block the loop.
+
+        :meth:`try_acquire` for coroutines: a store that does I/O (an
+        :class:`AsyncRateLimitStore`) is awaited, any other is called directly.
+
+        Args:
+            tokens: How many tokens to take (> 0, at most ``burst``).
+            key: The bucket to take them from; ``None`` is the default bucket.
+
+        Returns:
+            Whether the tokens were granted.
+
+        Raises:
+            ValueError: If ``tokens`` is not positive or exceeds ``burst``.
+
+        Example:
+            >>> import asyncio
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(1, clock=ManualClock())
+            >>> async def main() -> list[bool]:
+            ...     return [await limiter.atry_acquire(key="bob") for _ in range(2)]
+            >>> asyncio.run(main())
+            [True, False]
+        """
+        cost = self._interval if tokens == 1 else self._cost(tokens)
+        astore = self._astore
+        if astore is None:
+            return self._try_take(key, cost, self._now(), self._tau)
+        granted = await astore.atry_take(key, cost, self._now(), self._tau)
+        if HOOKS.active:
+            self._report(granted, 0.0)
+        return granted
+
     def acquire(
         self, tokens: float = 1, *, key: Hashable = None, timeout: float | None = None
     ) -> None:
@@ -470,7 +520,7 @@ class RateLimiter:
         if timeout:
             require_at_least("timeout", timeout, 0)
         with self._lock:
-            waiter = self._reserve(key, cost, timeout, movable=False)
+            waiter = self._reserve(key, cost, timeout, False)  # noqa: FBT003 - movable, see there
         if waiter is None:
             return
         try:
@@ -519,8 +569,11 @@ class RateLimiter:
         cost = self._interval if tokens == 1 else self._cost(tokens)
         if timeout:
             require_at_least("timeout", timeout, 0)
+        if self._astore is not None:
+            await self._aacquire(self._astore, key, cost, timeout)
+            return
         with self._lock:
-            waiter = self._reserve(key, cost, timeout, movable=True)
+            waiter = self._reserve(key, cost, timeout, True)  # noqa: FBT003 - movable, see there
         if waiter is None:
             return
         try:
@@ -612,13 +665,23 @@ class RateLimiter:
         return round(tokens * self._interval) or 1  # a sliver of a token still costs
 
     def _reserve(
-        self, key: Hashable, cost: int, timeout: float | None, *, movable: bool
+        self,
+        key: Hashable,
+        cost: int,
+        timeout: float | None,
+        movable: bool,
+        decision: RateLimitDecision | None = None,
     ) -> _Waiter | None:
-        """Grant ``cost`` now (``None``), queue a waiter, or raise ``RateLimitError``."""
-        max_wait = None if timeout is None else round(timeout * NANOSECONDS)
-        decision = self._store.take(
-            key, cost, self._now(), self._tau, interval=self._interval, max_wait=max_wait
-        )
+        """Grant ``cost`` now (``None``), queue a waiter, or raise ``RateLimitError``.
+
+        ``decision`` is the store's answer when it was awaited already; else the store is
+        asked here.
+        """
+        if decision is None:
+            max_wait = None if timeout is None else round(timeout * NANOSECONDS)
+            decision = self._store.take(
+                key, cost, self._now(), self._tau, interval=self._interval, max_wait=max_wait
+            )
         wait = decision.retry_after / NANOSECONDS
         if HOOKS.active:
             self._report(decision.allowed, wait)
@@ -634,7 +697,12 @@ class RateLimiter:
         if wait <= 0:
             return None
         waiter = _Waiter(cost, decision.end, wait, movable=movable)
-        self._pending.setdefault(key, []).append(waiter)
+        queue = self._pending.setdefault(key, [])
+        if self._inflight:
+            # An awaited store's replies arrive in any order: keep the queue in the line's.
+            bisect.insort(queue, waiter, key=_end)
+        else:
+            queue.append(waiter)
         self._waiting += 1
         return waiter
 
@@ -653,12 +721,16 @@ class RateLimiter:
 
     def _finish(self, key: Hashable, waiter: _Waiter) -> None:
         """Grant ``waiter``'s tokens: it leaves the queue and the next one may go."""
+        self._served(key, waiter)
+        self._store.release(key, 0, waiter.end)
+
+    def _served(self, key: Hashable, waiter: _Waiter) -> None:
+        """Take ``waiter`` out of the queue as served, waking the next; its store is told apart."""
         queue = self._pending[key]
         index = queue.index(waiter)
         del queue[index]
         self._waiting -= 1
         self._waited += 1
-        self._store.release(key, 0, waiter.end)
         self._after_leave(key, queue, index)
 
     def _withdraw(self, key: Hashable, waiter: _Waiter) -> None:
@@ -672,8 +744,9 @@ class RateLimiter:
         # Only the part of the slot still ahead of now can be handed back; the rest is past.
         refund = min(waiter.cost, waiter.end - now)
         later = queue[index:]
-        # Only a coroutine's slot may move: the ones queued up to the first thread.
-        ahead = list(itertools.takewhile(_is_movable, later))
+        # Only a coroutine's slot may move: the ones queued up to the first thread. None may
+        # while a reservation is being decided: its slot may lie between them, unqueued yet.
+        ahead = [] if key in self._inflight else list(itertools.takewhile(_is_movable, later))
         if refund > 0 and len(ahead) == len(later):
             # Everybody behind moves forward, and so does the bucket's line, unless something
             # was taken after the last of them (then the store keeps the time: strict side).
@@ -682,11 +755,93 @@ class RateLimiter:
             # A thread's slot cannot move: the coroutines ahead of it move forward, and the
             # time returned is lost capacity (the strict side).
             self._store.release(key, 0, waiter.end)
-            moved = refund > 0
+            moved = refund > 0 and bool(ahead)
         if moved:
             for other in ahead:
                 other.end -= refund
         self._after_leave(key, queue, index)
+
+    # -- over an awaited store (an AsyncRateLimitStore): the lock is never held across an await
+
+    async def _aacquire(
+        self,
+        astore: AsyncRateLimitStore,
+        key: Hashable,
+        cost: int,
+        timeout: float | None,  # noqa: ASYNC109 - aacquire's, judged up front as there
+    ) -> None:
+        """Do :meth:`aacquire`'s work, awaiting ``astore`` for every decision (lock-free).
+
+        Cancelled while the store decides, a reservation the store made anyway is never
+        released: its slot is lost capacity (the strict side).
+        """
+        max_wait = None if timeout is None else round(timeout * NANOSECONDS)
+        with self._lock:
+            self._inflight[key] = self._inflight.get(key, 0) + 1
+        try:
+            decision = await astore.atake(
+                key, cost, self._now(), self._tau, interval=self._interval, max_wait=max_wait
+            )
+        except BaseException:
+            with self._lock:
+                self._landed(key)
+            raise
+        with self._lock:
+            try:
+                # Still counted in flight here, so the waiter is queued in the line's order.
+                waiter = self._reserve(key, cost, timeout, True, decision)  # noqa: FBT003 - movable
+            finally:
+                self._landed(key)
+        if waiter is None:
+            return
+        try:
+            await self._await_turn(key, waiter)
+        except BaseException:
+            with self._lock:
+                refund, tat = self._leave_awaited(key, waiter)
+            # Shielded: a reservation ends exactly once, whatever else is cancelled.
+            await asyncio.shield(astore.arelease(key, refund, tat))
+            raise
+        with self._lock:
+            self._served(key, waiter)
+        await asyncio.shield(astore.arelease(key, 0, waiter.end))
+
+    def _landed(self, key: Hashable) -> None:
+        """Count one reservation of ``key`` as no longer being decided."""
+        left = self._inflight[key] - 1
+        if left:
+            self._inflight[key] = left
+        else:
+            del self._inflight[key]
+
+    def _leave_awaited(self, key: Hashable, waiter: _Waiter) -> tuple[int, int]:
+        """Withdraw ``waiter`` (an awaited store's); return the ``(refund, tat)`` to release.
+
+        As :meth:`_withdraw`, but the store answers later: the coroutines behind move into the
+        slot given back now, whatever it answers. That is safe as the queue knows every slot
+        between them (none is being decided); if the store keeps the time (something was taken
+        after them), only the tail of the line is lost, the strict side.
+        """
+        now = self._now()
+        queue = self._pending[key]
+        index = queue.index(waiter)
+        del queue[index]
+        self._waiting -= 1
+        self._cancelled += 1
+        refund = min(waiter.cost, waiter.end - now)
+        later = queue[index:]
+        release = (0, waiter.end)
+        if refund > 0:
+            if not later:
+                release = (refund, waiter.end)
+            elif key not in self._inflight:
+                ahead = list(itertools.takewhile(_is_movable, later))
+                if len(ahead) == len(later):
+                    release = (refund, later[-1].end)
+                for other in ahead:
+                    other.end -= refund
+        self._after_leave(key, queue, index)
+        return release
 
     def _after_leave(self, key: Hashable, queue: list[_Waiter], index: int) -> None:
         if not queue:

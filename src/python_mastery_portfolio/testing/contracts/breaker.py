@@ -1,13 +1,16 @@
-"""The contract suite of circuit-breaker state stores: :class:`BreakerStateStoreContract`.
+"""The contract suites of circuit-breaker state stores, sync and async (awaited steps).
 
-Every :class:`~python_mastery_portfolio.resilience.BreakerStateStore` passes it -- our
-``InMemoryBreakerStateStore``, the Redis store, your own: the transitions and their log,
-consecutive and failure-rate windows, half-open permit counting, stale tickets, reset,
-forced states,
-statistics and atomic steps under many real threads.
+Every :class:`~python_mastery_portfolio.resilience.BreakerStateStore` passes
+:class:`BreakerStateStoreContract` -- our ``InMemoryBreakerStateStore``, the Redis store, your
+own: the transitions and their log, consecutive and failure-rate windows, half-open permit
+counting, stale tickets, reset, forced states, statistics and atomic steps under many real
+threads. A store that is also an
+:class:`~python_mastery_portfolio.resilience.AsyncBreakerStateStore` passes
+:class:`AsyncBreakerStateStoreContract` as well: the same steps awaited, on the same state as
+the sync side, atomic under many tasks at once.
 
-Subclass it in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
-the suite drives time through a :class:`~python_mastery_portfolio.testing.ManualClock` (read
+Subclass one in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
+the suites drive time through a :class:`~python_mastery_portfolio.testing.ManualClock` (read
 through each :class:`~python_mastery_portfolio.resilience.BreakerPolicy`) and never sleeps.
 It needs pytest.
 
@@ -22,12 +25,15 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from typing import Any, get_type_hints
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, get_type_hints
 
 import pytest
 
 from python_mastery_portfolio.resilience import (
+    AsyncBreakerStateStore,
     BreakerAdmission,
     BreakerPolicy,
     BreakerStateStore,
@@ -37,7 +43,9 @@ from python_mastery_portfolio.resilience import (
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
-__all__ = ["STAT_KEYS", "BreakerStateStoreContract"]
+__all__ = ["STAT_KEYS", "AsyncBreakerStateStoreContract", "BreakerStateStoreContract"]
+
+T = TypeVar("T")
 
 STAT_KEYS = frozenset(get_type_hints(CircuitBreakerStats))
 """The keys of :class:`~python_mastery_portfolio.resilience.CircuitBreakerStats`."""
@@ -419,3 +427,190 @@ class BreakerStateStoreContract:
         stats = store.stats(policy)
         assert (stats["successes"], stats["failures"]) == (THREADS * 100, THREADS * 100)
         assert stats["state"] is CLOSED
+
+
+class AsyncBreakerStateStoreContract:
+    """Behaviour of a store that is both a :class:`BreakerStateStore` and an async one.
+
+    Subclass it and implement :meth:`make_store`; not collected on its own (no ``Test``
+    prefix). Each check runs its own event loop (``asyncio.run``), many tasks at once where it
+    checks atomicity, and calls :meth:`aclose_store` before the loop ends. Time is a
+    :class:`~python_mastery_portfolio.testing.ManualClock` read through each policy. The
+    awaited steps move the same state machine as the sync ones, and log their transitions in
+    the same in-process log.
+    """
+
+    def make_store(self) -> Any:
+        """Return a new store implementing both protocols, CLOSED with nothing counted."""
+        raise NotImplementedError
+
+    async def aclose_store(self, store: Any) -> None:
+        """Release what ``store`` holds for the loop about to end (default: nothing)."""
+
+    def run(self, store: Any, check: Callable[[], Awaitable[T]]) -> T:
+        """Return ``check()`` run in a new event loop, closing ``store``'s loop resources."""
+
+        async def main() -> T:
+            try:
+                return await check()
+            finally:
+                await self.aclose_store(store)
+
+        return asyncio.run(main())
+
+    def policy(self, clock: ManualClock, **rules: Any) -> BreakerPolicy:
+        """Return a policy reading ``clock``, recovering after 10 s unless ``rules`` say else."""
+        rules.setdefault("recovery_timeout", 10.0)
+        return BreakerPolicy(now=clock.now, **rules)
+
+    def test_implements_both_protocols(self) -> None:
+        """The store is an AsyncBreakerStateStore and a BreakerStateStore at run time."""
+        store = self.make_store()
+        assert isinstance(store, AsyncBreakerStateStore)
+        assert isinstance(store, BreakerStateStore)
+
+    def test_aview_is_the_epoch_and_state(self) -> None:
+        """``aview`` reads as ``epoch`` then ``state``, and follows the transitions."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=1)
+
+        async def check() -> tuple[tuple[int, CircuitState], tuple[int, CircuitState]]:
+            before = await store.aview()
+            assert await store.arecord_failure(before[0], policy)
+            return before, await store.aview()
+
+        (epoch, state), (later_epoch, later_state) = self.run(store, check)
+        assert state is CLOSED
+        assert later_state is OPEN
+        assert later_epoch > epoch
+        assert (store.epoch, store.state) == (later_epoch, later_state)
+
+    def test_the_awaited_state_machine(self) -> None:
+        """Open, refused with ``retry_after``, half-open probe, closed: every step awaited."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=2)
+
+        async def check() -> None:
+            first = await store.aenter(policy)
+            assert isinstance(first, BreakerAdmission)
+            assert (first.admitted, first.state) == (True, CLOSED)
+            assert await store.arecord_failure(first.ticket, policy) is False
+            assert await store.arecord_failure((await store.aenter(policy)).ticket, policy)
+            clock.advance(4)
+            refused = await store.aenter(policy)
+            assert (refused.admitted, refused.state, refused.retry_after) == (False, OPEN, 6.0)
+            clock.advance(6)
+            probe = await store.aenter(policy)
+            assert (probe.admitted, probe.state) == (True, HALF_OPEN)
+            assert (await store.aenter(policy)).admitted is False  # the one permit is taken
+            assert await store.arecord_success(probe.ticket, policy) is True
+
+        self.run(store, check)
+        assert store.state is CLOSED
+        assert store.drain_transitions() == [(CLOSED, OPEN), (OPEN, HALF_OPEN), (HALF_OPEN, CLOSED)]
+        stats = store.stats(policy)
+        assert (stats["successes"], stats["failures"], stats["rejected"]) == (1, 2, 2)
+        assert stats["opened"] == 1
+
+    def test_a_probe_failure_reopens(self) -> None:
+        """An awaited probe failure opens the circuit for another ``recovery_timeout``."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+
+        async def check() -> BreakerAdmission:
+            assert await store.arecord_failure((await store.aenter(policy)).ticket, policy)
+            clock.advance(10)
+            probe = await store.aenter(policy)
+            assert await store.arecord_failure(probe.ticket, policy) is True
+            refused: BreakerAdmission = await store.aenter(policy)
+            return refused
+
+        refused = self.run(store, check)
+        assert (refused.admitted, refused.state, refused.retry_after) == (False, OPEN, 10.0)
+        assert store.stats(policy)["opened"] == 2
+
+    def test_arecord_ignored_gives_the_permit_back(self) -> None:
+        """An ignored probe frees its half-open permit and counts as neither outcome."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+
+        async def check() -> bool:
+            assert await store.arecord_failure((await store.aenter(policy)).ticket, policy)
+            clock.advance(10)
+            probe = await store.aenter(policy)
+            assert (await store.aenter(policy)).admitted is False
+            await store.arecord_ignored(probe.ticket)
+            admitted: bool = (await store.aenter(policy)).admitted
+            return admitted
+
+        assert self.run(store, check) is True
+        stats = store.stats(policy)
+        assert (stats["ignored"], stats["half_open_calls"], stats["successes"]) == (1, 1, 0)
+
+    def test_stale_tickets_do_not_move_the_state(self) -> None:
+        """An awaited outcome from an earlier epoch is counted but changes nothing."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1)
+
+        async def check() -> None:
+            stale = (await store.aenter(policy)).ticket
+            assert await store.arecord_failure((await store.aenter(policy)).ticket, policy)
+            clock.advance(10)
+            assert (await store.aenter(policy)).admitted
+            assert await store.arecord_success(stale, policy) is False
+            assert await store.arecord_failure(stale, policy) is False
+            await store.arecord_ignored(stale)
+
+        self.run(store, check)
+        assert store.current_state(policy) is HALF_OPEN
+        assert store.stats(policy)["half_open_calls"] == 1
+
+    def test_sync_and_async_sides_share_the_state(self) -> None:
+        """A circuit opened on one side is open on the other; a reset reaches both."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=1)
+        assert store.record_failure(store.epoch, policy)
+
+        async def check() -> tuple[bool, CircuitState]:
+            refused = (await store.aenter(policy)).admitted
+            store.reset(policy)
+            return refused, (await store.aview())[1]
+
+        assert self.run(store, check) == (False, CLOSED)
+        assert store.drain_transitions() == [(CLOSED, OPEN), (OPEN, CLOSED)]
+
+    def test_tasks_open_the_circuit_once(self) -> None:
+        """Failures awaited by many tasks at once open the circuit exactly once."""
+        store = self.make_store()
+        policy = self.policy(ManualClock(), failure_threshold=100)
+        ticket = store.epoch
+
+        async def check() -> list[bool]:
+            return list(
+                await asyncio.gather(*(store.arecord_failure(ticket, policy) for _ in range(300)))
+            )
+
+        assert self.run(store, check).count(True) == 1
+        stats = store.stats(policy)
+        assert (stats["failures"], stats["opened"], stats["state"]) == (300, 1, OPEN)
+        assert store.drain_transitions() == [(CLOSED, OPEN)]
+
+    def test_tasks_share_the_half_open_permits(self) -> None:
+        """Many tasks entering a half-open circuit at once get exactly the permits."""
+        clock = ManualClock()
+        store = self.make_store()
+        policy = self.policy(clock, failure_threshold=1, half_open_max_calls=3)
+        assert store.record_failure(store.epoch, policy)
+        clock.advance(10)
+
+        async def check() -> list[bool]:
+            admissions = await asyncio.gather(*(store.aenter(policy) for _ in range(200)))
+            return [admission.admitted for admission in admissions]
+
+        assert self.run(store, check).count(True) == 3
+        stats = store.stats(policy)
+        assert (stats["half_open_calls"], stats["rejected"]) == (3, 197)

@@ -1,9 +1,13 @@
-"""The contract suite of rate-limit stores: :class:`RateLimitStoreContract`.
+"""The contract suites of rate-limit stores, sync and async (awaited decisions).
 
-Every :class:`~python_mastery_portfolio.resilience.RateLimitStore` passes it -- our
-``InMemoryRateLimitStore``, the Redis store, your own: taking and refusing, ``retry_after``
-and ``remaining``, the burst, a cost above the burst, reservations and their release, per-key
-isolation, reset, statistics and atomic decisions under many real threads.
+Every :class:`~python_mastery_portfolio.resilience.RateLimitStore` passes
+:class:`RateLimitStoreContract` -- our ``InMemoryRateLimitStore``, the Redis store, your own:
+taking and refusing, ``retry_after`` and ``remaining``, the burst, a cost above the burst,
+reservations and their release, per-key isolation, reset, statistics and atomic decisions
+under many real threads. A store that is also an
+:class:`~python_mastery_portfolio.resilience.AsyncRateLimitStore` passes
+:class:`AsyncRateLimitStoreContract` as well: the same decisions awaited, on the same buckets
+as the sync side, atomic under many tasks at once.
 
 Subclass it in a ``test_*.py`` module under a ``Test`` name and implement :meth:`make_store`;
 the suite gives every operation its ``now`` explicitly and never sleeps. Every time, cost and
@@ -20,20 +24,32 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Hashable
-from typing import get_type_hints
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar, get_type_hints
 
 import pytest
 
 from python_mastery_portfolio.resilience import (
+    AsyncRateLimitStore,
     RateLimitDecision,
     RateLimitStore,
     RateLimitStoreStats,
 )
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
-__all__ = ["BURST", "INTERVAL", "SECOND", "STAT_KEYS", "TOLERANCE", "RateLimitStoreContract"]
+__all__ = [
+    "BURST",
+    "INTERVAL",
+    "SECOND",
+    "STAT_KEYS",
+    "TOLERANCE",
+    "AsyncRateLimitStoreContract",
+    "RateLimitStoreContract",
+]
+
+T = TypeVar("T")
 
 STAT_KEYS = frozenset(get_type_hints(RateLimitStoreStats))
 """The keys of :class:`~python_mastery_portfolio.resilience.RateLimitStoreStats`."""
@@ -301,3 +317,159 @@ class RateLimitStoreContract:
         assert sorted(ends) == expected
         for end in ends:
             store.release("k", 0, end)
+
+
+class AsyncRateLimitStoreContract:
+    """Behaviour of a store that is both a :class:`RateLimitStore` and an ``AsyncRateLimitStore``.
+
+    Subclass it and implement :meth:`make_store`; not collected on its own (no ``Test``
+    prefix). Each check runs its own event loop (``asyncio.run``), many tasks at once where it
+    checks atomicity, and calls :meth:`aclose_store` before the loop ends. The awaited
+    operations decide exactly as the sync ones, on the same buckets.
+    """
+
+    def make_store(self) -> Any:
+        """Return a new store implementing both protocols, every bucket full."""
+        raise NotImplementedError
+
+    async def aclose_store(self, store: Any) -> None:
+        """Release what ``store`` holds for the loop about to end (default: nothing)."""
+
+    def run(self, store: Any, check: Callable[[], Awaitable[T]]) -> T:
+        """Return ``check()`` run in a new event loop, closing ``store``'s loop resources."""
+
+        async def main() -> T:
+            try:
+                return await check()
+            finally:
+                await self.aclose_store(store)
+
+        return asyncio.run(main())
+
+    async def atake(
+        self, store: Any, key: Hashable, tokens: int, now: float, max_wait: float | None
+    ) -> RateLimitDecision:
+        """Await taking ``tokens`` of the suite's bucket at ``now`` seconds."""
+        decision: RateLimitDecision = await store.atake(
+            key,
+            tokens * INTERVAL,
+            ns(now),
+            TOLERANCE,
+            interval=INTERVAL,
+            max_wait=None if max_wait is None else ns(max_wait),
+        )
+        return decision
+
+    async def atry_take(self, store: Any, key: Hashable, tokens: int, now: float) -> bool:
+        """Await trying to take ``tokens`` of the suite's bucket at ``now`` seconds."""
+        granted: bool = await store.atry_take(key, tokens * INTERVAL, ns(now), TOLERANCE)
+        return granted
+
+    def test_implements_both_protocols(self) -> None:
+        """The store is an AsyncRateLimitStore and a RateLimitStore at run time."""
+        store = self.make_store()
+        assert isinstance(store, AsyncRateLimitStore)
+        assert isinstance(store, RateLimitStore)
+
+    @pytest.mark.parametrize("key", [None, "user", 7, ("tenant", 3)], ids=repr)
+    def test_atry_take_grants_the_burst_then_refuses(self, key: Hashable) -> None:
+        """A new key's bucket is full: ``burst`` single tokens awaited, then a refusal."""
+        store = self.make_store()
+
+        async def check() -> list[bool]:
+            return [await self.atry_take(store, key, 1, 1000.0) for _ in range(BURST + 1)]
+
+        assert self.run(store, check) == [*([True] * BURST), False]
+
+    def test_atake_decisions(self) -> None:
+        """Granted, refused and reserved, with the numbers of the sync ``take``."""
+        store = self.make_store()
+
+        async def check() -> list[RateLimitDecision]:
+            return [
+                await self.atake(store, "k", 3, 1000.0, 0),
+                await self.atake(store, "k", 2, 1000.0, 0),
+                await self.atake(store, "k", 2, 1000.0, 0.25),
+                await self.atake(store, "k", 2, 1000.0, None),
+            ]
+
+        granted, refused, reserved, queued = self.run(store, check)
+        assert (granted.allowed, granted.retry_after, granted.remaining) == (True, 0, 1)
+        assert granted.end == T0 + 3 * INTERVAL
+        assert (refused.allowed, refused.retry_after, refused.remaining) == (False, INTERVAL, 1)
+        assert (reserved.allowed, reserved.retry_after) == (True, INTERVAL)
+        assert reserved.end == T0 + TOLERANCE + INTERVAL
+        assert (queued.allowed, queued.retry_after) == (True, 3 * INTERVAL)
+        assert queued.end == T0 + TOLERANCE + 3 * INTERVAL
+        for end in (reserved.end, queued.end):
+            store.release("k", 0, end)
+
+    def test_arelease_hands_back_time_when_nothing_came_after(self) -> None:
+        """An awaited refund goes back only while the line still ends at the given ``tat``."""
+        store = self.make_store()
+
+        async def check() -> tuple[bool, bool]:
+            assert await self.atry_take(store, "k", BURST, 1000.0)
+            first = await self.atake(store, "k", 1, 1000.0, None)
+            second = await self.atake(store, "k", 1, 1000.0, None)
+            return (
+                await store.arelease("k", INTERVAL, first.end),  # second came after it
+                await store.arelease("k", INTERVAL, second.end),
+            )
+
+        assert self.run(store, check) == (False, True)
+        assert store.backlog("k", T0) == TOLERANCE + INTERVAL
+
+    def test_sync_and_async_sides_share_the_buckets(self) -> None:
+        """Tokens taken on one side are gone from the other; a reset reaches both."""
+        store = self.make_store()
+        assert self.try_take_sync(store, "k", 2)
+
+        async def check() -> tuple[bool, ...]:
+            taken = await self.atry_take(store, "k", 2, 1000.0)
+            refused = await self.atry_take(store, "k", 1, 1000.0)
+            store.reset("k")
+            return (taken, refused, await self.atry_take(store, "k", BURST, 1000.0))
+
+        assert self.run(store, check) == (True, False, True)
+        assert not self.try_take_sync(store, "k", 1)
+        stats = store.stats(T0)
+        assert (stats["granted"], stats["refused"]) == (3, 2)
+
+    def try_take_sync(self, store: Any, key: Hashable, tokens: int) -> bool:
+        """Take ``tokens`` on the sync side at the suite's first instant."""
+        granted: bool = store.try_take(key, tokens * INTERVAL, T0, TOLERANCE)
+        return granted
+
+    def test_tasks_never_take_more_than_the_burst(self) -> None:
+        """Many tasks at one instant get exactly the burst between them."""
+        store = self.make_store()
+        burst = 50
+
+        async def one() -> bool:
+            granted: bool = await store.atry_take("shared", INTERVAL, T0, burst * INTERVAL)
+            return granted
+
+        async def check() -> list[bool]:
+            return list(await asyncio.gather(*(one() for _ in range(400))))
+
+        assert self.run(store, check).count(True) == burst
+        stats = store.stats(T0)
+        assert (stats["granted"], stats["refused"]) == (burst, 400 - burst)
+
+    def test_tasks_reserve_disjoint_slots(self) -> None:
+        """Reservations made by many tasks at once get one slot each, back to back."""
+        store = self.make_store()
+
+        async def check() -> list[int]:
+            assert await self.atry_take(store, "k", BURST, 1000.0)
+            decisions = await asyncio.gather(
+                *(self.atake(store, "k", 1, 1000.0, None) for _ in range(200))
+            )
+            ends = [decision.end for decision in decisions]
+            for end in ends:
+                await store.arelease("k", 0, end)
+            return ends
+
+        ends = self.run(store, check)
+        assert sorted(ends) == [T0 + TOLERANCE + INTERVAL * (n + 1) for n in range(200)]
