@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis as redis_py
 
 from python_mastery_portfolio.caching import LRUCache, async_cache, cache
 from python_mastery_portfolio.redis import RedisCache, RedisUnavailableError, TieredCache
@@ -529,3 +530,45 @@ class TestLifecycle:
         finally:
             store.close()
             other.close()
+
+    def test_a_silent_connection_is_found_out(
+        self, redis_url: str, redis_client: redis_py.Redis
+    ) -> None:
+        """A listener that hears nothing pings; with no answer it stops trusting the tier."""
+        space = namespace()
+        store: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8),
+            remote=RedisCache(redis_url, namespace=space, socket_timeout=0.05),
+        )
+        try:
+            assert store.synced
+            # A server that stops answering (a dropped route, a hung proxy) sends no error:
+            # only a PING left unanswered tells the listener its messages may be lost.
+            redis_client.client_pause(1000, all=True)
+            wait_until(lambda: not store.synced)
+            wait_until(lambda: store.synced)  # subscribed again once the server answers
+            assert store.stats()["backend_errors"] >= 1
+        finally:
+            store.close()
+
+    def test_a_quiet_but_live_connection_is_kept(
+        self, redis_url: str, redis_client: redis_py.Redis
+    ) -> None:
+        """A quiet listener's PINGs are answered: it stays subscribed, no fault counted."""
+
+        def pings() -> int:
+            stats = redis_client.info("commandstats").get("cmdstat_ping", {"calls": 0})
+            return int(stats["calls"])
+
+        store: TieredCache[Any, Any] = TieredCache(
+            local=LRUCache[Any, Any](maxsize=8),
+            remote=RedisCache(redis_url, namespace=namespace(), socket_timeout=0.05),
+        )
+        try:
+            assert store.synced
+            before = pings()
+            wait_until(lambda: pings() >= before + 3)  # each one sent after the last answer
+            assert store.synced
+            assert store.stats()["backend_errors"] == 0
+        finally:
+            store.close()

@@ -11,10 +11,11 @@ Races: a Redis read that started before an invalidation arrived, or before a wri
 of this process, is not copied into the local tier (each message and each local write moves
 a generation counter, checked before the copy); a write keeps its value locally only if no
 other change came in while it went to Redis (else the key is dropped locally: a later
-write, here or elsewhere, may have overtaken it). While the listener
-is not subscribed (at the start, and whenever its connection fails) messages may be missed,
-so the local tier is bypassed and, once subscribed again, emptied: never stale, at worst
-slow. The local tier's own ``ttl`` bounds how long any entry is served anyway.
+write, here or elsewhere, may have overtaken it). While the listener is not subscribed (at
+the start, and whenever its connection fails, or stays silent past a PING: twice
+``socket_timeout`` without a message, then as long without an answer) messages may be
+missed, so the local tier is bypassed and, once subscribed again, emptied: never stale, at
+worst slow. The local tier's own ``ttl`` bounds how long any entry is served anyway.
 
 Single-flight across processes: a miss in Redis takes a short lock, ``ns:#flight:<key>``
 (``SET NX GET PX lock_ttl``: Redis 7 or later). Its holder's process computes (the
@@ -38,6 +39,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable
@@ -107,19 +109,36 @@ def _after_fork_in_child() -> None:  # pragma: no cover - runs in forked childre
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _listen(handle: weakref.WeakMethod[Handler], client: Any, channel: str, stop: Any) -> None:
+def _listen(
+    handle: weakref.WeakMethod[Handler], client: Any, channel: str, stop: Any, quiet: float
+) -> None:
     """Keep a subscription to ``channel``, handing messages and faults to ``handle``'s cache.
 
     The thread holds its cache only through a weak reference, so a cache dropped without
     :meth:`TieredCache.close` is collected, and its thread ends within ``_LISTEN_POLL``.
+
+    A connection can die without a word (a dropped route, a hung proxy or server): after
+    ``quiet`` seconds without a message the listener sends a PING, and if ``quiet`` more
+    pass without an answer it treats the connection as lost (the tier stops being trusted
+    until it subscribes again) instead of waiting for messages that may never come.
     """
     while not stop.is_set():
         pubsub = client.pubsub()
         error: BaseException | None = None
         try:
             pubsub.subscribe(channel)
+            heard, pinged = time.monotonic(), False
             while not stop.is_set():
-                if not _hand(handle, pubsub.get_message(timeout=_LISTEN_POLL), None):
+                message = pubsub.get_message(timeout=_LISTEN_POLL)
+                now = time.monotonic()
+                if message is not None:
+                    heard, pinged = now, False
+                elif now - heard >= quiet:
+                    if pinged:
+                        raise TimeoutError(f"no answer to a PING within {quiet:g}s")
+                    pubsub.ping()
+                    heard, pinged = now, True
+                if not _hand(handle, message, None):
                     return  # the cache is gone
         except BACKEND_ERRORS as failure:
             error = failure
@@ -246,7 +265,13 @@ class TieredCache(Generic[K, V]):
             self._ready.clear()
             self._listener = threading.Thread(
                 target=_listen,
-                args=(weakref.WeakMethod(self._heard), self._client, self._channel, self._stop),
+                args=(
+                    weakref.WeakMethod(self._heard),
+                    self._client,
+                    self._channel,
+                    self._stop,
+                    2 * self._remote.socket_timeout,
+                ),
                 name=f"TieredCache({self._remote.namespace})",
                 daemon=True,
             )
@@ -309,6 +334,8 @@ class TieredCache(Generic[K, V]):
                 self._local_lookup = self._local.lookup
             self._ready.set()
             return
+        if message["type"] != "message":
+            return  # the answer to the listener's PING
         origin, _, text = cast(bytes, message["data"]).decode().partition("\n")
         if origin == self._token:
             return  # our own change: the local tier has it already
