@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Hashable, Iterator
 from typing import Any, assert_type
 
 import pytest
 
 from python_mastery_portfolio.exceptions import CircuitOpenError, RateLimitError
 from python_mastery_portfolio.resilience import (
+    AsyncBreakerStateStore,
+    AsyncRateLimitStore,
+    BreakerAdmission,
+    BreakerPolicy,
     BreakerStateStore,
     CircuitBreaker,
     CircuitBreakerStats,
     CircuitState,
+    InMemoryBreakerStateStore,
+    InMemoryRateLimitStore,
+    RateLimitDecision,
     RateLimitDecorator,
     RateLimited,
     RateLimitedClassMethod,
@@ -230,3 +237,80 @@ def test_circuit_breaker_controls_and_generators() -> None:
     assert_type(numbers(2), Iterator[int])
     assert list(numbers(2)) == [0, 1]
     CircuitBreaker(exclude=[TypeError, lambda error: "soft" in str(error)])
+
+
+class AwaitedRateLimitStore(InMemoryRateLimitStore):
+    """The in-memory store with the awaitable side too: both protocols, statically."""
+
+    async def atry_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
+        return self.try_take(key, cost, now, tolerance)
+
+    async def atake(
+        self,
+        key: Hashable,
+        cost: int,
+        now: int,
+        tolerance: int,
+        *,
+        interval: int,
+        max_wait: int | None,
+    ) -> RateLimitDecision:
+        return self.take(key, cost, now, tolerance, interval=interval, max_wait=max_wait)
+
+    async def arelease(self, key: Hashable, refund: int, tat: int) -> bool:
+        return self.release(key, refund, tat)
+
+
+class AwaitedBreakerStateStore(InMemoryBreakerStateStore):
+    """The in-memory breaker store with the awaitable side too."""
+
+    async def aview(self) -> tuple[int, CircuitState]:
+        return self.epoch, self.state
+
+    async def aenter(self, policy: BreakerPolicy) -> BreakerAdmission:
+        return self.enter(policy)
+
+    async def arecord_success(self, ticket: int, policy: BreakerPolicy) -> bool:
+        return self.record_success(ticket, policy)
+
+    async def arecord_failure(self, ticket: int, policy: BreakerPolicy) -> bool:
+        return self.record_failure(ticket, policy)
+
+    async def arecord_ignored(self, ticket: int) -> None:
+        self.record_ignored(ticket)
+
+
+def test_async_store_protocols() -> None:
+    """A store with both sides satisfies both protocols; the awaited methods are typed."""
+    rate_store = AwaitedRateLimitStore()
+    sync_side: RateLimitStore = rate_store
+    async_side: AsyncRateLimitStore = rate_store
+    assert_type(asyncio.run(async_side.atry_take(None, 1, 0, 1)), bool)
+    decision = asyncio.run(async_side.atake(None, 1, 0, 1, interval=1, max_wait=None))
+    assert_type(decision, RateLimitDecision)
+    assert_type(asyncio.run(async_side.arelease(None, 0, decision.end)), bool)
+    assert_type(sync_side.backlog(None, 0), int)
+    breaker_store = AwaitedBreakerStateStore()
+    breaker_sync: BreakerStateStore = breaker_store
+    breaker_async: AsyncBreakerStateStore = breaker_store
+    policy = BreakerPolicy(now=ManualClock().now)
+    assert_type(asyncio.run(breaker_async.aview()), tuple[int, CircuitState])
+    assert_type(asyncio.run(breaker_async.aenter(policy)), BreakerAdmission)
+    assert_type(asyncio.run(breaker_async.arecord_success(0, policy)), bool)
+    assert_type(asyncio.run(breaker_async.arecord_failure(0, policy)), bool)
+    assert_type(asyncio.run(breaker_async.arecord_ignored(0)), None)
+    assert_type(breaker_sync.state, CircuitState)
+    # The in-memory stores are fast and called directly: they have no async side.
+    _: AsyncRateLimitStore = InMemoryRateLimitStore()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    __: AsyncBreakerStateStore = InMemoryBreakerStateStore()  # type: ignore[assignment]  # pyright: ignore[reportAssignmentType]
+    plain: object = InMemoryRateLimitStore()
+    assert not isinstance(plain, AsyncRateLimitStore)
+
+
+def test_atry_acquire() -> None:
+    """atry_acquire is a coroutine of a bool, over either kind of store."""
+    limiter = RateLimiter(2, clock=ManualClock(), store=AwaitedRateLimitStore())
+    trying: Coroutine[Any, Any, bool] = limiter.atry_acquire(key="a")
+    assert_type(asyncio.run(trying), bool)
+    with pytest.raises(TypeError):
+        asyncio.run(limiter.atry_acquire("2"))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
