@@ -415,3 +415,24 @@ class TestWebSockets:
                     ws.receive_text()
                 assert info.value.code == 1009
             assert client.get("/metrics").json()["websockets"]["closed_too_big"] == 1
+
+
+class TestEmails:
+    @pytest.mark.parametrize(
+        "email",
+        ["a@t.test", "x@d.example.org", "first.last+tag@sub.domain.org"],
+        ids=["test-tld", "plain", "plus"],
+    )
+    def test_schema_valid_addresses_are_accepted(self, client: TestClient, email: str) -> None:
+        """An address the schema's pattern allows is accepted (was: .test refused)."""
+        assert create(client, email=email)["email"] == email.lower()
+
+    @pytest.mark.parametrize(
+        "email",
+        ["a@b", "ad\u00e9@x.org", "a b@x.org", "a@x.org\n", "a" * 250 + "@x.org"],
+        ids=["no-dot", "non-ascii", "space", "newline", "too-long"],
+    )
+    def test_other_addresses_are_422(self, client: TestClient, email: str) -> None:
+        """Anything else is a 422 naming the field."""
+        problem = problem_of(client.post("/users", json={**ADA, "email": email}), 422)
+        assert problem["errors"][0]["field"] == "email"
