@@ -1,8 +1,9 @@
 """Resilience: rate limiting and circuit breaking, for sync and async callers alike.
 
 - :class:`RateLimiter` is a token bucket (one per key if asked) that can refuse
-  (:meth:`~RateLimiter.try_acquire`), wait in a thread (:meth:`~RateLimiter.acquire`) or wait
-  in a coroutine (:meth:`~RateLimiter.aacquire`), first come, first served.
+  (:meth:`~RateLimiter.try_acquire`, :meth:`~RateLimiter.atry_acquire`), wait in a thread
+  (:meth:`~RateLimiter.acquire`) or wait in a coroutine (:meth:`~RateLimiter.aacquire`),
+  first come, first served.
   :func:`rate_limit` puts one in front of a function.
 - :class:`CircuitBreaker` fails calls fast with :class:`CircuitOpenError` while a dependency
   keeps failing, in consecutive-failure or failure-rate mode, and probes for its recovery.

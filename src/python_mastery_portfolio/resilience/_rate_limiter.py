@@ -542,7 +542,9 @@ class RateLimiter:
         """Take ``tokens`` tokens, suspending the coroutine (never the loop) until they are there.
 
         Waiters are served in arrival order. Cancelling the waiting task takes no tokens and
-        lets the waiters queued behind it move forward.
+        lets the waiters queued behind it move forward. A store that does I/O (an
+        :class:`AsyncRateLimitStore`) is awaited for each decision; any other is called
+        directly.
 
         Args:
             tokens: How many tokens to take (> 0, at most ``burst``).
