@@ -305,6 +305,17 @@ class TestServeHardening:
             cli.main(["serve", "--help"])
         assert "[web]" in capsys.readouterr().out
 
+    def test_without_httptools_uvicorn_keeps_its_protocol(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without httptools (uvicorn without [standard]) the header protocol is left out."""
+        from python_mastery_portfolio.cli._main import uvicorn_options
+        from python_mastery_portfolio.service.settings import Settings
+
+        assert "http" in uvicorn_options(Settings())
+        monkeypatch.setitem(sys.modules, "python_mastery_portfolio.service.server", None)
+        assert "http" not in uvicorn_options(Settings())
+
     def test_filter_leaves_other_records_alone(self) -> None:
         """Only the shutdown cancellations are rewritten."""
         import logging

@@ -223,7 +223,7 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
         >>> options["limit_concurrency"], options["ws_max_size"], options["server_header"]
         (512, 65536, False)
     """
-    return {
+    options: dict[str, Any] = {
         # More connections and tasks than this are answered 503 at once, so running out of
         # file descriptors never makes /health time out.
         "limit_concurrency": settings.limit_concurrency,
@@ -234,6 +234,17 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         "server_header": False,
     }
+    try:
+        from python_mastery_portfolio.service.server import (  # noqa: PLC0415 - needs httptools
+            HeaderTimeoutProtocol,
+        )
+    except ImportError:  # uvicorn without [standard]: its h11 limit is the header limit
+        return options
+    HeaderTimeoutProtocol.header_timeout = settings.header_timeout
+    HeaderTimeoutProtocol.max_header_size = settings.max_header_size
+    # Slow or silent clients are dropped before they hold a connection for ever.
+    options["http"] = HeaderTimeoutProtocol
+    return options
 
 
 class _TerminatedError(Exception):

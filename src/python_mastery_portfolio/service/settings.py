@@ -13,7 +13,8 @@
   ``127.0.0.1``, ``localhost``, ``::1`` and ``PMP_HOST``), ``PMP_WS_ALLOWED_ORIGINS``,
   ``PMP_METRICS_ENABLED``, ``PMP_METRICS_TOKEN``, ``PMP_DOCS_ENABLED``;
 - **limits** (safe defaults): ``PMP_MAX_BODY_SIZE`` (1 MiB), ``PMP_MAX_VALIDATION_ERRORS``
-  (20), ``PMP_MAX_HEADER_SIZE`` (16 KiB), ``PMP_LIMIT_CONCURRENCY`` (512),
+  (20), ``PMP_MAX_HEADER_SIZE`` (16 KiB), ``PMP_HEADER_TIMEOUT`` (10 s),
+  ``PMP_LIMIT_CONCURRENCY`` (512),
   ``PMP_TIMEOUT_KEEP_ALIVE`` (5 s), ``PMP_SHUTDOWN_TIMEOUT`` (5 s);
 - **WebSockets**: ``PMP_EVENTS_QUEUE_SIZE``, ``PMP_WS_MAX_SUBSCRIBERS``,
   ``PMP_WS_SEND_TIMEOUT``, ``PMP_WS_MAX_MESSAGE_SIZE`` (64 KiB),
@@ -127,7 +128,10 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="seconds an idle connection is kept open"
     )
     max_header_size: int = Field(
-        default=16 * 1024, ge=1024, description="bytes of a request's header block (h11)"
+        default=16 * 1024, ge=1024, description="bytes of a request's header block; more: 431"
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
     )
     shutdown_timeout: float = Field(
         default=5.0, gt=0, description="seconds running requests get to finish at shutdown"
