@@ -133,7 +133,7 @@ class TestKeysAndValues:
         """With a ttl, every entry carries a Redis expiry of that many milliseconds."""
         ttl_store: RedisCache[Any, Any] = RedisCache(redis_url, namespace="ttl", ttl=60)
         ttl_store.set("key", 1)
-        assert 59_000 < redis_client.pttl('ttl:"key"') <= 60_000
+        assert 59_000 < redis_client.pttl('pmp:cache:ttl:"key"') <= 60_000
         assert ttl_store.ttl == 60.0
         assert ttl_store.namespace == "ttl"
         ttl_store.close()
@@ -177,7 +177,7 @@ class TestKeysAndValues:
         outer.clear()
         asyncio.run(self._aclear_and_close(outer))
         assert inner.lookup("y", None) == 2
-        assert redis_client.exists("a:#stats")
+        assert redis_client.exists("pmp:cache:a:#stats")
         assert outer.stats()["hits"] == 1
         outer.close()
         inner.close()

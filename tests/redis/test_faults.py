@@ -222,11 +222,11 @@ class TestEveryKeyExpires:
                 part.stats()
             names = sorted(name.decode() for name in client.scan_iter())
             kept = [name for name in names if client.pttl(name) < 0]
-            assert kept == ["lock:jobs:fence"], names  # a fence must outlive every holder
+            assert kept == ["pmp:fence:jobs"], names  # a fence must outlive every holder
             breaker.force_open()  # an operator's hold lasts until reset: no expiry then
-            assert client.pttl("b:breaker") == -1
+            assert client.pttl("pmp:breaker:b") == -1
             breaker.reset()
-            assert client.pttl("b:breaker") > 0
+            assert client.pttl("pmp:breaker:b") > 0
         finally:
             lock.release()
             for closing in (client, remote, tiered, limiter.store, breaker_store, lock):

@@ -99,7 +99,7 @@ class TestOwnership:
         other = RedisLock(redis_url, "jobs", timeout=1.0, clock=clock)
         with pytest.raises(LockHeldError, match="held by another owner") as caught:
             other.acquire()
-        assert caught.value.path == "lock:jobs"
+        assert caught.value.path == "pmp:lock:jobs"
         assert clock.sleeps
         assert sum(clock.sleeps) == pytest.approx(1.0)
         with pytest.raises(LockHeldError):
@@ -113,14 +113,14 @@ class TestOwnership:
     ) -> None:
         """After expiry and a new holder, the former owner's release and extend do nothing."""
         former = RedisLock(redis_url, "jobs", auto_renew=False).acquire()
-        redis_client.delete("lock:jobs")  # what expiry does
+        redis_client.delete("pmp:lock:jobs")  # what expiry does
         successor = RedisLock(redis_url, "jobs", auto_renew=False).acquire()
         assert former.extend() is False
         with caplog.at_level(logging.WARNING, logger="python_mastery_portfolio.redis"):
             assert former.release() is False
         assert "expired before release" in caplog.text
         assert successor.held
-        assert redis_client.exists("lock:jobs")
+        assert redis_client.exists("pmp:lock:jobs")
         assert (successor.fence or 0) > (former.fence or 0)
         assert successor.extend(ttl=30) is True
         assert successor.release() is True
@@ -132,9 +132,9 @@ class TestOwnership:
         """A held lock with a 60 ms ttl is renewed until released."""
         lock = RedisLock(redis_url, "jobs", ttl=0.06).acquire()
         wait_until(lambda: lock.renewals >= 6)  # >= 120 ms: twice the ttl
-        assert redis_client.get("lock:jobs") is not None
+        assert redis_client.get("pmp:lock:jobs") is not None
         assert lock.release() is True
-        assert redis_client.get("lock:jobs") is None
+        assert redis_client.get("pmp:lock:jobs") is None
 
     def test_async_auto_renew(self, redis_url: str, redis_client: redis_py.Redis) -> None:
         """A lock taken with aacquire is renewed by a task until arelease."""
@@ -143,7 +143,7 @@ class TestOwnership:
             lock = await RedisLock(redis_url, "jobs", ttl=0.06).aacquire()
             while lock.renewals < 3:  # noqa: ASYNC110 - polls the renewal task's progress
                 await asyncio.sleep(0.01)
-            assert redis_client.get("lock:jobs") is not None
+            assert redis_client.get("pmp:lock:jobs") is not None
             assert await lock.aextend() is True
             assert await lock.arelease() is True
             assert await lock.arelease() is False
@@ -182,10 +182,10 @@ class TestOwnership:
 
         assert renewing()
         with caplog.at_level(logging.WARNING, logger="python_mastery_portfolio.redis"):
-            redis_client.delete("lock:lost")  # what expiry does
+            redis_client.delete("pmp:lock:lost")  # what expiry does
             wait_until(lambda: not renewing())
         assert "lost before renewal" in caplog.text
-        assert redis_client.get("lock:lost") is None
+        assert redis_client.get("pmp:lock:lost") is None
         assert lock.release() is False
         lock.close()
 
@@ -198,7 +198,7 @@ class TestOwnership:
             lock = await RedisLock(redis_url, "lost", ttl=0.06).aacquire()
             me = asyncio.current_task()
             (renewal,) = asyncio.all_tasks() - {me}
-            redis_client.delete("lock:lost")  # what expiry does
+            redis_client.delete("pmp:lock:lost")  # what expiry does
             try:
                 await asyncio.wait_for(renewal, 10)  # bounds a failure; ends within ttl / 3
                 assert not renewal.cancelled()
@@ -219,7 +219,7 @@ class TestOwnership:
         async def main() -> bool:
             lock = await RedisLock(redis_url, "jobs", auto_renew=False).aacquire()
             assert asyncio.all_tasks() == {asyncio.current_task()}
-            redis_client.delete("lock:jobs")  # what expiry does
+            redis_client.delete("pmp:lock:jobs")  # what expiry does
             try:
                 return await lock.arelease()
             finally:
@@ -241,7 +241,7 @@ class TestOwnership:
             assert lock.release() is True
             await asyncio.sleep(0)
             assert renewal.cancelled()
-            assert redis_client.get("lock:jobs") is None
+            assert redis_client.get("pmp:lock:jobs") is None
             await lock.aclose()
 
         asyncio.run(main())

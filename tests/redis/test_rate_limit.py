@@ -247,7 +247,7 @@ class TestStoreOptions:
         assert store.try_take("k", TOLERANCE, 0, TOLERANCE)
         reserved = store.take("k", INTERVAL, 0, TOLERANCE, interval=INTERVAL, max_wait=None)
         assert store.release("k", 100 * SECOND, reserved.end) is True
-        assert redis_client.exists('r:"k"') == 0
+        assert redis_client.exists('pmp:ratelimit:r:"k"') == 0
         assert store.release("k", INTERVAL, reserved.end) is False  # no bucket any more
 
 

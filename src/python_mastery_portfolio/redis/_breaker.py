@@ -1,6 +1,6 @@
 """``RedisBreakerStateStore``: one circuit breaker's state shared by every process.
 
-Layout in Redis, for a namespace ``ns``: the hash ``ns:breaker`` holds the state, epoch,
+Layout in Redis, for a namespace ``ns``: the hash ``pmp:breaker:ns`` holds the state, epoch,
 when it opened, the hold set by ``force``, the consecutive failures, the half-open permits
 taken, the failure-rate window (ten buckets, as the in-memory store keeps them) and the
 counters; it expires a week after its last update (longer if twice the recovery timeout plus
@@ -46,6 +46,7 @@ from python_mastery_portfolio.redis._connection import (
     WarningGate,
     check_timeout,
 )
+from python_mastery_portfolio.redis._keys import breaker_key
 from python_mastery_portfolio.resilience import (
     BreakerAdmission,
     BreakerPolicy,
@@ -146,7 +147,7 @@ class RedisBreakerStateStore:
             client_or_url, socket_timeout=socket_timeout, owner="RedisBreakerStateStore"
         )
         self._namespace = namespace
-        self._key = f"{namespace}:breaker"
+        self._key = breaker_key(namespace)
         self._time_source: TimeSource = time_source
         self._mode = "s" if time_source == "server" else "c"
         self._clock = clock

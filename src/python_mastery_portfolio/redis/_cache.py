@@ -1,11 +1,12 @@
 """``RedisCache``: a :class:`CacheStore` (and :class:`AsyncCacheStore`) shared through Redis.
 
-Layout in Redis, for a namespace ``ns``: each entry is the string key ``ns:`` followed by
-the key's canonical JSON (see :func:`encode_key`), holding the serialized value, with a
-``PX`` expiry when the cache has a ttl; the lookup counters are the hash ``ns:#stats``,
-which expires a week after its last update (:data:`IDLE_TTL_MS`).
-Nothing but JSON follows ``ns:`` in an entry's name, so ``clear`` and ``size`` tell this
-namespace's entries from a nested namespace's (``ns:sub:...``) and from the counters.
+Layout in Redis, for a namespace ``ns``: each entry is the string key ``pmp:cache:ns:``
+followed by the key's canonical JSON (see :func:`encode_key`), holding the serialized value,
+with a ``PX`` expiry when the cache has a ttl; the lookup counters are the hash
+``pmp:cache:ns:#stats``, which expires a week after its last update (:data:`IDLE_TTL_MS`).
+Nothing but JSON follows the prefix in an entry's name, so ``clear`` and ``size`` tell this
+namespace's entries from a nested namespace's (``ns:sub``) and from the counters; and no
+other kind of part (a rate limiter, a breaker, a lock) has a key under ``pmp:cache:``.
 
 Counting is cluster-wide: :meth:`RedisCache.record` adds to local counters, and the process
 adds them to the hash (``HINCRBY``) in batches -- every 256 counts or every second, on the
@@ -42,6 +43,7 @@ from python_mastery_portfolio.redis._connection import (
     WarningGate,
     check_timeout,
 )
+from python_mastery_portfolio.redis._keys import cache_prefix
 from python_mastery_portfolio.redis._serializers import JSONSerializer, Serializer, encode_key
 
 __all__ = ["RedisCache", "RedisCacheStats"]
@@ -164,9 +166,9 @@ class RedisCache(Generic[K, V]):
         self._serializer = serializer
         self._conn = Connection(client_or_url, socket_timeout=socket_timeout, owner="RedisCache")
         self._namespace = namespace
-        self._prefix = f"{namespace}:"
+        self._prefix = cache_prefix(namespace)
         self._prefix_bytes = self._prefix.encode()
-        self._stats_key = f"{namespace}:#stats"
+        self._stats_key = self._prefix + "#stats"
         self._pattern = _glob_escape(self._prefix) + "*"
         self._clock = clock
         self._lock = threading.Lock()

@@ -1,7 +1,8 @@
 """``RedisLock``: a lock shared by processes and machines, with fencing tokens.
 
-Acquiring sets the key ``lock:<name>`` to a random token with ``SET NX PX`` and, in the same
-Lua script, increments ``lock:<name>:fence``: the new value is the holder's *fencing token*,
+Acquiring sets the key ``pmp:lock:<name>`` to a random token with ``SET NX PX`` and, in the
+same Lua script, increments ``pmp:fence:<name>`` (with a namespace ``ns``: ``pmp:lock:ns:<name>``
+and ``pmp:fence:ns:<name>``): the new value is the holder's *fencing token*,
 larger than every earlier holder's, for writes elsewhere that must refuse a stale holder.
 Releasing and extending are Lua scripts that act only when the key still holds this
 owner's token, so an owner whose lock expired cannot release or extend its successor's.
@@ -32,6 +33,7 @@ from python_mastery_portfolio.redis._connection import (
     RedisUnavailableError,
     check_timeout,
 )
+from python_mastery_portfolio.redis._keys import lock_keys
 
 __all__ = ["RedisLock"]
 
@@ -70,6 +72,8 @@ class RedisLock:
         ttl: Seconds the lock lives unless extended; auto-renewal extends it while held.
         auto_renew: Extend the lock every ``ttl / 3`` while held, until released.
         timeout: Seconds ``acquire`` waits by default (``None``: forever, ``0``: one try).
+        namespace: A prefix of the name (``None``: none): the lock ``"b"`` in namespace
+            ``"a"`` is the lock ``"a:b"``.
         socket_timeout: Seconds any Redis call may take.
         clock: The time source for waiting (``sleep``/``asleep`` between tries).
 
@@ -102,9 +106,15 @@ class RedisLock:
         ttl: float = 10.0,
         auto_renew: bool = True,
         timeout: float | None = None,
+        namespace: str | None = None,
         socket_timeout: float = 0.5,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        if namespace is not None:
+            if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
+                raise TypeError(f"namespace must be a string or None, got {namespace!r}")
+            if not namespace:
+                raise ValueError("namespace must be a non-empty string or None")
         if not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"name must be a string, got {name!r}")
         if not name:
@@ -117,7 +127,8 @@ class RedisLock:
         self._timeout = self._check_wait(timeout)
         self._conn = Connection(client_or_url, socket_timeout=socket_timeout, owner="RedisLock")
         self._name = name
-        self._keys = [f"lock:{name}", f"lock:{name}:fence"]
+        self._namespace = namespace
+        self._keys = list(lock_keys(name, namespace))
         self._clock = clock
         sync = self._conn.sync
         self._acquire_script = sync.register_script(_ACQUIRE)
@@ -145,6 +156,11 @@ class RedisLock:
     def name(self) -> str:
         """The lock's name."""
         return self._name
+
+    @property
+    def namespace(self) -> str | None:
+        """The prefix of the lock's name, or ``None``."""
+        return self._namespace
 
     @property
     def held(self) -> bool:

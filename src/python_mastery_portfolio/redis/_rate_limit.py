@@ -1,10 +1,11 @@
 """``RedisRateLimitStore`` and ``RedisRateLimiter``: one GCRA limit shared by every process.
 
-Layout in Redis, for a namespace ``ns``: each bucket is the string key ``ns:`` followed by
-the key's canonical JSON (the default bucket, key ``None``, is ``ns:null``), holding its
+Layout in Redis, for a namespace ``ns``: each bucket is the string key
+``pmp:ratelimit:ns:`` followed by the key's canonical JSON (the default bucket, key
+``None``, is ``pmp:ratelimit:ns:null``), holding its
 ``tat`` as ``"<seconds>:<nanoseconds>"``, with a ``PX`` expiry at the moment it is full again
 (a full bucket is the same as no bucket). Each decision is one Lua script, so it is atomic
-across processes. The counters are the hash ``ns:#stats``: each process counts its
+across processes. The counters are the hash ``pmp:ratelimit:ns:#stats``: each process counts its
 decisions locally and adds them to it (``HINCRBY``; the hash expires a week after its last
 update) every 256 decisions or every second (on
 the next decision), at ``stats()`` and at ``close()`` -- which keeps them out of the
@@ -51,6 +52,7 @@ from python_mastery_portfolio.redis._connection import (
     RedisUnavailableError,
     WarningGate,
 )
+from python_mastery_portfolio.redis._keys import rate_limit_prefix
 from python_mastery_portfolio.redis._rate_limit_scripts import BACKLOG, RELEASE, TAKE, TRY_TAKE
 from python_mastery_portfolio.redis._scripts import FastScript
 from python_mastery_portfolio.redis._serializers import encode_key
@@ -155,12 +157,12 @@ class RedisRateLimitStore:
             client_or_url, socket_timeout=socket_timeout, owner="RedisRateLimitStore"
         )
         self._namespace = namespace
-        self._prefix = f"{namespace}:"
+        self._prefix = rate_limit_prefix(namespace)
         self._default_name = self._prefix + encode_key(None)
         self._default_bytes = self._default_name.encode()
-        self._stats_key = f"{namespace}:#stats"
-        self._pattern = "".join("\\" + char if char in "\\*?[]" else char for char in namespace)
-        self._pattern += ":*"
+        self._stats_key = self._prefix + "#stats"
+        self._pattern = "".join("\\" + char if char in "\\*?[]" else char for char in self._prefix)
+        self._pattern += "*"
         self._on_error: OnBackendError = on_backend_error
         self._time_source: TimeSource = time_source
         self._mode = "s" if time_source == "server" else "c"

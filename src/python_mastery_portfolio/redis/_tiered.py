@@ -2,7 +2,7 @@
 
 A lookup tries the local tier (an :class:`~python_mastery_portfolio.caching.LRUCache`, in
 this process: no round trip), then Redis, and copies a Redis hit into the local tier. Every
-write, delete or clear goes to Redis and is *published* on the channel ``ns:#invalidate``;
+write, delete or clear goes to Redis and is *published* on the channel ``pmp:cache:ns:#invalidate``;
 each process's ``TieredCache`` listens on it (a daemon thread with its own connection) and
 evicts the key from its local tier. So a ``cache_invalidate`` or a new value in any process
 is seen by every process's next lookup, as soon as the message has arrived (a round trip).
@@ -17,7 +17,7 @@ the start, and whenever its connection fails, or stays silent past a PING: twice
 missed, so the local tier is bypassed and, once subscribed again, emptied: never stale, at
 worst slow. The local tier's own ``ttl`` bounds how long any entry is served anyway.
 
-Single-flight across processes: a miss in Redis takes a short lock, ``ns:#flight:<key>``
+Single-flight across processes: a miss in Redis takes a short lock, ``pmp:cache:ns:#flight:<key>``
 (``SET NX GET PX lock_ttl``: Redis 7 or later). Its holder's process computes (the
 decorators' own single-flight covers its threads and tasks) and its :meth:`TieredCache.set`
 frees the lock. Another
@@ -54,6 +54,7 @@ from python_mastery_portfolio.redis._connection import (
     WarningGate,
     check_timeout,
 )
+from python_mastery_portfolio.redis._keys import cache_prefix
 from python_mastery_portfolio.redis._scripts import Script
 from python_mastery_portfolio.redis._serializers import encode_key
 
@@ -237,9 +238,9 @@ class TieredCache(Generic[K, V]):
         self._remote = remote
         self._client = remote.client
         self._clock = clock
-        namespace = remote.namespace
-        self._channel = f"{namespace}:#invalidate"
-        self._flight_prefix = f"{namespace}:#flight:"
+        prefix = cache_prefix(remote.namespace)
+        self._channel = prefix + "#invalidate"
+        self._flight_prefix = prefix + "#flight:"
         self._token = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._generation = 0
