@@ -436,3 +436,29 @@ class TestEmails:
         """Anything else is a 422 naming the field."""
         problem = problem_of(client.post("/users", json={**ADA, "email": email}), 422)
         assert problem["errors"][0]["field"] == "email"
+
+
+class TestStalledBody:
+    async def test_half_a_body_is_408(self, tmp_path: Path) -> None:
+        """A client that stops sending its body half-way gets a 408 problem, not a hang."""
+        import asyncio
+        from collections.abc import AsyncIterator
+
+        import httpx
+
+        app = create_app(make_settings(tmp_path, body_timeout=0.01))
+
+        async def half() -> AsyncIterator[bytes]:
+            yield b'{"email": "a@x.org", '
+            await asyncio.Event().wait()  # the rest never comes
+
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+        ):
+            response = await asyncio.wait_for(
+                client.post("/users", content=half(), headers={"content-type": "application/json"}),
+                5,
+            )
+        problem_of(response, 408)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, WebSocket
@@ -99,3 +101,79 @@ class TestBodyLimit:
         """A limit below 1 is refused at construction."""
         with pytest.raises(ValueError, match="max_body_size"):
             BodyLimitMiddleware(FastAPI(), max_body_size=0)
+
+
+class TestBodyTimeout:
+    @staticmethod
+    def stalled_receive() -> Any:
+        """A client that sent part of its body and then nothing more."""
+        calls = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                return {"type": "http.request", "body": b"{", "more_body": True}
+            await asyncio.Event().wait()  # the rest never comes
+            return {}  # pragma: no cover - never reached
+
+        return receive
+
+    async def test_stalled_body_is_408(self) -> None:
+        """A body that stops half-way is a 408 problem after body_timeout, not a hang."""
+        app = FastAPI()
+        install_error_handlers(app)
+
+        @app.post("/echo")
+        async def echo(request: Request) -> int:
+            return len(await request.body())
+
+        guarded = BodyLimitMiddleware(app, max_body_size=100, body_timeout=0.01)
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/echo",
+            "headers": [(b"host", b"x")],
+            "query_string": b"",
+        }
+        await asyncio.wait_for(guarded(scope, self.stalled_receive(), send), 5)  # type: ignore[arg-type]
+        assert sent[0]["status"] == 408
+
+    async def test_stalled_body_without_error_handlers(self) -> None:
+        """An application that lets the error through still gets a 408 problem."""
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            while (await receive()).get("more_body"):
+                pass
+
+        guarded = BodyLimitMiddleware(app, body_timeout=0.01)
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        await asyncio.wait_for(guarded(scope, self.stalled_receive(), send), 5)  # type: ignore[arg-type]
+        assert sent[0]["status"] == 408
+        assert b"408" in sent[1]["body"]
+
+    def test_timely_body_is_served(self) -> None:
+        """With a timeout, a body that arrives is read as before."""
+        app = FastAPI()
+
+        @app.post("/echo")
+        async def echo(request: Request) -> int:
+            return len(await request.body())
+
+        client = TestClient(BodyLimitMiddleware(app, body_timeout=5))
+        assert client.post("/echo", content=b"abc").json() == 3
+
+    def test_timeout_is_checked(self) -> None:
+        """A timeout that is not positive is refused."""
+        with pytest.raises(ValueError, match="body_timeout"):
+            BodyLimitMiddleware(FastAPI(), body_timeout=0)

@@ -211,6 +211,7 @@ _WHY = {
     400: "The Host header names a host the service does not serve",
     401: "The token is missing or wrong",
     404: "No user has the ID",
+    408: "The body did not arrive within PMP_BODY_TIMEOUT",
     409: "Another user has the e-mail address",
     413: "The body is larger than PMP_MAX_BODY_SIZE",
     422: "A parameter or the body is invalid (including a body that is not UTF-8 JSON)",
@@ -243,7 +244,7 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
         "/users",
         status_code=201,
         dependencies=writes,
-        responses=_problems(409, 413, 422, 429, 503),
+        responses=_problems(408, 409, 413, 422, 429, 503),
         summary="Create a user",
     )
     async def create_user(body: UserCreate, users: Users, response: Response) -> User:
@@ -283,7 +284,7 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
     @app.patch(
         "/users/{user_id}",
         dependencies=writes,
-        responses=_problems(404, 409, 413, 422, 429, 503),
+        responses=_problems(404, 408, 409, 413, 422, 429, 503),
         summary="Change some of a user's fields",
     )
     async def update_user(user_id: UserId, body: UserUpdate, users: Users) -> User:
@@ -426,7 +427,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     )
     # Added innermost first: the request context (IDs, logs, metrics) sees every answer.
     app.add_middleware(_OneLineStartupFailure)
-    app.add_middleware(BodyLimitMiddleware, max_body_size=settings.max_body_size)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_size=settings.max_body_size,
+        body_timeout=settings.body_timeout,
+    )
     app.add_middleware(SecurityMiddleware, allowed_hosts=settings.served_hosts)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, clock=clock)
     install_error_handlers(app, max_errors=settings.max_validation_errors)

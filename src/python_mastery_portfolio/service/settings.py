@@ -12,7 +12,8 @@
 - **who may talk to it**: ``PMP_TRUSTED_PROXIES``, ``PMP_ALLOWED_HOSTS`` (besides
   ``127.0.0.1``, ``localhost``, ``::1`` and ``PMP_HOST``), ``PMP_WS_ALLOWED_ORIGINS``,
   ``PMP_METRICS_ENABLED``, ``PMP_METRICS_TOKEN``, ``PMP_DOCS_ENABLED``;
-- **limits** (safe defaults): ``PMP_MAX_BODY_SIZE`` (1 MiB), ``PMP_MAX_VALIDATION_ERRORS``
+- **limits** (safe defaults): ``PMP_MAX_BODY_SIZE`` (1 MiB), ``PMP_BODY_TIMEOUT`` (30 s),
+  ``PMP_MAX_VALIDATION_ERRORS``
   (20), ``PMP_MAX_HEADER_SIZE`` (16 KiB), ``PMP_HEADER_TIMEOUT`` (10 s),
   ``PMP_LIMIT_CONCURRENCY`` (512),
   ``PMP_TIMEOUT_KEEP_ALIVE`` (5 s), ``PMP_SHUTDOWN_TIMEOUT`` (5 s);
@@ -117,6 +118,9 @@ class Settings(BaseSettings):
     )
     max_body_size: int = Field(
         default=1024 * 1024, ge=1, description="bytes of a request body; more is a 413"
+    )
+    body_timeout: float = Field(
+        default=30.0, gt=0, description="seconds a client may pause while sending a body; 408"
     )
     max_validation_errors: int = Field(
         default=20, ge=1, description="errors listed in a 422 answer"

@@ -3,17 +3,26 @@
 A body announced too large by ``Content-Length`` is refused before a byte of it is read;
 a body without ``Content-Length`` (chunked) is counted as it arrives and refused as soon
 as it passes the limit, so a client cannot make the server buffer more than the limit.
+With ``body_timeout``, a client that stops sending its body half-way gets a 408 instead of
+holding the request for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from python_mastery_portfolio._internal.checks import require_count
+from python_mastery_portfolio._internal.checks import require_count, require_positive
 from python_mastery_portfolio.web.errors import ProblemResponse, problem
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "BodyLimitMiddleware", "BodyTooLargeError"]
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "BodyLimitMiddleware",
+    "BodyTimeoutError",
+    "BodyTooLargeError",
+]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 """1 MiB: the default largest request body."""
@@ -35,6 +44,18 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, detail=_detail(limit))
 
 
+class BodyTimeoutError(HTTPException):
+    """The client stopped sending its body for longer than the timeout (a 408).
+
+    Example:
+        >>> BodyTimeoutError(30.0).status_code
+        408
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(408, detail=f"The request body did not arrive within {seconds:g} s.")
+
+
 def _detail(limit: int) -> str:
     return f"The request body is larger than {limit} bytes."
 
@@ -45,9 +66,11 @@ class BodyLimitMiddleware:
     Args:
         app: The ASGI application to wrap.
         max_body_size: The largest body accepted, in bytes.
+        body_timeout: Seconds the application may wait for each part of the body; ``None``
+            waits as long as the client takes.
 
     Raises:
-        ValueError: If ``max_body_size`` is below 1.
+        ValueError: If ``max_body_size`` is below 1 or ``body_timeout`` is not positive.
 
     Example:
         >>> from fastapi import FastAPI, Request
@@ -65,10 +88,19 @@ class BodyLimitMiddleware:
         (413, 'application/problem+json')
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        body_timeout: float | None = None,
+    ) -> None:
         require_count("max_body_size", max_body_size, 1)
+        if body_timeout is not None:
+            require_positive("body_timeout", body_timeout)
         self.app = app
         self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
 
     def _announced(self, scope: Scope) -> int | None:
         for name, value in scope["headers"]:
@@ -90,10 +122,18 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
             return
         received = 0
+        timeout = self.body_timeout
 
         async def counting_receive() -> Message:
             nonlocal received
-            message = await receive()
+            if timeout is None:
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout(timeout):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyTimeoutError(timeout) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
@@ -109,18 +149,18 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLargeError:
+        except (BodyTooLargeError, BodyTimeoutError) as error:
             # Raised past an application that does not handle HTTPException itself.
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, error)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = problem(
-            413,
-            detail=_detail(self.max_body_size),
-            instance=scope.get("path", ""),
-        )
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, error: HTTPException | None = None
+    ) -> None:
+        if error is None:
+            error = BodyTooLargeError(self.max_body_size)
+        body = problem(error.status_code, detail=error.detail, instance=scope.get("path", ""))
         # The connection is closed after the answer: the unread body must not be taken for
         # the next request.
         response = ProblemResponse(body, headers={"Connection": "close"})
