@@ -4,7 +4,7 @@ The methods:
 
 ==================  ======================================================================
 ``health``          ``{"status", "database", "version"}``; ``status`` is ``"error"`` (not
-                    an error answer) when the database does not answer
+                    an error answer) when a write would fail, as ``GET /health`` checks
 ``stats``           the figures of ``GET /metrics``: ``requests`` (with ``by_status``),
                     ``cache``, ``rate_limiter``, ``events``
 ``users.count``     the number of users stored
@@ -117,6 +117,7 @@ def build_admin_server(
     async def health() -> dict[str, str]:
         try:
             await users.ping()
+            await users.check_writable()  # the same checks as GET /health
         except Exception:
             logger.exception("Health check failed")
             return {"status": "error", "database": "error", "version": __version__}

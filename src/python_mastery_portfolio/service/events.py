@@ -195,7 +195,8 @@ class EventHub:
         """Send ``event`` to every subscriber without waiting; return how many got it.
 
         Raises:
-            TypeError: If ``event`` cannot be serialised to JSON.
+            TypeError: If ``event`` cannot be serialised to JSON (checked only when anyone
+                listens: with nobody, nothing is serialised).
         """
         if self._closed:
             return 0
