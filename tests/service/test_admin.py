@@ -270,12 +270,16 @@ class TestServiceStats:
         assert set(stats) == {"requests", "cache", "rate_limiter", "events"}
 
 
+def delete_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 class TestHonestHealth:
     async def test_deleted_database_is_an_error(self, tmp_path: Path) -> None:
         """The admin health says error when a write would fail, as GET /health does."""
         settings = make_settings(tmp_path)
         async for item in started(settings):
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{settings.database_path}{suffix}").unlink(missing_ok=True)
+            await asyncio.to_thread(delete_database, settings.database_path)
             assert (await item.admin.call("health"))["status"] == "error"
             assert (await item.http.get("/health")).status_code == 503
