@@ -405,3 +405,22 @@ class TestRealServer:
         assert process.returncode == 0, err.decode()
         assert b"Traceback" not in err
         assert b" ERROR " not in err, err.decode()
+
+    def test_bad_database_path_fails_in_one_line(self, tmp_path: Path) -> None:
+        """A database path that cannot be opened: exit 4, one line naming it, no traceback."""
+        (tmp_path / "file").write_text("")
+        database = tmp_path / "file" / "users.db"
+        env = {**os.environ, "PMP_DATABASE_PATH": str(database), "PMP_ADMIN_SOCKET": ""}
+        done = subprocess.run(
+            [sys.executable, "-m", "python_mastery_portfolio", "serve", "--port", "0"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        err = done.stderr.decode()
+        assert done.returncode == 4, err
+        assert "Traceback" not in err
+        (line,) = [line for line in err.splitlines() if "cannot open the user database" in line]
+        assert str(database) in line
