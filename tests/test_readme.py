@@ -61,7 +61,7 @@ def test_readme_curl_lines_work(tmp_path: Path) -> None:
     settings = Settings(database_path=tmp_path / "users.db")
     statuses: list[int] = []
     user_id = ""
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as client:
         for line in lines:
             assigns_id = line.startswith("ID=$(")
             command = line.removeprefix("ID=$(").split(" | ")[0]

@@ -275,8 +275,10 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
     package_dir = Path(__file__).resolve().parent.parent  # the package root, above cli/
+    # Records are formatted and written by a background thread: the event loop never waits
+    # on a formatter or on stderr.
     log_config = build_log_config(
-        "DEBUG" if args.verbose else settings.log_level, settings.log_format
+        "DEBUG" if args.verbose else settings.log_level, settings.log_format, queue=True
     )
     log_config.setdefault("filters", {})["shutdown_cancel"] = {
         "()": f"{__name__}.ShutdownCancelFilter"

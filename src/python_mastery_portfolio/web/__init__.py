@@ -7,6 +7,10 @@
 - :func:`Inject` / :func:`install_container`: resolve dependencies from a ``DIContainer``,
   one DI scope per request.
 - :func:`install_offline_docs`: ``/docs`` and ``/redoc`` without a CDN.
+- :class:`BodyLimitMiddleware`: a 413 problem for bodies over a size, before parsing,
+  chunked bodies too (and a 408 for a client that stalls mid-body).
+- :class:`SecurityMiddleware`: serve only the given Host names (400 otherwise); nosniff,
+  framing, referrer and CSP headers on every answer.
 - :func:`build_log_config`, :class:`JsonFormatter`, :class:`RequestIdFilter`: logs that
   carry the request ID, as text or JSON; :class:`BackgroundHandler` formats and writes them
   off the event loop; :func:`escape_controls` / :class:`TextFormatter` keep a client's
@@ -36,12 +40,19 @@ from python_mastery_portfolio.web.context import (
 from python_mastery_portfolio.web.di import Inject, get_container, install_container, request_scope
 from python_mastery_portfolio.web.docs import install_offline_docs
 from python_mastery_portfolio.web.errors import (
+    DEFAULT_MAX_ERRORS,
     PROBLEM_JSON,
     ProblemResponse,
     install_error_handlers,
     internal_error_problem,
     problem,
     retry_after_header,
+)
+from python_mastery_portfolio.web.limits import (
+    DEFAULT_MAX_BODY_SIZE,
+    BodyLimitMiddleware,
+    BodyTimeoutError,
+    BodyTooLargeError,
 )
 from python_mastery_portfolio.web.log import (
     BackgroundHandler,
@@ -59,12 +70,20 @@ from python_mastery_portfolio.web.metrics import (
 )
 from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, socket_address
+from python_mastery_portfolio.web.security import API_CSP, DOCS_CSP, SecurityMiddleware, host_name
 
 __all__ = [
+    "API_CSP",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_ERRORS",
+    "DOCS_CSP",
     "PROBLEM_JSON",
     "REQUEST_ID_HEADER",
     "UNMATCHED_ROUTE",
     "BackgroundHandler",
+    "BodyLimitMiddleware",
+    "BodyTimeoutError",
+    "BodyTooLargeError",
     "ClientAddress",
     "Inject",
     "JsonFormatter",
@@ -74,12 +93,14 @@ __all__ = [
     "RequestIdFilter",
     "RequestMetrics",
     "RequestMetricsStats",
+    "SecurityMiddleware",
     "TextFormatter",
     "build_log_config",
     "configure_logging",
     "escape_controls",
     "get_container",
     "get_request_id",
+    "host_name",
     "install_container",
     "install_error_handlers",
     "install_offline_docs",
