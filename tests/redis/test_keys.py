@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis as redis_py
 
 from python_mastery_portfolio.caching import LRUCache
+from python_mastery_portfolio.exceptions import LockHeldError
 from python_mastery_portfolio.redis import (
     RedisBreakerStateStore,
     RedisCache,
@@ -93,3 +95,27 @@ class TestKeySpaces:
             plain_lock.release()
             for closing in (remote, tiered, limiter.store, breaker_store, lock, plain_lock):
                 closing.close()
+
+
+class TestLockNamespace:
+    def test_a_namespace_prefixes_the_name(self, redis_url: str) -> None:
+        """The lock "b" in namespace "a" is the lock "a:b": they contend."""
+        inner = RedisLock(redis_url, "b", namespace="a", auto_renew=False, timeout=0)
+        plain = RedisLock(redis_url, "a:b", auto_renew=False, timeout=0)
+        assert (inner.namespace, plain.namespace) == ("a", None)
+        try:
+            inner.acquire()
+            with pytest.raises(LockHeldError):
+                plain.acquire()
+        finally:
+            inner.release()
+            inner.close()
+            plain.close()
+
+    @pytest.mark.parametrize(
+        ("namespace", "error"), [("", ValueError), (1, TypeError)], ids=["empty", "int"]
+    )
+    def test_a_namespace_is_checked(self, namespace: Any, error: type[Exception]) -> None:
+        """A namespace is a non-empty string or None."""
+        with pytest.raises(error, match="namespace"):
+            RedisLock("unix:///nowhere.sock", "n", namespace=namespace)

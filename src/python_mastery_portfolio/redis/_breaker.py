@@ -36,10 +36,13 @@ import threading
 from collections import deque
 from typing import Any, Final, Literal
 
+import redis as redis_py
+
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._breaker_script import STEP
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    DEFAULT_MAX_CONNECTIONS,
     IDLE_TTL_MS,
     Connection,
     RedisUnavailableError,
@@ -93,6 +96,9 @@ class RedisBreakerStateStore:
         time_source: ``"server"`` (default) or ``"caller"`` (each policy's ``now``).
         refresh_interval: Seconds :attr:`state` may be served from this process's last view.
         socket_timeout: Seconds any Redis call may take, connecting included.
+        max_connections: Connections opened at most from a URL (per event loop for the
+            asyncio side); a call finding all in use waits up to ``socket_timeout``, then
+            fails like any Redis fault. Ignored with a client (its own pool applies).
         clock: The time source of ``refresh_interval`` and of the warnings' rate limit.
 
     Raises:
@@ -134,6 +140,7 @@ class RedisBreakerStateStore:
         time_source: TimeSource = "server",
         refresh_interval: float = 0.1,
         socket_timeout: float = 0.5,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
@@ -144,7 +151,10 @@ class RedisBreakerStateStore:
             raise ValueError(f"time_source must be 'server' or 'caller', got {time_source!r}")
         self._refresh = check_timeout("refresh_interval", refresh_interval)
         self._conn = Connection(
-            client_or_url, socket_timeout=socket_timeout, owner="RedisBreakerStateStore"
+            client_or_url,
+            socket_timeout=socket_timeout,
+            owner="RedisBreakerStateStore",
+            max_connections=max_connections,
         )
         self._namespace = namespace
         self._key = breaker_key(namespace)
@@ -171,6 +181,11 @@ class RedisBreakerStateStore:
     def time_source(self) -> TimeSource:
         """Whose clock decides: ``"server"`` or ``"caller"``."""
         return self._time_source
+
+    @property
+    def client(self) -> redis_py.Redis:
+        """The sync redis-py client this store talks through."""
+        return self._conn.sync
 
     @property
     def backend_errors(self) -> int:

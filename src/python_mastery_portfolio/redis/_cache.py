@@ -37,6 +37,7 @@ from python_mastery_portfolio.caching import CacheStats
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    DEFAULT_MAX_CONNECTIONS,
     IDLE_TTL_MS,
     Connection,
     RedisUnavailableError,
@@ -111,6 +112,9 @@ class RedisCache(Generic[K, V]):
         serializer: How values are stored: :class:`JSONSerializer` by default, or a
             :class:`PickleSerializer` (signed) when values are not JSON types.
         socket_timeout: Seconds any Redis call may take, connecting included.
+        max_connections: Connections opened at most from a URL (per event loop for the
+            asyncio side); a call finding all in use waits up to ``socket_timeout``, then
+            fails like any Redis fault. Ignored with a client (its own pool applies).
         clock: The time source for publishing counts and rate-limiting warnings.
 
     Raises:
@@ -151,6 +155,7 @@ class RedisCache(Generic[K, V]):
         ttl: float | None = None,
         serializer: Serializer | None = None,
         socket_timeout: float = 0.5,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
@@ -164,7 +169,12 @@ class RedisCache(Generic[K, V]):
         elif not isinstance(serializer, Serializer):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"serializer must have dumps() and loads(), got {serializer!r}")
         self._serializer = serializer
-        self._conn = Connection(client_or_url, socket_timeout=socket_timeout, owner="RedisCache")
+        self._conn = Connection(
+            client_or_url,
+            socket_timeout=socket_timeout,
+            owner="RedisCache",
+            max_connections=max_connections,
+        )
         self._namespace = namespace
         self._prefix = cache_prefix(namespace)
         self._prefix_bytes = self._prefix.encode()

@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.redis._connection import DEFAULT_MAX_CONNECTIONS
 from python_mastery_portfolio.redis._rate_limit import (
     OnBackendError,
     RedisRateLimitStore,
@@ -51,6 +52,8 @@ class RedisRateLimiter(RateLimiter):
         clock: As for ``RateLimiter`` (the wait's clock; decisions use the server's).
         on_backend_error: The new store's policy when Redis fails (``"allow"``/``"deny"``).
         socket_timeout: The new store's bound on every Redis call, in seconds.
+        max_connections: The new store's bound on its connections (see
+            :class:`RedisRateLimitStore`).
         max_keys: Refused: Redis bounds memory by expiry (for ``parse``'s signature).
         store: A ready :class:`RedisRateLimitStore` instead of ``url``.
 
@@ -77,6 +80,7 @@ class RedisRateLimiter(RateLimiter):
         clock: Clock = SYSTEM_CLOCK,
         on_backend_error: OnBackendError = "allow",
         socket_timeout: float = 0.5,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_keys: int = MISSING,
         store: RedisRateLimitStore | None = None,
     ) -> None:
@@ -88,6 +92,7 @@ class RedisRateLimiter(RateLimiter):
                 namespace=namespace,
                 on_backend_error=on_backend_error,
                 socket_timeout=socket_timeout,
+                max_connections=max_connections,
             )
         elif url is not None:
             raise ValueError("give RedisRateLimiter either url= or store=, not both")

@@ -23,12 +23,15 @@ import threading
 from types import TracebackType
 from typing import Any, Final, Self
 
+import redis as redis_py
+
 from python_mastery_portfolio._internal.checks import require_at_least
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.exceptions import LockHeldError
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    DEFAULT_MAX_CONNECTIONS,
     Connection,
     RedisUnavailableError,
     check_timeout,
@@ -75,6 +78,9 @@ class RedisLock:
         namespace: A prefix of the name (``None``: none): the lock ``"b"`` in namespace
             ``"a"`` is the lock ``"a:b"``.
         socket_timeout: Seconds any Redis call may take.
+        max_connections: Connections opened at most from a URL (per event loop for the
+            asyncio side); a call finding all in use waits up to ``socket_timeout``, then
+            fails like any Redis fault. Ignored with a client (its own pool applies).
         clock: The time source for waiting (``sleep``/``asleep`` between tries).
 
     Raises:
@@ -108,6 +114,7 @@ class RedisLock:
         timeout: float | None = None,
         namespace: str | None = None,
         socket_timeout: float = 0.5,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if namespace is not None:
@@ -125,7 +132,12 @@ class RedisLock:
             raise TypeError(f"auto_renew must be a bool, got {auto_renew!r}")
         self._auto_renew = auto_renew
         self._timeout = self._check_wait(timeout)
-        self._conn = Connection(client_or_url, socket_timeout=socket_timeout, owner="RedisLock")
+        self._conn = Connection(
+            client_or_url,
+            socket_timeout=socket_timeout,
+            owner="RedisLock",
+            max_connections=max_connections,
+        )
         self._name = name
         self._namespace = namespace
         self._keys = list(lock_keys(name, namespace))
@@ -156,6 +168,11 @@ class RedisLock:
     def name(self) -> str:
         """The lock's name."""
         return self._name
+
+    @property
+    def client(self) -> redis_py.Redis:
+        """The sync redis-py client this lock talks through."""
+        return self._conn.sync
 
     @property
     def namespace(self) -> str | None:

@@ -44,9 +44,12 @@ import time
 from collections.abc import Hashable
 from typing import Any, Final, Literal, cast
 
+import redis as redis_py
+
 from python_mastery_portfolio.clock import SYSTEM_CLOCK
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
+    DEFAULT_MAX_CONNECTIONS,
     IDLE_TTL_MS,
     Connection,
     RedisUnavailableError,
@@ -97,6 +100,9 @@ class RedisRateLimitStore:
         time_source: ``"server"`` (default): decide on the Redis server's clock;
             ``"caller"``: on the ``now`` the limiter passes (one clock shared by all).
         socket_timeout: Seconds any Redis call may take, connecting included.
+        max_connections: Connections opened at most from a URL (per event loop for the
+            asyncio side); a call finding all in use waits up to ``socket_timeout``, then
+            fails like any Redis fault. Ignored with a client (its own pool applies).
 
     Raises:
         TypeError: For a client that is neither a URL nor a ``redis.Redis``, or a namespace
@@ -142,6 +148,7 @@ class RedisRateLimitStore:
         on_backend_error: OnBackendError = "allow",
         time_source: TimeSource = "server",
         socket_timeout: float = 0.5,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         if not isinstance(namespace, str):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"namespace must be a string, got {namespace!r}")
@@ -154,7 +161,10 @@ class RedisRateLimitStore:
         if time_source not in ("server", "caller"):
             raise ValueError(f"time_source must be 'server' or 'caller', got {time_source!r}")
         self._conn = Connection(
-            client_or_url, socket_timeout=socket_timeout, owner="RedisRateLimitStore"
+            client_or_url,
+            socket_timeout=socket_timeout,
+            owner="RedisRateLimitStore",
+            max_connections=max_connections,
         )
         self._namespace = namespace
         self._prefix = rate_limit_prefix(namespace)
@@ -193,6 +203,11 @@ class RedisRateLimitStore:
     def time_source(self) -> TimeSource:
         """Whose clock decides: ``"server"`` or ``"caller"``."""
         return self._time_source
+
+    @property
+    def client(self) -> redis_py.Redis:
+        """The sync redis-py client this store talks through."""
+        return self._conn.sync
 
     @property
     def backend_errors(self) -> int:

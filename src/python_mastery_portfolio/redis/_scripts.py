@@ -7,12 +7,12 @@ its script cache was flushed) gets it loaded again, once, and the call is retrie
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
-import weakref
-from typing import Any
+from collections import deque
+from typing import Any, Final
 
 from redis.exceptions import NoScriptError
+
+from python_mastery_portfolio.redis._fork import after_fork_in_child
 
 __all__ = ["FastScript", "Script"]
 
@@ -39,61 +39,64 @@ def _bulk(arg: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(arg), arg)
 
 
-class _Held:
-    """A thread's connection: given back to the pool when the thread's locals are freed."""
-
-    __slots__ = ("__weakref__", "connection", "pid")
-
-    def __init__(self, pool: Any) -> None:
-        self.pid = os.getpid()
-        self.connection = pool.get_connection()
-        # A thread's locals go when it ends: without this, each thread that ever called the
-        # script would keep a pool connection (an open socket) for the pool's lifetime.
-        # In a forked child the pool resets itself first and ignores a connection it did not
-        # make, so the parent's socket is never handed on there.
-        weakref.finalize(self, pool.release, self.connection).atexit = False
+_MAX_IDLE: Final = 64
+"""Idle connections a script keeps at most, whatever its pool's bound."""
 
 
 class FastScript:
-    """One script on a connection held by each thread, its request packed by hand.
+    """One script on connections it keeps between calls, its request packed by hand.
 
     The hot path of a store whose every decision is one script: it skips redis-py's
     per-command work (a connection taken from the pool and given back, the generic packing,
-    the retry wrapper), about half of a local round trip's cost. Each thread keeps one
-    connection of the client's pool (a forked child opens its own) and gives it back when
-    it ends; a connection that failed is closed, then given back, and the next call
-    connects again, within the pool's timeouts.
+    the retry wrapper), about half of a local round trip's cost. A call takes an idle
+    connection kept by the script, else one from the client's pool (a bounded, blocking pool
+    waits for one up to its timeout, then raises ``ConnectionError``), and keeps it for the
+    next call -- at most ``max_connections - 1`` of them, so that at least one of the
+    pool's connections always goes back to the pool for its other users and waiters; the
+    rest go back to the pool. A connection that failed is closed and given back, and the
+    next call connects again, within the pool's timeouts. A forked child drops the parent's
+    connections (it opens its own).
     """
 
-    __slots__ = ("_client", "_head", "_local", "_script")
+    __slots__ = ("__weakref__", "_head", "_idle", "_keep", "_pool", "_script")
 
     def __init__(self, script: Script, client: Any, keys: int) -> None:
         self._script = script
-        self._client = client
-        self._local = threading.local()
+        self._pool = client.connection_pool
+        self._idle: deque[Any] = deque()
+        self._keep = min(max(0, int(self._pool.max_connections) - 1), _MAX_IDLE)
         # Every argument list starts alike: EVALSHA, the SHA, the number of keys.
         self._head = _bulk(b"EVALSHA") + _bulk(script.sha.encode()) + _bulk(b"%d" % keys)
+        after_fork_in_child(self._after_fork)
 
-    def _connection(self) -> Any:
-        held: _Held | None = getattr(self._local, "held", None)
-        if held is None or held.pid != os.getpid():
-            held = self._local.held = _Held(self._client.connection_pool)
-        return held.connection
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
+        self._idle = deque()  # the parent's sockets: never used here
 
     def __call__(self, *args: bytes) -> Any:
         """Run the script with ``args`` (its key names first), as bytes; load it if needed."""
         request = b"*%d\r\n" % (len(args) + 3) + self._head + b"".join(map(_bulk, args))
-        connection = self._connection()
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self._pool.get_connection()
         try:
             connection.send_packed_command((request,))
             try:
-                return connection.read_response()
+                reply = connection.read_response()
             except NoScriptError:
-                self._client.script_load(self._script.source)
+                # Loaded on this connection: taking a second one from a bounded pool could
+                # wait forever for threads that each hold one and wait likewise.
+                connection.send_command("SCRIPT", "LOAD", self._script.source)
+                connection.read_response()
                 connection.send_packed_command((request,))
-                return connection.read_response()
+                reply = connection.read_response()
         except BaseException:
             # Closed before it goes back to the pool: no other thread gets a half-read socket.
             connection.disconnect()
-            self._local.held = None
+            self._pool.release(connection)
             raise
+        if len(self._idle) < self._keep:
+            self._idle.append(connection)
+        else:
+            self._pool.release(connection)
+        return reply

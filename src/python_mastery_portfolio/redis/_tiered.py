@@ -192,7 +192,8 @@ class TieredCache(Generic[K, V]):
 
     Raises:
         TypeError: If ``local`` is not a cache store or ``remote`` not a :class:`RedisCache`.
-        ValueError: If ``lock_ttl`` or ``lock_wait`` is not positive and finite.
+        ValueError: If ``lock_ttl`` or ``lock_wait`` is not positive and finite, or the
+            remote's pool allows fewer than 2 connections (the listener holds one).
 
     Example::
 
@@ -231,6 +232,11 @@ class TieredCache(Generic[K, V]):
             raise TypeError(f"remote must be a RedisCache, got {remote!r}")
         if not isinstance(local, CacheStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"local must be a cache store, got {local!r}")
+        if remote.client.connection_pool.max_connections < 2:  # pyright: ignore[reportUnknownMemberType]  # redis-py: untyped
+            raise ValueError(
+                "remote must allow 2 connections or more (max_connections): "
+                "the invalidation listener holds one"
+            )
         self._lock_px = max(1, round(check_timeout("lock_ttl", lock_ttl) * 1000))
         self._lock_wait = check_timeout("lock_wait", lock_wait)
         self._local = local
