@@ -19,6 +19,7 @@
 * :class:`JSONSerializer` (the default) and :class:`PickleSerializer` (signed with HMAC) --
   how cached values are stored; :class:`Serializer` is their protocol.
 * :class:`RedisCacheStats`, :class:`TieredCacheStats`, :class:`RedisRateLimiterStats`,
+  :class:`RedisBreakerStats`,
   :class:`RedisUnavailableError`.
 
 This package needs redis-py (``pip install "python-mastery-portfolio[redis]"``); importing
@@ -42,7 +43,7 @@ except ImportError as error:  # pragma: no cover - exercised by a test that hide
         name=error.name,
     ) from error
 
-from python_mastery_portfolio.redis._breaker import RedisBreakerStateStore
+from python_mastery_portfolio.redis._breaker import RedisBreakerStateStore, RedisBreakerStats
 from python_mastery_portfolio.redis._cache import RedisCache, RedisCacheStats
 from python_mastery_portfolio.redis._connection import RedisUnavailableError
 from python_mastery_portfolio.redis._limiter import RedisRateLimiter, RedisRateLimiterStats
@@ -59,6 +60,7 @@ __all__ = [
     "JSONSerializer",
     "PickleSerializer",
     "RedisBreakerStateStore",
+    "RedisBreakerStats",
     "RedisCache",
     "RedisCacheStats",
     "RedisLock",

@@ -58,7 +58,7 @@ from python_mastery_portfolio.resilience import (
     Transition,
 )
 
-__all__ = ["RedisBreakerStateStore"]
+__all__ = ["RedisBreakerStateStore", "RedisBreakerStats"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
@@ -76,6 +76,20 @@ _STAT_FIELDS: Final = (
 )
 
 TimeSource = Literal["server", "caller"]
+
+
+class RedisBreakerStats(CircuitBreakerStats):
+    """:class:`~python_mastery_portfolio.resilience.CircuitBreakerStats` plus the fault counter.
+
+    What :meth:`RedisBreakerStateStore.stats` (and so ``CircuitBreaker.stats()`` over it)
+    returns: the counters are cluster-wide, ``backend_errors`` this process's.
+
+    Attributes:
+        backend_errors: This process's Redis calls that failed or timed out (the store
+            failed open).
+    """
+
+    backend_errors: int
 
 
 def _text(value: Any) -> str:
@@ -377,8 +391,8 @@ class RedisBreakerStateStore:
             )
         return self._order("force", policy, state.value)
 
-    def stats(self, policy: BreakerPolicy) -> CircuitBreakerStats:
-        """Return the cluster-wide counters (zeros but the state seen when Redis fails)."""
+    def stats(self, policy: BreakerPolicy) -> RedisBreakerStats:
+        """Return the cluster-wide counters (zeros when Redis fails) and ``backend_errors``."""
         try:
             reply = self._step("stats", policy, 0, "")
         except BACKEND_ERRORS as error:
@@ -388,7 +402,8 @@ class RedisBreakerStateStore:
             counts = [int(value) for value in reply[6 + int(reply[5]) :]]
         stats: dict[str, Any] = dict(zip(_STAT_FIELDS, counts, strict=True))
         stats["state"] = self._seen_state
-        return stats  # type: ignore[return-value]  # built from _STAT_FIELDS plus "state"
+        stats["backend_errors"] = self._backend_errors
+        return stats  # type: ignore[return-value]  # built from _STAT_FIELDS plus two
 
     def close(self) -> None:
         """Close the connections this store opened."""

@@ -47,6 +47,8 @@ class RedisRateLimiter(RateLimiter):
         rate: As for ``RateLimiter``.
         per: As for ``RateLimiter``.
         url: A Redis URL or ``redis.Redis`` client, for a new store; or give ``store``.
+        client_or_url: The same as ``url``, under the name every other Redis part gives its
+            first argument (give one of the two).
         namespace: The new store's prefix (default ``"ratelimit"``).
         burst: As for ``RateLimiter``.
         clock: As for ``RateLimiter`` (the wait's clock; decisions use the server's).
@@ -58,8 +60,10 @@ class RedisRateLimiter(RateLimiter):
         store: A ready :class:`RedisRateLimitStore` instead of ``url``.
 
     Raises:
-        TypeError: Without ``url`` or ``store``, or with a store of another kind.
-        ValueError: With both, or with ``max_keys``; or as ``RateLimiter`` raises.
+        TypeError: Without ``url`` (or ``client_or_url``) or ``store``, or with a store of
+            another kind.
+        ValueError: With both, with ``url`` and ``client_or_url``, or with ``max_keys``; or
+            as ``RateLimiter`` raises.
 
     Example:
         >>> limiter = RedisRateLimiter(10, per=60, url="unix:///run/redis.sock", namespace="api")
@@ -75,6 +79,7 @@ class RedisRateLimiter(RateLimiter):
         per: float = 1.0,
         *,
         url: Any = None,
+        client_or_url: Any = None,
         namespace: str = "ratelimit",
         burst: float | None = None,
         clock: Clock = SYSTEM_CLOCK,
@@ -84,9 +89,18 @@ class RedisRateLimiter(RateLimiter):
         max_keys: int = MISSING,
         store: RedisRateLimitStore | None = None,
     ) -> None:
+        if client_or_url is not None:
+            if url is not None:
+                raise ValueError(
+                    "give RedisRateLimiter url= or client_or_url= (the same), not both"
+                )
+            url = client_or_url
         if store is None:
             if url is None:
-                raise TypeError("RedisRateLimiter needs url= (a Redis URL or client) or store=")
+                raise TypeError(
+                    "RedisRateLimiter needs url= (a Redis URL or client; also named "
+                    "client_or_url=) or store="
+                )
             store = RedisRateLimitStore(
                 url,
                 namespace=namespace,
