@@ -18,8 +18,8 @@ from python_mastery_portfolio import __version__
 from python_mastery_portfolio.exceptions import PortfolioError
 from python_mastery_portfolio.rpc import RpcClient
 from python_mastery_portfolio.service.app import create_app
+from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.service.settings import Settings
-from python_mastery_portfolio.service.users import UserService
 
 
 @dataclass
@@ -155,10 +155,10 @@ class TestMethods:
     ) -> None:
         """A database that does not answer makes status 'error', not an error answer."""
 
-        async def broken(self: UserService) -> None:
+        def broken(self: SQLiteUserRepository) -> None:
             raise OSError("disk gone")
 
-        monkeypatch.setattr(UserService, "ping", broken)
+        monkeypatch.setattr(SQLiteUserRepository, "ping", broken)
         assert (await admin.call("health"))["status"] == "error"
 
     async def test_stats_are_the_metrics(self, running: Running, admin: RpcClient) -> None:

@@ -116,7 +116,6 @@ def build_admin_server(
     @server.method
     async def health() -> dict[str, str]:
         try:
-            await users.ping()
             await users.check_writable()  # the same checks as GET /health
         except Exception:
             logger.exception("Health check failed")

@@ -302,14 +302,7 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
         return Response(status_code=204)
 
 
-def _add_operations_routes(
-    app: FastAPI,
-    *,
-    settings: Settings,
-    metrics: RequestMetrics,
-    limiter: RateLimiter,
-    read_limiter: RateLimiter,
-) -> None:
+def _add_health(app: FastAPI) -> None:
     @app.get(
         "/health",
         summary="Check the service and what a write needs",
@@ -326,24 +319,34 @@ def _add_operations_routes(
             raise HTTPException(503, detail="The database is not answering") from error
         return Health(status="ok", database="ok")
 
-    if settings.metrics_enabled:
-        token = settings.metrics_token
-        guard = [_bearer(token.get_secret_value())] if token is not None else []
 
-        @app.get(
-            "/metrics",
-            summary="Request, cache, rate-limit and event statistics",
-            dependencies=guard,
-            responses=_problems(401) if guard else _problems(),
+def _add_metrics(
+    app: FastAPI,
+    *,
+    settings: Settings,
+    metrics: RequestMetrics,
+    limiter: RateLimiter,
+    read_limiter: RateLimiter,
+) -> None:
+    if not settings.metrics_enabled:
+        return
+    token = settings.metrics_token
+    guard = [_bearer(token.get_secret_value())] if token is not None else []
+
+    @app.get(
+        "/metrics",
+        summary="Request, cache, rate-limit and event statistics",
+        dependencies=guard,
+        responses=_problems(401) if guard else _problems(),
+    )
+    async def get_metrics(
+        users: Users,
+        hub: Annotated[EventHub, Inject(EventHub)],
+        streams: Annotated[EventStreams, Inject(EventStreams)],
+    ) -> dict[str, Any]:
+        return service_stats(
+            metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
         )
-        async def get_metrics(
-            users: Users,
-            hub: Annotated[EventHub, Inject(EventHub)],
-            streams: Annotated[EventStreams, Inject(EventStreams)],
-        ) -> dict[str, Any]:
-            return service_stats(
-                metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
-            )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -425,6 +428,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    schema_routes = list(app.router.routes)  # FastAPI's own: /openapi.json
     # Added innermost first: the request context (IDs, logs, metrics) sees every answer.
     app.add_middleware(_OneLineStartupFailure)
     app.add_middleware(
@@ -435,12 +439,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     app.add_middleware(SecurityMiddleware, allowed_hosts=settings.served_hosts)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, clock=clock)
     install_error_handlers(app, max_errors=settings.max_validation_errors)
-    if docs:
-        install_offline_docs(app)
+    # Routes are tried in order (each one tried costs a regular-expression match): the
+    # probe first, the API next, the docs last.
+    _add_health(app)
     _add_user_routes(app, writes=[Depends(write_limit)], reads=[Depends(read_limit)])
     _add_index(app, docs=docs)
-
-    _add_operations_routes(
+    _add_metrics(
         app, settings=settings, metrics=metrics, limiter=limiter, read_limiter=read_limiter
     )
 
@@ -450,4 +454,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     ) -> None:
         await streams.serve(websocket)
 
+    if docs:
+        install_offline_docs(app)
+    routes = app.router.routes
+    routes[:] = [route for route in routes if route not in schema_routes] + schema_routes
     return app

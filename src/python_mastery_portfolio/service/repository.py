@@ -76,16 +76,6 @@ def _is_state_error(error: sqlite3.Error) -> bool:
     return isinstance(error, sqlite3.OperationalError) or type(error) is sqlite3.DatabaseError
 
 
-class _RollbackError(Exception):
-    """Ends the write probe's transaction: it must write, but nothing may stay."""
-
-
-def _probe(conn: sqlite3.Connection) -> None:
-    # Creating a table always writes (a read-only file refuses it); the rollback undoes it.
-    conn.execute("CREATE TABLE pmp_write_probe (x)")
-    raise _RollbackError
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -258,13 +248,20 @@ class SQLiteUserRepository:
                     self._needs_schema = False
                 return body(connection)
         except sqlite3.Error as error:
-            if is_database_locked(error) or not _is_state_error(error):
-                raise
-            logger.warning("A write to %s failed: %s; reopening the database", self.path, error)
-            self.reopen()
-            raise DatabaseUnavailableError(
-                self.path, "the database file cannot be written"
-            ) from error
+            raise self._state_failure(error) from error
+
+    def _state_failure(self, error: sqlite3.Error) -> Exception:
+        """Return what to raise for a failed write: a 503 if the file's state caused it.
+
+        The file's state (read-only, gone, corrupt) also makes every thread reopen, so the
+        service recovers when the file does; "database is locked" and errors of our own SQL
+        are returned as they are.
+        """
+        if is_database_locked(error) or not _is_state_error(error):
+            return error
+        logger.warning("A write to %s failed: %s; reopening the database", self.path, error)
+        self.reopen()
+        return DatabaseUnavailableError(self.path, "the database file cannot be written")
 
     def _write(self, body: Callable[[sqlite3.Connection], T]) -> T:
         result: T = self._retrying_write(body)
@@ -446,6 +443,15 @@ class SQLiteUserRepository:
         """Run a trivial query; raise if the database cannot answer."""
         self._connection().execute("SELECT 1 FROM users LIMIT 1").fetchall()
 
+    def check_database(self) -> None:
+        """Run :meth:`ping` then :meth:`probe_write`: the health check's one trip to a thread.
+
+        Raises:
+            DatabaseUnavailableError: If the write transaction fails on the database's state.
+        """
+        self.ping()
+        self.probe_write()
+
     def check_files(self) -> None:
         """Check without SQLite what a write needs: the file opened, writable, in a writable dir.
 
@@ -471,9 +477,9 @@ class SQLiteUserRepository:
     def probe_write(self) -> bool:
         """Run a write transaction that is rolled back, unless a write is under way.
 
-        Returns whether it ran.
-
-        A write under way proves as much, and the probe must not queue behind it.
+        Returns whether it ran. A write under way, in this process or another (the
+        database's lock is taken), proves as much, and the probe must not queue behind it.
+        The probe logs nothing: a liveness probe runs every few seconds.
 
         Raises:
             DatabaseUnavailableError: If the transaction fails on the database's state.
@@ -481,9 +487,30 @@ class SQLiteUserRepository:
         if not self._write_lock.acquire(blocking=False):
             return False
         try:
-            self._locked_write(_probe)
-        except _RollbackError:
-            pass
+            self._check_file()
+            connection = self._connection()
+            try:
+                return self._probe(connection)
+            except sqlite3.Error as error:
+                raise self._state_failure(error) from error
         finally:
             self._write_lock.release()
+
+    def _probe(self, connection: sqlite3.Connection) -> bool:
+        # No busy wait: another process holding the write lock is a write under way.
+        connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if is_database_locked(error):
+                    return False
+                raise
+            try:
+                # Creating a table always writes (a read-only file refuses it).
+                connection.execute("CREATE TABLE pmp_write_probe (x)")
+            finally:
+                connection.rollback()
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {round(self._busy_timeout * 1000)}")
         return True

@@ -291,15 +291,14 @@ class UserService:
         """Raise if a write could not be made now; never waits behind a write.
 
         The file checks run on the event loop (a few system calls); a query and an empty
-        write transaction then run on a read thread (the transaction is skipped while a
-        write is under way).
+        write transaction then run on a read thread, in one trip (the transaction is
+        skipped while a write is under way).
 
         Raises:
             DatabaseUnavailableError: Naming what is wrong (503).
         """
         self._repository.check_files()
-        await self._run(self._repository.ping)
-        await self._run(self._repository.probe_write)
+        await self._run(self._repository.check_database)
 
     def cache_stats(self) -> CacheStats:
         """Return the read cache's statistics."""
