@@ -30,7 +30,6 @@ silently did nothing would be worse than an error.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections import deque
@@ -45,8 +44,9 @@ from python_mastery_portfolio.redis._connection import (
     DEFAULT_MAX_CONNECTIONS,
     IDLE_TTL_MS,
     Connection,
+    FaultLog,
+    Policy,
     RedisUnavailableError,
-    WarningGate,
     check_timeout,
 )
 from python_mastery_portfolio.redis._keys import breaker_key
@@ -60,7 +60,6 @@ from python_mastery_portfolio.resilience import (
 
 __all__ = ["RedisBreakerStateStore", "RedisBreakerStats"]
 
-logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
 _STATES: Final = {state.value: state for state in CircuitState}
 _STAT_FIELDS: Final = (
@@ -133,8 +132,8 @@ class RedisBreakerStateStore:
         "_conn",
         "_events",
         "_expires",
+        "_faults",
         "_forced",
-        "_gate",
         "_key",
         "_lock",
         "_mode",
@@ -184,7 +183,7 @@ class RedisBreakerStateStore:
         self._sent = 0  # steps sent so far
         self._applied_at = 0  # steps sent when the view was last moved
         self._backend_errors = 0
-        self._gate = WarningGate(clock)
+        self._faults = FaultLog("RedisBreakerStateStore", namespace, clock)
 
     @property
     def namespace(self) -> str:
@@ -249,7 +248,7 @@ class RedisBreakerStateStore:
         try:
             self._step("peek", None, 0, "")
         except BACKEND_ERRORS as error:
-            self._fault("reading the state", error, "using the last state seen")
+            self._fault("peek", error, "using the last state seen", doing="reading the state")
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -276,6 +275,8 @@ class RedisBreakerStateStore:
         reply = STEP(
             self._conn.sync, 1, self._key, op, self._mode, now, *rules, ticket, target, IDLE_TTL_MS
         )
+        if self._faults.down:
+            self._faults.recovered()
         state = _STATES[_text(reply[0])]
         epoch = int(reply[1])
         forced = _text(reply[4])
@@ -297,20 +298,20 @@ class RedisBreakerStateStore:
                 self._events.append((_STATES[_text(old)], _STATES[_text(new)]))
         return reply
 
-    def _fault(self, operation: str, error: BaseException, outcome: str) -> None:
+    def _fault(
+        self,
+        operation: str,
+        error: BaseException,
+        outcome: str,
+        policy: Policy = "fail_open",
+        *,
+        doing: str | None = None,
+    ) -> None:
         with self._lock:
             self._backend_errors += 1
             # Do not ask again at once: one failed refresh per interval, not one per call.
             self._expires = self._clock.now() + self._refresh
-        self._gate.warn(
-            logger,
-            "RedisBreakerStateStore %r: %s failed (%s: %s); %s",
-            self._namespace,
-            operation,
-            type(error).__name__,
-            error,
-            outcome,
-        )
+        self._faults.fault(operation, error, policy, outcome, doing=doing)
 
     def current_state(self, policy: BreakerPolicy) -> CircuitState:
         """Return the state now, moving an expired OPEN to HALF_OPEN (the last seen on faults)."""
@@ -362,7 +363,7 @@ class RedisBreakerStateStore:
         try:
             reply = self._step(op, policy, 0, target)
         except BACKEND_ERRORS as error:
-            self._fault(op, error, "raising")
+            self._fault(op, error, "raising", "raise")
             raise RedisUnavailableError(
                 f"RedisBreakerStateStore {self._namespace!r}: {op} failed",
                 operation=op,

@@ -40,6 +40,7 @@ from python_mastery_portfolio.redis._connection import (
     DEFAULT_MAX_CONNECTIONS,
     IDLE_TTL_MS,
     Connection,
+    FaultLog,
     RedisUnavailableError,
     WarningGate,
     check_timeout,
@@ -188,7 +189,7 @@ class RedisCache(Generic[K, V]):
         self._known = (0, 0, 0)  # hits, misses, size as last read from Redis
         self._backend_errors = 0
         self._rejected = 0
-        self._fault_gate = WarningGate(clock)
+        self._faults = FaultLog("RedisCache", namespace, clock)
         self._reject_gate = WarningGate(clock)
 
     @property
@@ -216,17 +217,15 @@ class RedisCache(Generic[K, V]):
 
     # -- faults and counting ---------------------------------------------------------------
 
-    def _fault(self, operation: str, error: BaseException) -> None:
+    def _fault(self, operation: str, error: BaseException, *, doing: str | None = None) -> None:
         with self._lock:
             self._backend_errors += 1
-        self._fault_gate.warn(
-            logger,
-            "RedisCache %r: %s failed (%s: %s); failing open",
-            self._namespace,
-            operation,
-            type(error).__name__,
-            error,
-        )
+        self._faults.fault(operation, error, "fail_open", "failing open", doing=doing)
+
+    def _raise_fault(self, operation: str, error: BaseException) -> None:
+        with self._lock:
+            self._backend_errors += 1
+        self._faults.fault(operation, error, "raise", "raising")
 
     def _decode(self, data: bytes, default: Any) -> Any:
         try:
@@ -264,7 +263,7 @@ class RedisCache(Generic[K, V]):
         with self._lock:
             self._pending_hits += hits
             self._pending_misses += misses
-        self._fault("publishing counts", error)
+        self._fault("flush", error, doing="publishing counts")
 
     def _flush(self, *, force: bool = False) -> None:
         hits, misses = self._take_pending(force=force)
@@ -348,6 +347,8 @@ class RedisCache(Generic[K, V]):
         except BACKEND_ERRORS as error:
             self._fault("lookup", error)
             return default
+        if self._faults.down:
+            self._faults.recovered()
         if data is None:
             return default
         return cast("V | T", self._decode(cast(bytes, data), default))
@@ -364,6 +365,9 @@ class RedisCache(Generic[K, V]):
             self._conn.sync.set(name, data, px=self._px)
         except BACKEND_ERRORS as error:
             self._fault("set", error)
+            return
+        if self._faults.down:
+            self._faults.recovered()
 
     def delete(self, key: K, /) -> bool:
         """Remove ``key``; return whether an entry was removed (``False`` when Redis fails)."""
@@ -391,7 +395,7 @@ class RedisCache(Generic[K, V]):
                 if not cursor:
                     break
         except BACKEND_ERRORS as error:
-            self._fault("clear", error)
+            self._raise_fault("clear", error)
             raise RedisUnavailableError(
                 f"RedisCache {self._namespace!r}: clear failed, entries may remain",
                 operation="clear",
@@ -514,6 +518,8 @@ class RedisCache(Generic[K, V]):
         except BACKEND_ERRORS as error:
             self._fault("lookup", error)
             return default
+        if self._faults.down:
+            self._faults.recovered()
         if data is None:
             return default
         return cast("V | T", self._decode(cast(bytes, data), default))
@@ -529,6 +535,9 @@ class RedisCache(Generic[K, V]):
             await client.set(name, data, px=self._px)
         except BACKEND_ERRORS as error:
             self._fault("set", error)
+            return None
+        if self._faults.down:
+            self._faults.recovered()
         return None
 
     async def adelete(self, key: K, /) -> bool:
@@ -558,7 +567,7 @@ class RedisCache(Generic[K, V]):
                 if not cursor:
                     break
         except BACKEND_ERRORS as error:
-            self._fault("clear", error)
+            self._raise_fault("clear", error)
             raise RedisUnavailableError(
                 f"RedisCache {self._namespace!r}: clear failed, entries may remain",
                 operation="clear",

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 import weakref
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import redis as redis_py
 import redis.asyncio as aredis
@@ -24,6 +24,12 @@ from redis.retry import Retry
 
 from python_mastery_portfolio.clock import Clock
 from python_mastery_portfolio.exceptions import PortfolioError
+from python_mastery_portfolio.instrumentation import HOOKS, error_type
+
+logger = logging.getLogger(__package__)  # the subpackage is the public logger name
+
+Policy = Literal["fail_open", "fail_closed", "raise"]
+"""What a part did about a failed call (the ``store.policy`` of a ``store.error`` event)."""
 
 __all__ = [
     "BACKEND_ERRORS",
@@ -31,6 +37,8 @@ __all__ = [
     "IDLE_TTL_MS",
     "BoundedAsyncPool",
     "Connection",
+    "FaultLog",
+    "Policy",
     "RedisUnavailableError",
     "WarningGate",
 ]
@@ -227,3 +235,70 @@ class WarningGate:
         logger.warning(message, *args)
         if suppressed:
             logger.warning("(%d similar warnings suppressed before this one)", suppressed)
+
+
+class FaultLog:
+    """How a part reports its Redis faults: to the hook, at WARNING (rate-limited), recovery.
+
+    Each fault is reported to the instrumentation hook (``store.errors`` counted by store and
+    operation, a ``store.error`` event with the error's type and the policy applied) and
+    logged at WARNING through a :class:`WarningGate` (the first at once, then one per 5
+    seconds with the number suppressed). The first successful call after faults logs one
+    INFO line, "Redis reachable again", with the number of failed calls in between: callers
+    check :attr:`down` (a plain attribute, cheap on a hot path) and then call
+    :meth:`recovered`.
+    """
+
+    __slots__ = ("_failed", "_gate", "_name", "_store", "down")
+
+    def __init__(self, store: str, name: object, clock: Clock) -> None:
+        self._store = store
+        self._name = name
+        self._gate = WarningGate(clock)
+        self._failed = 0
+        self.down = False
+
+    def fault(
+        self,
+        operation: str,
+        error: BaseException,
+        policy: Policy,
+        outcome: str,
+        *,
+        doing: str | None = None,
+    ) -> None:
+        """Report a failed ``operation`` (logged as ``doing``) and what followed (``outcome``)."""
+        self.down = True
+        self._failed += 1
+        if HOOKS.active:
+            HOOKS.count("store.errors", 1, {"store": self._store, "operation": operation})
+            HOOKS.event(
+                "store.error",
+                {
+                    "store": self._store,
+                    "operation": operation,
+                    "error.type": error_type(error),
+                    "store.policy": policy,
+                },
+            )
+        self._gate.warn(
+            logger,
+            "%s %r: %s failed (%s: %s); %s",
+            self._store,
+            self._name,
+            doing or operation,
+            type(error).__name__,
+            error,
+            outcome,
+        )
+
+    def recovered(self) -> None:
+        """Log that Redis answers again, once per outage (call it when :attr:`down`).
+
+        Threads racing out of an outage may each log it: no lock on this path.
+        """
+        self.down = False
+        failed, self._failed = self._failed, 0
+        logger.info(
+            "%s %r: Redis reachable again (%d failed calls before)", self._store, self._name, failed
+        )

@@ -33,6 +33,7 @@ from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
     DEFAULT_MAX_CONNECTIONS,
     Connection,
+    FaultLog,
     RedisUnavailableError,
     check_timeout,
 )
@@ -142,6 +143,7 @@ class RedisLock:
         self._namespace = namespace
         self._keys = list(lock_keys(name, namespace))
         self._clock = clock
+        self._faults = FaultLog("RedisLock", self._keys[0], clock)
         sync = self._conn.sync
         self._acquire_script = sync.register_script(_ACQUIRE)
         self._release_script = sync.register_script(_RELEASE)
@@ -197,13 +199,7 @@ class RedisLock:
     # -- shared steps ----------------------------------------------------------------------
 
     def _unavailable(self, operation: str, error: BaseException) -> RedisUnavailableError:
-        logger.warning(
-            "RedisLock %r: %s failed (%s: %s); failing closed",
-            self._name,
-            operation,
-            type(error).__name__,
-            error,
-        )
+        self._faults.fault(operation, error, "fail_closed", "failing closed")
         failure = RedisUnavailableError(
             f"RedisLock {self._name!r}: cannot {operation}, Redis is unavailable",
             operation=operation,
@@ -235,8 +231,13 @@ class RedisLock:
         self._token = token
         self._fence = fence
 
+    def _renew_failed(self, error: BaseException) -> None:
+        self._faults.fault("renew", error, "fail_closed", "retrying", doing="renewal")
+
     def _renewed(self, token: str, result: object) -> bool:
         """Count a renewal; on a lost lock log it and return False (renewal stops)."""
+        if self._faults.down:
+            self._faults.recovered()
         if result:
             self._renewals += 1
             return True
@@ -261,6 +262,8 @@ class RedisLock:
                 fence = int(self._acquire_script(keys=self._keys, args=[token, self._px]))
             except BACKEND_ERRORS as error:
                 raise self._unavailable("acquire", error) from error
+            if self._faults.down:
+                self._faults.recovered()
             if fence:
                 self._took(token, fence)
                 if self._auto_renew:
@@ -282,7 +285,7 @@ class RedisLock:
             try:
                 result = self._extend_script(keys=self._keys[:1], args=[token, self._px])
             except BACKEND_ERRORS as error:
-                logger.warning("RedisLock %r: renewal failed (%s); retrying", self._name, error)
+                self._renew_failed(error)
                 continue
             if not self._renewed(token, result):
                 return
@@ -325,7 +328,7 @@ class RedisLock:
         try:
             released = bool(self._release_script(keys=self._keys[:1], args=[token]))
         except BACKEND_ERRORS as error:
-            logger.warning("RedisLock %r: release failed (%s); it expires", self._name, error)
+            self._faults.fault("release", error, "fail_closed", "it expires after its ttl")
             return False
         if not released:
             logger.warning("RedisLock %r: expired before release", self._name)
@@ -358,6 +361,8 @@ class RedisLock:
                 fence = int(await script(keys=self._keys, args=[token, self._px]))
             except BACKEND_ERRORS as error:
                 raise self._unavailable("acquire", error) from error
+            if self._faults.down:
+                self._faults.recovered()
             if fence:
                 self._took(token, fence)
                 if self._auto_renew:
@@ -375,7 +380,7 @@ class RedisLock:
             try:
                 result = await script(keys=self._keys[:1], args=[token, self._px])
             except BACKEND_ERRORS as error:
-                logger.warning("RedisLock %r: renewal failed (%s); retrying", self._name, error)
+                self._renew_failed(error)
                 continue
             if not self._renewed(token, result):
                 return
@@ -419,7 +424,7 @@ class RedisLock:
             script = client.register_script(_RELEASE)
             released = bool(await script(keys=self._keys[:1], args=[token]))
         except BACKEND_ERRORS as error:
-            logger.warning("RedisLock %r: release failed (%s); it expires", self._name, error)
+            self._faults.fault("release", error, "fail_closed", "it expires after its ttl")
             return False
         if not released:
             logger.warning("RedisLock %r: expired before release", self._name)

@@ -38,7 +38,6 @@ nothing would keep a client locked out.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Hashable
@@ -52,8 +51,9 @@ from python_mastery_portfolio.redis._connection import (
     DEFAULT_MAX_CONNECTIONS,
     IDLE_TTL_MS,
     Connection,
+    FaultLog,
+    Policy,
     RedisUnavailableError,
-    WarningGate,
 )
 from python_mastery_portfolio.redis._keys import rate_limit_prefix
 from python_mastery_portfolio.redis._rate_limit_scripts import BACKLOG, RELEASE, TAKE, TRY_TAKE
@@ -66,7 +66,6 @@ from python_mastery_portfolio.resilience import (
 
 __all__ = ["OnBackendError", "RedisRateLimitStore", "TimeSource"]
 
-logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
 NS: Final = 1_000_000_000
 _SCAN_COUNT: Final = 1000
@@ -121,7 +120,7 @@ class RedisRateLimitStore:
         "_conn",
         "_default_bytes",
         "_default_name",
-        "_gate",
+        "_faults",
         "_held",
         "_known",
         "_last_flush",
@@ -187,7 +186,7 @@ class RedisRateLimitStore:
         self._pending_refused = 0
         self._last_flush = time.monotonic()
         self._known: tuple[int, int, int] = (0, 0, 0)  # granted, refused, keys as last read
-        self._gate = WarningGate(SYSTEM_CLOCK)
+        self._faults = FaultLog("RedisRateLimitStore", namespace, SYSTEM_CLOCK)
 
     @property
     def namespace(self) -> str:
@@ -223,18 +222,18 @@ class RedisRateLimitStore:
     def _name(self, key: Hashable) -> str:
         return self._default_name if key is None else self._prefix + encode_key(key)
 
-    def _fault(self, operation: str, error: BaseException, outcome: str) -> None:
+    def _fault(
+        self,
+        operation: str,
+        error: BaseException,
+        outcome: str,
+        policy: Policy = "fail_open",
+        *,
+        doing: str | None = None,
+    ) -> None:
         with self._lock:
             self._backend_errors += 1
-        self._gate.warn(
-            logger,
-            "RedisRateLimitStore %r: %s failed (%s: %s); %s",
-            self._namespace,
-            operation,
-            type(error).__name__,
-            error,
-            outcome,
-        )
+        self._faults.fault(operation, error, policy, outcome, doing=doing)
 
     def _count(self, *, granted: bool) -> None:
         """Count a decision locally; publish the counts when a batch is due."""
@@ -272,12 +271,14 @@ class RedisRateLimitStore:
             with self._lock:
                 self._pending_granted += granted
                 self._pending_refused += refused
-            self._fault("publishing counts", error, "kept for later")
+            self._fault("flush", error, "kept for later", doing="publishing counts")
 
     def _fail_decision(self, operation: str, error: BaseException) -> bool:
-        allow = self._on_error == "allow"
-        self._fault(operation, error, "allowing" if allow else "denying")
-        return allow
+        if self._on_error == "allow":
+            self._fault(operation, error, "allowing")
+            return True
+        self._fault(operation, error, "denying", "fail_closed")
+        return False
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -300,6 +301,8 @@ class RedisRateLimitStore:
             )
         except BACKEND_ERRORS as error:
             return self._fail_decision("try_take", error)
+        if self._faults.down:
+            self._faults.recovered()
         allowed: bool = granted == 1
         self._count(granted=allowed)
         return allowed
@@ -337,6 +340,8 @@ class RedisRateLimitStore:
             if self._fail_decision("take", error):
                 return RateLimitDecision(allowed=True, retry_after=0, remaining=0.0, end=now + cost)
             return RateLimitDecision(allowed=False, retry_after=cost, remaining=0.0, end=now)
+        if self._faults.down:
+            self._faults.recovered()
         status, wait, distance, used_seconds, used_nanoseconds = (int(part) for part in reply)
         if status != 2:  # the script's "reserved": counted by the limiter once served
             self._count(granted=status == 1)
@@ -419,7 +424,7 @@ class RedisRateLimitStore:
             self._raise("clear", error)
 
     def _raise(self, operation: str, error: BaseException) -> None:
-        self._fault(operation, error, "raising")
+        self._fault(operation, error, "raising", "raise")
         raise RedisUnavailableError(
             f"RedisRateLimitStore {self._namespace!r}: {operation} failed",
             operation=operation,

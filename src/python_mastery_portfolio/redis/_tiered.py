@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import logging
 import os
 import threading
 import time
@@ -51,7 +50,7 @@ from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.redis._cache import RedisCache, RedisCacheStats
 from python_mastery_portfolio.redis._connection import (
     BACKEND_ERRORS,
-    WarningGate,
+    FaultLog,
     check_timeout,
 )
 from python_mastery_portfolio.redis._keys import cache_prefix
@@ -60,7 +59,6 @@ from python_mastery_portfolio.redis._serializers import encode_key
 
 __all__ = ["TieredCache", "TieredCacheStats"]
 
-logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -253,7 +251,7 @@ class TieredCache(Generic[K, V]):
         self._synced = False
         self._invalidations = 0
         self._backend_errors = 0
-        self._gate = WarningGate(clock)
+        self._faults = FaultLog("TieredCache", remote.namespace, clock)
         local.clear()
         self._closed = False
         self._ready = threading.Event()
@@ -323,7 +321,7 @@ class TieredCache(Generic[K, V]):
             self._on_message(message)
         else:
             self._unsync()
-            self._fault("listening for invalidations", cast(BaseException, error))
+            self._fault("listen", cast(BaseException, error), "listening for invalidations")
 
     def _unsync(self) -> None:
         with self._lock:
@@ -340,6 +338,8 @@ class TieredCache(Generic[K, V]):
                 self._synced = True
                 self._local_lookup = self._local.lookup
             self._ready.set()
+            if self._faults.down:
+                self._faults.recovered()
             return
         if message["type"] != "message":
             return  # the answer to the listener's PING
@@ -359,19 +359,12 @@ class TieredCache(Generic[K, V]):
         try:
             _PUBLISH(self._client, 1, flight, self._channel, f"{self._token}\n{text}", self._token)
         except BACKEND_ERRORS as error:
-            self._fault("publishing an invalidation", error)
+            self._fault("publish", error, "publishing an invalidation")
 
-    def _fault(self, operation: str, error: BaseException) -> None:
+    def _fault(self, operation: str, error: BaseException, doing: str) -> None:
         with self._lock:
             self._backend_errors += 1
-        self._gate.warn(
-            logger,
-            "TieredCache %r: %s failed (%s: %s); failing open",
-            self._remote.namespace,
-            operation,
-            type(error).__name__,
-            error,
-        )
+        self._faults.fault(operation, error, "fail_open", "failing open", doing=doing)
 
     # -- the sync store --------------------------------------------------------------------
 
@@ -405,7 +398,7 @@ class TieredCache(Generic[K, V]):
                 # SET NX GET (Redis >= 7): one round trip takes the lock or names its holder.
                 holder = self._client.set(flight, self._token, nx=True, px=self._lock_px, get=True)
             except BACKEND_ERRORS as error:
-                self._fault("taking the flight lock", error)
+                self._fault("flight_lock", error, "taking the flight lock")
                 return default
             if holder is None:
                 return default  # ours to compute; set() frees the lock
