@@ -49,6 +49,7 @@ from python_mastery_portfolio.redis._connection import (
     RedisUnavailableError,
     check_timeout,
 )
+from python_mastery_portfolio.redis._fork import after_fork_in_child
 from python_mastery_portfolio.redis._keys import breaker_key
 from python_mastery_portfolio.resilience import (
     BreakerAdmission,
@@ -126,6 +127,7 @@ class RedisBreakerStateStore:
     """
 
     __slots__ = (
+        "__weakref__",
         "_applied_at",
         "_backend_errors",
         "_clock",
@@ -184,6 +186,11 @@ class RedisBreakerStateStore:
         self._applied_at = 0  # steps sent when the view was last moved
         self._backend_errors = 0
         self._faults = FaultLog("RedisBreakerStateStore", namespace, clock)
+        after_fork_in_child(self._after_fork)
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
+        """In a forked child: a new lock (another thread of the parent may have held it)."""
+        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:

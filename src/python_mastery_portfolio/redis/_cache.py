@@ -45,6 +45,7 @@ from python_mastery_portfolio.redis._connection import (
     WarningGate,
     check_timeout,
 )
+from python_mastery_portfolio.redis._fork import after_fork_in_child
 from python_mastery_portfolio.redis._keys import cache_prefix
 from python_mastery_portfolio.redis._serializers import JSONSerializer, Serializer, encode_key
 
@@ -191,6 +192,11 @@ class RedisCache(Generic[K, V]):
         self._rejected = 0
         self._faults = FaultLog("RedisCache", namespace, clock)
         self._reject_gate = WarningGate(clock)
+        after_fork_in_child(self._after_fork)
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
+        """In a forked child: a new lock (another thread of the parent may have held it)."""
+        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:

@@ -55,6 +55,7 @@ from python_mastery_portfolio.redis._connection import (
     Policy,
     RedisUnavailableError,
 )
+from python_mastery_portfolio.redis._fork import after_fork_in_child
 from python_mastery_portfolio.redis._keys import rate_limit_prefix
 from python_mastery_portfolio.redis._rate_limit_scripts import BACKLOG, RELEASE, TAKE, TRY_TAKE
 from python_mastery_portfolio.redis._scripts import FastScript
@@ -116,6 +117,7 @@ class RedisRateLimitStore:
     """
 
     __slots__ = (
+        "__weakref__",
         "_backend_errors",
         "_conn",
         "_default_bytes",
@@ -187,6 +189,11 @@ class RedisRateLimitStore:
         self._last_flush = time.monotonic()
         self._known: tuple[int, int, int] = (0, 0, 0)  # granted, refused, keys as last read
         self._faults = FaultLog("RedisRateLimitStore", namespace, SYSTEM_CLOCK)
+        after_fork_in_child(self._after_fork)
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
+        """In a forked child: a new lock (another thread of the parent may have held it)."""
+        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:

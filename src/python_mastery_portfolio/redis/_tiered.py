@@ -34,9 +34,7 @@ while the listener is subscribed, else nothing; each logged at WARNING and count
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-import os
 import threading
 import time
 import uuid
@@ -53,6 +51,7 @@ from python_mastery_portfolio.redis._connection import (
     FaultLog,
     check_timeout,
 )
+from python_mastery_portfolio.redis._fork import after_fork_in_child
 from python_mastery_portfolio.redis._keys import cache_prefix
 from python_mastery_portfolio.redis._scripts import Script
 from python_mastery_portfolio.redis._serializers import encode_key
@@ -93,19 +92,6 @@ class TieredCacheStats(RedisCacheStats):
 
 
 Handler = Callable[[dict[str, Any] | None, BaseException | None], None]
-
-_AFTER_FORK: dict[int, weakref.WeakMethod[Callable[[], None]]] = {}
-_FORK_KEYS = itertools.count()
-
-
-def _after_fork_in_child() -> None:  # pragma: no cover - runs in forked children (test_fork)
-    for method in list(_AFTER_FORK.values()):
-        bound = method()
-        if bound is not None:
-            bound()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _listen(
@@ -257,10 +243,7 @@ class TieredCache(Generic[K, V]):
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None  # started on first use
-        key = next(_FORK_KEYS)
-        _AFTER_FORK[key] = weakref.WeakMethod(
-            self._after_fork, lambda _: _AFTER_FORK.pop(key, None)
-        )
+        after_fork_in_child(self._after_fork)
 
     def _listening(self) -> None:
         """Start the listener if it is not running (on first use, and in a forked child)."""
