@@ -3,12 +3,18 @@
 The repository is synchronous and thread-safe; the async service calls it from worker
 threads so the event loop never waits on the disk. Each thread gets its own connection
 (SQLite connections must not be used by two threads at once); writes inside this process
-queue on a lock instead of polling SQLite's busy handler, and a write that still meets
-``database is locked`` (another process holds the file) is retried with backoff.
+queue on a lock instead of polling SQLite's busy handler.
 
-The file is in WAL mode, so readers never block the writer; every write is one
-``BEGIN IMMEDIATE`` transaction, committed whole or rolled back whole (the toolkit's
-:func:`~python_mastery_portfolio.processes.transaction`).
+Several processes (``pmp serve --workers N``) share the file. The file is in WAL mode, so
+readers never block the writer; every write is one ``BEGIN IMMEDIATE`` transaction,
+committed whole or rolled back whole. While another process holds the write lock, ``BEGIN``
+is tried again every 0.1-1 ms (jittered) for up to ``busy_timeout`` seconds: SQLite's own
+busy handler sleeps up to 100 ms between tries, so a process could wait half a second
+while the others took the lock over and over; polling keeps the writers' turns fair and
+their throughput up. A write that still meets ``database is locked`` is retried with
+backoff. Start-up (WAL mode, the table) runs under the same retry: several workers opening
+a brand-new file race for it, and SQLite answers such a race with "database is locked"
+without waiting.
 
 Failures caused by the database's state are a
 :class:`~python_mastery_portfolio.service.errors.DatabaseUnavailableError` (503), never a
@@ -22,8 +28,10 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +65,10 @@ CREATE TABLE IF NOT EXISTS users (
 _COLUMNS = "id, email, name, age, created_at, updated_at"
 _LIST = f"SELECT seq, {_COLUMNS} FROM users WHERE seq > ? ORDER BY seq LIMIT ? OFFSET ?"  # noqa: S608 - constant columns
 _UPDATABLE = frozenset({"email", "name", "age"})
+_POLL = (0.0001, 0.001)
+"""Bounds of the jittered wait between two tries of ``BEGIN IMMEDIATE``, in seconds."""
+_START_ATTEMPTS = 10
+_HAS_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'users'"
 
 
 def is_database_locked(error: BaseException) -> bool:
@@ -100,9 +112,11 @@ class SQLiteUserRepository:
 
     Args:
         path: The database file.
-        busy_timeout: Seconds SQLite waits for a lock held by another process.
-        write_attempts: Attempts of a write that meets "database is locked".
-        retry_delay: First wait between those attempts (doubled each time, at most 1 s).
+        busy_timeout: Seconds a statement waits for a lock held by another process.
+        write_attempts: Attempts of a write that meets "database is locked" (start-up:
+            twice as many, at least 10).
+        retry_delay: First wait between those attempts (doubled each time, at most 1 s;
+            jittered by as much again at start-up, where several workers race).
         clock: The clock the retry waits on.
 
     Example:
@@ -138,14 +152,19 @@ class SQLiteUserRepository:
         self._needs_schema = False
         self._file_id: tuple[int, int] | None = None
         # Built once here: the retry policy is configuration, not per-call work.
+        policy: dict[str, Any] = {
+            "delay": retry_delay,
+            "backoff": 2.0,
+            "max_delay": 1.0,
+            "exceptions": is_database_locked,
+            "clock": clock,
+        }
         self._retrying_write: Callable[[Callable[[sqlite3.Connection], Any]], Any] = retry(
-            max_attempts=write_attempts,
-            delay=retry_delay,
-            backoff=2.0,
-            max_delay=1.0,
-            exceptions=is_database_locked,
-            clock=clock,
+            max_attempts=write_attempts, **policy
         )(self._write_once)
+        self._retrying_start: Callable[[], None] = retry(
+            max_attempts=max(_START_ATTEMPTS, 2 * write_attempts), jitter=retry_delay, **policy
+        )(self._start)
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -154,12 +173,19 @@ class SQLiteUserRepository:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._opened = True
-        connection = self._connection()
-        connection.execute("PRAGMA journal_mode=WAL")
-        self._file_id = self._stat_id()
-        self._write(lambda conn: conn.execute(_SCHEMA))
+        self._retrying_start()
         logger.info("Opened user database %s", self.path)
         return self
+
+    def _start(self) -> None:
+        """Put the file in WAL mode and create the table: every statement may be retried."""
+        connection = self._connection()
+        # Reading the mode takes no lock: only the first process on a new file changes it.
+        if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            connection.execute("PRAGMA journal_mode=WAL")
+        self._file_id = self._stat_id()
+        if connection.execute(_HAS_TABLE).fetchone() is None:
+            self._write_once(lambda conn: conn.execute(_SCHEMA))
 
     def _stat_id(self) -> tuple[int, int]:
         stat = os.stat(self.path)
@@ -240,15 +266,43 @@ class SQLiteUserRepository:
         self._check_file()
         connection = self._connection()
         try:
-            # IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and
-            # then writes can meet "database is locked" with no retry able to help.
-            with transaction(connection, begin="IMMEDIATE"):
-                if self._needs_schema:
-                    connection.execute(_SCHEMA)
-                    self._needs_schema = False
-                return body(connection)
+            return self._transact(connection, body)
         except sqlite3.Error as error:
             raise self._state_failure(error) from error
+
+    def _transact(
+        self, connection: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]
+    ) -> T:
+        """Run ``body`` in a write transaction, polling while another process holds the lock.
+
+        IMMEDIATE takes the write lock at BEGIN: a deferred transaction that reads and then
+        writes can meet "database is locked" with no retry able to help. Once it is taken no
+        statement of the transaction waits, so a "database is locked" error means nothing
+        was written: the busy handler is off and the transaction is tried again (see the
+        module docstring) until ``busy_timeout`` seconds have passed, then the error raised.
+        """
+        deadline = None
+        connection.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    with transaction(connection, begin="IMMEDIATE"):
+                        if self._needs_schema:
+                            connection.execute(_SCHEMA)
+                            self._needs_schema = False
+                        return body(connection)
+                except sqlite3.OperationalError as error:
+                    if not is_database_locked(error):
+                        raise
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + self._busy_timeout
+                    elif now >= deadline:
+                        raise
+                # A real wait on an OS lock held by another process (no clock to fake).
+                time.sleep(random.uniform(*_POLL))  # noqa: S311 - jitter, not secrets
+        finally:
+            connection.execute(f"PRAGMA busy_timeout = {round(self._busy_timeout * 1000)}")
 
     def _state_failure(self, error: sqlite3.Error) -> Exception:
         """Return what to raise for a failed write: a 503 if the file's state caused it.
