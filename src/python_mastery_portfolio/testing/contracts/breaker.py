@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_type_hints
 
 import pytest
@@ -41,6 +40,7 @@ from python_mastery_portfolio.resilience import (
     CircuitState,
 )
 from python_mastery_portfolio.testing import ManualClock
+from python_mastery_portfolio.testing.contracts._loops import EventLoopChecks
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
 __all__ = ["STAT_KEYS", "AsyncBreakerStateStoreContract", "BreakerStateStoreContract"]
@@ -429,7 +429,7 @@ class BreakerStateStoreContract:
         assert stats["state"] is CLOSED
 
 
-class AsyncBreakerStateStoreContract:
+class AsyncBreakerStateStoreContract(EventLoopChecks):
     """Behaviour of a store that is both a :class:`BreakerStateStore` and an async one.
 
     Subclass it and implement :meth:`make_store`; not collected on its own (no ``Test``
@@ -443,20 +443,6 @@ class AsyncBreakerStateStoreContract:
     def make_store(self) -> Any:
         """Return a new store implementing both protocols, CLOSED with nothing counted."""
         raise NotImplementedError
-
-    async def aclose_store(self, store: Any) -> None:
-        """Release what ``store`` holds for the loop about to end (default: nothing)."""
-
-    def run(self, store: Any, check: Callable[[], Awaitable[T]]) -> T:
-        """Return ``check()`` run in a new event loop, closing ``store``'s loop resources."""
-
-        async def main() -> T:
-            try:
-                return await check()
-            finally:
-                await self.aclose_store(store)
-
-        return asyncio.run(main())
 
     def policy(self, clock: ManualClock, **rules: Any) -> BreakerPolicy:
         """Return a policy reading ``clock``, recovering after 10 s unless ``rules`` say else."""

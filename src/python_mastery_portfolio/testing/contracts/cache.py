@@ -25,13 +25,13 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_type_hints
 
 import pytest
 
 from python_mastery_portfolio.caching import AsyncCacheStore, CacheStats, CacheStore
 from python_mastery_portfolio.testing import ManualClock
+from python_mastery_portfolio.testing.contracts._loops import EventLoopChecks
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
 __all__ = ["STAT_KEYS", "AsyncCacheStoreContract", "CacheContract", "CacheStoreContract"]
@@ -502,7 +502,7 @@ class CacheContract(CacheStoreContract):
         assert "key" not in cache
 
 
-class AsyncCacheStoreContract:
+class AsyncCacheStoreContract(EventLoopChecks):
     """Behaviour of a store that is both a :class:`CacheStore` and an :class:`AsyncCacheStore`.
 
     Subclass it and implement :meth:`make_store`; not collected on its own (no ``Test``
@@ -514,20 +514,6 @@ class AsyncCacheStoreContract:
     def make_store(self) -> Any:
         """Return a new, empty store implementing both protocols."""
         raise NotImplementedError
-
-    async def aclose_store(self, store: Any) -> None:
-        """Release what ``store`` holds for the loop about to end (default: nothing)."""
-
-    def run(self, store: Any, check: Callable[[], Awaitable[T]]) -> T:
-        """Return ``check()`` run in a new event loop, closing ``store``'s loop resources."""
-
-        async def main() -> T:
-            try:
-                return await check()
-            finally:
-                await self.aclose_store(store)
-
-        return asyncio.run(main())
 
     def test_implements_both_protocols(self) -> None:
         """The store is an AsyncCacheStore and a CacheStore at run time."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Hashable
 from typing import Any, TypeVar, get_type_hints
 
 import pytest
@@ -37,6 +37,7 @@ from python_mastery_portfolio.resilience import (
     RateLimitStore,
     RateLimitStoreStats,
 )
+from python_mastery_portfolio.testing.contracts._loops import EventLoopChecks
 from python_mastery_portfolio.testing.contracts._threads import THREADS, run_together
 
 __all__ = [
@@ -319,7 +320,7 @@ class RateLimitStoreContract:
             store.release("k", 0, end)
 
 
-class AsyncRateLimitStoreContract:
+class AsyncRateLimitStoreContract(EventLoopChecks):
     """Behaviour of a store that is both a :class:`RateLimitStore` and an ``AsyncRateLimitStore``.
 
     Subclass it and implement :meth:`make_store`; not collected on its own (no ``Test``
@@ -331,20 +332,6 @@ class AsyncRateLimitStoreContract:
     def make_store(self) -> Any:
         """Return a new store implementing both protocols, every bucket full."""
         raise NotImplementedError
-
-    async def aclose_store(self, store: Any) -> None:
-        """Release what ``store`` holds for the loop about to end (default: nothing)."""
-
-    def run(self, store: Any, check: Callable[[], Awaitable[T]]) -> T:
-        """Return ``check()`` run in a new event loop, closing ``store``'s loop resources."""
-
-        async def main() -> T:
-            try:
-                return await check()
-            finally:
-                await self.aclose_store(store)
-
-        return asyncio.run(main())
 
     async def atake(
         self, store: Any, key: Hashable, tokens: int, now: float, max_wait: float | None
