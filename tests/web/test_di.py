@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request, WebSocket
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -20,6 +21,7 @@ from python_mastery_portfolio.di_container import DIContainer, LifecycleScope
 from python_mastery_portfolio.exceptions import ConfigurationError
 from python_mastery_portfolio.web.di import (
     Inject,
+    InjectRoute,
     get_container,
     install_container,
     request_scope,
@@ -325,3 +327,195 @@ class TestRequestScope:
         uows = asyncio.run(run())
         assert len(set(uows)) == 50
         assert sum(entry.startswith("finalised") for entry in log) == 50
+
+
+class TestSingletons:
+    def test_singleton_only_endpoint_opens_no_scope(self, log: list[str]) -> None:
+        """Singletons come straight from the container: no DI scope is opened."""
+        app, container = make_app(log)
+        seen: list[object] = []
+
+        @app.get("/singleton")
+        async def singleton(
+            request: Request, settings: Annotated[Settings, Inject(Settings)]
+        ) -> bool:
+            seen.append(request.scope.get("pmp.di_scope"))
+            return settings is container.resolve(Settings)
+
+        client = TestClient(app)
+        assert client.get("/singleton").json() is True
+        assert client.get("/singleton").json() is True
+        assert seen == [None, None]
+
+    def test_singleton_after_a_scope_resolves_in_it(self, log: list[str]) -> None:
+        """Once a request has a scope, a singleton resolved through it is the same object."""
+        app, container = make_app(log)
+
+        @app.get("/mixed")
+        async def mixed(
+            uow: Annotated[UnitOfWork, Inject(UnitOfWork)],
+            settings: Annotated[Settings, Inject(Settings)],
+            scope: Annotated[DIScope, Depends(request_scope)],
+        ) -> bool:
+            return settings is container.resolve(Settings) and scope.resolve(UnitOfWork) is uow
+
+        assert TestClient(app).get("/mixed").json() is True
+
+    def test_async_singleton(self) -> None:
+        """A singleton with an async factory is awaited once and shared."""
+        built: list[AsyncClientThing] = []
+
+        async def make() -> AsyncClientThing:
+            built.append(AsyncClientThing())
+            return built[-1]
+
+        container = DIContainer().register(
+            AsyncClientThing, factory=make, scope=LifecycleScope.SINGLETON
+        )
+        app = FastAPI()
+        install_container(app, container)
+
+        @app.get("/")
+        async def root(thing: Annotated[AsyncClientThing, Inject(AsyncClientThing)]) -> int:
+            return built.index(thing)
+
+        client = TestClient(app)
+        assert [client.get("/").json() for _ in range(3)] == [0, 0, 0]
+        assert len(built) == 1
+
+    def test_override_to_scoped_is_honoured(self, log: list[str]) -> None:
+        """An override that makes a singleton scoped gets a scope, one instance per request."""
+        app, container = make_app(log)
+        seen: list[object] = []
+        instances: list[Settings] = []  # kept alive, so no two share an id()
+
+        @app.get("/settings")
+        async def settings_id(
+            request: Request,
+            first: Annotated[Settings, Inject(Settings)],
+            second: Annotated[Settings, Inject(Settings)],
+        ) -> bool:
+            seen.append(request.scope.get("pmp.di_scope"))
+            instances.append(first)
+            return first is second
+
+        client = TestClient(app)
+        with container.override(Settings, Settings, scope=LifecycleScope.SCOPED):
+            assert all(client.get("/settings").json() for _ in range(3))
+        assert len({id(instance) for instance in instances}) == 3
+        assert all(scope is not None for scope in seen)
+        assert client.get("/settings").json() is True
+        assert seen[-1] is None
+        assert instances[-1] is container.resolve(Settings)
+
+
+def module_endpoint(settings: Annotated[Settings, Inject(Settings)]) -> str:
+    """A sync endpoint (module level): left to FastAPI."""
+    return settings.name
+
+
+def make_route_app(log: list[str]) -> tuple[FastAPI, DIContainer]:
+    """make_app's container and routes, on InjectRoute."""
+    app, container = make_app(log)
+    direct = FastAPI()
+    direct.router.route_class = InjectRoute
+    direct.add_middleware(SentRecorder, log=log)
+    install_error_handlers(direct)
+    install_container(direct, container)
+    for route in app.routes:
+        if isinstance(route, APIRoute) and not route.path.startswith(("/docs", "/openapi")):
+            direct.add_api_route(route.path, route.endpoint, methods=sorted(route.methods or ()))
+    return direct, container
+
+
+class TestInjectRoute:
+    def test_same_answers_and_scopes(self, log: list[str]) -> None:
+        """Inject parameters, nested Inject and singletons resolve as with APIRoute."""
+        app, _ = make_route_app(log)
+        body = TestClient(app).get("/ids").json()
+        assert body["uow"] == body["repo"] == body["nested"]
+        assert body["name"] == "demo"
+        assert log == [f"open {body['uow']}", "endpoint", "sent", f"finalised {body['uow']}"]
+
+    def test_endpoint_error_is_thrown_into_the_scope(self, log: list[str]) -> None:
+        """The endpoint's exception still reaches the scope's generator factories."""
+        app, _ = make_route_app(log)
+        assert TestClient(app).get("/fail").status_code == 409
+        assert "rollback HTTPException" in log
+
+    def test_default_style_and_async_factories(self, log: list[str]) -> None:
+        """Inject as a parameter default works, async factories are awaited and finalised."""
+        app, _ = make_route_app(log)
+        assert TestClient(app).get("/async").json() == "AsyncClientThing"
+        assert "async finalised" in log
+
+    def test_injected_parameters_leave_the_dependency_tree(self, log: list[str]) -> None:
+        """FastAPI solves no dependency for Inject parameters; the schema is unchanged."""
+        app, _ = make_route_app(log)
+        plain, _ = make_app(log)
+        route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/ids")
+        assert [d.name for d in route.dependant.dependencies] == ["nested"]
+        assert route.name == "ids"
+        paths = {path: ops for path, ops in app.openapi()["paths"].items() if path == "/ids"}
+        assert paths == {"/ids": plain.openapi()["paths"]["/ids"]}
+
+    def test_singletons_open_no_scope(self, log: list[str]) -> None:
+        """A singleton-only endpoint opens no DI scope."""
+        app, container = make_route_app(log)
+        seen: list[object] = []
+
+        @app.get("/singleton")
+        async def singleton(
+            request: Request, settings: Annotated[Settings, Inject(Settings)]
+        ) -> bool:
+            seen.append(request.scope.get("pmp.di_scope"))
+            return settings is container.resolve(Settings)
+
+        assert TestClient(app).get("/singleton").json() is True
+        assert seen == [None]
+
+    def test_validation_error_resolves_nothing(self, log: list[str]) -> None:
+        """A request FastAPI refuses (422) opens no scope."""
+        app, _ = make_route_app(log)
+
+        @app.get("/count/{number}")
+        async def count(number: int, uow: Annotated[UnitOfWork, Inject(UnitOfWork)]) -> int:
+            return number  # pragma: no cover - never reached
+
+        assert TestClient(app).get("/count/nan").status_code == 422
+        assert log == ["sent"]  # no "open": the unit of work was never built
+
+    def test_parameter_named_like_the_connection(self, log: list[str]) -> None:
+        """An endpoint parameter named pmp_connection keeps its meaning."""
+        app, _ = make_route_app(log)
+
+        @app.get("/clash")
+        async def clash(
+            pmp_connection: str, settings: Annotated[Settings, Inject(Settings)]
+        ) -> str:
+            return pmp_connection + settings.name
+
+        assert TestClient(app).get("/clash", params={"pmp_connection": "x-"}).json() == "x-demo"
+
+    def test_left_to_fastapi(self, log: list[str]) -> None:
+        """Sync endpoints, **kwargs, no Inject and unresolvable annotations keep APIRoute's way."""
+        app, _ = make_route_app(log)
+
+        async def with_kwargs(**kwargs: Any) -> None:  # pragma: no cover - never called
+            return None
+
+        async def unresolvable(thing: NotDefinedAnywhere) -> None:  # type: ignore[name-defined]  # noqa: F821 - on purpose
+            return None  # pragma: no cover - never called
+
+        async def plain() -> str:
+            return "plain"
+
+        endpoints: list[Callable[..., Any]] = [module_endpoint, with_kwargs, unresolvable, plain]
+        for endpoint in endpoints:
+            route = InjectRoute("/x", endpoint)
+            assert route.endpoint is endpoint
+        app.add_api_route("/sync", module_endpoint)
+        app.add_api_route("/plain", plain)
+        client = TestClient(app)
+        assert client.get("/sync").json() == "demo"
+        assert client.get("/plain").json() == "plain"

@@ -7,7 +7,7 @@ from collections.abc import Hashable
 from typing import Any
 
 import pytest
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
@@ -15,7 +15,13 @@ from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.web.errors import install_error_handlers
-from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, socket_address
+from python_mastery_portfolio.web.middleware import RequestContextMiddleware
+from python_mastery_portfolio.web.ratelimit import (
+    ClientAddress,
+    RateLimit,
+    RateLimitMiddleware,
+    socket_address,
+)
 
 
 def request(client: tuple[str, int] | None = ("203.0.113.5", 4000), *forwarded: str) -> Request:
@@ -249,3 +255,122 @@ class TestDefaultKey:
         response: Any = type("R", (), {"headers": {}})()
         await limit(request(), response)
         assert response.headers == {"RateLimit-Limit": "1", "RateLimit-Remaining": "0"}
+
+
+def middleware_app(*rules: Any, root_path: str = "") -> TestClient:
+    """An app with reads and writes under /users, limited by RateLimitMiddleware."""
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/users")
+    async def users() -> list[str]:
+        return []
+
+    @app.post("/users")
+    async def create() -> str:
+        return "created"
+
+    @app.get("/users/{user_id}")
+    async def user(user_id: str) -> str:
+        return user_id
+
+    @app.get("/users-archive")
+    async def archive() -> str:
+        return "not under /users"
+
+    @app.get("/health")
+    async def health() -> str:
+        return "ok"
+
+    @app.websocket("/users/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hi")
+        await websocket.close()
+
+    app.add_middleware(RateLimitMiddleware, rules=rules)
+    app.add_middleware(RequestContextMiddleware)
+    return TestClient(app, root_path=root_path)
+
+
+class TestRateLimitMiddleware:
+    def test_allowed_requests_carry_the_limit(self) -> None:
+        """Matching requests spend tokens and carry RateLimit-Limit and -Remaining."""
+        reads = RateLimit(RateLimiter(3, per=60, clock=ManualClock()))
+        client = middleware_app((reads, ["GET"], ["/users"]))
+        remaining = [
+            client.get(path).headers["RateLimit-Remaining"] for path in ("/users", "/users/7")
+        ]
+        assert remaining == ["2", "1"]
+        assert client.get("/users").headers["RateLimit-Limit"] == "3"
+
+    def test_refused_is_the_429_problem(self) -> None:
+        """Past the limit: the same 429 problem as the dependency's, with the request ID."""
+        reads = RateLimit(RateLimiter(1, per=5, clock=ManualClock()))
+        client = middleware_app((reads, ["GET"], ["/users/"]))
+        assert client.get("/users/1").status_code == 200
+        refused = client.get("/users/1", headers={"X-Request-ID": "r-9"})
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.headers["Retry-After"] == "5"
+        assert refused.headers["RateLimit-Limit"] == "1"
+        assert refused.headers["RateLimit-Remaining"] == "0"
+        assert refused.json()["instance"] == "/users/1"
+        assert refused.json()["request_id"] == "r-9"
+
+    def test_refused_before_the_body_is_read(self) -> None:
+        """A refused write is answered before its body is parsed (no 422 for a bad one)."""
+        writes = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        client = middleware_app((writes, ["post"], ["/users"]))
+        assert client.post("/users", content=b"{").status_code == 200
+        assert client.post("/users", content=b"{").status_code == 429
+
+    def test_rules_are_tried_in_order_and_keep_their_buckets(self) -> None:
+        """Reads and writes have their own limits; other paths and methods pass untouched."""
+        reads = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        writes = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        client = middleware_app((reads, ["GET"], ["/users"]), (writes, ["POST"], ["/users"]))
+        assert [client.get("/users").status_code for _ in range(2)] == [200, 429]
+        assert [client.post("/users").status_code for _ in range(2)] == [200, 429]
+        for path in ("/health", "/users-archive"):
+            response = client.get(path)
+            assert response.status_code == 200
+            assert "RateLimit-Limit" not in response.headers
+
+    def test_root_prefix_covers_everything(self) -> None:
+        """The prefix '/' covers every path."""
+        limit = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        client = middleware_app((limit, ["GET"], ["/"]))
+        assert client.get("/health").status_code == 200
+        assert client.get("/users").status_code == 429
+
+    def test_root_path_is_left_out(self) -> None:
+        """Behind a root path, prefixes are matched against the path under it."""
+        limit = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        client = middleware_app((limit, ["GET"], ["/users"]), root_path="/api")
+        assert client.get("/api/users").headers["RateLimit-Remaining"] == "0"
+        assert "RateLimit-Limit" not in client.get("/api/health").headers
+
+    def test_websockets_pass(self) -> None:
+        """WebSocket sessions are not rate limited by the middleware."""
+        limit = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        client = middleware_app((limit, ["GET"], ["/users"]))
+        for _ in range(2):
+            with client.websocket_connect("/users/ws") as socket:
+                assert socket.receive_text() == "hi"
+
+    @pytest.mark.parametrize(
+        ("rule", "match"),
+        [
+            ((), "method"),
+            (("/users",), "method"),
+            (("users",), "start with"),
+        ],
+        ids=["no-prefix", "no-method", "relative-prefix"],
+    )
+    def test_bad_rules(self, rule: tuple[str, ...], match: str) -> None:
+        """A rule without methods or prefixes, or with a relative prefix, is refused."""
+        limit = RateLimit(RateLimiter(1, clock=ManualClock()))
+        methods: list[str] = [] if match == "method" and rule else ["GET"]
+        with pytest.raises(ValueError, match=match):
+            RateLimitMiddleware(FastAPI(), rules=[(limit, methods, rule)])

@@ -1,11 +1,17 @@
 """FastAPI integration of the toolkit (extra ``[web]``).
 
 - :class:`RequestContextMiddleware`: request IDs (``X-Request-ID``), access logs, request
-  metrics and the last-resort 500, as pure ASGI.
+  metrics (and the ``http.*`` instrumentation hooks) and the last-resort 500, as pure
+  ASGI; given a :class:`SecurityPolicy` and a :class:`BodyLimit`, it also does what
+  :class:`SecurityMiddleware` and :class:`BodyLimitMiddleware` do, in the same layer.
 - :func:`install_error_handlers`: RFC 9457 ``application/problem+json`` for every error.
-- :class:`RateLimit`: a dependency on the toolkit's ``RateLimiter``, keyed per client.
+- :class:`RateLimit`: a dependency on the toolkit's ``RateLimiter``, keyed per client;
+  :class:`RateLimitMiddleware` applies such limits to groups of paths and methods before
+  routing, without a dependency level.
 - :func:`Inject` / :func:`install_container`: resolve dependencies from a ``DIContainer``,
-  one DI scope per request.
+  one DI scope per request (singletons without one); :class:`InjectRoute` resolves an
+  endpoint's ``Inject`` parameters without FastAPI's dependency solving.
+- :func:`error_response`: the problem answer of a toolkit error, for pure-ASGI code.
 - :func:`install_offline_docs`: ``/docs`` and ``/redoc`` without a CDN.
 - :class:`BodyLimitMiddleware`: a 413 problem for bodies over a size, before parsing,
   chunked bodies too (and a 408 for a client that stalls mid-body).
@@ -37,12 +43,19 @@ from python_mastery_portfolio.web.context import (
     new_request_id,
     request_id_var,
 )
-from python_mastery_portfolio.web.di import Inject, get_container, install_container, request_scope
+from python_mastery_portfolio.web.di import (
+    Inject,
+    InjectRoute,
+    get_container,
+    install_container,
+    request_scope,
+)
 from python_mastery_portfolio.web.docs import install_offline_docs
 from python_mastery_portfolio.web.errors import (
     DEFAULT_MAX_ERRORS,
     PROBLEM_JSON,
     ProblemResponse,
+    error_response,
     install_error_handlers,
     internal_error_problem,
     problem,
@@ -50,6 +63,7 @@ from python_mastery_portfolio.web.errors import (
 )
 from python_mastery_portfolio.web.limits import (
     DEFAULT_MAX_BODY_SIZE,
+    BodyLimit,
     BodyLimitMiddleware,
     BodyTimeoutError,
     BodyTooLargeError,
@@ -69,8 +83,19 @@ from python_mastery_portfolio.web.metrics import (
     RequestMetricsStats,
 )
 from python_mastery_portfolio.web.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
-from python_mastery_portfolio.web.ratelimit import ClientAddress, RateLimit, socket_address
-from python_mastery_portfolio.web.security import API_CSP, DOCS_CSP, SecurityMiddleware, host_name
+from python_mastery_portfolio.web.ratelimit import (
+    ClientAddress,
+    RateLimit,
+    RateLimitMiddleware,
+    socket_address,
+)
+from python_mastery_portfolio.web.security import (
+    API_CSP,
+    DOCS_CSP,
+    SecurityMiddleware,
+    SecurityPolicy,
+    host_name,
+)
 
 __all__ = [
     "API_CSP",
@@ -81,22 +106,27 @@ __all__ = [
     "REQUEST_ID_HEADER",
     "UNMATCHED_ROUTE",
     "BackgroundHandler",
+    "BodyLimit",
     "BodyLimitMiddleware",
     "BodyTimeoutError",
     "BodyTooLargeError",
     "ClientAddress",
     "Inject",
+    "InjectRoute",
     "JsonFormatter",
     "ProblemResponse",
     "RateLimit",
+    "RateLimitMiddleware",
     "RequestContextMiddleware",
     "RequestIdFilter",
     "RequestMetrics",
     "RequestMetricsStats",
     "SecurityMiddleware",
+    "SecurityPolicy",
     "TextFormatter",
     "build_log_config",
     "configure_logging",
+    "error_response",
     "escape_controls",
     "get_container",
     "get_request_id",

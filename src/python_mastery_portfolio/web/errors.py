@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_MAX_ERRORS",
     "PROBLEM_JSON",
     "ProblemResponse",
+    "error_response",
     "install_error_handlers",
     "internal_error_problem",
     "problem",
@@ -172,7 +173,34 @@ async def _handle_portfolio_error(request: Request, exc: Exception) -> ProblemRe
     assert isinstance(exc, PortfolioError)  # noqa: S101 - registered for PortfolioError only
     if exc.http_status == 500:
         return await _handle_unexpected(request, exc)
-    body = exc.to_problem_details(request.url.path, request_id=_request_id(request))
+    return error_response(exc, request.url.path, _request_id(request))
+
+
+def error_response(
+    exc: PortfolioError, instance: str, request_id: str | None = None
+) -> ProblemResponse:
+    """Return the problem response for a toolkit error (and log it once).
+
+    What :func:`install_error_handlers` answers a ``PortfolioError`` with (other than
+    one whose status is 500): its ``http_status`` and problem details, ``Retry-After``
+    when it carries ``retry_after``, and the ``RateLimit-*`` headers of a
+    ``RateLimitError``. For code that answers before the application's handlers run
+    (a pure-ASGI middleware).
+
+    Args:
+        exc: The error.
+        instance: The request path.
+        request_id: The request ID; defaults to the current one.
+
+    Example:
+        >>> from python_mastery_portfolio.exceptions import RateLimitError
+        >>> response = error_response(RateLimitError("slow down", retry_after=1.5, limit=10), "/x")
+        >>> response.status_code, response.headers["retry-after"]
+        (429, '2')
+        >>> response.headers["ratelimit-limit"], response.headers["ratelimit-remaining"]
+        ('10', '0')
+    """
+    body = exc.to_problem_details(instance, request_id=request_id or get_request_id())
     headers: dict[str, str] = {}
     retry_after = retry_after_header(getattr(exc, "retry_after", None))
     if retry_after is not None:

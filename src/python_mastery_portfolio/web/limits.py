@@ -10,6 +10,7 @@ holding the request for ever.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,9 +20,11 @@ from python_mastery_portfolio.web.errors import ProblemResponse, problem
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
+    "BodyLimit",
     "BodyLimitMiddleware",
     "BodyTimeoutError",
     "BodyTooLargeError",
+    "find_content_length",
 ]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
@@ -60,6 +63,105 @@ def _detail(limit: int) -> str:
     return f"The request body is larger than {limit} bytes."
 
 
+class BodyLimit:
+    """The rules of :class:`BodyLimitMiddleware`: the largest body and how long its parts may take.
+
+    Apart from the middleware so that one pure-ASGI layer can apply them together with
+    others (:class:`~python_mastery_portfolio.web.middleware.RequestContextMiddleware`
+    takes one as ``body_limit=``).
+
+    Args:
+        max_body_size: The largest body accepted, in bytes.
+        body_timeout: Seconds the application may wait for each part of the body; ``None``
+            waits as long as the client takes.
+
+    Raises:
+        ValueError: If ``max_body_size`` is below 1 or ``body_timeout`` is not positive.
+
+    Example:
+        >>> import asyncio
+        >>> limit = BodyLimit(4)
+        >>> limit.announced_too_large(b"5"), limit.announced_too_large(None)
+        (True, False)
+        >>> async def receive():
+        ...     return {"type": "http.request", "body": b"12345", "more_body": False}
+        >>> try:
+        ...     asyncio.run(limit.receiver(receive)())
+        ... except BodyTooLargeError as error:
+        ...     error.status_code
+        413
+    """
+
+    __slots__ = ("body_timeout", "max_body_size")
+
+    def __init__(
+        self, max_body_size: int = DEFAULT_MAX_BODY_SIZE, *, body_timeout: float | None = None
+    ) -> None:
+        require_count("max_body_size", max_body_size, 1)
+        if body_timeout is not None:
+            require_positive("body_timeout", body_timeout)
+        self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
+
+    def announced_too_large(self, content_length: bytes | None) -> bool:
+        """Return whether a raw ``Content-Length`` value (``None``: none) is over the limit."""
+        if content_length is None:
+            return False
+        try:
+            return int(content_length) > self.max_body_size
+        except ValueError:
+            return False  # the server refuses a malformed length before we are called
+
+    def receiver(self, receive: Receive) -> Callable[[], Awaitable[Message]]:
+        """Wrap ``receive``: raise :class:`BodyTooLargeError` / :class:`BodyTimeoutError`."""
+        limit = self.max_body_size
+        timeout = self.body_timeout
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            if timeout is None:
+                message = await receive()
+            else:
+                try:
+                    async with asyncio.timeout(timeout):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyTimeoutError(timeout) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        return counting_receive
+
+    def refusal(self, path: str, error: HTTPException | None = None) -> ProblemResponse:
+        """Return the problem (413, or ``error``'s) that answers a refused body.
+
+        The connection is closed after it: the unread body must not be taken for the next
+        request.
+        """
+        if error is None:
+            error = BodyTooLargeError(self.max_body_size)
+        body = problem(error.status_code, detail=error.detail, instance=path)
+        return ProblemResponse(body, headers={"Connection": "close"})
+
+
+def find_content_length(scope: Scope) -> bytes | None:
+    """Return the raw ``Content-Length`` of an ASGI request, or ``None`` without one.
+
+    Example:
+        >>> find_content_length({"headers": [(b"content-length", b"12")]})
+        b'12'
+    """
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length: bytes = value
+            return length
+    return None
+
+
 class BodyLimitMiddleware:
     """Refuse HTTP request bodies larger than ``max_body_size`` bytes with a 413 problem.
 
@@ -95,51 +197,29 @@ class BodyLimitMiddleware:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         body_timeout: float | None = None,
     ) -> None:
-        require_count("max_body_size", max_body_size, 1)
-        if body_timeout is not None:
-            require_positive("body_timeout", body_timeout)
+        self.limit = BodyLimit(max_body_size, body_timeout=body_timeout)
         self.app = app
-        self.max_body_size = max_body_size
-        self.body_timeout = body_timeout
 
-    def _announced(self, scope: Scope) -> int | None:
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return None  # the server refuses a malformed length before we are called
-        return None
+    @property
+    def max_body_size(self) -> int:
+        """The largest body accepted, in bytes."""
+        return self.limit.max_body_size
+
+    @property
+    def body_timeout(self) -> float | None:
+        """Seconds the application may wait for each part of the body (``None``: no limit)."""
+        return self.limit.body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_body_size
-        announced = self._announced(scope)
-        if announced is not None and announced > limit:
-            await self._refuse(scope, receive, send)
+        limit = self.limit
+        path: str = scope.get("path", "")
+        if limit.announced_too_large(find_content_length(scope)):
+            await limit.refusal(path)(scope, receive, send)
             return
-        received = 0
-        timeout = self.body_timeout
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            if timeout is None:
-                message = await receive()
-            else:
-                try:
-                    async with asyncio.timeout(timeout):
-                        message = await receive()
-                except TimeoutError:
-                    raise BodyTimeoutError(timeout) from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLargeError(limit)
-            return message
-
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -148,20 +228,9 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, limit.receiver(receive), tracking_send)
         except (BodyTooLargeError, BodyTimeoutError) as error:
             # Raised past an application that does not handle HTTPException itself.
             if started:
                 raise
-            await self._refuse(scope, receive, send, error)
-
-    async def _refuse(
-        self, scope: Scope, receive: Receive, send: Send, error: HTTPException | None = None
-    ) -> None:
-        if error is None:
-            error = BodyTooLargeError(self.max_body_size)
-        body = problem(error.status_code, detail=error.detail, instance=scope.get("path", ""))
-        # The connection is closed after the answer: the unread body must not be taken for
-        # the next request.
-        response = ProblemResponse(body, headers={"Connection": "close"})
-        await response(scope, receive, send)
+            await limit.refusal(path, error)(scope, receive, send)

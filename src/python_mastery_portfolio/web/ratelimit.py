@@ -35,12 +35,14 @@ from typing import TypeAlias
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from python_mastery_portfolio._internal.checks import require_positive
 from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter
+from python_mastery_portfolio.web.errors import error_response
 
-__all__ = ["ClientAddress", "RateLimit", "socket_address"]
+__all__ = ["ClientAddress", "RateLimit", "RateLimitMiddleware", "socket_address"]
 
 _Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -197,14 +199,31 @@ class RateLimit:
 
     async def __call__(self, request: Request, response: Response) -> None:
         """Spend the request's tokens, or raise ``RateLimitError`` (a 429)."""
-        key = self._prefix + self._key(request)
-        limiter = self._limiter
-        # The common case, allowed, costs one take; only a refusal pays for retry_after.
-        if not limiter.try_acquire(self._cost, key=key):
-            self._refuse(key)
+        limit, remaining = self.spend(request)
         headers = response.headers
-        headers["RateLimit-Limit"] = self._limit
-        headers["RateLimit-Remaining"] = str(self._remaining(key))
+        headers["RateLimit-Limit"] = limit
+        headers["RateLimit-Remaining"] = remaining
+
+    def spend(self, request: Request) -> tuple[str, str]:
+        """Spend the request's tokens; return the ``RateLimit-Limit`` and ``-Remaining`` values.
+
+        What the dependency does, without FastAPI: :class:`RateLimitMiddleware` calls it.
+
+        Raises:
+            RateLimitError: If the client's bucket lacks the tokens (a 429).
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> from starlette.requests import Request
+            >>> limit = RateLimit(RateLimiter(2, per=60, clock=ManualClock()))
+            >>> limit.spend(Request({"type": "http", "client": ("203.0.113.9", 1)}))
+            ('2', '1')
+        """
+        key = self._prefix + self._key(request)
+        # The common case, allowed, costs one take; only a refusal pays for retry_after.
+        if not self._limiter.try_acquire(self._cost, key=key):
+            self._refuse(key)
+        return self._limit, str(self._remaining(key))
 
     def _refuse(self, key: str) -> None:
         """Raise the 429's error, unless the tokens arrived since (then take them)."""
@@ -224,3 +243,101 @@ class RateLimit:
     def _remaining(self, key: str) -> int:
         # The epsilon absorbs float error: 0.9999999 tokens left is one token.
         return math.floor(self._limiter.available(key=key) + 1e-9)
+
+
+class RateLimitMiddleware:
+    """Spend rate-limit tokens for groups of paths and methods, before routing, in one layer.
+
+    The pure-ASGI form of :class:`RateLimit` dependencies: each rule names a
+    :class:`RateLimit`, the methods it applies to and path prefixes (``"/users"`` covers
+    ``/users`` and everything under ``/users/``). The first rule that matches a request
+    spends its tokens; a request no rule matches passes untouched. Allowed responses carry
+    ``RateLimit-Limit`` and ``RateLimit-Remaining``; a refused request is answered at once
+    with the 429 problem (``Retry-After``, ``RateLimit-*``) that
+    :func:`~python_mastery_portfolio.web.errors.install_error_handlers` gives a
+    ``RateLimitError``, before its body is read or parsed.
+
+    A FastAPI dependency costs a level of FastAPI's dependency solving on every request
+    (about 10 us); this costs a prefix test. Unlike the dependency it also counts requests
+    that match no route under the prefixes (a 404 spends tokens too).
+
+    Args:
+        app: The ASGI application to wrap.
+        rules: ``(limit, methods, path_prefixes)`` triples, tried in order.
+
+    Raises:
+        ValueError: If a rule has no methods or no prefixes, or a prefix does not start
+            with ``/``.
+
+    Example:
+        >>> from fastapi import FastAPI
+        >>> from fastapi.testclient import TestClient
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> app = FastAPI()
+        >>> @app.post("/things")
+        ... async def create() -> str:
+        ...     return "ok"
+        >>> writes = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        >>> app.add_middleware(RateLimitMiddleware, rules=[(writes, ["POST"], ["/things"])])
+        >>> client = TestClient(app)
+        >>> client.post("/things").headers["RateLimit-Remaining"]
+        '0'
+        >>> refused = client.post("/things")
+        >>> refused.status_code, refused.headers["Retry-After"]
+        (429, '60')
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rules: Iterable[tuple[RateLimit, Iterable[str], Iterable[str]]],
+    ) -> None:
+        compiled: list[tuple[RateLimit, frozenset[str], tuple[str, ...], tuple[str, ...]]] = []
+        for limit, methods, prefixes in rules:
+            method_set = frozenset(method.upper() for method in methods)
+            paths = tuple(prefix.rstrip("/") or "/" for prefix in prefixes)
+            if not method_set or not paths:
+                raise ValueError("each rule needs at least one method and one path prefix")
+            for path in paths:
+                if not path.startswith("/"):
+                    raise ValueError(f"path prefixes start with '/', got {path!r}")
+            # "/" covers every path; "/users" covers "/users" and "/users/...".
+            subtrees = tuple("/" if path == "/" else path + "/" for path in paths)
+            compiled.append((limit, method_set, paths, subtrees))
+        self.app = app
+        self._rules = tuple(compiled)
+
+    def _rule(self, scope: Scope) -> RateLimit | None:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        for limit, methods, paths, subtrees in self._rules:
+            if method in methods and (path in paths or path.startswith(subtrees)):
+                return limit
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        limit = self._rule(scope) if scope["type"] == "http" else None
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            allowed, remaining = limit.spend(Request(scope))
+        except RateLimitError as error:
+            await error_response(error, scope["path"])(scope, receive, send)
+            return
+        added = (
+            (b"ratelimit-limit", allowed.encode("ascii")),
+            (b"ratelimit-remaining", remaining.encode("ascii")),
+        )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
