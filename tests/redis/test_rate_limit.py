@@ -172,7 +172,10 @@ class TestLimiter:
         limiter.acquire()
 
         async def main() -> None:
-            await asyncio.gather(limiter.aacquire(), limiter.aacquire())
+            try:
+                await asyncio.gather(limiter.aacquire(), limiter.aacquire())
+            finally:
+                await limiter.store.aclose()  # the loop's asyncio client, before the loop ends
 
         asyncio.run(main())
         assert len(clock.sleeps) == 3

@@ -146,7 +146,7 @@ def warning_lines(caplog: pytest.LogCaptureFixture, text: str) -> list[str]:
 
 
 class TestRecovery:
-    @pytest.mark.parametrize("part", ["cache", "limiter", "breaker", "lock"])
+    @pytest.mark.parametrize("part", ["cache", "limiter", "limiter_take", "breaker", "lock"])
     def test_one_info_line_when_redis_is_back(
         self, server: RedisServer, caplog: pytest.LogCaptureFixture, part: str
     ) -> None:
@@ -164,6 +164,12 @@ class TestRecovery:
         elif part == "limiter":
             store = RedisRateLimitStore(server.url, namespace="l", **options)
             call, closing = lambda: store.try_take("k", 1, 0, 10**12), store
+        elif part == "limiter_take":
+            store = RedisRateLimitStore(server.url, namespace="l", **options)
+            call, closing = (
+                lambda: store.take("k", 1, 0, 10**12, interval=1, max_wait=None),
+                store,
+            )
         elif part == "breaker":
             breaker = RedisBreakerStateStore(server.url, namespace="b", clock=clock, **options)
             breaker_ = CircuitBreaker(store=breaker)
@@ -258,6 +264,22 @@ class TestRecoveryOnEveryPath:
             back_after(server, call, caplog)
         finally:
             cache.close()
+
+    def test_limiter_atry_take(self, server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+        """The limiter's asyncio decisions say when Redis is back."""
+        caplog.set_level(logging.INFO, logger="python_mastery_portfolio.redis")
+        store = RedisRateLimitStore(server.url, namespace="l", socket_timeout=0.2)
+
+        async def run_async() -> None:
+            try:
+                await store.atry_take("k", 1, 0, 10**12)
+            finally:
+                await store.aclose()
+
+        try:
+            back_after(server, lambda: asyncio.run(run_async()), caplog)
+        finally:
+            store.close()
 
     def test_lock_aacquire(self, server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
         """An asyncio acquisition says when Redis is back."""

@@ -21,6 +21,11 @@ Time: ``time_source="server"`` (the default) decides on the Redis server's clock
 so processes' clocks may differ; ``"caller"`` uses each policy's ``now`` (one clock shared by
 all: the contract suite's manual clock).
 
+The async side (:class:`~python_mastery_portfolio.resilience.AsyncBreakerStateStore`:
+``aview``, ``aenter``, ``arecord_*``) makes the same steps through the running loop's
+asyncio client (one per loop; :meth:`RedisBreakerStateStore.aclose` closes it), and moves
+the same local view and transition log, so a breaker's async paths never block the loop.
+
 Faults: every call has ``socket_timeout``. With Redis down or slow the store *fails open*:
 calls are admitted, outcomes are not recorded, ``state`` keeps its last value; each logged
 at WARNING (at most one line every 5 seconds) and counted in ``backend_errors``.
@@ -30,6 +35,7 @@ silently did nothing would be worse than an error.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from collections import deque
@@ -261,6 +267,20 @@ class RedisBreakerStateStore:
 
     def _step(self, op: str, policy: BreakerPolicy | None, ticket: int, target: str) -> Any:
         """Run one step in Redis, update the local view and the log; return the reply."""
+        args, sent = self._prepare(op, policy, ticket, target)
+        return self._apply(STEP(self._conn.sync, 1, self._key, *args), sent)
+
+    async def _astep(
+        self, client: Any, op: str, policy: BreakerPolicy | None, ticket: int, target: str
+    ) -> Any:
+        """Await one step on the loop's asyncio client, like :meth:`_step`."""
+        args, sent = self._prepare(op, policy, ticket, target)
+        return self._apply(await STEP.acall(client, 1, self._key, *args), sent)
+
+    def _prepare(
+        self, op: str, policy: BreakerPolicy | None, ticket: int, target: str
+    ) -> tuple[tuple[Any, ...], int]:
+        """Return the script's arguments for a step, and the step's number (sent order)."""
         if policy is None:
             now = "0"
             rules: tuple[Any, ...] = (1, 0, 1, 1, -1, 1, 1)
@@ -279,9 +299,10 @@ class RedisBreakerStateStore:
         with self._lock:
             self._sent += 1
             sent = self._sent
-        reply = STEP(
-            self._conn.sync, 1, self._key, op, self._mode, now, *rules, ticket, target, IDLE_TTL_MS
-        )
+        return (op, self._mode, now, *rules, ticket, target, IDLE_TTL_MS), sent
+
+    def _apply(self, reply: Any, sent: int) -> Any:
+        """Move the local view and the log by a step's reply; return the reply."""
         if self._faults.down:
             self._faults.recovered()
         state = _STATES[_text(reply[0])]
@@ -333,8 +354,15 @@ class RedisBreakerStateStore:
         try:
             reply = self._step("enter", policy, 0, "")
         except BACKEND_ERRORS as error:
-            self._fault("enter", error, "admitting the call")
-            return BreakerAdmission(True, self._seen_epoch, self._seen_state, 0.0)  # noqa: FBT003 - a record
+            return self._failed_enter("enter", error)
+        return self._admission(reply)
+
+    def _failed_enter(self, operation: str, error: BaseException) -> BreakerAdmission:
+        self._fault(operation, error, "admitting the call")
+        return BreakerAdmission(True, self._seen_epoch, self._seen_state, 0.0)  # noqa: FBT003 - a record
+
+    @staticmethod
+    def _admission(reply: Any) -> BreakerAdmission:
         admitted = int(reply[2]) == 1
         retry = _text(reply[3])
         state = _STATES[_text(reply[0])]
@@ -398,6 +426,64 @@ class RedisBreakerStateStore:
                 "state must be CircuitState.OPEN or CircuitState.CLOSED, not HALF_OPEN"
             )
         return self._order("force", policy, state.value)
+
+    # -- the async side (AsyncBreakerStateStore): the same steps, awaited -------------------
+
+    async def aview(self) -> tuple[int, CircuitState]:
+        """Return the epoch and state as last seen, re-read (awaited) when too old."""
+        if self._clock.now() >= self._expires:
+            client = self._conn.aclient()
+            if client is None:
+                await asyncio.to_thread(self._peek)
+            else:
+                try:
+                    await self._astep(client, "peek", None, 0, "")
+                except BACKEND_ERRORS as error:
+                    self._fault(
+                        "apeek", error, "using the last state seen", doing="reading the state"
+                    )
+        return self._seen_epoch, self._seen_state
+
+    async def aenter(self, policy: BreakerPolicy) -> BreakerAdmission:
+        """Admit a call like :meth:`enter`, awaited."""
+        client = self._conn.aclient()
+        if client is None:
+            return await asyncio.to_thread(self.enter, policy)
+        try:
+            reply = await self._astep(client, "enter", policy, 0, "")
+        except BACKEND_ERRORS as error:
+            return self._failed_enter("aenter", error)
+        return self._admission(reply)
+
+    async def _arecord(self, op: str, ticket: int, policy: BreakerPolicy | None) -> bool:
+        client = self._conn.aclient()
+        if client is None:
+            if policy is None:
+                await asyncio.to_thread(self.record_ignored, ticket)
+                return False
+            return await asyncio.to_thread(self._record, op, ticket, policy)
+        try:
+            reply = await self._astep(client, op, policy, ticket, "")
+        except BACKEND_ERRORS as error:
+            self._fault(f"arecord_{op}", error, "the outcome is not counted")
+            return False
+        return int(reply[2]) == 1
+
+    async def arecord_success(self, ticket: int, policy: BreakerPolicy) -> bool:
+        """Record a success like :meth:`record_success`, awaited."""
+        return await self._arecord("success", ticket, policy)
+
+    async def arecord_failure(self, ticket: int, policy: BreakerPolicy) -> bool:
+        """Record a failure like :meth:`record_failure`, awaited."""
+        return await self._arecord("failure", ticket, policy)
+
+    async def arecord_ignored(self, ticket: int) -> None:
+        """Record an outcome that does not count like :meth:`record_ignored`, awaited."""
+        await self._arecord("ignored", ticket, None)
+
+    async def aclose(self) -> None:
+        """Close the running loop's asyncio connections (call it before the loop ends)."""
+        await self._conn.aclose()
 
     def stats(self, policy: BreakerPolicy) -> RedisBreakerStats:
         """Return the cluster-wide counters (zeros when Redis fails) and ``backend_errors``."""

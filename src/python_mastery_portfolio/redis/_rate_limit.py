@@ -27,6 +27,12 @@ The scripts count in two parts, seconds and nanoseconds, because Lua's numbers a
 (exact to 2**53, about 104 days of nanoseconds): every sum and difference they make is exact
 at any uptime.
 
+The async side (:class:`~python_mastery_portfolio.resilience.AsyncRateLimitStore`:
+``atry_take``, ``atake``, ``arelease``) runs the same scripts on the same buckets through
+the running loop's asyncio client (one per loop; :meth:`RedisRateLimitStore.aclose` closes
+it), so a limiter's async paths never block the event loop; with a ready sync client
+instead of a URL they run the sync calls in a worker thread.
+
 Faults: every call has ``socket_timeout``. When Redis is down or slow a decision follows
 ``on_backend_error``: ``"allow"`` (the default) grants, ``"deny"`` refuses (``retry_after``
 is the cost of the tokens asked for); each is logged at WARNING (at most one line every 5
@@ -37,6 +43,8 @@ nothing would keep a client locked out.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import threading
 import time
@@ -242,8 +250,8 @@ class RedisRateLimitStore:
             self._backend_errors += 1
         self._faults.fault(operation, error, policy, outcome, doing=doing)
 
-    def _count(self, *, granted: bool) -> None:
-        """Count a decision locally; publish the counts when a batch is due."""
+    def _tally(self, *, granted: bool) -> bool:
+        """Count a decision locally; return whether a batch of counts is due for publishing."""
         lock = self._lock
         lock.acquire()
         try:
@@ -251,21 +259,35 @@ class RedisRateLimitStore:
                 self._pending_granted += 1
             else:
                 self._pending_refused += 1
-            due = (
+            return (
                 self._pending_granted + self._pending_refused >= FLUSH_COUNT
                 or time.monotonic() - self._last_flush >= FLUSH_INTERVAL
             )
         finally:
             lock.release()
-        if due:
+
+    def _count(self, *, granted: bool) -> None:
+        """Count a decision locally; publish the counts when a batch is due."""
+        if self._tally(granted=granted):
             self._flush()
 
-    def _flush(self) -> None:
-        """Add the local counts to the namespace's counters (``HINCRBY``); keep them on faults."""
+    def _take_counts(self) -> tuple[int, int]:
+        """Return the local counts to publish, zeroed here."""
         with self._lock:
             granted, refused = self._pending_granted, self._pending_refused
             self._pending_granted = self._pending_refused = 0
             self._last_flush = time.monotonic()
+        return granted, refused
+
+    def _keep_counts(self, granted: int, refused: int, error: BaseException) -> None:
+        with self._lock:
+            self._pending_granted += granted
+            self._pending_refused += refused
+        self._fault("flush", error, "kept for later", doing="publishing counts")
+
+    def _flush(self) -> None:
+        """Add the local counts to the namespace's counters (``HINCRBY``); keep them on faults."""
+        granted, refused = self._take_counts()
         if not (granted or refused):
             return
         try:
@@ -275,10 +297,21 @@ class RedisRateLimitStore:
             pipe.pexpire(self._stats_key, IDLE_TTL_MS)
             pipe.execute()
         except BACKEND_ERRORS as error:
-            with self._lock:
-                self._pending_granted += granted
-                self._pending_refused += refused
-            self._fault("flush", error, "kept for later", doing="publishing counts")
+            self._keep_counts(granted, refused, error)
+
+    async def _aflush(self, client: Any) -> None:
+        """Publish the local counts like :meth:`_flush`, on the loop's asyncio client."""
+        granted, refused = self._take_counts()
+        if not (granted or refused):
+            return
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.hincrby(self._stats_key, "granted", granted)
+            pipe.hincrby(self._stats_key, "refused", refused)
+            pipe.pexpire(self._stats_key, IDLE_TTL_MS)
+            await pipe.execute()
+        except BACKEND_ERRORS as error:
+            self._keep_counts(granted, refused, error)
 
     def _fail_decision(self, operation: str, error: BaseException) -> bool:
         if self._on_error == "allow":
@@ -344,14 +377,29 @@ class RedisRateLimitStore:
                 -1 if max_wait is None else max_wait,
             )
         except BACKEND_ERRORS as error:
-            if self._fail_decision("take", error):
-                return RateLimitDecision(allowed=True, retry_after=0, remaining=0.0, end=now + cost)
-            return RateLimitDecision(allowed=False, retry_after=cost, remaining=0.0, end=now)
+            return self._failed_take("take", error, cost, now)
+        decision, due = self._decided(reply, now, tolerance, interval)
+        if due:
+            self._flush()
+        return decision
+
+    def _failed_take(
+        self, operation: str, error: BaseException, cost: int, now: int
+    ) -> RateLimitDecision:
+        if self._fail_decision(operation, error):
+            return RateLimitDecision(allowed=True, retry_after=0, remaining=0.0, end=now + cost)
+        return RateLimitDecision(allowed=False, retry_after=cost, remaining=0.0, end=now)
+
+    def _decided(
+        self, reply: Any, now: int, tolerance: int, interval: int
+    ) -> tuple[RateLimitDecision, bool]:
+        """Return the decision of a ``TAKE`` reply, and whether counts are due for publishing."""
         if self._faults.down:
             self._faults.recovered()
         status, wait, distance, used_seconds, used_nanoseconds = (int(part) for part in reply)
+        due = False
         if status != 2:  # the script's "reserved": counted by the limiter once served
-            self._count(granted=status == 1)
+            due = self._tally(granted=status == 1)
         used = used_seconds * NS + used_nanoseconds
         with self._lock:
             if self._mode == "s" and not self._held:
@@ -360,19 +408,24 @@ class RedisRateLimitStore:
             if status == 2:  # the script's "reserved"
                 self._held += 1
         if status == 2:  # the script's "reserved"
-            return RateLimitDecision(allowed=True, retry_after=wait, remaining=0.0, end=end)
-        return RateLimitDecision(
+            return RateLimitDecision(allowed=True, retry_after=wait, remaining=0.0, end=end), due
+        decision = RateLimitDecision(
             allowed=status == 1,
             retry_after=wait,
             remaining=max(0.0, (tolerance - distance) / interval),
             end=end,
         )
+        return decision, due
+
+    def _unhold(self) -> int:
+        """Count one reservation ended; return the offset its times were translated by."""
+        with self._lock:
+            self._held = max(0, self._held - 1)
+            return self._offset
 
     def release(self, key: Hashable, refund: int, tat: int) -> bool:
         """End a reservation, handing back ``refund`` ns if nothing was taken after ``tat``."""
-        with self._lock:
-            self._held = max(0, self._held - 1)
-            offset = self._offset
+        offset = self._unhold()
         if refund <= 0:
             return False
         seconds, nanoseconds = divmod(tat - offset, NS)
@@ -382,6 +435,97 @@ class RedisRateLimitStore:
             self._fault("release", error, "the refund is lost")
             return False
         return int(moved) == 1
+
+    # -- the async side (AsyncRateLimitStore): the same decisions, awaited ------------------
+
+    async def atry_take(self, key: Hashable, cost: int, now: int, tolerance: int) -> bool:
+        """Await :meth:`try_take`'s decision on the loop's asyncio client.
+
+        Raises:
+            TypeError: If the key is not made of JSON scalars and tuples.
+        """
+        client = self._conn.aclient()
+        if client is None:
+            return await asyncio.to_thread(self.try_take, key, cost, now, tolerance)
+        seconds, nanoseconds = divmod(now, NS)
+        try:
+            granted = await TRY_TAKE.acall(
+                client, 1, self._name(key), self._mode, seconds, nanoseconds, cost, tolerance
+            )
+        except BACKEND_ERRORS as error:
+            return self._fail_decision("atry_take", error)
+        if self._faults.down:
+            self._faults.recovered()
+        allowed: bool = int(granted) == 1
+        if self._tally(granted=allowed):
+            await self._aflush(client)
+        return allowed
+
+    async def atake(
+        self,
+        key: Hashable,
+        cost: int,
+        now: int,
+        tolerance: int,
+        *,
+        interval: int,
+        max_wait: int | None,
+    ) -> RateLimitDecision:
+        """Await :meth:`take`'s decision on the loop's asyncio client.
+
+        Raises:
+            TypeError: If the key is not made of JSON scalars and tuples.
+        """
+        client = self._conn.aclient()
+        if client is None:
+            return await asyncio.to_thread(
+                functools.partial(
+                    self.take, key, cost, now, tolerance, interval=interval, max_wait=max_wait
+                )
+            )
+        seconds, nanoseconds = divmod(now, NS)
+        try:
+            reply = await TAKE.acall(
+                client,
+                1,
+                self._name(key),
+                self._mode,
+                seconds,
+                nanoseconds,
+                cost,
+                tolerance,
+                -1 if max_wait is None else max_wait,
+            )
+        except BACKEND_ERRORS as error:
+            return self._failed_take("atake", error, cost, now)
+        # Only once the reply is here: a cancelled call leaves the reservation count alone.
+        decision, due = self._decided(reply, now, tolerance, interval)
+        if due:
+            await self._aflush(client)
+        return decision
+
+    async def arelease(self, key: Hashable, refund: int, tat: int) -> bool:
+        """End a reservation like :meth:`release`, awaited."""
+        client = self._conn.aclient()
+        if client is None:
+            return await asyncio.to_thread(self.release, key, refund, tat)
+        offset = self._unhold()
+        if refund <= 0:
+            return False
+        seconds, nanoseconds = divmod(tat - offset, NS)
+        try:
+            moved = await RELEASE.acall(client, 1, self._name(key), refund, seconds, nanoseconds)
+        except BACKEND_ERRORS as error:
+            self._fault("arelease", error, "the refund is lost")
+            return False
+        return int(moved) == 1
+
+    async def aclose(self) -> None:
+        """Publish the local counts and close the running loop's asyncio connections."""
+        client = self._conn.aclient()
+        if client is not None:
+            await self._aflush(client)
+        await self._conn.aclose()
 
     def backlog(self, key: Hashable, now: int) -> int:
         """Return how far ``key``'s ``tat`` runs ahead of now, in nanoseconds."""

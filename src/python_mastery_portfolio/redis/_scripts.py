@@ -34,6 +34,14 @@ class Script:
             client.script_load(self.source)
             return client.evalsha(self.sha, keys, *args)
 
+    async def acall(self, client: Any, keys: int, *args: Any) -> Any:
+        """Await the script on an asyncio client, like calling it; load it if needed."""
+        try:
+            return await client.evalsha(self.sha, keys, *args)
+        except NoScriptError:
+            await client.script_load(self.source)
+            return await client.evalsha(self.sha, keys, *args)
+
 
 def _bulk(arg: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(arg), arg)
