@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -103,3 +105,23 @@ class TestForkWhileLocked:
             done.set()
             holder.join(TIMEOUT)
             store.close()
+
+
+class TestInterpreterExit:
+    def test_registered_parts_exit_quietly(self, redis_url: str) -> None:
+        """Parts still alive at interpreter exit leave nothing on stderr (no weakref noise)."""
+        code = (
+            "from python_mastery_portfolio.redis import *\n"
+            f"url = {redis_url!r}\n"
+            "parts = [RedisCache(url, namespace='c'), RedisRateLimitStore(url, namespace='l'),"
+            " RedisBreakerStateStore(url, namespace='b')]\n"
+            "assert parts[1].try_take('k', 1, 0, 10)\n"
+        )
+        done = subprocess.run(  # noqa: S603 - our own interpreter and code
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+        assert (done.returncode, done.stderr) == (0, "")

@@ -192,7 +192,7 @@ class RedisBreakerStateStore:
         self._applied_at = 0  # steps sent when the view was last moved
         self._backend_errors = 0
         self._faults = FaultLog("RedisBreakerStateStore", namespace, clock)
-        after_fork_in_child(self._after_fork)
+        after_fork_in_child(self, type(self)._after_fork)
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
         """In a forked child: a new lock (another thread of the parent may have held it)."""

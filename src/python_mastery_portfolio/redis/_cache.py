@@ -192,7 +192,7 @@ class RedisCache(Generic[K, V]):
         self._rejected = 0
         self._faults = FaultLog("RedisCache", namespace, clock)
         self._reject_gate = WarningGate(clock)
-        after_fork_in_child(self._after_fork)
+        after_fork_in_child(self, type(self)._after_fork)
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
         """In a forked child: a new lock (another thread of the parent may have held it)."""

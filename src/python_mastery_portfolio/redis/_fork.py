@@ -2,7 +2,7 @@
 
 A fork copies only the thread that called it: a ``threading.Lock`` another thread held at
 that moment stays held in the child forever, and its first use there hangs. Objects that
-own such locks (or connections, or threads) register a bound method here; every forked
+own such locks (or connections, or threads) register a function here; every forked
 child calls it before anything else runs, for as long as the object lives (a weak
 reference: registering keeps nothing alive).
 """
@@ -13,24 +13,33 @@ import itertools
 import os
 import weakref
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = ["after_fork_in_child"]
 
-_CALLBACKS: dict[int, weakref.WeakMethod[Callable[[], None]]] = {}
+T = TypeVar("T")
+
+_CALLBACKS: dict[int, tuple[weakref.ref[Any], Callable[[Any], None]]] = {}
 _KEYS = itertools.count()
 
 
-def after_fork_in_child(method: Callable[[], None]) -> None:
-    """Call the bound ``method`` in every child forked while its object lives."""
+def after_fork_in_child(owner: T, reinit: Callable[[T], None]) -> None:
+    """Call ``reinit(owner)`` in every child forked while ``owner`` lives.
+
+    ``owner`` is held weakly; its entry goes when it is collected. (A plain weak reference
+    and a function, not a ``WeakMethod``: those report errors when they die before their
+    object, as every entry does at interpreter exit.)
+    """
     key = next(_KEYS)
-    _CALLBACKS[key] = weakref.WeakMethod(method, lambda _: _CALLBACKS.pop(key, None))
+    callbacks = _CALLBACKS  # bound now: at interpreter exit the global may be gone first
+    _CALLBACKS[key] = (weakref.ref(owner, lambda _: callbacks.pop(key, None)), reinit)
 
 
 def _run_in_child() -> None:  # pragma: no cover - runs in forked children (the fork tests)
-    for method in list(_CALLBACKS.values()):
-        bound = method()
-        if bound is not None:
-            bound()
+    for owner_ref, reinit in list(_CALLBACKS.values()):
+        owner = owner_ref()
+        if owner is not None:
+            reinit(owner)
 
 
 os.register_at_fork(after_in_child=_run_in_child)

@@ -197,7 +197,7 @@ class RedisRateLimitStore:
         self._last_flush = time.monotonic()
         self._known: tuple[int, int, int] = (0, 0, 0)  # granted, refused, keys as last read
         self._faults = FaultLog("RedisRateLimitStore", namespace, SYSTEM_CLOCK)
-        after_fork_in_child(self._after_fork)
+        after_fork_in_child(self, type(self)._after_fork)
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
         """In a forked child: a new lock (another thread of the parent may have held it)."""

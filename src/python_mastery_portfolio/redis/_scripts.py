@@ -75,7 +75,7 @@ class FastScript:
         self._keep = min(max(0, int(self._pool.max_connections) - 1), _MAX_IDLE)
         # Every argument list starts alike: EVALSHA, the SHA, the number of keys.
         self._head = _bulk(b"EVALSHA") + _bulk(script.sha.encode()) + _bulk(b"%d" % keys)
-        after_fork_in_child(self._after_fork)
+        after_fork_in_child(self, type(self)._after_fork)
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
         self._idle = deque()  # the parent's sockets: never used here

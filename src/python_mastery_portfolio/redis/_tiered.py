@@ -243,7 +243,7 @@ class TieredCache(Generic[K, V]):
         self._ready = threading.Event()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None  # started on first use
-        after_fork_in_child(self._after_fork)
+        after_fork_in_child(self, type(self)._after_fork)
 
     def _listening(self) -> None:
         """Start the listener if it is not running (on first use, and in a forked child)."""
