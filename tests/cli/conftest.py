@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -106,3 +107,17 @@ def wait_for_socket(process: subprocess.Popen[bytes], path: Path) -> None:
         # Waiting for another process to create the socket; nothing else to wait on.
         time.sleep(0.02)
     pytest.fail(f"no admin socket at {path}")  # pragma: no cover - failure path
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Replace uvicorn.run with a recorder (uvicorn itself is not under test here)."""
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_run(app: str, **kwargs: Any) -> None:
+        calls.append({"app": app, **kwargs})
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    return calls

@@ -26,20 +26,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Replace uvicorn.run with a recorder (uvicorn itself is not under test here)."""
-    import uvicorn
-
-    calls: list[dict[str, Any]] = []
-
-    def fake_run(app: str, **kwargs: Any) -> None:
-        calls.append({"app": app, **kwargs})
-
-    monkeypatch.setattr(uvicorn, "run", fake_run)
-    return calls
-
-
 class TestParser:
     def test_serve_defaults(self) -> None:
         """serve without options leaves host and port to the settings."""

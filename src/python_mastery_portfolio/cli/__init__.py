@@ -1,11 +1,12 @@
 """The ``pmp`` command: run the reference Users service and watch it live.
 
-- ``pmp serve [--host HOST] [--port PORT] [--reload]`` (also
+- ``pmp serve [--host HOST] [--port PORT] [--reload] [--workers N]`` (also
   ``python -m python_mastery_portfolio serve``) starts the service with uvicorn. Settings come
   from ``PMP_*`` environment variables (see :mod:`python_mastery_portfolio.service.settings`);
   ``--host`` and ``--port`` override ``PMP_HOST`` and ``PMP_PORT``. Ctrl-C shuts the server
   down cleanly (the database is closed, written data is kept) and exits with status 0.
-  Needs the ``[web]`` extra.
+  ``--workers N`` (default ``WEB_CONCURRENCY``, else 1) starts N worker processes; more than
+  one needs ``PMP_REDIS_URL`` (exit 4 otherwise). Needs the ``[web]`` extra.
 - ``pmp status [--json]``, ``pmp events [--count N] [--json]`` and ``pmp top [--once]`` talk
   to a running service over its admin socket (``--socket PATH``; by default
   ``PMP_ADMIN_SOCKET``, else ``pmp.sock`` next to the database). They need the ``[cli]``

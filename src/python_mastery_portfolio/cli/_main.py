@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -19,7 +19,14 @@ from python_mastery_portfolio.cli._socket import default_admin_socket
 from python_mastery_portfolio.exceptions import PortfolioError, ValidationError
 from python_mastery_portfolio.logs import setup_logging
 
-__all__ = ["APP_FACTORY", "ShutdownCancelFilter", "build_parser", "main", "uvicorn_options"]
+__all__ = [
+    "APP_FACTORY",
+    "ShutdownCancelFilter",
+    "build_parser",
+    "main",
+    "serve_workers",
+    "uvicorn_options",
+]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
@@ -139,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "pmp serve",
             "pmp serve --port 9000 --reload",
+            "PMP_REDIS_URL=redis://localhost:6379/0 pmp serve --workers 4",
             "PMP_ADMIN_SOCKET=/tmp/pmp.sock pmp serve",
         ),
     )
@@ -146,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_port, help="port to listen on (default: PMP_PORT or 8000)")
     serve.add_argument(
         "--reload", action="store_true", help="restart when the package's source changes"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="worker processes (default: WEB_CONCURRENCY or 1); more than 1 needs "
+        "PMP_REDIS_URL, which shares the rate limits, the cache invalidation, the events "
+        "and the figures between them",
     )
     status = commands.add_parser(
         "status",
@@ -255,6 +271,44 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
     raise _TerminatedError
 
 
+def serve_workers(given: int | None, environ: Mapping[str, str], *, redis_url: str | None) -> int:
+    """Return how many workers ``pmp serve`` starts: ``--workers``, else ``WEB_CONCURRENCY``.
+
+    uvicorn would honour ``WEB_CONCURRENCY`` silently; several workers without a shared
+    Redis would each keep their own limits, cache and event subscribers, so that is refused.
+
+    Raises:
+        ValueError: If ``WEB_CONCURRENCY`` is not a positive integer, or more than one
+            worker is asked for without ``redis_url`` (the message is the CLI's one line).
+
+    Example:
+        >>> serve_workers(None, {"WEB_CONCURRENCY": "2"}, redis_url="redis://localhost")
+        2
+        >>> serve_workers(3, {}, redis_url=None)
+        Traceback (most recent call last):
+        ValueError: 3 workers need PMP_REDIS_URL (shared rate limits, cache and events); ...
+    """
+    source = "--workers"
+    workers = given
+    if workers is None:
+        text = environ.get("WEB_CONCURRENCY")
+        if text is None:
+            return 1
+        source = "WEB_CONCURRENCY"
+        try:
+            workers = int(text)
+        except ValueError:
+            workers = 0
+        if workers < 1:
+            raise ValueError(f"WEB_CONCURRENCY must be a positive integer, got {text!r}")
+    if workers > 1 and redis_url is None:
+        raise ValueError(
+            f"{workers} workers need PMP_REDIS_URL (shared rate limits, cache and events); "
+            f"set it, or use one worker ({source})"
+        )
+    return workers
+
+
 def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         import uvicorn  # noqa: PLC0415 - the [web] extra is only needed by this command
@@ -272,6 +326,12 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         settings = Settings()
     except ValidationError as error:
         parser.exit(ExitCode.CONFIGURATION_ERROR, f"invalid PMP_* settings:\n{error}\n")
+    try:
+        workers = serve_workers(args.workers, os.environ, redis_url=settings.redis_url)
+    except ValueError as error:
+        parser.exit(ExitCode.CONFIGURATION_ERROR, f"pmp serve: {error}\n")
+    if workers > 1 and args.reload:
+        parser.exit(ExitCode.CONFIGURATION_ERROR, "pmp serve: --reload runs one worker only\n")
     host = args.host if args.host is not None else settings.host
     port = args.port if args.port is not None else settings.port
     package_dir = Path(__file__).resolve().parent.parent  # the package root, above cli/
@@ -296,6 +356,8 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             host=host,
             port=port,
             reload=args.reload,
+            # Always given: uvicorn would otherwise read WEB_CONCURRENCY behind our back.
+            workers=workers,
             reload_dirs=[str(package_dir)] if args.reload else None,
             log_config=log_config,
             # The request middleware logs every request, with its request ID.

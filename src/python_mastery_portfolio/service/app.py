@@ -21,11 +21,12 @@ checks what a write needs; ``/metrics`` and the docs can be switched off or prot
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import logging
 import sqlite3
 from collections.abc import AsyncGenerator, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket
 from fastapi import Path as PathParam
@@ -53,7 +54,7 @@ from python_mastery_portfolio.service.models import (
 from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.service.settings import Settings
 from python_mastery_portfolio.service.streams import EventStreams
-from python_mastery_portfolio.service.users import UserService
+from python_mastery_portfolio.service.users import ChangeFeed, UserService
 from python_mastery_portfolio.web.di import Inject, install_container
 from python_mastery_portfolio.web.docs import install_offline_docs
 from python_mastery_portfolio.web.errors import PROBLEM_JSON, install_error_handlers
@@ -62,6 +63,9 @@ from python_mastery_portfolio.web.metrics import RequestMetrics
 from python_mastery_portfolio.web.middleware import RequestContextMiddleware
 from python_mastery_portfolio.web.ratelimit import RateLimit
 from python_mastery_portfolio.web.security import SecurityMiddleware
+
+if TYPE_CHECKING:
+    from python_mastery_portfolio.service.cluster import RedisChangeFeed
 
 __all__ = ["MAX_OFFSET", "build_container", "create_app"]
 
@@ -103,6 +107,7 @@ def build_container(
     clock: Clock = SYSTEM_CLOCK,
     metrics: RequestMetrics | None = None,
     limiter: RateLimiter | None = None,
+    feed: ChangeFeed | None = None,
 ) -> DIContainer:
     """Register every part of the service in a new container.
 
@@ -111,6 +116,7 @@ def build_container(
         clock: The clock of the cache TTL and the rate limiter.
         metrics: The request metrics (new ones by default).
         limiter: The write rate limiter (built from ``settings`` by default).
+        feed: The change feed to the other workers, when there are several.
 
     Example:
         >>> container = build_container(Settings())
@@ -128,6 +134,7 @@ def build_container(
             cache_ttl=settings.cache_ttl,
             cache_maxsize=settings.cache_maxsize,
             clock=clock,
+            feed=feed,
         )
         try:
             yield service
@@ -327,6 +334,7 @@ def _add_metrics(
     metrics: RequestMetrics,
     limiter: RateLimiter,
     read_limiter: RateLimiter,
+    feed: RedisChangeFeed | None,
 ) -> None:
     if not settings.metrics_enabled:
         return
@@ -344,9 +352,115 @@ def _add_metrics(
         hub: Annotated[EventHub, Inject(EventHub)],
         streams: Annotated[EventStreams, Inject(EventStreams)],
     ) -> dict[str, Any]:
-        return service_stats(
+        figures = service_stats(
             metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
         )
+        if feed is None:
+            return figures
+        # Labelled per worker: latency percentiles cannot be merged, counts can be summed.
+        return {
+            **figures,
+            "cluster": feed.stats(),
+            "workers": await feed.workers(figures),
+        }
+
+
+def _limiters(settings: Settings, clock: Clock) -> tuple[RateLimiter, RateLimiter]:
+    """Return the write and read limiters: in Redis (one limit for every worker) if set."""
+    if settings.redis_url is None:
+        return (
+            RateLimiter(
+                settings.write_rate_limit,
+                per=settings.write_rate_period,
+                burst=settings.write_burst,
+                clock=clock,
+            ),
+            RateLimiter(
+                settings.read_rate_limit,
+                per=settings.read_rate_period,
+                burst=settings.read_burst,
+                clock=clock,
+            ),
+        )
+    from python_mastery_portfolio.redis import RedisRateLimiter  # noqa: PLC0415 - only with Redis
+
+    # Distinct namespaces: a read never spends a write's token.
+    namespace = settings.redis_namespace
+    return (
+        RedisRateLimiter(
+            settings.write_rate_limit,
+            settings.write_rate_period,
+            burst=settings.write_burst,
+            clock=clock,
+            url=settings.redis_url,
+            namespace=f"{namespace}:writes",
+        ),
+        RedisRateLimiter(
+            settings.read_rate_limit,
+            settings.read_rate_period,
+            burst=settings.read_burst,
+            clock=clock,
+            url=settings.redis_url,
+            namespace=f"{namespace}:reads",
+        ),
+    )
+
+
+def _close_limiters(*limiters: RateLimiter) -> None:
+    for limiter in limiters:
+        close = getattr(limiter.store, "close", None)
+        if close is not None:
+            close()
+
+
+async def _start_around(
+    stack: contextlib.AsyncExitStack,
+    *,
+    settings: Settings,
+    container: DIContainer,
+    feed: RedisChangeFeed | None,
+    metrics: RequestMetrics,
+    limiter: RateLimiter,
+    read_limiter: RateLimiter,
+) -> None:
+    """Start what runs beside the API until ``stack`` closes: the feed, the admin socket."""
+    stack.callback(_close_limiters, limiter, read_limiter)
+    users = await container.aresolve(UserService)
+    hub = await container.aresolve(EventHub)
+    streams = await container.aresolve(EventStreams)
+    if feed is not None:
+        report = functools.partial(
+            service_stats, metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
+        )
+        await stack.enter_async_context(
+            feed.running(on_change=users.apply_change, on_sync=users.feed_synced, report=report)
+        )
+    socket = settings.admin_socket_path
+    if socket is not None:
+        server = build_admin_server(
+            users=users,
+            hub=hub,
+            metrics=metrics,
+            limiter=limiter,
+            read_limiter=read_limiter,
+            streams=streams,
+        )
+        await stack.enter_async_context(admin_endpoint(socket, server, hub))
+
+
+def _feed(settings: Settings, clock: Clock) -> RedisChangeFeed | None:
+    if settings.redis_url is None:
+        return None
+    from python_mastery_portfolio.service.cluster import (  # noqa: PLC0415 - only with Redis
+        RedisChangeFeed,
+    )
+
+    return RedisChangeFeed(
+        settings.redis_url,
+        namespace=settings.redis_namespace,
+        report_interval=settings.worker_report_interval,
+        clock=clock,
+    )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
@@ -371,29 +485,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     """
     settings = settings if settings is not None else Settings()
     metrics = RequestMetrics()
-    limiter = RateLimiter(
-        settings.write_rate_limit,
-        per=settings.write_rate_period,
-        burst=settings.write_burst,
-        clock=clock,
-    )
-    read_limiter = RateLimiter(
-        settings.read_rate_limit,
-        per=settings.read_rate_period,
-        burst=settings.read_burst,
-        clock=clock,
-    )
+    limiter, read_limiter = _limiters(settings, clock)
+    feed = _feed(settings, clock)
     write_limit = RateLimit(limiter, trusted_proxies=settings.trusted_proxies)
     read_limit = RateLimit(read_limiter, trusted_proxies=settings.trusted_proxies)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncGenerator[None, None]:
-        container = build_container(settings, clock=clock, metrics=metrics, limiter=limiter)
+        container = build_container(
+            settings, clock=clock, metrics=metrics, limiter=limiter, feed=feed
+        )
         install_container(app, container)
         try:
             # Open the database (and fail fast on a bad path) before the first request.
             try:
-                users = await container.aresolve(UserService)
+                await container.aresolve(UserService)
             except Exception as error:
                 cause = _root_cause(error)
                 if not isinstance(cause, OSError | sqlite3.Error):
@@ -401,18 +507,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
                 path = settings.database_path.expanduser().resolve()
                 raise ServiceStartError(f"cannot open the user database {path}: {cause}") from error
             async with contextlib.AsyncExitStack() as stack:
-                socket = settings.admin_socket_path
-                if socket is not None:
-                    hub = await container.aresolve(EventHub)
-                    server = build_admin_server(
-                        users=users,
-                        hub=hub,
-                        metrics=metrics,
-                        limiter=limiter,
-                        read_limiter=read_limiter,
-                        streams=await container.aresolve(EventStreams),
-                    )
-                    await stack.enter_async_context(admin_endpoint(socket, server, hub))
+                await _start_around(
+                    stack,
+                    settings=settings,
+                    container=container,
+                    feed=feed,
+                    metrics=metrics,
+                    limiter=limiter,
+                    read_limiter=read_limiter,
+                )
                 logger.info("Users API ready")
                 yield
         finally:
@@ -445,7 +548,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     _add_user_routes(app, writes=[Depends(write_limit)], reads=[Depends(read_limit)])
     _add_index(app, docs=docs)
     _add_metrics(
-        app, settings=settings, metrics=metrics, limiter=limiter, read_limiter=read_limiter
+        app,
+        settings=settings,
+        metrics=metrics,
+        limiter=limiter,
+        read_limiter=read_limiter,
+        feed=feed,
     )
 
     @app.websocket("/ws/events")

@@ -19,7 +19,11 @@
   ``PMP_TIMEOUT_KEEP_ALIVE`` (5 s), ``PMP_SHUTDOWN_TIMEOUT`` (5 s);
 - **WebSockets**: ``PMP_EVENTS_QUEUE_SIZE``, ``PMP_WS_MAX_SUBSCRIBERS``,
   ``PMP_WS_SEND_TIMEOUT``, ``PMP_WS_MAX_MESSAGE_SIZE`` (64 KiB),
-  ``PMP_WS_PER_MESSAGE_DEFLATE`` (off).
+  ``PMP_WS_PER_MESSAGE_DEFLATE`` (off);
+- **several workers**: ``PMP_REDIS_URL`` (shared rate limits, cache invalidation, events
+  and figures through Redis: needed by ``pmp serve --workers N``), ``PMP_REDIS_NAMESPACE``,
+  ``PMP_WORKER_REPORT_INTERVAL``;
+- **observability**: ``PMP_OTEL`` (OpenTelemetry on).
 
 The admin socket defaults to ``pmp.sock`` in the database's directory (``data/pmp.sock`` with
 the default database), so ``pmp status`` run with the same environment finds it.
@@ -145,6 +149,17 @@ class Settings(BaseSettings):
         default=None, description="when set, /metrics needs `Authorization: Bearer <token>`"
     )
     docs_enabled: bool = Field(default=True, description="serve /docs, /redoc and /openapi.json")
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for several workers: shared limits, cache invalidation, events",
+    )
+    redis_namespace: str = Field(
+        default="users", min_length=1, description="separates services sharing one Redis"
+    )
+    worker_report_interval: float = Field(
+        default=1.0, gt=0, description="seconds between two reports of a worker's figures"
+    )
+    otel: bool = Field(default=False, description="turn on OpenTelemetry (the app brings the SDK)")
     admin_socket: str | None = Field(
         default=None,
         description="admin JSON-RPC Unix socket (default: next to the database); empty: off",

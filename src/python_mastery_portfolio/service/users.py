@@ -12,6 +12,14 @@ Read-after-write consistency: a write invalidates the user's cache entry after i
 committed, and bumps a generation counter. A read that started before the write (and so
 may have loaded the old row) sees that the generation moved and does not cache what it
 read. All cache access happens on the event loop thread, so no lock is needed.
+
+Several workers (``feed=``, a :class:`ChangeFeed` such as
+:class:`~python_mastery_portfolio.service.cluster.RedisChangeFeed`): each write is announced
+to the other workers once committed (the request awaits it), and each worker applies the
+others' changes with :meth:`UserService.apply_change` -- the same eviction and generation
+move as its own writes, so a read that loaded a row before another worker's write is not
+cached either -- and delivers their events to its own subscribers. While the feed is not
+connected (:meth:`UserService.feed_synced`) the cache is bypassed.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ import base64
 import contextvars
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching import CacheStats, LRUCache
@@ -36,7 +44,7 @@ from python_mastery_portfolio.service.models import User, UserCreate, UserPage, 
 from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.web.context import get_request_id
 
-__all__ = ["UserService", "decode_cursor", "encode_cursor"]
+__all__ = ["ChangeFeed", "UserService", "decode_cursor", "encode_cursor"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +88,21 @@ def decode_cursor(cursor: str) -> int:
     raise ValidationError("cursor is not a cursor this service made", field="cursor")
 
 
+class ChangeFeed(Protocol):
+    """Where a worker announces its changes to the other workers of the service."""
+
+    async def announce(self, user_id: str | None, event: Mapping[str, Any] | None) -> None:
+        """Tell the other workers to evict ``user_id`` and deliver ``event``; never raise."""
+
+    def announce_soon(self, user_id: str) -> None:
+        """Schedule the eviction of ``user_id`` everywhere (the request went away)."""
+
+
+def _bypass(key: str, default: object, /) -> object:
+    """The cache lookup while the change feed is down: always a miss, never counted."""
+    return default
+
+
 class UserService:
     """Create, read, update and delete users; cache reads; publish change events.
 
@@ -91,6 +114,8 @@ class UserService:
         cache_maxsize: Most users kept in the cache.
         workers: Threads that run database reads (writes have one thread of their own).
         clock: The clock of the cache's TTL.
+        feed: The other workers' change feed, when there are several workers: the cache is
+            bypassed until :meth:`feed_synced` says it is connected.
     """
 
     def __init__(
@@ -103,11 +128,15 @@ class UserService:
         cache_maxsize: int = 1024,
         workers: int = 4,
         clock: Clock = SYSTEM_CLOCK,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self._repository = repository
         self._events = events
         self._blocked = tuple(domain.lower() for domain in blocked_domains)
         self._cache: LRUCache[str, User] = LRUCache(cache_maxsize, cache_ttl, clock=clock)
+        self._feed = feed
+        # Swapped rather than tested on each read: the hit path stays one call.
+        self._lookup: Callable[[str, Any], Any] = self._cache.get if feed is None else _bypass
         self._generation = 0
         self._readers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pmp-db")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmp-db-write")
@@ -142,6 +171,8 @@ class UserService:
     def _finished_late(self, user_id: str, future: asyncio.Future[Any]) -> None:
         """Invalidate after a write whose caller was cancelled; log how it ended."""
         self._changed(user_id)
+        if self._feed is not None:
+            self._feed.announce_soon(user_id)
         error = None if future.cancelled() else future.exception()
         if error is not None:
             logger.warning("A write for a cancelled request failed: %r", error)
@@ -165,17 +196,49 @@ class UserService:
         self._generation += 1
         self._cache.delete(user_id)
 
-    def _publish(self, kind: str, user: User) -> None:
-        if not self._events.active:
+    async def _publish(self, kind: str, user: User, *, evict: bool) -> None:
+        """Deliver the change's event here; announce it (and the eviction) to other workers."""
+        feed = self._feed
+        if feed is None and not self._events.active:
             return  # nobody listens: nothing to build or serialise
-        self._events.publish(
-            {
-                "type": kind,
-                "user": user.model_dump(mode="json"),
-                "request_id": get_request_id(),
-                "time": datetime.now(UTC).isoformat(),
-            }
-        )
+        event = {
+            "type": kind,
+            "user": user.model_dump(mode="json"),
+            "request_id": get_request_id(),
+            "time": datetime.now(UTC).isoformat(),
+        }
+        self._events.publish(event)
+        if feed is not None:
+            # Shielded: a request cancelled now must not keep the others from hearing.
+            await asyncio.shield(feed.announce(user.id if evict else None, event))
+
+    def apply_change(self, user_id: str | None, event: Mapping[str, Any] | None) -> None:
+        """Apply another worker's change: evict ``user_id``, deliver ``event`` to subscribers.
+
+        Call it on the event loop (the feed does).
+
+        Example:
+            >>> import tempfile
+            >>> from pathlib import Path
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     repo = SQLiteUserRepository(Path(tmp) / "users.db").open()
+            ...     service = UserService(repo, EventHub())
+            ...     service.apply_change("u1", {"type": "user.deleted"})
+            ...     service.close(); repo.close()
+        """
+        if user_id is not None:
+            self._changed(user_id)
+        if event is not None:
+            self._events.publish(event)
+
+    def feed_synced(self, synced: bool) -> None:
+        """Say whether the change feed is connected: the cache is used (from empty) only then.
+
+        Call it on the event loop (the feed does).
+        """
+        self._generation += 1
+        self._cache.clear()
+        self._lookup = self._cache.get if synced else _bypass
 
     # -- operations --------------------------------------------------------------------
 
@@ -190,7 +253,7 @@ class UserService:
         user = await self._run_write(
             self._repository.add, email=data.email, name=data.name, age=data.age
         )
-        self._publish("user.created", user)
+        await self._publish("user.created", user, evict=False)
         return user
 
     async def get(self, user_id: str) -> User:
@@ -199,7 +262,7 @@ class UserService:
         Raises:
             UserNotFoundError: If there is no such user (404).
         """
-        cached = self._cache.get(user_id, MISSING)
+        cached = self._lookup(user_id, MISSING)
         if cached is not MISSING:
             user: User = cached
             return user
@@ -255,7 +318,7 @@ class UserService:
         user = await self._write(user_id, self._repository.update, user_id, changes)
         if user is None:
             raise UserNotFoundError(user_id)
-        self._publish("user.updated", user)
+        await self._publish("user.updated", user, evict=True)
         return user
 
     async def delete(self, user_id: str) -> None:
@@ -267,7 +330,7 @@ class UserService:
         user = await self._write(user_id, self._repository.remove, user_id)
         if user is None:
             raise UserNotFoundError(user_id)
-        self._publish("user.deleted", user)
+        await self._publish("user.deleted", user, evict=True)
 
     async def count(self) -> int:
         """Return the number of users stored."""
