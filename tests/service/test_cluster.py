@@ -326,8 +326,14 @@ class TestAppWithRedis:
         ):
             created = await http.post("/users", json={"email": "a@example.org", "name": "A"})
             assert created.status_code == 201
+            assert (await http.get(f"/users/{created.json()['id']}")).status_code == 200
             figures = (await http.get("/metrics")).json()
         assert figures["cluster"]["published"] == 1
         assert figures["cluster"]["synced"] is True
         assert list(figures["workers"]) == [figures["cluster"]["worker"]]
-        assert figures["rate_limiter"]["backend_errors"] == 0  # a RedisRateLimiter's figure
+        client = redis_py.Redis.from_url(url)
+        try:  # the buckets live in Redis, reads and writes apart
+            for kind in ("writes", "reads"):
+                assert list(client.scan_iter(match=f"pmp:ratelimit:app:{kind}:*"))
+        finally:
+            client.close()

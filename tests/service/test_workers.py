@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_py
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from tests.cli.conftest import free_port
@@ -200,6 +201,14 @@ class TestTwoWorkers:
         assert figures["cluster"]["worker"] in figures["workers"]
         for each in figures["workers"].values():
             assert {"requests", "cache", "rate_limiter", "events"} <= set(each)
+        text = httpx.get(f"{workers.b}/metrics?format=prometheus").text
+        labelled = {
+            sample.labels["worker"]
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if family.name == "pmp_http_requests"
+        }
+        assert labelled == set(figures["workers"])
 
 
 def _curl_lines() -> list[str]:

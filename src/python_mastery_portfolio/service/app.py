@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hmac
 import logging
 import sqlite3
 from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Query, Response, WebSocket
 from fastapi import Path as PathParam
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -43,6 +42,7 @@ from python_mastery_portfolio.service.admin import (
 )
 from python_mastery_portfolio.service.errors import DatabaseUnavailableError, ServiceStartError
 from python_mastery_portfolio.service.events import EventHub
+from python_mastery_portfolio.service.metrics import add_metrics_route
 from python_mastery_portfolio.service.models import (
     Health,
     Problem,
@@ -81,16 +81,6 @@ MAX_OFFSET = 1_000_000_000
 # -- the container -------------------------------------------------------------------------
 
 
-def _repository(settings: Settings) -> Iterator[SQLiteUserRepository]:
-    repository = SQLiteUserRepository(settings.database_path.expanduser().resolve())
-    repository.open()
-    try:
-        yield repository
-    finally:
-        repository.close()
-        logger.info("Closed user database %s", repository.path)
-
-
 def _event_hub(settings: Settings) -> Iterator[EventHub]:
     hub = EventHub(
         queue_size=settings.events_queue_size, max_subscribers=settings.ws_max_subscribers
@@ -113,7 +103,7 @@ def build_container(
 
     Args:
         settings: The service's settings.
-        clock: The clock of the cache TTL and the rate limiter.
+        clock: The clock of the cache TTL, the rate limiter and the database's retries.
         metrics: The request metrics (new ones by default).
         limiter: The write rate limiter (built from ``settings`` by default).
         feed: The change feed to the other workers, when there are several.
@@ -141,6 +131,15 @@ def build_container(
         finally:
             service.close()
 
+    def repository(settings: Settings) -> Iterator[SQLiteUserRepository]:
+        opened = SQLiteUserRepository(settings.database_path.expanduser().resolve(), clock=clock)
+        opened.open()
+        try:
+            yield opened
+        finally:
+            opened.close()
+            logger.info("Closed user database %s", opened.path)
+
     if limiter is None:
         limiter = RateLimiter(
             settings.write_rate_limit,
@@ -165,7 +164,7 @@ def build_container(
         .register(RequestMetrics, instance=metrics if metrics is not None else RequestMetrics())
         .register(RateLimiter, instance=limiter)
         .register(EventHub, factory=_event_hub, scope=singleton)
-        .register(SQLiteUserRepository, factory=_repository, scope=singleton)
+        .register(SQLiteUserRepository, factory=repository, scope=singleton)
         .register(UserService, factory=user_service, scope=singleton)
         .register(EventStreams, factory=event_streams, scope=singleton)
     )
@@ -219,25 +218,13 @@ _WHY = {
     401: "The token is missing or wrong",
     404: "No user has the ID",
     408: "The body did not arrive within PMP_BODY_TIMEOUT",
+    406: "Prometheus text was asked for, and the [prometheus] extra is not installed",
     409: "Another user has the e-mail address",
     413: "The body is larger than PMP_MAX_BODY_SIZE",
     422: "A parameter or the body is invalid (including a body that is not UTF-8 JSON)",
     429: "The client's rate limit is spent; see Retry-After",
     503: "The database cannot take writes now",
 }
-
-
-def _bearer(token: str) -> Any:
-    expected = f"Bearer {token}".encode()
-
-    def check(request: Request) -> None:
-        given = request.headers.get("authorization", "").encode()
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(
-                401, "A valid bearer token is needed", {"WWW-Authenticate": "Bearer"}
-            )
-
-    return Depends(check)
 
 
 def _add_index(app: FastAPI, *, docs: bool) -> None:
@@ -327,81 +314,38 @@ def _add_health(app: FastAPI) -> None:
         return Health(status="ok", database="ok")
 
 
-def _add_metrics(
-    app: FastAPI,
-    *,
-    settings: Settings,
-    metrics: RequestMetrics,
-    limiter: RateLimiter,
-    read_limiter: RateLimiter,
-    feed: RedisChangeFeed | None,
-) -> None:
-    if not settings.metrics_enabled:
-        return
-    token = settings.metrics_token
-    guard = [_bearer(token.get_secret_value())] if token is not None else []
-
-    @app.get(
-        "/metrics",
-        summary="Request, cache, rate-limit and event statistics",
-        dependencies=guard,
-        responses=_problems(401) if guard else _problems(),
-    )
-    async def get_metrics(
-        users: Users,
-        hub: Annotated[EventHub, Inject(EventHub)],
-        streams: Annotated[EventStreams, Inject(EventStreams)],
-    ) -> dict[str, Any]:
-        figures = service_stats(
-            metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
-        )
-        if feed is None:
-            return figures
-        # Labelled per worker: latency percentiles cannot be merged, counts can be summed.
-        return {
-            **figures,
-            "cluster": feed.stats(),
-            "workers": await feed.workers(figures),
-        }
-
-
 def _limiters(settings: Settings, clock: Clock) -> tuple[RateLimiter, RateLimiter]:
-    """Return the write and read limiters: in Redis (one limit for every worker) if set."""
-    if settings.redis_url is None:
-        return (
-            RateLimiter(
-                settings.write_rate_limit,
-                per=settings.write_rate_period,
-                burst=settings.write_burst,
-                clock=clock,
-            ),
-            RateLimiter(
-                settings.read_rate_limit,
-                per=settings.read_rate_period,
-                burst=settings.read_burst,
-                clock=clock,
-            ),
-        )
-    from python_mastery_portfolio.redis import RedisRateLimiter  # noqa: PLC0415 - only with Redis
+    """Return the write and read limiters: their buckets in Redis (shared) if configured.
 
-    # Distinct namespaces: a read never spends a write's token.
-    namespace = settings.redis_namespace
+    Named ``writes`` and ``reads`` (the ``limiter`` label of their metrics); in Redis under
+    distinct namespaces, so a read never spends a write's token.
+    """
+    stores: dict[str, Any] = {"writes": None, "reads": None}
+    if settings.redis_url is not None:
+        from python_mastery_portfolio.redis import (  # noqa: PLC0415 - only with Redis
+            RedisRateLimitStore,
+        )
+
+        for kind in stores:
+            stores[kind] = RedisRateLimitStore(
+                settings.redis_url, namespace=f"{settings.redis_namespace}:{kind}"
+            )
     return (
-        RedisRateLimiter(
+        RateLimiter(
             settings.write_rate_limit,
-            settings.write_rate_period,
+            per=settings.write_rate_period,
             burst=settings.write_burst,
             clock=clock,
-            url=settings.redis_url,
-            namespace=f"{namespace}:writes",
+            store=stores["writes"],
+            name="writes",
         ),
-        RedisRateLimiter(
+        RateLimiter(
             settings.read_rate_limit,
-            settings.read_rate_period,
+            per=settings.read_rate_period,
             burst=settings.read_burst,
             clock=clock,
-            url=settings.redis_url,
-            namespace=f"{namespace}:reads",
+            store=stores["reads"],
+            name="reads",
         ),
     )
 
@@ -419,19 +363,26 @@ async def _start_around(
     settings: Settings,
     container: DIContainer,
     feed: RedisChangeFeed | None,
+    registry: _Registry | None,
     metrics: RequestMetrics,
     limiter: RateLimiter,
     read_limiter: RateLimiter,
 ) -> None:
-    """Start what runs beside the API until ``stack`` closes: the feed, the admin socket."""
+    """Start what runs beside the API until ``stack`` closes: metrics, the feed, the socket."""
     stack.callback(_close_limiters, limiter, read_limiter)
+    _instrument(stack, settings, registry)
     users = await container.aresolve(UserService)
     hub = await container.aresolve(EventHub)
     streams = await container.aresolve(EventStreams)
     if feed is not None:
-        report = functools.partial(
+        figures = functools.partial(
             service_stats, metrics, users, limiter, hub, read_limiter=read_limiter, streams=streams
         )
+
+        def report() -> dict[str, Any]:
+            text = None if registry is None else registry.render()
+            return {"json": figures(), "prometheus": text}
+
         await stack.enter_async_context(
             feed.running(on_change=users.apply_change, on_sync=users.feed_synced, report=report)
         )
@@ -446,6 +397,67 @@ async def _start_around(
             streams=streams,
         )
         await stack.enter_async_context(admin_endpoint(socket, server, hub))
+
+
+def _instrument(
+    stack: contextlib.AsyncExitStack, settings: Settings, registry: _Registry | None
+) -> None:
+    """Report the toolkit's metrics to ``registry`` and, with ``PMP_OTEL``, OpenTelemetry."""
+    if registry is not None:
+        registry.acquire()
+        stack.callback(registry.release)
+    if settings.otel:
+        try:
+            from python_mastery_portfolio.observability import (  # noqa: PLC0415 - [otel]
+                install_opentelemetry,
+            )
+
+            handle = install_opentelemetry()
+        except ImportError as error:
+            raise ServiceStartError(f"PMP_OTEL is on, OpenTelemetry is missing: {error}") from error
+        stack.callback(handle.uninstall)
+
+
+class _Registry:
+    """The app's own Prometheus registry, its metrics installed while a lifespan runs.
+
+    Counted: a test may run two lifespans of one app at once (two clients).
+    """
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+        self._users = 0
+        self._handle: Any = None
+
+    @classmethod
+    def new(cls) -> _Registry | None:
+        """Return a new one, or ``None`` without the [prometheus] extra."""
+        try:
+            from prometheus_client import CollectorRegistry  # noqa: PLC0415 - optional extra
+        except ImportError:
+            return None
+        return cls(CollectorRegistry())
+
+    def acquire(self) -> None:
+        if self._users == 0:
+            from python_mastery_portfolio.observability import (  # noqa: PLC0415 - [prometheus]
+                install_prometheus,
+            )
+
+            self._handle = install_prometheus(self.registry)
+        self._users += 1
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            self._handle.uninstall()
+
+    def render(self) -> str:
+        from python_mastery_portfolio.observability import (  # noqa: PLC0415 - [prometheus]
+            render_prometheus,
+        )
+
+        return render_prometheus(self.registry)
 
 
 def _feed(settings: Settings, clock: Clock) -> RedisChangeFeed | None:
@@ -487,6 +499,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     metrics = RequestMetrics()
     limiter, read_limiter = _limiters(settings, clock)
     feed = _feed(settings, clock)
+    # One registry per app (tests build several); its metrics are installed in the lifespan.
+    registry = _Registry.new() if settings.metrics_enabled else None
     write_limit = RateLimit(limiter, trusted_proxies=settings.trusted_proxies)
     read_limit = RateLimit(read_limiter, trusted_proxies=settings.trusted_proxies)
 
@@ -512,6 +526,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
                     settings=settings,
                     container=container,
                     feed=feed,
+                    registry=registry,
                     metrics=metrics,
                     limiter=limiter,
                     read_limiter=read_limiter,
@@ -547,13 +562,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     _add_health(app)
     _add_user_routes(app, writes=[Depends(write_limit)], reads=[Depends(read_limit)])
     _add_index(app, docs=docs)
-    _add_metrics(
+    add_metrics_route(
         app,
         settings=settings,
         metrics=metrics,
         limiter=limiter,
         read_limiter=read_limiter,
         feed=feed,
+        render=None if registry is None else registry.render,
+        problems=_problems,
     )
 
     @app.websocket("/ws/events")

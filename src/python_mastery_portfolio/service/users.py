@@ -38,18 +38,24 @@ from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.caching import CacheStats, LRUCache
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
 from python_mastery_portfolio.exceptions import ValidationError
+from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.service.errors import UserNotFoundError
 from python_mastery_portfolio.service.events import EventHub
 from python_mastery_portfolio.service.models import User, UserCreate, UserPage, UserUpdate
 from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.web.context import get_request_id
 
-__all__ = ["ChangeFeed", "UserService", "decode_cursor", "encode_cursor"]
+__all__ = ["CACHE_NAME", "ChangeFeed", "UserService", "decode_cursor", "encode_cursor"]
 
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+CACHE_NAME = "users"
+"""The ``cache`` label of the read cache's metrics."""
+_HIT = {"cache": CACHE_NAME, "result": "hit"}
+_MISS = {"cache": CACHE_NAME, "result": "miss"}
 
 MAX_POSITION = 2**63 - 1
 """The largest row position SQLite has (a cursor past it is refused)."""
@@ -133,7 +139,9 @@ class UserService:
         self._repository = repository
         self._events = events
         self._blocked = tuple(domain.lower() for domain in blocked_domains)
-        self._cache: LRUCache[str, User] = LRUCache(cache_maxsize, cache_ttl, clock=clock)
+        self._cache: LRUCache[str, User] = LRUCache(
+            cache_maxsize, cache_ttl, clock=clock, name=CACHE_NAME
+        )
         self._feed = feed
         # Swapped rather than tested on each read: the hit path stays one call.
         self._lookup: Callable[[str, Any], Any] = self._cache.get if feed is None else _bypass
@@ -264,8 +272,12 @@ class UserService:
         """
         cached = self._lookup(user_id, MISSING)
         if cached is not MISSING:
+            if HOOKS.active:
+                HOOKS.count("cache.requests", 1, _HIT)
             user: User = cached
             return user
+        if HOOKS.active:
+            HOOKS.count("cache.requests", 1, _MISS)
         generation = self._generation
         loaded = await self._run(self._repository.get, user_id)
         if loaded is None:
