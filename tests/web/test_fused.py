@@ -1,7 +1,8 @@
-"""RequestContextMiddleware with ``security=`` and ``body_limit=``: one layer, same answers.
+"""RequestContextMiddleware with ``security=``, ``body_limit=`` and ``rate_limits=``: one layer.
 
-Each behaviour runs against the three middlewares stacked (context outside, then security,
-then the body limit) and against the one fused layer, which must answer the same.
+Each behaviour runs against the four middlewares stacked (context outside, then security,
+the body limit and the rate limit) and against the one fused layer, which must answer the
+same.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
 from python_mastery_portfolio.instrumentation import RecordingInstrument, install
+from python_mastery_portfolio.resilience import RateLimiter
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.web.errors import install_error_handlers
 from python_mastery_portfolio.web.limits import (
@@ -27,6 +29,7 @@ from python_mastery_portfolio.web.limits import (
 )
 from python_mastery_portfolio.web.metrics import UNMATCHED_ROUTE, RequestMetrics
 from python_mastery_portfolio.web.middleware import RequestContextMiddleware
+from python_mastery_portfolio.web.ratelimit import RateLimit, RateLimitMiddleware, RateLimitRules
 from python_mastery_portfolio.web.security import (
     API_CSP,
     DOCS_CSP,
@@ -39,7 +42,13 @@ HOSTS = ("localhost",)
 Build = Callable[..., ASGIApp]
 
 
+def one_a_minute() -> list[tuple[RateLimit, list[str], list[str]]]:
+    """POST /limited: one request a minute per client."""
+    return [(RateLimit(RateLimiter(1, per=60, clock=ManualClock())), ["POST"], ["/limited"])]
+
+
 def stacked(app: ASGIApp, *, max_body_size: int = 10, body_timeout: float | None = None) -> ASGIApp:
+    app = RateLimitMiddleware(app, rules=one_a_minute())
     limited = BodyLimitMiddleware(app, max_body_size=max_body_size, body_timeout=body_timeout)
     return RequestContextMiddleware(SecurityMiddleware(limited, allowed_hosts=HOSTS))
 
@@ -49,6 +58,7 @@ def fused(app: ASGIApp, *, max_body_size: int = 10, body_timeout: float | None =
         app,
         security=SecurityPolicy(HOSTS),
         body_limit=BodyLimit(max_body_size, body_timeout=body_timeout),
+        rate_limits=RateLimitRules(one_a_minute()),
     )
 
 
@@ -74,6 +84,10 @@ def make_app() -> FastAPI:
     @app.get("/docs")
     async def docs() -> str:
         return "docs"
+
+    @app.post("/limited")
+    async def limited(request: Request) -> int:
+        return len(await request.body())
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
@@ -174,6 +188,26 @@ class TestSameAnswers:
         guarded = build(app, body_timeout=0.01)
         await asyncio.wait_for(guarded(scope, receive, send), 5)
         assert sent[0]["status"] == 408
+
+    def test_rate_limit(self, build: Build) -> None:
+        """The rate limit's headers, then its 429 problem with the ID and security headers."""
+        client = client_for(build)
+        allowed = client.post("/limited", content=b"ab")
+        assert (allowed.json(), allowed.headers["ratelimit-remaining"]) == (2, "0")
+        assert allowed.headers["ratelimit-limit"] == "1"
+        refused = client.post("/limited", content=b"ab", headers={"X-Request-ID": "r-2"})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "60"
+        assert refused.json()["request_id"] == "r-2"
+        assert refused.headers["x-frame-options"] == "DENY"
+        assert "ratelimit-limit" not in client.post("/echo").headers
+
+    def test_refused_before_the_rate_limit(self, build: Build) -> None:
+        """A foreign host or an announced oversized body is refused without spending a token."""
+        client = client_for(build)
+        assert client.post("/limited", headers={"Host": "attacker.example"}).status_code == 400
+        assert client.post("/limited", content=b"x" * 11).status_code == 413
+        assert client.post("/limited").status_code == 200
 
     def test_foreign_host_websocket_is_closed(self, build: Build) -> None:
         """A WebSocket to a foreign host is closed before the handshake completes."""

@@ -2,12 +2,13 @@
 
 - :class:`RequestContextMiddleware`: request IDs (``X-Request-ID``), access logs, request
   metrics (and the ``http.*`` instrumentation hooks) and the last-resort 500, as pure
-  ASGI; given a :class:`SecurityPolicy` and a :class:`BodyLimit`, it also does what
-  :class:`SecurityMiddleware` and :class:`BodyLimitMiddleware` do, in the same layer.
+  ASGI; given a :class:`SecurityPolicy`, a :class:`BodyLimit` and :class:`RateLimitRules`,
+  it also does what :class:`SecurityMiddleware`, :class:`BodyLimitMiddleware` and
+  :class:`RateLimitMiddleware` do, in the same layer.
 - :func:`install_error_handlers`: RFC 9457 ``application/problem+json`` for every error.
 - :class:`RateLimit`: a dependency on the toolkit's ``RateLimiter``, keyed per client;
-  :class:`RateLimitMiddleware` applies such limits to groups of paths and methods before
-  routing, without a dependency level.
+  :class:`RateLimitMiddleware` applies such limits (:class:`RateLimitRules`) to groups of
+  paths and methods before routing, without a dependency level.
 - :func:`Inject` / :func:`install_container`: resolve dependencies from a ``DIContainer``,
   one DI scope per request (singletons without one); :class:`InjectRoute` resolves an
   endpoint's ``Inject`` parameters without FastAPI's dependency solving.
@@ -87,6 +88,7 @@ from python_mastery_portfolio.web.ratelimit import (
     ClientAddress,
     RateLimit,
     RateLimitMiddleware,
+    RateLimitRules,
     socket_address,
 )
 from python_mastery_portfolio.web.security import (
@@ -117,6 +119,7 @@ __all__ = [
     "ProblemResponse",
     "RateLimit",
     "RateLimitMiddleware",
+    "RateLimitRules",
     "RequestContextMiddleware",
     "RequestIdFilter",
     "RequestMetrics",

@@ -13,16 +13,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.web.context import (
     is_safe_request_id,
     new_request_id,
     request_id_var,
 )
-from python_mastery_portfolio.web.errors import ProblemResponse, internal_error_problem
+from python_mastery_portfolio.web.errors import (
+    ProblemResponse,
+    error_response,
+    internal_error_problem,
+)
 from python_mastery_portfolio.web.limits import BodyTimeoutError, BodyTooLargeError
 from python_mastery_portfolio.web.log import escape_controls
 from python_mastery_portfolio.web.metrics import UNMATCHED_ROUTE
@@ -30,8 +36,11 @@ from python_mastery_portfolio.web.metrics import UNMATCHED_ROUTE
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from starlette.responses import Response
+
     from python_mastery_portfolio.web.limits import BodyLimit
     from python_mastery_portfolio.web.metrics import RequestMetrics
+    from python_mastery_portfolio.web.ratelimit import RateLimitRules
     from python_mastery_portfolio.web.security import SecurityPolicy
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
@@ -71,9 +80,11 @@ class RequestContextMiddleware:
 
     With ``security``, it also does what :class:`~.security.SecurityMiddleware` does
     (a foreign ``Host`` is a 400, or a closed WebSocket; security headers on every
-    answer), and with ``body_limit`` what :class:`~.limits.BodyLimitMiddleware` does (a
-    413 for a body over the limit, a 408 for a stalled one), as if they were stacked
-    inside it, in one layer.
+    answer), with ``body_limit`` what :class:`~.limits.BodyLimitMiddleware` does (a
+    413 for a body over the limit, a 408 for a stalled one), and with ``rate_limits``
+    what :class:`~.ratelimit.RateLimitMiddleware` does (a 429 problem, or the
+    ``RateLimit-*`` headers), as if they were stacked inside it in that order, in one
+    layer.
 
     Args:
         app: The ASGI application to wrap.
@@ -83,6 +94,7 @@ class RequestContextMiddleware:
         id_factory: Makes new request IDs.
         security: The hosts served and the security headers (none: every host, no headers).
         body_limit: The request body limits (none: no limit).
+        rate_limits: Rate limits by method and path (none: no limit).
 
     Example:
         >>> from fastapi import FastAPI
@@ -116,6 +128,7 @@ class RequestContextMiddleware:
         id_factory: Callable[[], str] = new_request_id,
         security: SecurityPolicy | None = None,
         body_limit: BodyLimit | None = None,
+        rate_limits: RateLimitRules | None = None,
     ) -> None:
         if not header_name or not header_name.isascii():
             raise ValueError(f"header_name must be a non-empty ASCII string, got {header_name!r}")
@@ -126,6 +139,7 @@ class RequestContextMiddleware:
         self._id_factory = id_factory
         self._security = security
         self._body_limit = body_limit
+        self._rate_limits = rate_limits
 
     def _request_id(self, value: bytes | None) -> str:
         if value is not None:
@@ -197,12 +211,11 @@ class RequestContextMiddleware:
         start = self._clock.now()
         try:
             limit = self._body_limit
-            if security is not None and not security.allows(host):
-                await security.refusal(path)(scope, receive, send_with_id)
+            refusal = self._refusal(scope, path, host, length, added)
+            if refusal is not None:
+                await refusal(scope, receive, send_with_id)
             elif limit is None:
                 await self.app(scope, receive, send_with_id)
-            elif limit.announced_too_large(length):
-                await limit.refusal(path)(scope, receive, send_with_id)
             else:
                 try:
                     await self.app(scope, limit.receiver(receive), send_with_id)
@@ -232,6 +245,38 @@ class RequestContextMiddleware:
             raise
         finally:
             self._finish(scope, request_id, status, self._clock.now() - start)
+
+    def _refusal(
+        self,
+        scope: Scope,
+        path: str,
+        host: bytes | None,
+        length: bytes | None,
+        added: list[tuple[bytes, bytes]],
+    ) -> Response | None:
+        """Return the answer refusing the request (400, 413, 429), or ``None`` to serve it.
+
+        Checked in the order of the stacked middlewares: the host, the announced body size,
+        then the rate limit, whose headers are added to ``added`` when it allows.
+        """
+        security = self._security
+        if security is not None and not security.allows(host):
+            return security.refusal(path)
+        limit = self._body_limit
+        if limit is not None and limit.announced_too_large(length):
+            return limit.refusal(path)
+        rules = self._rate_limits
+        rate_limit = None if rules is None else rules.limit_for(scope)
+        if rate_limit is not None:
+            try:
+                allowed, remaining = rate_limit.spend(Request(scope))
+            except RateLimitError as error:
+                return error_response(error, path)
+            added += (
+                (b"ratelimit-limit", allowed.encode("ascii")),
+                (b"ratelimit-remaining", remaining.encode("ascii")),
+            )
+        return None
 
     def _finish(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         """Record, report and log one finished request."""

@@ -42,7 +42,7 @@ from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.resilience import RateLimiter
 from python_mastery_portfolio.web.errors import error_response
 
-__all__ = ["ClientAddress", "RateLimit", "RateLimitMiddleware", "socket_address"]
+__all__ = ["ClientAddress", "RateLimit", "RateLimitMiddleware", "RateLimitRules", "socket_address"]
 
 _Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -245,16 +245,75 @@ class RateLimit:
         return math.floor(self._limiter.available(key=key) + 1e-9)
 
 
+class RateLimitRules:
+    """Which :class:`RateLimit` applies to a request, by method and path prefix.
+
+    The rules of :class:`RateLimitMiddleware`, apart from it so that one pure-ASGI layer
+    can apply them together with others
+    (:class:`~python_mastery_portfolio.web.middleware.RequestContextMiddleware` takes
+    them as ``rate_limits=``). Each rule names a limit, the methods it applies to and
+    path prefixes (``"/users"`` covers ``/users`` and everything under ``/users/``; ``"/"``
+    covers every path); the first rule that matches a request applies.
+
+    Args:
+        rules: ``(limit, methods, path_prefixes)`` triples, tried in order.
+
+    Raises:
+        ValueError: If a rule has no methods or no prefixes, or a prefix does not start
+            with ``/``.
+
+    Example:
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> writes = RateLimit(RateLimiter(1, clock=ManualClock()))
+        >>> rules = RateLimitRules([(writes, ["POST", "DELETE"], ["/users"])])
+        >>> rules.limit_for({"method": "POST", "path": "/users/1"}) is writes
+        True
+        >>> rules.limit_for({"method": "GET", "path": "/users"}), rules.limit_for(
+        ...     {"method": "POST", "path": "/users-archive"}
+        ... )
+        (None, None)
+    """
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, rules: Iterable[tuple[RateLimit, Iterable[str], Iterable[str]]]) -> None:
+        compiled: list[tuple[RateLimit, frozenset[str], tuple[str, ...], tuple[str, ...]]] = []
+        for limit, methods, prefixes in rules:
+            method_set = frozenset(method.upper() for method in methods)
+            paths = tuple(prefix.rstrip("/") or "/" for prefix in prefixes)
+            if not method_set or not paths:
+                raise ValueError("each rule needs at least one method and one path prefix")
+            for path in paths:
+                if not path.startswith("/"):
+                    raise ValueError(f"path prefixes start with '/', got {path!r}")
+            # "/" covers every path; "/users" covers "/users" and "/users/...".
+            subtrees = tuple("/" if path == "/" else path + "/" for path in paths)
+            compiled.append((limit, method_set, paths, subtrees))
+        self._rules = tuple(compiled)
+
+    def limit_for(self, scope: Scope) -> RateLimit | None:
+        """Return the limit of an HTTP request's ASGI scope, or ``None`` if no rule matches."""
+        method: str = scope["method"]
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        for limit, methods, paths, subtrees in self._rules:
+            if method in methods and (path in paths or path.startswith(subtrees)):
+                return limit
+        return None
+
+
 class RateLimitMiddleware:
     """Spend rate-limit tokens for groups of paths and methods, before routing, in one layer.
 
-    The pure-ASGI form of :class:`RateLimit` dependencies: each rule names a
-    :class:`RateLimit`, the methods it applies to and path prefixes (``"/users"`` covers
-    ``/users`` and everything under ``/users/``). The first rule that matches a request
-    spends its tokens; a request no rule matches passes untouched. Allowed responses carry
-    ``RateLimit-Limit`` and ``RateLimit-Remaining``; a refused request is answered at once
-    with the 429 problem (``Retry-After``, ``RateLimit-*``) that
-    :func:`~python_mastery_portfolio.web.errors.install_error_handlers` gives a
+    The pure-ASGI form of :class:`RateLimit` dependencies, on :class:`RateLimitRules`:
+    each rule names a :class:`RateLimit`, the methods it applies to and path prefixes
+    (``"/users"`` covers ``/users`` and everything under ``/users/``). The first rule that
+    matches a request spends its tokens; a request no rule matches passes untouched.
+    Allowed responses carry ``RateLimit-Limit`` and ``RateLimit-Remaining``; a refused
+    request is answered at once with the 429 problem (``Retry-After``, ``RateLimit-*``)
+    that :func:`~python_mastery_portfolio.web.errors.install_error_handlers` gives a
     ``RateLimitError``, before its body is read or parsed.
 
     A FastAPI dependency costs a level of FastAPI's dependency solving on every request
@@ -293,35 +352,12 @@ class RateLimitMiddleware:
         *,
         rules: Iterable[tuple[RateLimit, Iterable[str], Iterable[str]]],
     ) -> None:
-        compiled: list[tuple[RateLimit, frozenset[str], tuple[str, ...], tuple[str, ...]]] = []
-        for limit, methods, prefixes in rules:
-            method_set = frozenset(method.upper() for method in methods)
-            paths = tuple(prefix.rstrip("/") or "/" for prefix in prefixes)
-            if not method_set or not paths:
-                raise ValueError("each rule needs at least one method and one path prefix")
-            for path in paths:
-                if not path.startswith("/"):
-                    raise ValueError(f"path prefixes start with '/', got {path!r}")
-            # "/" covers every path; "/users" covers "/users" and "/users/...".
-            subtrees = tuple("/" if path == "/" else path + "/" for path in paths)
-            compiled.append((limit, method_set, paths, subtrees))
         self.app = app
-        self._rules = tuple(compiled)
-
-    def _rule(self, scope: Scope) -> RateLimit | None:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
-        for limit, methods, paths, subtrees in self._rules:
-            if method in methods and (path in paths or path.startswith(subtrees)):
-                return limit
-        return None
+        self.rules = RateLimitRules(rules)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
-        limit = self._rule(scope) if scope["type"] == "http" else None
+        limit = self.rules.limit_for(scope) if scope["type"] == "http" else None
         if limit is None:
             await self.app(scope, receive, send)
             return
