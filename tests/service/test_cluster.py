@@ -337,3 +337,20 @@ class TestAppWithRedis:
                 assert list(client.scan_iter(match=f"pmp:ratelimit:app:{kind}:*"))
         finally:
             client.close()
+
+    async def test_one_worker_serves_the_admin_socket(
+        self, tmp_path: Path, url: str, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Workers sharing the socket path: one serves it, the other says so at INFO."""
+        from tests.service.test_admin import started
+
+        first = make_settings(tmp_path, redis_url=url)
+        second = make_settings(
+            tmp_path / "b", redis_url=url, admin_socket=str(first.admin_socket_path)
+        )
+        with caplog.at_level(logging.INFO, "python_mastery_portfolio.service.admin"):
+            async for one in started(first):
+                async for _ in started(second, connect=False):
+                    assert (await one.admin.call("health"))["status"] == "ok"
+        assert "is served by another worker" in caplog.text
+        assert "is not served" not in caplog.text

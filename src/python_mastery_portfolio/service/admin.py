@@ -23,6 +23,7 @@ cache and change log levels, so it lives next to the database, not on the networ
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 from collections.abc import AsyncGenerator
@@ -148,7 +149,7 @@ def build_admin_server(
 
 @contextlib.asynccontextmanager
 async def admin_endpoint(
-    path: Path, server: RpcServer, hub: EventHub
+    path: Path, server: RpcServer, hub: EventHub, *, shared: bool = False
 ) -> AsyncGenerator[bool, None]:
     """Serve ``server`` on the Unix socket ``path`` and forward ``hub``'s events, in a block.
 
@@ -156,7 +157,9 @@ async def admin_endpoint(
     Yields whether the endpoint is up. A socket that cannot be served (a path too long for a
     Unix socket, a directory without write permission, another service on it) is logged as
     an error and the block runs without it: the admin endpoint is an operator's aid, and the
-    API itself keeps working.
+    API itself keeps working. With ``shared`` (several workers, one socket path) a socket
+    another worker serves is expected: one worker serves it (every worker's events reach it
+    through the change feed), the others log it at INFO.
     """
     async with contextlib.AsyncExitStack() as stack:
         served = False
@@ -165,7 +168,10 @@ async def admin_endpoint(
             await stack.enter_async_context(server.serve_unix(path))
             served = True
         except (OSError, PortfolioError) as error:
-            logger.error("The admin socket %s is not served: %s", path, error)  # noqa: TRY400 - the reason is the message
+            if shared and isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+                logger.info("The admin socket %s is served by another worker", path)
+            else:
+                logger.error("The admin socket %s is not served: %s", path, error)  # noqa: TRY400 - the reason is the message
         if served:
             stack.callback(hub.add_listener(functools.partial(server.publish, EVENTS_TOPIC)))
             logger.info("Admin endpoint on %s", path)

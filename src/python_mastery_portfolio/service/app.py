@@ -396,7 +396,9 @@ async def _start_around(
             read_limiter=read_limiter,
             streams=streams,
         )
-        await stack.enter_async_context(admin_endpoint(socket, server, hub))
+        await stack.enter_async_context(
+            admin_endpoint(socket, server, hub, shared=feed is not None)
+        )
 
 
 def _instrument(
