@@ -89,3 +89,41 @@ class TestServeWorkers:
         assert serve_workers(None, {}, redis_url=None) == 1
         with pytest.raises(ValueError, match="set it, or use one worker"):
             serve_workers(2, {}, redis_url=None)
+
+
+class TestRedisSetting:
+    def test_redis_py_is_needed(
+        self,
+        runs: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """PMP_REDIS_URL without redis-py: one line naming the extra, exit 4."""
+        import importlib.util
+
+        real = importlib.util.find_spec
+
+        def find_spec(name: str, *args: Any) -> Any:
+            return None if name == "redis" else real(name, *args)
+
+        monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+        monkeypatch.setenv("PMP_REDIS_URL", REDIS)
+        with pytest.raises(SystemExit) as info:
+            cli.main(["serve"])
+        assert info.value.code == 4
+        assert "[web,redis]" in capsys.readouterr().err
+        assert runs == []
+
+    def test_a_url_that_is_not_redis_is_refused(
+        self,
+        runs: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """PMP_REDIS_URL must be a redis://, rediss:// or unix:// URL (exit 4)."""
+        monkeypatch.setenv("PMP_REDIS_URL", "localhost:6379")
+        with pytest.raises(SystemExit) as info:
+            cli.main(["serve"])
+        assert info.value.code == 4
+        assert "redis_url" in capsys.readouterr().err
+        assert runs == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import logging
 import os
 import signal
@@ -326,6 +327,12 @@ def _serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         settings = Settings()
     except ValidationError as error:
         parser.exit(ExitCode.CONFIGURATION_ERROR, f"invalid PMP_* settings:\n{error}\n")
+    if settings.redis_url is not None and importlib.util.find_spec("redis") is None:
+        parser.exit(
+            ExitCode.CONFIGURATION_ERROR,
+            "pmp serve: PMP_REDIS_URL needs redis-py: "
+            "pip install 'python-mastery-portfolio[web,redis]'\n",
+        )
     try:
         workers = serve_workers(args.workers, os.environ, redis_url=settings.redis_url)
     except ValueError as error:

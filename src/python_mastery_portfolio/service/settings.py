@@ -47,6 +47,8 @@ ADMIN_SOCKET_NAME = "pmp.sock"
 DEFAULT_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 """Host names always served (besides ``PMP_HOST`` and ``PMP_ALLOWED_HOSTS``)."""
 
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 _LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
 
@@ -194,6 +196,13 @@ class Settings(BaseSettings):
         if self.admin_socket is None:
             return self.database_path.parent / ADMIN_SOCKET_NAME
         return Path(self.admin_socket) if self.admin_socket else None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_REDIS_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(_REDIS_SCHEMES)}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
