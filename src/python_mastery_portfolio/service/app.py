@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Response, WebSocket
+from fastapi import FastAPI, HTTPException, Query, Response, WebSocket
 from fastapi import Path as PathParam
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,14 +55,14 @@ from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.service.settings import Settings
 from python_mastery_portfolio.service.streams import EventStreams
 from python_mastery_portfolio.service.users import ChangeFeed, UserService
-from python_mastery_portfolio.web.di import Inject, install_container
+from python_mastery_portfolio.web.di import Inject, InjectRoute, install_container
 from python_mastery_portfolio.web.docs import install_offline_docs
 from python_mastery_portfolio.web.errors import PROBLEM_JSON, install_error_handlers
-from python_mastery_portfolio.web.limits import BodyLimitMiddleware
+from python_mastery_portfolio.web.limits import BodyLimit
 from python_mastery_portfolio.web.metrics import RequestMetrics
 from python_mastery_portfolio.web.middleware import RequestContextMiddleware
-from python_mastery_portfolio.web.ratelimit import RateLimit
-from python_mastery_portfolio.web.security import SecurityMiddleware
+from python_mastery_portfolio.web.ratelimit import RateLimit, RateLimitRules
+from python_mastery_portfolio.web.security import SecurityPolicy
 
 if TYPE_CHECKING:
     from python_mastery_portfolio.service.cluster import RedisChangeFeed
@@ -233,11 +233,10 @@ def _add_index(app: FastAPI, *, docs: bool) -> None:
         return {"service": app.title, "version": __version__, "docs": "/docs" if docs else None}
 
 
-def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> None:
+def _add_user_routes(app: FastAPI) -> None:
     @app.post(
         "/users",
         status_code=201,
-        dependencies=writes,
         responses=_problems(408, 409, 413, 422, 429, 503),
         summary="Create a user",
     )
@@ -246,7 +245,7 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
         response.headers["Location"] = f"/users/{user.id}"
         return user
 
-    @app.get("/users", summary="List users", dependencies=reads, responses=_problems(422, 429))
+    @app.get("/users", summary="List users", responses=_problems(422, 429))
     async def list_users(
         users: Users,
         limit: Annotated[int, Query(ge=1, le=100, description="Users per page")] = 50,
@@ -269,7 +268,6 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
     @app.get(
         "/users/{user_id}",
         summary="Get a user",
-        dependencies=reads,
         responses=_problems(404, 422, 429),
     )
     async def get_user(user_id: UserId, users: Users) -> User:
@@ -277,7 +275,6 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
 
     @app.patch(
         "/users/{user_id}",
-        dependencies=writes,
         responses=_problems(404, 408, 409, 413, 422, 429, 503),
         summary="Change some of a user's fields",
     )
@@ -287,7 +284,6 @@ def _add_user_routes(app: FastAPI, *, writes: list[Any], reads: list[Any]) -> No
     @app.delete(
         "/users/{user_id}",
         status_code=204,
-        dependencies=writes,
         responses=_problems(404, 422, 429, 503),
         summary="Delete a user",
     )
@@ -549,20 +545,30 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         openapi_url="/openapi.json" if docs else None,
     )
     schema_routes = list(app.router.routes)  # FastAPI's own: /openapi.json
-    # Added innermost first: the request context (IDs, logs, metrics) sees every answer.
+    # Inject parameters are resolved by the route itself: no FastAPI dependency level each.
+    app.router.route_class = InjectRoute
+    # Added innermost first. One layer sees every answer: request IDs, logs and metrics,
+    # the Host check and security headers, the body limits, and the rate limits (spent for
+    # every request under /users before it is routed or its body read).
     app.add_middleware(_OneLineStartupFailure)
     app.add_middleware(
-        BodyLimitMiddleware,
-        max_body_size=settings.max_body_size,
-        body_timeout=settings.body_timeout,
+        RequestContextMiddleware,
+        metrics=metrics,
+        clock=clock,
+        security=SecurityPolicy(settings.served_hosts),
+        body_limit=BodyLimit(settings.max_body_size, body_timeout=settings.body_timeout),
+        rate_limits=RateLimitRules(
+            [
+                (read_limit, ["GET"], ["/users"]),
+                (write_limit, ["POST", "PATCH", "DELETE"], ["/users"]),
+            ]
+        ),
     )
-    app.add_middleware(SecurityMiddleware, allowed_hosts=settings.served_hosts)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, clock=clock)
     install_error_handlers(app, max_errors=settings.max_validation_errors)
     # Routes are tried in order (each one tried costs a regular-expression match): the
     # probe first, the API next, the docs last.
     _add_health(app)
-    _add_user_routes(app, writes=[Depends(write_limit)], reads=[Depends(read_limit)])
+    _add_user_routes(app)
     _add_index(app, docs=docs)
     add_metrics_route(
         app,
