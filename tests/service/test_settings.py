@@ -22,6 +22,18 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TestSettings:
+    @pytest.mark.parametrize(
+        "url", ["redis://localhost:6379/0", "rediss://cache.test", "unix:///run/redis.sock"]
+    )
+    def test_redis_urls(self, url: str) -> None:
+        """PMP_REDIS_URL takes Redis URLs (TCP, TLS, Unix socket)."""
+        assert Settings(redis_url=url).redis_url == url
+
+    def test_a_redis_url_needs_its_scheme(self) -> None:
+        """A host:port without a scheme is refused at start, not at the first request."""
+        with pytest.raises(pydantic.ValidationError, match="must start with one of redis://"):
+            Settings(redis_url="localhost:6379")
+
     def test_defaults(self) -> None:
         """Defaults follow the issue: data/users.db, 127.0.0.1:8000, text logs, example.com."""
         settings = Settings()
