@@ -136,6 +136,9 @@ class TestFeed:
 
         await eventually(both)
         assert await a.workers({"n": 0}) == {"a": {"n": 0}, "b": {"n": 2}}
+        client = redis_py.Redis.from_url(url)
+        assert not client.hexists("pmp:service:test:workers", "gone")  # cleaned up
+        client.close()
 
     async def test_a_quiet_connection_is_pinged_then_given_up(self) -> None:
         """No message for a ping interval: PING; no answer for two more: a fault."""

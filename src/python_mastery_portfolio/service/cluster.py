@@ -308,7 +308,8 @@ class RedisChangeFeed:
         """Return every live worker's figures by worker ID, this worker's being ``own``.
 
         A worker counts as live when it reported within the last three
-        ``report_interval``; with Redis unreachable, only this worker is listed.
+        ``report_interval``; the others' figures are deleted. With Redis unreachable, only
+        this worker is listed.
         """
         assert self._client is not None  # noqa: S101 - only called inside running()
         found: dict[str, Any] = {}
@@ -318,9 +319,15 @@ class RedisChangeFeed:
             logger.debug("Could not read the workers' figures: %r", error)
             stored = {}
         oldest = time.time() - 3 * self._report_interval
+        gone: list[bytes] = []
         for name, text in stored.items():
             record = json.loads(text)
             if record["at"] >= oldest:
                 found[name.decode()] = record["figures"]
+            else:
+                gone.append(name)
+        if gone:  # workers that stopped without a word (killed, restarted by uvicorn)
+            with contextlib.suppress(*FAULTS):
+                await self._client.hdel(self._workers_key, *gone)
         found[self._worker] = dict(own)
         return dict(sorted(found.items()))
