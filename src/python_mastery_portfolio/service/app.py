@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Response, WebSocket
 from fastapi import Path as PathParam
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from python_mastery_portfolio import __version__
 from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
@@ -173,31 +173,29 @@ def build_container(
 # -- the application -----------------------------------------------------------------------
 
 
-class _OneLineStartupFailure:
-    """Turn the traceback of a failed start into its last line, unless logging at DEBUG.
+class _ServiceApp(FastAPI):
+    """FastAPI that turns the traceback of a failed start into its last line (not at DEBUG).
 
     Starlette reports a lifespan failure with the whole traceback, which uvicorn logs (and
     a chained cause doubles): the operator needs the one line that names the path and
-    the cause; ``pmp -v serve`` shows the rest.
+    the cause; ``pmp -v serve`` shows the rest. Done here rather than in a middleware, so
+    HTTP requests do not pass through one more layer for a lifespan-only job.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] == "lifespan":
+            send_full = send
 
-        async def send_short(message: Message) -> None:
-            if message["type"] == "lifespan.startup.failed" and not logger.isEnabledFor(
-                logging.DEBUG
-            ):
-                lines = str(message.get("message", "")).strip().splitlines()
-                message = {**message, "message": lines[-1] if lines else ""}
-            await send(message)
+            async def send_short(message: Message) -> None:
+                if message["type"] == "lifespan.startup.failed" and not logger.isEnabledFor(
+                    logging.DEBUG
+                ):
+                    lines = str(message.get("message", "")).strip().splitlines()
+                    message = {**message, "message": lines[-1] if lines else ""}
+                await send_full(message)
 
-        await self.app(scope, receive, send_short)
+            send = send_short
+        await super().__call__(scope, receive, send)
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -535,7 +533,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
             await container.aclose()
 
     docs = settings.docs_enabled
-    app = FastAPI(
+    app = _ServiceApp(
         title="python_mastery_portfolio Users API",
         version=__version__,
         description="The reference service built from the python_mastery_portfolio toolkit.",
@@ -550,7 +548,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     # Added innermost first. One layer sees every answer: request IDs, logs and metrics,
     # the Host check and security headers, the body limits, and the rate limits (spent for
     # every request under /users before it is routed or its body read).
-    app.add_middleware(_OneLineStartupFailure)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
