@@ -189,6 +189,17 @@ class TestLimiter:
         assert repr(limiter) == "RedisRateLimiter(rate=10, per=60.0, burst=10.0)"
         assert limiter.store is store
 
+    def test_name_is_passed_to_the_limiter(self, redis_url: str) -> None:
+        """name= labels the limiter's instrumentation reports, as RateLimiter's does."""
+        named = RedisRateLimiter(1, url=redis_url, namespace=namespace(), name="writes")
+        unnamed = RedisRateLimiter(1, url=redis_url, namespace=namespace())
+        try:
+            assert named.name == "writes"
+            assert unnamed.name == RateLimiter(1).name
+        finally:
+            named.store.close()
+            unnamed.store.close()
+
     @pytest.mark.parametrize(
         ("kwargs", "error", "match"),
         [

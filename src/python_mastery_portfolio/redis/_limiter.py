@@ -58,6 +58,7 @@ class RedisRateLimiter(RateLimiter):
             :class:`RedisRateLimitStore`).
         max_keys: Refused: Redis bounds memory by expiry (for ``parse``'s signature).
         store: A ready :class:`RedisRateLimitStore` instead of ``url``.
+        name: As for ``RateLimiter``: the name its instrumentation reports carry.
 
     Raises:
         TypeError: Without ``url`` (or ``client_or_url``) or ``store``, or with a store of
@@ -88,6 +89,7 @@ class RedisRateLimiter(RateLimiter):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         max_keys: int = MISSING,
         store: RedisRateLimitStore | None = None,
+        name: str | None = None,
     ) -> None:
         if client_or_url is not None:
             if url is not None:
@@ -112,7 +114,9 @@ class RedisRateLimiter(RateLimiter):
             raise ValueError("give RedisRateLimiter either url= or store=, not both")
         elif not isinstance(store, RedisRateLimitStore):  # pyright: ignore[reportUnnecessaryIsInstance]  # untyped callers
             raise TypeError(f"store must be a RedisRateLimitStore, got {store!r}")
-        super().__init__(rate, per, burst=burst, clock=clock, max_keys=max_keys, store=store)
+        super().__init__(
+            rate, per, burst=burst, clock=clock, max_keys=max_keys, store=store, name=name
+        )
 
     def __repr__(self) -> str:
         return "Redis" + super().__repr__()
