@@ -91,6 +91,10 @@ class PrometheusInstrument:
         self.buckets = tuple(buckets)
         self._lock = threading.Lock()
         self._metrics: dict[str, tuple[Any, tuple[str, ...]]] = {}
+        # Each series found once through ``labels()`` (a lock and a validation per call in
+        # prometheus_client), then by one dict lookup: as many entries as series, which the
+        # catalogue's labels bound. Two threads may look one up at once: both get the same.
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         for spec in METRICS.values():
             self._create(spec)
 
@@ -121,7 +125,11 @@ class PrometheusInstrument:
         metric, labels = self._metrics.get(name) or self._adopt(kind, name, attributes)
         if not labels:
             return metric
-        return metric.labels(*[str(attributes.get(label, "")) for label in labels])
+        key = (name, tuple([str(attributes.get(label, "")) for label in labels]))
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*key[1])
+        return child
 
     def event(self, name: str, attributes: Attributes) -> None:
         """Ignore events: Prometheus holds metrics only."""
