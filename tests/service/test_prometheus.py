@@ -11,6 +11,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
 from python_mastery_portfolio import observability
@@ -187,6 +191,32 @@ class TestOpenTelemetry:
             assert hooks_on()
             assert client.get("/health").status_code == 200
         assert not hooks_on()
+
+    def test_requests_get_server_spans(self, tmp_path: Path) -> None:
+        """With PMP_OTEL each request has a server span named by its route template."""
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, TracerProvider):  # the first test to need the global one
+            provider = TracerProvider()
+            trace.set_tracer_provider(provider)
+        exporter = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        app = create_app(make_settings(tmp_path, otel=True, metrics_enabled=False))
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            created = client.post("/users", json=ADA).json()
+            assert client.get(f"/users/{created['id']}").status_code == 200
+        names = {span.name for span in exporter.get_finished_spans() if span.parent is None}
+        assert {"POST /users", "GET /users/{user_id}"} <= names
+        exporter.clear()
+
+    def test_without_the_fastapi_instrumentation_it_warns_and_serves(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Without opentelemetry-instrumentation-fastapi: a WARNING, the toolkit's spans only."""
+        monkeypatch.setitem(sys.modules, "opentelemetry.instrumentation.fastapi", None)
+        app = create_app(make_settings(tmp_path, otel=True, metrics_enabled=False))
+        assert "opentelemetry-instrumentation-fastapi is not installed" in caplog.text
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            assert client.get("/health").status_code == 200
 
     def test_without_opentelemetry_the_start_fails(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

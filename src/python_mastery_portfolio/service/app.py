@@ -414,6 +414,26 @@ def _instrument(
         stack.callback(handle.uninstall)
 
 
+def _trace_requests(app: FastAPI) -> None:
+    """Give every request a server span (OpenTelemetry's FastAPI instrumentation), if present.
+
+    Added at the outside of the middleware stack, so the toolkit's spans and span events
+    (retries, breaker and limiter decisions) nest under the request's span.
+    """
+    try:
+        from opentelemetry.instrumentation.fastapi import (  # noqa: PLC0415 - [otel]
+            FastAPIInstrumentor,
+        )
+    except ImportError:
+        logger.warning(
+            "PMP_OTEL is on but opentelemetry-instrumentation-fastapi is not installed "
+            '(pip install "python-mastery-portfolio[web,otel]"): no request spans, only the '
+            "toolkit's"
+        )
+        return
+    FastAPIInstrumentor.instrument_app(app)
+
+
 class _Registry:
     """The app's own Prometheus registry, its metrics installed while a lifespan runs.
 
@@ -562,6 +582,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         ),
     )
     install_error_handlers(app, max_errors=settings.max_validation_errors)
+    if settings.otel:
+        _trace_requests(app)
     # Routes are tried in order (each one tried costs a regular-expression match): the
     # probe first, the API next, the docs last.
     _add_health(app)
