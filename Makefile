@@ -74,7 +74,7 @@ docs-serve: $(STAMP)  ## Preview the documentation site at http://127.0.0.1:8001
 fuzz: $(STAMP)  ## Fuzz the service's API from its OpenAPI schema (long profile)
 	PMP_FUZZ_PROFILE=long $(BIN)/pytest -p no:cacheprovider --no-cov tests/service/test_fuzz.py
 
-bench: $(BENCH_STAMP)  ## Peer benchmarks into docs/benchmarks.md (QUICK=1 for a short run)
+bench: $(BENCH_STAMP)  ## Peer benchmarks into docs/benchmarks.md (QUICK=1: short, into build/bench)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
 
 clean:  ## Remove .venv, site/ and the tool caches

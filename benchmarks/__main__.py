@@ -44,14 +44,30 @@ def progress_bar(total: int) -> Iterator[Callable[[str], Callable[[], None]]]:
         yield fancy
 
 
+DEFAULT_RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_DOCS = ROOT / "docs" / "benchmarks.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected scenarios, write JSON results and the markdown table."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few short rounds (< 1 minute)")
     parser.add_argument("--only", nargs="*", default=None, help="scenario names to run")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
-    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="folder of the JSON results (default benchmarks/results for a full run, "
+        "build/bench/results for --quick or --only)",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="the markdown table (default docs/benchmarks.md for a full run, "
+        "build/bench/benchmarks.md for --quick or --only)",
+    )
     args = parser.parse_args(argv)
 
     # The timed code must not pay for log output (e.g. @timed logs at INFO).
@@ -75,6 +91,12 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
         scenarios = [s for s in scenarios if s.name in args.only]
 
+    # Only a full run replaces the tracked results: a quick or partial table would drop
+    # rows or publish rough figures. Those go under build/ (ignored by git) unless told.
+    scratch = ROOT / "build" / "bench"
+    partial = args.quick or bool(args.only)
+    results_dir: Path = args.results or (scratch / "results" if partial else DEFAULT_RESULTS)
+    docs: Path = args.docs or (scratch / "benchmarks.md" if partial else DEFAULT_DOCS)
     rounds, target = (5, 0.004) if args.quick else (21, 0.03)
     total = sum(rounds * len(s.contenders) for s in scenarios)
     collected: list[tuple[Scenario, list[Result]]] = []
@@ -84,12 +106,13 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             results = run_scenario(
                 scenario, rounds=rounds, target_seconds=target, advance=bar(scenario.name)
             )
-            write_json(args.results, scenario, results, args.quick)
+            write_json(results_dir, scenario, results, args.quick)
             collected.append((scenario, results))
     table = markdown(collected, args.quick)
-    args.docs.parent.mkdir(parents=True, exist_ok=True)
-    args.docs.write_text(table, encoding="utf-8")
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    docs.write_text(table, encoding="utf-8")
     print(table)
+    print(f"Results: {results_dir}/<scenario>.json; table: {docs}", file=sys.stderr)
     missed = [
         f"{scenario.name} vs {result.name}: {result.ratio:.2f} > {result.goal}"
         for scenario, results in collected

@@ -68,3 +68,16 @@ class TestHarness:
         payload = json.loads((tmp_path / "timed_overhead.json").read_text())
         assert payload["results"][0]["contender"] == OURS
         assert "@timed call overhead" in docs.read_text()
+
+    def test_a_partial_run_leaves_the_tracked_files(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """--quick or --only write under build/bench, not over the tracked results; it says where."""
+        monkeypatch.setattr(scenarios, "ENTRIES", 500)
+        monkeypatch.setattr(bench_main, "ROOT", tmp_path)
+        assert bench_main.main(["--quick", "--only", "timed_overhead"]) == 0
+        assert (tmp_path / "build" / "bench" / "results" / "timed_overhead.json").exists()
+        assert (tmp_path / "build" / "bench" / "benchmarks.md").exists()
+        assert not (tmp_path / "docs").exists()
+        err = capsys.readouterr().err
+        assert f"table: {tmp_path / 'build' / 'bench' / 'benchmarks.md'}" in err
