@@ -237,7 +237,8 @@ def service_scenarios() -> list[Scenario]:
     """Return the four service scenarios: health, read by ID, list and create."""
     common = (
         "In process through raw ASGI (no sockets), the reference service against a bare "
-        "FastAPI app with the same endpoints, models and SQLite storage on a 4-thread pool."
+        "FastAPI app with the same endpoints, models and SQLite storage work (reads on a "
+        "4-thread pool, writes on one writer thread)."
     )
     return [
         _scenario("service_health", "Service GET /health", _health, 200, _check_health, common),
