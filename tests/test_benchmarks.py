@@ -72,7 +72,7 @@ class TestHarness:
     def test_a_partial_run_leaves_the_tracked_files(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """--quick or --only write under build/bench, not over the tracked results; it says where."""
+        """--quick or --only write under build/bench, not over the tracked files; it says where."""
         monkeypatch.setattr(scenarios, "ENTRIES", 500)
         monkeypatch.setattr(bench_main, "ROOT", tmp_path)
         assert bench_main.main(["--quick", "--only", "timed_overhead"]) == 0
