@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,6 +42,11 @@ from python_mastery_portfolio.service.users import decode_cursor, encode_cursor
 T = TypeVar("T")
 
 UserId = Annotated[str, PathParam(min_length=1, max_length=64)]
+
+
+def bare_app_from_env() -> FastAPI:
+    """Return the bare app on the database named by ``PMP_DATABASE_PATH`` (a uvicorn factory)."""
+    return create_bare_app(Path(os.environ["PMP_DATABASE_PATH"]))
 
 
 def create_bare_app(database: Path, *, workers: int = 4) -> FastAPI:

@@ -6,6 +6,12 @@ request and stays stable on a shared machine. The reference app is
 :func:`python_mastery_portfolio.service.create_app` with a temporary database, the admin
 socket off and rate limits too high to refuse anything; the floor is
 :mod:`benchmarks.bare_app`, the same endpoints on the same storage with nothing else.
+
+:func:`run_load` is the optional second scenario (``python -m benchmarks.service_scenarios``;
+neither ``make bench`` nor the tests run it): both apps served by real uvicorn processes
+(uvloop and httptools where installed), a loopback keep-alive load generator, requests per
+second and p99 at concurrency 1 and 32 (goal: ours / bare >= 0.9). Sockets and a shared
+machine make it noisier than the in-process rows.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -267,3 +277,162 @@ def service_scenarios() -> list[Scenario]:
             common + " The write limit is set too high to refuse anything.",
         ),
     ]
+
+
+# -- the optional load scenario: real uvicorn servers, a loopback load generator ----------
+
+LOAD_SECONDS = 2.0
+"""How long each (row, concurrency, app) measurement sends requests."""
+
+_OURS_FACTORY = "python_mastery_portfolio.service:create_app"
+_LOAD_IDS = itertools.count()
+_BARE_FACTORY = "benchmarks.bare_app:bare_app_from_env"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _serve(factory: str, database: Path) -> tuple[asyncio.subprocess.Process, int]:
+    """Start ``uvicorn --factory`` (uvloop and httptools when installed); wait until it answers."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PMP_DATABASE_PATH": str(database),
+        "PMP_ADMIN_SOCKET": "",
+        "PMP_READ_RATE_LIMIT": "1000000",
+        "PMP_WRITE_RATE_LIMIT": "1000000",
+        "PMP_CACHE_MAXSIZE": "1",
+        "PMP_LOG_LEVEL": "WARNING",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        env=env,
+    )
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)  # the server is starting: poll, there is no signal
+            continue
+        writer.close()
+        return process, port
+    process.kill()
+    raise RuntimeError(f"{factory} did not start")
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    """Send one keep-alive request; read the whole response; return its status."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length:
+        await reader.readexactly(length)
+    return int(head.split(b" ", 2)[1])
+
+
+def _request(row: str, ids: list[str], n: int, port: int) -> bytes:
+    host = f"Host: 127.0.0.1:{port}\r\n"
+    if row == "health":
+        return f"GET /health HTTP/1.1\r\n{host}\r\n".encode()
+    if row == "get_user":
+        return f"GET /users/{ids[n % len(ids)]} HTTP/1.1\r\n{host}\r\n".encode()
+    if row == "list_users":
+        return f"GET /users?limit=20 HTTP/1.1\r\n{host}\r\n".encode()
+    body = json.dumps({"email": f"load{n}-{port}@example.org", "name": "Ada", "age": 36})
+    return (
+        f"POST /users HTTP/1.1\r\n{host}Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+
+async def _load(port: int, row: str, ids: list[str], concurrency: int) -> tuple[float, float]:
+    """Return requests per second and the p99 latency (ms) of ``row`` at ``concurrency``."""
+    latencies: list[float] = []
+    counter = _LOAD_IDS  # across calls: every created user gets a new address
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LOAD_SECONDS
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while loop.time() < deadline:
+                request = _request(row, ids, next(counter), port)
+                started = time.perf_counter()
+                status = await _exchange(reader, writer, request)
+                latencies.append(time.perf_counter() - started)
+                if status >= 400:
+                    raise RuntimeError(f"{row} answered {status}")
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
+    return len(latencies) / elapsed, p99
+
+
+async def run_load(
+    rows: tuple[str, ...] = ("health", "get_user", "list_users", "create_user"),
+) -> list[str]:
+    """Serve both apps with uvicorn; return the table rows: req/s and p99 at concurrency 1 and 32.
+
+    Optional and slow (about ``2 * len(rows) * 2 * LOAD_SECONDS`` seconds plus start-up):
+    neither ``make bench`` nor the tests run it; ``python -m benchmarks.service_scenarios``
+    does. Goal: ours / bare >= 0.9 in requests per second.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="pmp-load-"))
+    lines = [
+        "| row | concurrency | ours req/s | bare req/s | ours/bare | ours p99 ms | bare p99 ms |"
+    ]
+    lines.append("|---|---|---|---|---|---|---|")
+    servers: list[asyncio.subprocess.Process] = []
+    try:
+        apps: dict[str, tuple[int, list[str]]] = {}
+        for name, factory in (("ours", _OURS_FACTORY), ("bare", _BARE_FACTORY)):
+            database = directory / f"{name}.db"
+            ids = _seed(database)
+            process, port = await _serve(factory, database)
+            servers.append(process)
+            apps[name] = (port, ids)
+        for row in rows:
+            for concurrency in (1, 32):
+                figures = {
+                    name: await _load(port, row, ids, concurrency)
+                    for name, (port, ids) in apps.items()
+                }
+                (ours, ours_p99), (bare, bare_p99) = figures["ours"], figures["bare"]
+                lines.append(
+                    f"| {row} | {concurrency} | {ours:.0f} | {bare:.0f} | {ours / bare:.2f} "
+                    f"| {ours_p99:.2f} | {bare_p99:.2f} |"
+                )
+    finally:
+        for process in servers:
+            process.terminate()
+            await process.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+    return lines
+
+
+if __name__ == "__main__":  # pragma: no cover - the optional load scenario, run by hand
+    print("\n".join(asyncio.run(run_load())))
