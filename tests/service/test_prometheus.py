@@ -6,6 +6,7 @@ import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from python_mastery_portfolio.service.errors import ServiceStartError
 from python_mastery_portfolio.service.repository import SQLiteUserRepository
 from python_mastery_portfolio.testing import ManualClock
 from python_mastery_portfolio.web.di import get_container
+from tests.conftest import run_threads
 from tests.service.test_app import ADA, make_settings
 from tests.service.test_repository import ReleasingClock
 
@@ -107,6 +109,8 @@ class TestPrometheus:
         headers: dict[str, str],
     ) -> None:
         """The cache hit, the retry, the 429 and the requests by route template are counted."""
+        # The metrics are installed by the first scrape: they count from there on.
+        assert client.get(f"/metrics{query}", headers=headers).status_code == 200
         user_id = _script(client, clock)
         response = client.get(f"/metrics{query}", headers=headers)
         assert response.status_code == 200
@@ -163,12 +167,43 @@ class TestPrometheus:
         assert not hooks_on()
         app = create_app(make_settings(tmp_path))
         with TestClient(app) as first, TestClient(app) as second:
+            first.get("/metrics?format=prometheus")
             assert hooks_on()
             first.get("/health")
             second.get("/health")
         assert not hooks_on()
         with TestClient(create_app(make_settings(tmp_path))) as again:
             assert "pmp_http_requests_total" in again.get("/metrics?format=prometheus").text
+
+    def test_nothing_counts_before_the_first_scrape(self, client: TestClient) -> None:
+        """Requests pay for no instrument until Prometheus asks; the JSON form is unaffected."""
+        client.get("/health")
+        assert client.get("/metrics").status_code == 200
+        assert not hooks_on()
+        first = samples(client.get("/metrics?format=prometheus").text)
+        assert hooks_on()
+        health = {"route": "/health", "method": "GET", "status": "200"}
+        assert value(first, "pmp_http_requests_total", **health) == 0
+        client.get("/health")
+        again = samples(client.get("/metrics?format=prometheus").text)
+        assert value(again, "pmp_http_requests_total", **health) == 1
+
+    @pytest.mark.usefixtures("fast_switching")
+    def test_racing_first_scrapes_install_once(
+        self, client: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Scrapes arriving together install the metrics once."""
+        installed: list[object] = []
+        install = observability.install_prometheus
+
+        def counting(registry: Any) -> Any:
+            installed.append(registry)
+            return install(registry)
+
+        monkeypatch.setattr(observability, "install_prometheus", counting)
+        results = run_threads(8, lambda _: client.get("/metrics?format=prometheus"))
+        assert [response.status_code for response in results] == [200] * 8
+        assert len(installed) == 1
 
     def test_without_the_extra_prometheus_is_a_406(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -24,6 +24,7 @@ import contextlib
 import functools
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncGenerator, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -364,7 +365,7 @@ async def _start_around(
 ) -> None:
     """Start what runs beside the API until ``stack`` closes: metrics, the feed, the socket."""
     stack.callback(_close_limiters, limiter, read_limiter)
-    _instrument(stack, settings, registry)
+    _instrument(stack, settings, registry, eager=feed is not None)
     users = await container.aresolve(UserService)
     hub = await container.aresolve(EventHub)
     streams = await container.aresolve(EventStreams)
@@ -396,11 +397,17 @@ async def _start_around(
 
 
 def _instrument(
-    stack: contextlib.AsyncExitStack, settings: Settings, registry: _Registry | None
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    registry: _Registry | None,
+    *,
+    eager: bool,
 ) -> None:
     """Report the toolkit's metrics to ``registry`` and, with ``PMP_OTEL``, OpenTelemetry."""
     if registry is not None:
-        registry.acquire()
+        # Counting costs every request: from the first scrape on, except with several
+        # workers, where another worker's scrape shows this one's series too.
+        registry.acquire(eager=eager)
         stack.callback(registry.release)
     if settings.otel:
         try:
@@ -435,15 +442,21 @@ def _trace_requests(app: FastAPI) -> None:
 
 
 class _Registry:
-    """The app's own Prometheus registry, its metrics installed while a lifespan runs.
+    """The app's own Prometheus registry, its metrics installed from the first scrape on.
 
-    Counted: a test may run two lifespans of one app at once (two clients).
+    Installed lazily: every part's instrumentation reports cost every request a few
+    microseconds, so the instrument goes in on the first Prometheus-format scrape of
+    ``/metrics`` (once, under a lock: scrapes may race), or at start-up when ``eager`` (with
+    several workers, whose reports carry this worker's text for any worker's scrape). It is
+    uninstalled when the last lifespan ends. Counted: a test may run two lifespans of one
+    app at once (two clients).
     """
 
     def __init__(self, registry: Any) -> None:
         self.registry = registry
         self._users = 0
         self._handle: Any = None
+        self._lock = threading.Lock()
 
     @classmethod
     def new(cls) -> _Registry | None:
@@ -454,21 +467,39 @@ class _Registry:
             return None
         return cls(CollectorRegistry())
 
-    def acquire(self) -> None:
-        if self._users == 0:
-            from python_mastery_portfolio.observability import (  # noqa: PLC0415 - [prometheus]
-                install_prometheus,
-            )
-
-            self._handle = install_prometheus(self.registry)
-        self._users += 1
+    def acquire(self, *, eager: bool) -> None:
+        """Count one more lifespan; install the metrics now if ``eager``."""
+        with self._lock:
+            self._users += 1
+            if eager and self._handle is None:
+                self._install()
 
     def release(self) -> None:
-        self._users -= 1
-        if self._users == 0:
-            self._handle.uninstall()
+        """Count one lifespan less; the last one uninstalls the metrics, if installed."""
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._handle is not None:
+                self._handle.uninstall()
+                self._handle = None
+
+    def _install(self) -> None:
+        """Install the metrics (the lock is held, and they are not installed)."""
+        from python_mastery_portfolio.observability import (  # noqa: PLC0415 - [prometheus]
+            install_prometheus,
+        )
+
+        self._handle = install_prometheus(self.registry)
+
+    def scrape(self) -> str:
+        """Return the exposition, installing the metrics first if a lifespan runs."""
+        # Always under the lock: scrapes are rare, and the first ones may race.
+        with self._lock:
+            if self._users and self._handle is None:
+                self._install()
+        return self.render()
 
     def render(self) -> str:
+        """Return the exposition as it stands (empty of the toolkit's series until scraped)."""
         from python_mastery_portfolio.observability import (  # noqa: PLC0415 - [prometheus]
             render_prometheus,
         )
@@ -515,7 +546,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
     metrics = RequestMetrics()
     limiter, read_limiter = _limiters(settings, clock)
     feed = _feed(settings, clock)
-    # One registry per app (tests build several); its metrics are installed in the lifespan.
+    # One registry per app (tests build several); its metrics are installed on the first
+    # Prometheus scrape while a lifespan runs.
     registry = _Registry.new() if settings.metrics_enabled else None
     write_limit = RateLimit(limiter, trusted_proxies=settings.trusted_proxies)
     read_limit = RateLimit(read_limiter, trusted_proxies=settings.trusted_proxies)
@@ -596,7 +628,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         limiter=limiter,
         read_limiter=read_limiter,
         feed=feed,
-        render=None if registry is None else registry.render,
+        render=None if registry is None else registry.scrape,
         problems=_problems,
     )
 

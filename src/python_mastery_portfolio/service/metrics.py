@@ -12,8 +12,10 @@ still sees them all.
 The Prometheus form (``?format=prometheus``, or an ``Accept`` naming ``text/plain`` or
 OpenMetrics and not JSON, as Prometheus sends) is the toolkit's metrics
 (:func:`~python_mastery_portfolio.observability.install_prometheus`, extra ``[prometheus]``)
-on the app's own registry: ``pmp_http_requests_total{route,method,status}`` and
-``pmp_http_duration_seconds`` by route template, ``pmp_cache_requests_total{cache="users"}``,
+on the app's own registry, installed on the first Prometheus scrape (counting costs every
+request, so it starts when someone looks; with several workers, at start-up):
+``pmp_http_requests_total{route,method,status}`` and ``pmp_http_duration_seconds`` by
+route template, ``pmp_cache_requests_total{cache="users"}``,
 ``pmp_rate_limit_decisions_total{limiter="writes"|"reads"}``, ``pmp_retry_*`` for the
 database's locked-write retries, and the rest of the catalogue. With several workers every
 sample carries a ``worker`` label and one scrape returns every live worker's series (the
@@ -139,8 +141,9 @@ def add_metrics_route(
         limiter: The write rate limiter.
         read_limiter: The read rate limiter.
         feed: The change feed to the other workers, when there are several.
-        render: Returns this worker's Prometheus text; ``None`` without the extra (a
-            Prometheus request is then a 406).
+        render: Returns this worker's Prometheus text, installing the toolkit's metrics
+            on the first call (they count from the first scrape); ``None`` without the
+            extra (a Prometheus request is then a 406).
         problems: Builds the route's documented problem answers.
     """
     if not settings.metrics_enabled:
