@@ -85,7 +85,7 @@ class TestSettings:
             ("log_format", "xml"),
             ("write_rate_limit", "0"),
             ("cache_ttl", "-1"),
-            ("cache_maxsize", "0"),
+            ("cache_maxsize", "-1"),
             ("write_burst", "0"),
             ("events_queue_size", "0"),
             ("trusted_proxies", "not-an-ip"),

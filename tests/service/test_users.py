@@ -184,3 +184,22 @@ class TestRules:
         await service.delete(user.id)
         assert len(threads) >= 4
         assert loop_thread not in threads
+
+
+class TestWithoutCache:
+    async def test_maxsize_zero_reads_the_database_every_time(self, tmp_path: Path) -> None:
+        """cache_maxsize=0: no hit, no miss, no entry; a change is seen at once."""
+        repository = SQLiteUserRepository(tmp_path / "users.db").open()
+        users = UserService(repository, EventHub(), cache_maxsize=0, clock=ManualClock())
+        try:
+            user = await users.create(UserCreate(email="ada@example.org", name="Ada"))
+            assert (await users.get(user.id)).name == "Ada"
+            repository.update(user.id, {"name": "Grace"})  # behind the service's back
+            assert (await users.get(user.id)).name == "Grace"
+            with pytest.raises(UserNotFoundError):
+                await users.get("missing")
+            stats = users.cache_stats()
+            assert (stats["hits"], stats["misses"], stats["size"], stats["maxsize"]) == (0, 0, 0, 0)
+        finally:
+            users.close()
+            repository.close()

@@ -91,7 +91,9 @@ class Settings(BaseSettings):
         default=None, ge=1, description="reads a client may make at once (default: the rate)"
     )
     cache_ttl: float = Field(default=30.0, gt=0, description="seconds a cached user stays fresh")
-    cache_maxsize: int = Field(default=1024, ge=1, description="users kept in the cache")
+    cache_maxsize: int = Field(
+        default=1024, ge=0, description="users kept in the cache (0: no cache)"
+    )
     blocked_email_domains: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("example.com",), description="comma-separated domains refused at sign-up"
     )

@@ -117,7 +117,8 @@ class UserService:
         events: Where change events are published.
         blocked_domains: E-mail domains (and their subdomains) refused for users.
         cache_ttl: Seconds a cached user stays fresh.
-        cache_maxsize: Most users kept in the cache.
+        cache_maxsize: Most users kept in the cache; 0 means no cache (every read goes to
+            the database, and counts neither a hit nor a miss).
         workers: Threads that run database reads (writes have one thread of their own).
         clock: The clock of the cache's TTL.
         feed: The other workers' change feed, when there are several workers: the cache is
@@ -139,8 +140,10 @@ class UserService:
         self._repository = repository
         self._events = events
         self._blocked = tuple(domain.lower() for domain in blocked_domains)
+        # Without a cache the reads skip it entirely; the unused one keeps the code simple.
+        self._cached = cache_maxsize > 0
         self._cache: LRUCache[str, User] = LRUCache(
-            cache_maxsize, cache_ttl, clock=clock, name=CACHE_NAME
+            max(cache_maxsize, 1), cache_ttl, clock=clock, name=CACHE_NAME
         )
         self._feed = feed
         # Swapped rather than tested on each read: the hit path stays one call.
@@ -270,6 +273,11 @@ class UserService:
         Raises:
             UserNotFoundError: If there is no such user (404).
         """
+        if not self._cached:
+            found = await self._run(self._repository.get, user_id)
+            if found is None:
+                raise UserNotFoundError(user_id)
+            return found
         cached = self._lookup(user_id, MISSING)
         if cached is not MISSING:
             if HOOKS.active:
@@ -376,5 +384,8 @@ class UserService:
         await self._run(self._repository.check_database)
 
     def cache_stats(self) -> CacheStats:
-        """Return the read cache's statistics."""
-        return self._cache.stats()
+        """Return the read cache's statistics (``maxsize`` 0 when there is no cache)."""
+        stats = self._cache.stats()
+        if not self._cached:
+            stats["maxsize"] = 0
+        return stats
