@@ -161,6 +161,16 @@ class TestLimiterAwaitsTheStore:
         with pytest.raises(AssertionError, match="sync try_take"):
             limiter.try_acquire()
 
+    async def test_atake_awaits_atake(self, clock: ManualClock) -> None:
+        """atake asks ``atake`` (never reserving); a sync take still calls the sync side."""
+        limiter = strict_limiter(1, per=2, clock=clock)
+        assert await limiter.atake(key="a") == (True, 0.0, 0.0)
+        assert await limiter.atake(key="a") == (False, 0.0, 2.0)
+        assert (await limiter.atake(0.5, key="b")).allowed
+        assert store_of(limiter).async_calls == ["atake"] * 3
+        with pytest.raises(AssertionError, match="sync take"):
+            limiter.take()
+
     async def test_async_with_and_the_decorator(self, clock: ManualClock) -> None:
         """``async with`` and @rate_limit over a coroutine function await the store too."""
         store = StrictRateLimitStore()

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from python_mastery_portfolio.exceptions import PortfolioError, RateLimitError
-from python_mastery_portfolio.resilience import RateLimiter, rate_limit
+from python_mastery_portfolio.resilience import RateLimiter, RateLimitVerdict, rate_limit
 from python_mastery_portfolio.testing import ManualClock
 from tests.conftest import TIMEOUT, raise_first, run_threads
 
@@ -872,3 +872,25 @@ class TestRateLimitDecorator:
             rate_limit(1)(numbers)
         with pytest.raises(TypeError, match="callable"):
             rate_limit(1)(42)  # type: ignore[call-overload]  # the point of the test
+
+
+class TestTake:
+    def test_take_tells_what_is_left_and_when_to_retry(self) -> None:
+        """take: one decision, with the tokens left and, refused, the wait; never waits."""
+        clock = ManualClock()
+        limiter = RateLimiter(4, per=2, burst=3, clock=clock)
+        assert limiter.take(2) == RateLimitVerdict(allowed=True, remaining=1.0, retry_after=0.0)
+        assert limiter.take(2) == RateLimitVerdict(allowed=False, remaining=1.0, retry_after=0.5)
+        assert limiter.take() == RateLimitVerdict(allowed=True, remaining=0.0, retry_after=0.0)
+        assert clock.sleeps == []
+        stats = limiter.stats()
+        assert (stats["allowed"], stats["rejected"]) == (2, 1)
+        with pytest.raises(ValueError, match="tokens"):
+            limiter.take(4)
+
+    async def test_atake_over_the_memory_store(self) -> None:
+        """atake calls an in-memory store directly, deciding as take does."""
+        limiter = RateLimiter(1, clock=ManualClock())
+        assert await limiter.atake(key="a") == (True, 0.0, 0.0)
+        assert await limiter.atake(key="a") == (False, 0.0, 1.0)
+        assert (await limiter.atake(key="b")).allowed

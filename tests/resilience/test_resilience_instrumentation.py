@@ -32,6 +32,19 @@ class TestRateLimiter:
         (event,) = recorder.events("rate_limit.rejected")
         assert event.attributes == {"limiter": "api", "rate_limit.retry_after": 0.0}
 
+    def test_take_is_one_decision(self, recorder: RecordingInstrument) -> None:
+        """take and atake report each decision once; a refusal's event has its retry_after."""
+        limiter = RateLimiter(2, per=2, clock=ManualClock(), name="web")
+        verdicts = [limiter.take(key="k") for _ in range(2)]
+        verdicts.append(asyncio.run(limiter.atake(key="k")))
+        assert [verdict.allowed for verdict in verdicts] == [True, True, False]
+        assert recorder.total("rate_limit.decisions", limiter="web", decision="allowed") == 2
+        assert recorder.total("rate_limit.decisions", limiter="web", decision="rejected") == 1
+        (event,) = recorder.events("rate_limit.rejected")
+        assert event.attributes == {"limiter": "web", "rate_limit.retry_after": 1.0}
+        stats = limiter.stats()
+        assert (stats["allowed"], stats["rejected"]) == (2, 1)
+
     def test_switched_on_and_off(self) -> None:
         """A limiter made before the install reports only while installed."""
         limiter = RateLimiter(10, clock=ManualClock())

@@ -20,8 +20,10 @@ from python_mastery_portfolio.web.ratelimit import (
     ClientAddress,
     RateLimit,
     RateLimitMiddleware,
+    RateLimitRules,
     socket_address,
 )
+from tests.resilience.doubles import StrictRateLimitStore
 
 
 def request(client: tuple[str, int] | None = ("203.0.113.5", 4000), *forwarded: str) -> Request:
@@ -148,7 +150,10 @@ class TestRateLimit:
             await limit(request(), response)
         assert info.value.retry_after == pytest.approx(20.0)
         assert info.value.limit == 2
-        assert isinstance(info.value.__cause__, RateLimitError)
+        # It comes from the limiter's one decision (was: chained to the limiter's own error,
+        # raised by a second call): one allowed, one rejected.
+        stats = limit.limiter.stats()
+        assert (stats["allowed"], stats["rejected"]) == (1, 1)
 
     def test_refusal_reports_tokens_left(self) -> None:
         """A costly request refused while some tokens remain reports them, not 0."""
@@ -374,3 +379,51 @@ class TestRateLimitMiddleware:
         methods: list[str] = [] if match == "method" and rule else ["GET"]
         with pytest.raises(ValueError, match=match):
             RateLimitMiddleware(FastAPI(), rules=[(limit, methods, rule)])
+
+
+class TestAwaitedStore:
+    """A limiter over a store doing I/O (Redis) is awaited on every web path."""
+
+    @staticmethod
+    def strict_limit() -> tuple[RateLimit, StrictRateLimitStore]:
+        store = StrictRateLimitStore()
+        limit = RateLimit(RateLimiter(1, per=60, store=store, clock=ManualClock()))
+        store.armed = True  # its sync side raises from now on
+        return limit, store
+
+    def test_dependency_and_middlewares_await_the_store(self) -> None:
+        """The dependency, RateLimitMiddleware and the request layer's rules await ``atake``."""
+        dependency, first = self.strict_limit()
+        ruled, second = self.strict_limit()
+        layered, third = self.strict_limit()
+        app = FastAPI()
+        install_error_handlers(app)
+
+        @app.post("/things", dependencies=[Depends(dependency)])
+        async def create() -> str:
+            return "ok"
+
+        @app.post("/ruled")
+        async def ruled_route() -> str:
+            return "ok"
+
+        @app.post("/layered")
+        async def layered_route() -> str:
+            return "ok"
+
+        app.add_middleware(RateLimitMiddleware, rules=[(ruled, ["POST"], ["/ruled"])])
+        app.add_middleware(
+            RequestContextMiddleware,
+            rate_limits=RateLimitRules([(layered, ["POST"], ["/layered"])]),
+        )
+        client = TestClient(app)
+        for path in ("/things", "/ruled", "/layered"):
+            assert client.post(path).status_code == 200
+            refused = client.post(path)
+            assert refused.status_code == 429
+            assert refused.headers["Retry-After"] == "60"
+        for store in (first, second, third):
+            assert store.async_calls == ["atake", "atake"]
+            store.armed = False
+            stats = store.stats(0)
+            assert (stats["granted"], stats["refused"]) == (1, 1)

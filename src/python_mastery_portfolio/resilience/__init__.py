@@ -1,7 +1,9 @@
 """Resilience: rate limiting and circuit breaking, for sync and async callers alike.
 
 - :class:`RateLimiter` is a token bucket (one per key if asked) that can refuse
-  (:meth:`~RateLimiter.try_acquire`, :meth:`~RateLimiter.atry_acquire`), wait in a thread
+  (:meth:`~RateLimiter.try_acquire`, :meth:`~RateLimiter.atry_acquire`; or
+  :meth:`~RateLimiter.take` and :meth:`~RateLimiter.atake`, which also tell what is left
+  and when to retry, a :class:`RateLimitVerdict`), wait in a thread
   (:meth:`~RateLimiter.acquire`) or wait in a coroutine (:meth:`~RateLimiter.aacquire`),
   first come, first served.
   :func:`rate_limit` puts one in front of a function.
@@ -62,7 +64,11 @@ from python_mastery_portfolio.resilience._rate_limit_store import (
     RateLimitStore,
     RateLimitStoreStats,
 )
-from python_mastery_portfolio.resilience._rate_limiter import RateLimiter, RateLimiterStats
+from python_mastery_portfolio.resilience._rate_limiter import (
+    RateLimiter,
+    RateLimiterStats,
+    RateLimitVerdict,
+)
 
 __all__ = [
     "AsyncBreakerStateStore",
@@ -82,6 +88,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitStore",
     "RateLimitStoreStats",
+    "RateLimitVerdict",
     "RateLimited",
     "RateLimitedClassMethod",
     "RateLimiter",

@@ -39,6 +39,7 @@ from collections.abc import Callable, Hashable
 from fractions import Fraction
 from types import TracebackType
 from typing import (
+    NamedTuple,
     ParamSpec,
     Self,
     TypedDict,
@@ -61,7 +62,7 @@ from python_mastery_portfolio.resilience._rate_limit_store import (
 )
 from python_mastery_portfolio.resilience._rate_string import parse_rate
 
-__all__ = ["RateLimiter", "RateLimiterStats"]
+__all__ = ["RateLimitVerdict", "RateLimiter", "RateLimiterStats"]
 
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
@@ -94,6 +95,22 @@ class RateLimiterStats(TypedDict):
     """Live keyed buckets (refilled ones are dropped first)."""
     evicted: int
     """Live buckets evicted to stay within ``max_keys``."""
+
+
+class RateLimitVerdict(NamedTuple):
+    """What :meth:`RateLimiter.take` decided: enough for a ``429`` and ``RateLimit-*`` headers.
+
+    Example:
+        >>> RateLimitVerdict(allowed=False, remaining=0.0, retry_after=0.5).retry_after
+        0.5
+    """
+
+    allowed: bool
+    """Whether the tokens were taken."""
+    remaining: float
+    """Tokens left in the bucket after the decision (exact when whole)."""
+    retry_after: float
+    """Seconds until the tokens would be there: 0.0 when allowed."""
 
 
 def ns_reader(clock: Clock) -> Callable[[], int]:
@@ -489,6 +506,83 @@ class RateLimiter:
         if HOOKS.active:
             self._report(granted, 0.0)
         return granted
+
+    def take(self, tokens: float = 1, *, key: Hashable = None) -> RateLimitVerdict:
+        """Take ``tokens`` tokens if they are there now, and tell what is left or when to retry.
+
+        One decision of the store, counted once (allowed or rejected) in :meth:`stats` and
+        the instrumentation reports: what an HTTP rate limit needs for its answer (a 429's
+        ``Retry-After``, ``RateLimit-Remaining``), where :meth:`try_acquire` then
+        :meth:`available` would ask twice. Never waits.
+
+        Args:
+            tokens: How many tokens to take (> 0, at most ``burst``).
+            key: The bucket to take them from; ``None`` is the default bucket.
+
+        Returns:
+            Whether they were taken, the tokens left, and the seconds until a refused
+            request could be granted.
+
+        Raises:
+            ValueError: If ``tokens`` is not positive or exceeds ``burst``.
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(2, per=60, clock=ManualClock())
+            >>> limiter.take(key="ada")
+            RateLimitVerdict(allowed=True, remaining=1.0, retry_after=0.0)
+            >>> limiter.take(2, key="ada")
+            RateLimitVerdict(allowed=False, remaining=1.0, retry_after=30.0)
+        """
+        cost = self._interval if tokens == 1 else self._cost(tokens)
+        decision = self._store.take(
+            key, cost, self._now(), self._tau, interval=self._interval, max_wait=0
+        )
+        return self._verdict(decision)
+
+    async def atake(self, tokens: float = 1, *, key: Hashable = None) -> RateLimitVerdict:
+        """Take ``tokens`` tokens if they are there now; never wait, never block the loop.
+
+        :meth:`take` for coroutines: a store that does I/O (an
+        :class:`AsyncRateLimitStore`) is awaited, any other is called directly.
+
+        Args:
+            tokens: How many tokens to take (> 0, at most ``burst``).
+            key: The bucket to take them from; ``None`` is the default bucket.
+
+        Returns:
+            As :meth:`take`.
+
+        Raises:
+            ValueError: If ``tokens`` is not positive or exceeds ``burst``.
+
+        Example:
+            >>> import asyncio
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limiter = RateLimiter(1, clock=ManualClock())
+            >>> async def main() -> list[bool]:
+            ...     return [(await limiter.atake(key="bob")).allowed for _ in range(2)]
+            >>> asyncio.run(main())
+            [True, False]
+        """
+        cost = self._interval if tokens == 1 else self._cost(tokens)
+        astore = self._astore
+        if astore is None:
+            decision = self._store.take(
+                key, cost, self._now(), self._tau, interval=self._interval, max_wait=0
+            )
+        else:
+            decision = await astore.atake(
+                key, cost, self._now(), self._tau, interval=self._interval, max_wait=0
+            )
+        return self._verdict(decision)
+
+    def _verdict(self, decision: RateLimitDecision) -> RateLimitVerdict:
+        """Report a decision taken without waiting (``max_wait=0``) and make it a verdict."""
+        retry_after = decision.retry_after / NANOSECONDS
+        if HOOKS.active:
+            self._report(decision.allowed, retry_after)
+        return RateLimitVerdict(decision.allowed, decision.remaining, retry_after)
 
     def acquire(
         self, tokens: float = 1, *, key: Hashable = None, timeout: float | None = None

@@ -352,6 +352,14 @@ def _close_limiters(*limiters: RateLimiter) -> None:
             close()
 
 
+async def _aclose_limiters(*limiters: RateLimiter) -> None:
+    """Close the loop's connections of stores the requests awaited (Redis), on the loop."""
+    for limiter in limiters:
+        aclose = getattr(limiter.store, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def _start_around(
     stack: contextlib.AsyncExitStack,
     *,
@@ -365,6 +373,9 @@ async def _start_around(
 ) -> None:
     """Start what runs beside the API until ``stack`` closes: metrics, the feed, the socket."""
     stack.callback(_close_limiters, limiter, read_limiter)
+    # Run first (the stack unwinds backwards): the rate limits await their store's asyncio
+    # client, whose connections must close before this loop ends.
+    stack.push_async_callback(_aclose_limiters, limiter, read_limiter)
     _instrument(stack, settings, registry, eager=feed is not None)
     users = await container.aresolve(UserService)
     hub = await container.aresolve(EventHub)

@@ -179,7 +179,7 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(token)
 
-    async def _http(  # noqa: PLR0917 - the one hot path: no argument object to build
+    async def _http(  # noqa: PLR0915, PLR0917 - the one hot path: one frame, no argument object
         self,
         scope: Scope,
         receive: Receive,
@@ -211,7 +211,9 @@ class RequestContextMiddleware:
         start = self._clock.now()
         try:
             limit = self._body_limit
-            refusal = self._refusal(scope, path, host, length, added)
+            refusal = self._refusal(scope, path, host, length)
+            if refusal is None and (rules := self._rate_limits) is not None:
+                refusal = await self._rate_limit(rules, scope, path, added)
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             elif limit is None:
@@ -247,17 +249,12 @@ class RequestContextMiddleware:
             self._finish(scope, request_id, status, self._clock.now() - start)
 
     def _refusal(
-        self,
-        scope: Scope,
-        path: str,
-        host: bytes | None,
-        length: bytes | None,
-        added: list[tuple[bytes, bytes]],
+        self, scope: Scope, path: str, host: bytes | None, length: bytes | None
     ) -> Response | None:
-        """Return the answer refusing the request (400, 413, 429), or ``None`` to serve it.
+        """Return the answer refusing the request (400, 413), or ``None`` to go on.
 
-        Checked in the order of the stacked middlewares: the host, the announced body size,
-        then the rate limit, whose headers are added to ``added`` when it allows.
+        Checked in the order of the stacked middlewares: the host, the announced body size;
+        the rate limit comes next (:meth:`_rate_limit`).
         """
         security = self._security
         if security is not None and not security.allows(host):
@@ -265,17 +262,27 @@ class RequestContextMiddleware:
         limit = self._body_limit
         if limit is not None and limit.announced_too_large(length):
             return limit.refusal(path)
-        rules = self._rate_limits
-        rate_limit = None if rules is None else rules.limit_for(scope)
-        if rate_limit is not None:
-            try:
-                allowed, remaining = rate_limit.spend(Request(scope))
-            except RateLimitError as error:
-                return error_response(error, path)
-            added += (
-                (b"ratelimit-limit", allowed.encode("ascii")),
-                (b"ratelimit-remaining", remaining.encode("ascii")),
-            )
+        return None
+
+    @staticmethod
+    async def _rate_limit(
+        rules: RateLimitRules, scope: Scope, path: str, added: list[tuple[bytes, bytes]]
+    ) -> Response | None:
+        """Return the 429 answer, or ``None`` (adding the ``RateLimit-*`` headers to ``added``).
+
+        Awaited: a limiter whose store does I/O (Redis) is awaited, never blocking the loop.
+        """
+        rate_limit = rules.limit_for(scope)
+        if rate_limit is None:
+            return None
+        try:
+            allowed, remaining = await rate_limit.aspend(Request(scope))
+        except RateLimitError as error:
+            return error_response(error, path)
+        added += (
+            (b"ratelimit-limit", allowed.encode("ascii")),
+            (b"ratelimit-remaining", remaining.encode("ascii")),
+        )
         return None
 
     def _finish(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:

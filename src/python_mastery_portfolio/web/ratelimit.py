@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from python_mastery_portfolio._internal.checks import require_positive
 from python_mastery_portfolio.exceptions import RateLimitError
-from python_mastery_portfolio.resilience import RateLimiter
+from python_mastery_portfolio.resilience import RateLimiter, RateLimitVerdict
 from python_mastery_portfolio.web.errors import error_response
 
 __all__ = ["ClientAddress", "RateLimit", "RateLimitMiddleware", "RateLimitRules", "socket_address"]
@@ -199,7 +199,7 @@ class RateLimit:
 
     async def __call__(self, request: Request, response: Response) -> None:
         """Spend the request's tokens, or raise ``RateLimitError`` (a 429)."""
-        limit, remaining = self.spend(request)
+        limit, remaining = await self.aspend(request)
         headers = response.headers
         headers["RateLimit-Limit"] = limit
         headers["RateLimit-Remaining"] = remaining
@@ -207,7 +207,9 @@ class RateLimit:
     def spend(self, request: Request) -> tuple[str, str]:
         """Spend the request's tokens; return the ``RateLimit-Limit`` and ``-Remaining`` values.
 
-        What the dependency does, without FastAPI: :class:`RateLimitMiddleware` calls it.
+        What the dependency does, without FastAPI, for synchronous code: one decision of
+        the limiter (:meth:`RateLimiter.take`), so a refusal counts once. On the event
+        loop use :meth:`aspend`, which awaits a store doing I/O (Redis).
 
         Raises:
             RateLimitError: If the client's bucket lacks the tokens (a 429).
@@ -219,30 +221,44 @@ class RateLimit:
             >>> limit.spend(Request({"type": "http", "client": ("203.0.113.9", 1)}))
             ('2', '1')
         """
-        key = self._prefix + self._key(request)
-        # The common case, allowed, costs one take; only a refusal pays for retry_after.
-        if not self._limiter.try_acquire(self._cost, key=key):
-            self._refuse(key)
-        return self._limit, str(self._remaining(key))
+        return self._answer(self._limiter.take(self._cost, key=self._prefix + self._key(request)))
 
-    def _refuse(self, key: str) -> None:
-        """Raise the 429's error, unless the tokens arrived since (then take them)."""
-        try:
-            # timeout=0: never wait; over the limit, raise with retry_after at once.
-            self._limiter.acquire(self._cost, key=key, timeout=0)
-        except RateLimitError as error:
-            # Report the same limit as RateLimit-Limit on allowed responses: the capacity.
+    async def aspend(self, request: Request) -> tuple[str, str]:
+        """Spend the request's tokens without blocking the loop; as :meth:`spend` otherwise.
+
+        :class:`RateLimitMiddleware`, the dependency and
+        :class:`~python_mastery_portfolio.web.middleware.RequestContextMiddleware` await it:
+        a limiter over an :class:`~python_mastery_portfolio.resilience.AsyncRateLimitStore`
+        (Redis) is awaited (:meth:`RateLimiter.atake`), any other called directly.
+
+        Raises:
+            RateLimitError: If the client's bucket lacks the tokens (a 429).
+
+        Example:
+            >>> import asyncio
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> from starlette.requests import Request
+            >>> limit = RateLimit(RateLimiter(2, per=60, clock=ManualClock()))
+            >>> asyncio.run(limit.aspend(Request({"type": "http", "client": ("::1", 1)})))
+            ('2', '1')
+        """
+        key = self._prefix + self._key(request)
+        return self._answer(await self._limiter.atake(self._cost, key=key))
+
+    def _answer(self, verdict: RateLimitVerdict) -> tuple[str, str]:
+        """Return the headers' values of an allowed verdict, or raise the 429's error."""
+        # The epsilon absorbs float error: 0.9999999 tokens left is one token.
+        remaining = math.floor(verdict.remaining + 1e-9)
+        if not verdict.allowed:
+            # Report the same limit as RateLimit-Limit on allowed responses: the capacity;
+            # a request costing several tokens can be refused while a few remain.
             raise RateLimitError(
                 "Too many requests; retry after the number of seconds in Retry-After",
-                retry_after=error.retry_after,
+                retry_after=verdict.retry_after,
                 limit=self._limiter.burst,
-                # A request costing several tokens can be refused while a few remain.
-                remaining=self._remaining(key),
-            ) from error
-
-    def _remaining(self, key: str) -> int:
-        # The epsilon absorbs float error: 0.9999999 tokens left is one token.
-        return math.floor(self._limiter.available(key=key) + 1e-9)
+                remaining=remaining,
+            )
+        return self._limit, str(remaining)
 
 
 class RateLimitRules:
@@ -362,7 +378,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            allowed, remaining = limit.spend(Request(scope))
+            allowed, remaining = await limit.aspend(Request(scope))
         except RateLimitError as error:
             await error_response(error, scope["path"])(scope, receive, send)
             return
