@@ -170,6 +170,8 @@ class TestLimiterAwaitsTheStore:
         assert store_of(limiter).async_calls == ["atake"] * 3
         with pytest.raises(AssertionError, match="sync take"):
             limiter.take()
+        store_of(limiter).armed = False
+        assert limiter.take(key="c") == (True, 0.0, 0.0)  # one sync take of such a store
 
     async def test_async_with_and_the_decorator(self, clock: ManualClock) -> None:
         """``async with`` and @rate_limit over a coroutine function await the store too."""

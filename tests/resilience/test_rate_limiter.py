@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from python_mastery_portfolio.exceptions import PortfolioError, RateLimitError
-from python_mastery_portfolio.resilience import RateLimiter, RateLimitVerdict, rate_limit
+from python_mastery_portfolio.resilience import (
+    InMemoryRateLimitStore,
+    RateLimiter,
+    RateLimitVerdict,
+    rate_limit,
+)
 from python_mastery_portfolio.testing import ManualClock
 from tests.conftest import TIMEOUT, raise_first, run_threads
 
@@ -894,3 +899,14 @@ class TestTake:
         assert await limiter.atake(key="a") == (True, 0.0, 0.0)
         assert await limiter.atake(key="a") == (False, 0.0, 1.0)
         assert (await limiter.atake(key="b")).allowed
+
+    def test_a_reset_between_decision_and_read_never_tells_a_negative_wait(self) -> None:
+        """take reads what is left after deciding: a refill in between gives a 0 wait."""
+
+        class RefilledAfterwards(InMemoryRateLimitStore):
+            def backlog(self, key: Hashable, now: int) -> int:
+                return 0  # as if another thread reset the bucket in between
+
+        limiter = RateLimiter(1, store=RefilledAfterwards(), clock=ManualClock())
+        assert limiter.take().allowed
+        assert limiter.take() == RateLimitVerdict(allowed=False, remaining=1.0, retry_after=0.0)

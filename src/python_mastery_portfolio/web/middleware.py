@@ -179,7 +179,7 @@ class RequestContextMiddleware:
         finally:
             request_id_var.reset(token)
 
-    async def _http(  # noqa: PLR0915, PLR0917 - the one hot path: one frame, no argument object
+    async def _http(  # noqa: PLR0912, PLR0915, PLR0917 - the hot path: one frame, no argument object
         self,
         scope: Scope,
         receive: Receive,
@@ -212,8 +212,19 @@ class RequestContextMiddleware:
         try:
             limit = self._body_limit
             refusal = self._refusal(scope, path, host, length)
-            if refusal is None and (rules := self._rate_limits) is not None:
-                refusal = await self._rate_limit(rules, scope, path, added)
+            rules = self._rate_limits
+            # Then the rate limit, inline (no coroutine of its own): awaited, as its store
+            # may do I/O (Redis); its headers join ``added`` when it allows.
+            if refusal is None and rules is not None and (rate := rules.limit_for(scope)):
+                try:
+                    allowed, remaining = await rate.aspend(Request(scope))
+                except RateLimitError as error:
+                    refusal = error_response(error, path)
+                else:
+                    added += (
+                        (b"ratelimit-limit", allowed.encode("ascii")),
+                        (b"ratelimit-remaining", remaining.encode("ascii")),
+                    )
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
             elif limit is None:
@@ -254,7 +265,7 @@ class RequestContextMiddleware:
         """Return the answer refusing the request (400, 413), or ``None`` to go on.
 
         Checked in the order of the stacked middlewares: the host, the announced body size;
-        the rate limit comes next (:meth:`_rate_limit`).
+        the rate limit comes next (in :meth:`_http`: it is awaited).
         """
         security = self._security
         if security is not None and not security.allows(host):
@@ -262,27 +273,6 @@ class RequestContextMiddleware:
         limit = self._body_limit
         if limit is not None and limit.announced_too_large(length):
             return limit.refusal(path)
-        return None
-
-    @staticmethod
-    async def _rate_limit(
-        rules: RateLimitRules, scope: Scope, path: str, added: list[tuple[bytes, bytes]]
-    ) -> Response | None:
-        """Return the 429 answer, or ``None`` (adding the ``RateLimit-*`` headers to ``added``).
-
-        Awaited: a limiter whose store does I/O (Redis) is awaited, never blocking the loop.
-        """
-        rate_limit = rules.limit_for(scope)
-        if rate_limit is None:
-            return None
-        try:
-            allowed, remaining = await rate_limit.aspend(Request(scope))
-        except RateLimitError as error:
-            return error_response(error, path)
-        added += (
-            (b"ratelimit-limit", allowed.encode("ascii")),
-            (b"ratelimit-remaining", remaining.encode("ascii")),
-        )
         return None
 
     def _finish(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:

@@ -39,7 +39,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from python_mastery_portfolio._internal.checks import require_positive
 from python_mastery_portfolio.exceptions import RateLimitError
-from python_mastery_portfolio.resilience import RateLimiter, RateLimitVerdict
+from python_mastery_portfolio.resilience import (
+    AsyncRateLimitStore,
+    RateLimiter,
+    RateLimitVerdict,
+)
 from python_mastery_portfolio.web.errors import error_response
 
 __all__ = ["ClientAddress", "RateLimit", "RateLimitMiddleware", "RateLimitRules", "socket_address"]
@@ -165,7 +169,7 @@ class RateLimit:
             are given.
     """
 
-    __slots__ = ("_cost", "_key", "_limit", "_limiter", "_prefix")
+    __slots__ = ("_cost", "_key", "_limit", "_limiter", "_local", "_prefix")
 
     def __init__(
         self,
@@ -191,6 +195,8 @@ class RateLimit:
         self._key: Callable[[Request], str] = key
         self._prefix = prefix
         self._limit = str(math.floor(limiter.burst))
+        # Decided once: a store without I/O is asked directly, saving a coroutine a request.
+        self._local = not isinstance(limiter.store, AsyncRateLimitStore)
 
     @property
     def limiter(self) -> RateLimiter:
@@ -243,6 +249,8 @@ class RateLimit:
             ('2', '1')
         """
         key = self._prefix + self._key(request)
+        if self._local:
+            return self._answer(self._limiter.take(self._cost, key=key))
         return self._answer(await self._limiter.atake(self._cost, key=key))
 
     def _answer(self, verdict: RateLimitVerdict) -> tuple[str, str]:
