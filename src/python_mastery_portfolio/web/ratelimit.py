@@ -235,7 +235,8 @@ class RateLimit:
         :class:`RateLimitMiddleware`, the dependency and
         :class:`~python_mastery_portfolio.web.middleware.RequestContextMiddleware` await it:
         a limiter over an :class:`~python_mastery_portfolio.resilience.AsyncRateLimitStore`
-        (Redis) is awaited (:meth:`RateLimiter.atake`), any other called directly.
+        (Redis) is awaited (:meth:`RateLimiter.atake`), any other called directly
+        (:meth:`RateLimiter.take`; decided once, when the limit is built).
 
         Raises:
             RateLimitError: If the client's bucket lacks the tokens (a 429).
