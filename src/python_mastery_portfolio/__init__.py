@@ -101,6 +101,7 @@ from python_mastery_portfolio.resilience import (
     RateLimiter,
     RateLimiterStats,
     RateLimitStore,
+    RateLimitVerdict,
     rate_limit,
 )
 from python_mastery_portfolio.result import Failure, Result, Success, as_result, attempt
@@ -169,6 +170,7 @@ __all__ = [
     "Range",
     "RateLimitError",
     "RateLimitStore",
+    "RateLimitVerdict",
     "RateLimiter",
     "RateLimiterStats",
     "RecordingInstrument",
