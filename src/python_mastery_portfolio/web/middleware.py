@@ -11,7 +11,7 @@ stacks one instead of three.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -135,7 +135,7 @@ class RequestContextMiddleware:
         self.app = app
         self._header = header_name.lower().encode("latin-1")
         self._metrics = metrics
-        self._clock = clock
+        self._now = clock.now  # bound once: read twice per request
         self._id_factory = id_factory
         self._security = security
         self._body_limit = body_limit
@@ -149,51 +149,48 @@ class RequestContextMiddleware:
             logger.debug("Replacing an unsafe incoming request ID")
         return self._id_factory()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(  # noqa: PLR0912, PLR0915 - the hot path: one frame per request
+        self, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         """Handle one ASGI connection."""
         kind = scope["type"]
         if kind != "http" and kind != "websocket":  # noqa: PLR1714 - faster than a tuple
             await self.app(scope, receive, send)
             return
         # One pass over the headers for everything this layer reads.
-        wanted = self._header
+        name = self._header
         incoming = host = length = None
-        for name, value in scope.get("headers", ()):
-            if name == b"host":
+        for header, value in scope.get("headers", ()):
+            if header == b"host":
                 host = value
-            elif name == b"content-length":
+            elif header == b"content-length":
                 length = value
-            elif name == wanted and incoming is None:
+            elif header == name and incoming is None:
                 incoming = value
         request_id = self._request_id(incoming)
         # A copy, so the ID never leaks into a state dict shared with other requests.
-        scope["state"] = {**scope.get("state", {}), "request_id": request_id}
+        shared: dict[str, Any] | None = scope.get("state")
+        state = {} if shared is None else shared.copy()
+        state["request_id"] = request_id
+        scope["state"] = state
         token = request_id_var.set(request_id)
-        try:
-            if kind == "http":
-                await self._http(scope, receive, send, request_id, host, length)
-            elif self._security is not None and not self._security.allows(host):
-                await send({"type": "websocket.close", "code": 1008, "reason": "unknown host"})
-            else:
-                await self.app(scope, receive, send)
-        finally:
-            request_id_var.reset(token)
-
-    async def _http(  # noqa: PLR0912, PLR0915, PLR0917 - the hot path: one frame, no argument object
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        request_id: str,
-        host: bytes | None,
-        length: bytes | None,
-    ) -> None:
-        name = self._header
-        path: str = scope.get("path", "")
         security = self._security
-        added: list[tuple[bytes, bytes]] = [(name, request_id.encode("latin-1"))]
-        if security is not None:
-            added[:0] = security.headers(path)
+        if kind != "http":
+            try:
+                if security is not None and not security.allows(host):
+                    await send({"type": "websocket.close", "code": 1008, "reason": "unknown host"})
+                else:
+                    await self.app(scope, receive, send)
+            finally:
+                request_id_var.reset(token)
+            return
+        # HTTP, inline (one coroutine per request, not two).
+        path: str = scope.get("path", "")
+        id_header = (name, request_id.encode("latin-1"))
+        # Every header this layer adds, built once per request: the app's own ID is dropped.
+        added: list[tuple[bytes, bytes]] = (
+            [id_header] if security is None else [*security.headers(path), id_header]
+        )
         status = 500
         started = False
 
@@ -208,14 +205,19 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        start = self._clock.now()
+        now = self._now
+        start = now()
         try:
             limit = self._body_limit
-            refusal = self._refusal(scope, path, host, length)
-            rules = self._rate_limits
-            # Then the rate limit, inline (no coroutine of its own): awaited, as its store
-            # may do I/O (Redis); its headers join ``added`` when it allows.
-            if refusal is None and rules is not None and (rate := rules.limit_for(scope)):
+            # The refusals in the order of the stacked middlewares: the host, the announced
+            # body size, then the rate limit (awaited, as its store may do I/O: Redis; its
+            # headers join ``added`` when it allows).
+            refusal: Response | None = None
+            if security is not None and not security.allows(host):
+                refusal = security.refusal(path)
+            elif limit is not None and limit.announced_too_large(length):
+                refusal = limit.refusal(path)
+            elif (rules := self._rate_limits) is not None and (rate := rules.limit_for(scope)):
                 try:
                     allowed, remaining = await rate.aspend(Request(scope))
                 except RateLimitError as error:
@@ -257,23 +259,10 @@ class RequestContextMiddleware:
                 status = 499
             raise
         finally:
-            self._finish(scope, request_id, status, self._clock.now() - start)
-
-    def _refusal(
-        self, scope: Scope, path: str, host: bytes | None, length: bytes | None
-    ) -> Response | None:
-        """Return the answer refusing the request (400, 413), or ``None`` to go on.
-
-        Checked in the order of the stacked middlewares: the host, the announced body size;
-        the rate limit comes next (in :meth:`_http`: it is awaited).
-        """
-        security = self._security
-        if security is not None and not security.allows(host):
-            return security.refusal(path)
-        limit = self._body_limit
-        if limit is not None and limit.announced_too_large(length):
-            return limit.refusal(path)
-        return None
+            try:
+                self._finish(scope, request_id, status, now() - start)
+            finally:
+                request_id_var.reset(token)
 
     def _finish(self, scope: Scope, request_id: str, status: int, elapsed: float) -> None:
         """Record, report and log one finished request."""
