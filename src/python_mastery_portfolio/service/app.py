@@ -174,29 +174,31 @@ def build_container(
 # -- the application -----------------------------------------------------------------------
 
 
-class _ServiceApp(FastAPI):
-    """FastAPI that turns the traceback of a failed start into its last line (not at DEBUG).
+def _short_start_failures(app: FastAPI) -> None:
+    """Turn the traceback of a failed start into its last line (not at DEBUG).
 
     Starlette reports a lifespan failure with the whole traceback, which uvicorn logs (and
     a chained cause doubles): the operator needs the one line that names the path and
-    the cause; ``pmp -v serve`` shows the rest. Done here rather than in a middleware, so
-    HTTP requests do not pass through one more layer for a lifespan-only job.
+    the cause; ``pmp -v serve`` shows the rest. Done on the router's lifespan handler
+    rather than in a middleware or an ``__call__`` override, so HTTP requests do not pass
+    through one more layer for a lifespan-only job.
     """
+    handle_lifespan = app.router.lifespan
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            send_full = send
+    async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_short(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and not logger.isEnabledFor(
+                logging.DEBUG
+            ):
+                lines = str(message.get("message", "")).strip().splitlines()
+                message = {**message, "message": lines[-1] if lines else ""}
+            await send(message)
 
-            async def send_short(message: Message) -> None:
-                if message["type"] == "lifespan.startup.failed" and not logger.isEnabledFor(
-                    logging.DEBUG
-                ):
-                    lines = str(message.get("message", "")).strip().splitlines()
-                    message = {**message, "message": lines[-1] if lines else ""}
-                await send_full(message)
+        await handle_lifespan(scope, receive, send_short)
 
-            send = send_short
-        await super().__call__(scope, receive, send)
+    # The router calls self.lifespan for lifespan messages only: an instance attribute
+    # wraps it for this app alone.
+    app.router.lifespan = lifespan  # type: ignore[method-assign]  # per-instance wrapper
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -596,7 +598,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
             await container.aclose()
 
     docs = settings.docs_enabled
-    app = _ServiceApp(
+    app = FastAPI(
         title="python_mastery_portfolio Users API",
         version=__version__,
         description="The reference service built from the python_mastery_portfolio toolkit.",
@@ -605,6 +607,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK)
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    _short_start_failures(app)
     schema_routes = list(app.router.routes)  # FastAPI's own: /openapi.json
     # Inject parameters are resolved by the route itself: no FastAPI dependency level each.
     app.router.route_class = InjectRoute
