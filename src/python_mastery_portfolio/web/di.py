@@ -38,7 +38,7 @@ import functools
 import inspect
 import typing
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, TypeVar
@@ -158,15 +158,17 @@ def Inject(service_type: type[T] | Callable[..., T]) -> Any:  # noqa: N802 - rea
     return Depends(resolve)
 
 
-async def _resolve(connection: HTTPConnection, service_type: Any) -> Any:
+def _resolve(connection: HTTPConnection, service_type: Any) -> Awaitable[Any]:
+    # Not a coroutine itself: it hands back the container's or scope's, one frame less
+    # per injected parameter (the callers await it at once).
     scope: Scope | None = connection.scope.get(_SCOPE_KEY)
     if scope is None:
         # Looked up per request, not once: an override may change the lifetime.
         container = get_container(connection)
         if container.lifetime(service_type) is _SINGLETON:
-            return await container.aresolve(service_type)
+            return container.aresolve(service_type)
         scope = _open_scope(connection, container)
-    return await scope.aresolve(service_type)
+    return scope.aresolve(service_type)
 
 
 def _injected_service(parameter: inspect.Parameter) -> tuple[bool, Any]:
