@@ -44,11 +44,11 @@ test: lint typecheck pytest docs  ## Lint, type-check, run the tests with covera
 
 lint: $(STAMP)  ## ruff, ruff format --check and the import contracts
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks README.md
+	$(BIN)/ruff format --check src tests benchmarks README.md docs
 	$(BIN)/lint-imports
 
 format: $(STAMP)  ## Format and auto-fix the sources
-	$(BIN)/ruff format src tests benchmarks README.md
+	$(BIN)/ruff format src tests benchmarks README.md docs
 	$(BIN)/ruff check --fix src tests benchmarks
 
 typecheck: $(STAMP)  ## mypy --strict and basedpyright (strict)
