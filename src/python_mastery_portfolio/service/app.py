@@ -317,33 +317,29 @@ def _limiters(settings: Settings, clock: Clock) -> tuple[RateLimiter, RateLimite
     Named ``writes`` and ``reads`` (the ``limiter`` label of their metrics); in Redis under
     distinct namespaces, so a read never spends a write's token.
     """
-    stores: dict[str, Any] = {"writes": None, "reads": None}
-    if settings.redis_url is not None:
+
+    def limiter(kind: str, rate: float, per: float, burst: float | None) -> RateLimiter:
+        if settings.redis_url is None:
+            return RateLimiter(rate, per=per, burst=burst, clock=clock, name=kind)
         from python_mastery_portfolio.redis import (  # noqa: PLC0415 - only with Redis
-            RedisRateLimitStore,
+            RedisRateLimiter,
         )
 
-        for kind in stores:
-            stores[kind] = RedisRateLimitStore(
-                settings.redis_url, namespace=f"{settings.redis_namespace}:{kind}"
-            )
+        return RedisRateLimiter(
+            rate,
+            per,
+            url=settings.redis_url,
+            namespace=f"{settings.redis_namespace}:{kind}",
+            burst=burst,
+            clock=clock,
+            name=kind,
+        )
+
     return (
-        RateLimiter(
-            settings.write_rate_limit,
-            per=settings.write_rate_period,
-            burst=settings.write_burst,
-            clock=clock,
-            store=stores["writes"],
-            name="writes",
+        limiter(
+            "writes", settings.write_rate_limit, settings.write_rate_period, settings.write_burst
         ),
-        RateLimiter(
-            settings.read_rate_limit,
-            per=settings.read_rate_period,
-            burst=settings.read_burst,
-            clock=clock,
-            store=stores["reads"],
-            name="reads",
-        ),
+        limiter("reads", settings.read_rate_limit, settings.read_rate_period, settings.read_burst),
     )
 
 
