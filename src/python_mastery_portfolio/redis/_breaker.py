@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 from collections import deque
 from typing import Any, Final, Literal
 
@@ -55,7 +54,7 @@ from python_mastery_portfolio.redis._connection import (
     RedisUnavailableError,
     check_timeout,
 )
-from python_mastery_portfolio.redis._fork import after_fork_in_child
+from python_mastery_portfolio.redis._fork import ForkSafeLock
 from python_mastery_portfolio.redis._keys import breaker_key
 from python_mastery_portfolio.resilience import (
     BreakerAdmission,
@@ -182,7 +181,7 @@ class RedisBreakerStateStore:
         self._time_source: TimeSource = time_source
         self._mode = "s" if time_source == "server" else "c"
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._seen_state = CircuitState.CLOSED
         self._seen_epoch = 0
         self._forced: CircuitState | None = None
@@ -192,11 +191,6 @@ class RedisBreakerStateStore:
         self._applied_at = 0  # steps sent when the view was last moved
         self._backend_errors = 0
         self._faults = FaultLog("RedisBreakerStateStore", namespace, clock)
-        after_fork_in_child(self, type(self)._after_fork)
-
-    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
-        """In a forked child: a new lock (another thread of the parent may have held it)."""
-        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:

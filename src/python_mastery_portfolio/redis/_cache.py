@@ -27,7 +27,6 @@ import asyncio
 import json
 import logging
 import math
-import threading
 from typing import Any, Final, Generic, TypeVar, cast, overload
 
 import redis as redis_py
@@ -45,7 +44,7 @@ from python_mastery_portfolio.redis._connection import (
     WarningGate,
     check_timeout,
 )
-from python_mastery_portfolio.redis._fork import after_fork_in_child
+from python_mastery_portfolio.redis._fork import ForkSafeLock
 from python_mastery_portfolio.redis._keys import cache_prefix
 from python_mastery_portfolio.redis._serializers import JSONSerializer, Serializer, encode_key
 
@@ -183,7 +182,7 @@ class RedisCache(Generic[K, V]):
         self._stats_key = self._prefix + "#stats"
         self._pattern = _glob_escape(self._prefix) + "*"
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._pending_hits = 0
         self._pending_misses = 0
         self._last_flush = clock.now()
@@ -192,11 +191,6 @@ class RedisCache(Generic[K, V]):
         self._rejected = 0
         self._faults = FaultLog("RedisCache", namespace, clock)
         self._reject_gate = WarningGate(clock)
-        after_fork_in_child(self, type(self)._after_fork)
-
-    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
-        """In a forked child: a new lock (another thread of the parent may have held it)."""
-        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:

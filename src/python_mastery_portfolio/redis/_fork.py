@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["after_fork_in_child"]
+__all__ = ["ForkSafeLock", "after_fork_in_child"]
 
 T = TypeVar("T")
 
@@ -43,3 +44,38 @@ def _run_in_child() -> None:  # pragma: no cover - runs in forked children (the 
 
 
 os.register_at_fork(after_in_child=_run_in_child)
+
+
+class ForkSafeLock:
+    """A ``threading.Lock`` made anew in every child forked while it lives.
+
+    The stores guard their local counters with one: a parent's thread holding it at the fork
+    cannot hang the child. ``with lock:``, ``acquire()`` and ``release()`` as a plain lock.
+
+    Example:
+        >>> lock = ForkSafeLock()
+        >>> with lock:
+        ...     lock.acquire(blocking=False)
+        False
+        >>> lock.acquire(), lock.release()
+        (True, None)
+    """
+
+    __slots__ = ("__weakref__", "_lock", "acquire", "release")
+
+    def __init__(self) -> None:
+        self._renew()
+        after_fork_in_child(self, ForkSafeLock._renew)
+
+    def _renew(self) -> None:
+        lock = threading.Lock()
+        self._lock = lock
+        # Bound once, so acquire() and release() cost what a plain lock's do.
+        self.acquire: Callable[..., bool] = lock.acquire
+        self.release: Callable[[], None] = lock.release
+
+    def __enter__(self) -> bool:
+        return self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()

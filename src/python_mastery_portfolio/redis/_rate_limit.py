@@ -46,7 +46,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import threading
 import time
 from collections.abc import Hashable
 from typing import Any, Final, Literal, cast
@@ -63,7 +62,7 @@ from python_mastery_portfolio.redis._connection import (
     Policy,
     RedisUnavailableError,
 )
-from python_mastery_portfolio.redis._fork import after_fork_in_child
+from python_mastery_portfolio.redis._fork import ForkSafeLock
 from python_mastery_portfolio.redis._keys import rate_limit_prefix
 from python_mastery_portfolio.redis._rate_limit_scripts import BACKLOG, RELEASE, TAKE, TRY_TAKE
 from python_mastery_portfolio.redis._scripts import FastScript
@@ -188,7 +187,7 @@ class RedisRateLimitStore:
         self._mode_bytes = self._mode.encode()
         # The hot path's script runs on a connection per thread, packed by hand.
         self._try_take = FastScript(TRY_TAKE, self._conn.sync, 1)
-        self._lock = threading.Lock()
+        self._lock = ForkSafeLock()
         self._offset = 0  # caller's time minus the server's (0 with time_source="caller")
         self._held = 0  # reservations made by this store and not yet released
         self._backend_errors = 0
@@ -197,11 +196,6 @@ class RedisRateLimitStore:
         self._last_flush = time.monotonic()
         self._known: tuple[int, int, int] = (0, 0, 0)  # granted, refused, keys as last read
         self._faults = FaultLog("RedisRateLimitStore", namespace, SYSTEM_CLOCK)
-        after_fork_in_child(self, type(self)._after_fork)
-
-    def _after_fork(self) -> None:  # pragma: no cover - runs in forked children (the fork tests)
-        """In a forked child: a new lock (another thread of the parent may have held it)."""
-        self._lock = threading.Lock()
 
     @property
     def namespace(self) -> str:
