@@ -70,6 +70,15 @@ def install_container(app: Starlette, container: DIContainer) -> None:
     """Make ``container`` the one :func:`Inject` resolves from in ``app``.
 
     Call it again (for example in the lifespan) to replace the container.
+
+    Example:
+        >>> from fastapi import FastAPI
+        >>> from python_mastery_portfolio.di_container import DIContainer
+        >>> app = FastAPI()
+        >>> container = DIContainer().register(int, instance=7)
+        >>> install_container(app, container)
+        >>> get_container(app) is container
+        True
     """
     setattr(app.state, _STATE_KEY, container)
 
@@ -147,6 +156,21 @@ def Inject(service_type: type[T] | Callable[..., T]) -> Any:  # noqa: N802 - rea
 
     Args:
         service_type: The registered service type.
+
+    Example:
+        >>> from typing import Annotated
+        >>> from fastapi import FastAPI
+        >>> from fastapi.testclient import TestClient
+        >>> from python_mastery_portfolio.di_container import DIContainer
+        >>> class Settings:
+        ...     greeting = "hello"
+        >>> app = FastAPI()
+        >>> install_container(app, DIContainer().register(Settings, instance=Settings()))
+        >>> @app.get("/greeting")
+        ... async def greeting(settings: Annotated[Settings, Inject(Settings)]) -> str:
+        ...     return settings.greeting
+        >>> TestClient(app).get("/greeting").json()
+        'hello'
     """
 
     async def resolve(connection: HTTPConnection) -> T:

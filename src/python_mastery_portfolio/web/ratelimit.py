@@ -167,6 +167,24 @@ class RateLimit:
     Raises:
         ValueError: If ``cost`` is out of range, or both ``key`` and ``trusted_proxies``
             are given.
+
+    Example:
+        >>> from fastapi import Depends, FastAPI
+        >>> from fastapi.testclient import TestClient
+        >>> from python_mastery_portfolio.resilience import RateLimiter
+        >>> from python_mastery_portfolio.testing import ManualClock
+        >>> from python_mastery_portfolio.web.errors import install_error_handlers
+        >>> app = FastAPI()
+        >>> install_error_handlers(app)
+        >>> once_a_minute = RateLimit(RateLimiter(1, per=60, clock=ManualClock()))
+        >>> @app.post("/orders", dependencies=[Depends(once_a_minute)])
+        ... async def order() -> str:
+        ...     return "ok"
+        >>> client = TestClient(app)
+        >>> client.post("/orders").status_code, client.post("/orders").status_code
+        (200, 429)
+        >>> client.post("/orders").headers["Retry-After"]
+        '60'
     """
 
     __slots__ = ("_cost", "_key", "_limit", "_limiter", "_local", "_prefix")
