@@ -2088,3 +2088,63 @@ class TestLifetime:
         with container.override(int, 2):
             assert container.lifetime(int) is LifecycleScope.SINGLETON
         assert container.lifetime(int) is LifecycleScope.SCOPED
+
+
+class TestBuilt:
+    def test_only_a_built_singleton_is_returned(self) -> None:
+        """built() never builds: a singleton once resolved, nothing for other lifetimes."""
+        container = (
+            DIContainer()
+            .register(int, instance=1)
+            .register(str, factory=lambda: "s", scope=LifecycleScope.SINGLETON)
+            .register(bytes, factory=lambda: b"", scope=LifecycleScope.SCOPED)
+            .register(float, factory=lambda: 1.0, scope=LifecycleScope.TRANSIENT)
+        )
+        assert container.built(str) is None
+        assert container.built(str, "default") == "default"
+        assert container.resolve(str) == "s"
+        assert container.built(str) == "s"
+        assert container.resolve(float) == 1.0
+        assert container.built(float) is None
+        with container.scope() as scope:
+            assert scope.resolve(bytes) == b""
+        assert container.built(bytes) is None
+        assert container.built(object) is None
+
+    async def test_a_singleton_built_asynchronously_is_returned(self) -> None:
+        async def make() -> str:
+            return "async"
+
+        container = DIContainer().register(str, factory=make, scope=LifecycleScope.SINGLETON)
+        assert container.built(str) is None
+        assert await container.aresolve(str) == "async"
+        assert container.built(str) == "async"
+
+    def test_a_changed_registration_forgets_what_was_built(self) -> None:
+        """An override or a re-registration: built() never hands out the replaced one."""
+        container = DIContainer().register(list, scope=LifecycleScope.SINGLETON)
+        original = container.resolve(list)
+        with container.override(list, ["fake"]):
+            assert container.built(list) in (None, ["fake"])
+            assert container.resolve(list) == ["fake"]
+            assert container.built(list) == ["fake"]
+        assert container.built(list) is None
+        assert container.resolve(list) is original  # the original comes back
+        assert container.built(list) is original
+        container.register(list, factory=lambda: ["new"], scope=LifecycleScope.SINGLETON)
+        assert container.built(list) is None
+
+    def test_subclasses_keep_their_method(self) -> None:
+        """A subclass overriding built() keeps it (the fast binding is for the base class)."""
+
+        class Counting(DIContainer):
+            calls = 0
+
+            def built(self, service_type: Any, default: Any = None) -> Any:
+                Counting.calls += 1
+                return super().built(service_type, default)
+
+        container = Counting().register(int, instance=1)
+        container.resolve(int)
+        assert container.built(int) == 1
+        assert Counting.calls == 1

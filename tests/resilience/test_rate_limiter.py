@@ -7,7 +7,7 @@ import inspect
 import math
 import threading
 from collections.abc import Hashable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from python_mastery_portfolio.exceptions import PortfolioError, RateLimitError
 from python_mastery_portfolio.resilience import (
     InMemoryRateLimitStore,
+    RateLimitDecision,
     RateLimiter,
     RateLimitVerdict,
     rate_limit,
@@ -900,13 +901,25 @@ class TestTake:
         assert await limiter.atake(key="a") == (False, 0.0, 1.0)
         assert (await limiter.atake(key="b")).allowed
 
-    def test_a_reset_between_decision_and_read_never_tells_a_negative_wait(self) -> None:
-        """take reads what is left after deciding: a refill in between gives a 0 wait."""
+    def test_take_is_one_store_decision(self) -> None:
+        """take asks the store once (its one-step take): what it tells is what was decided."""
 
-        class RefilledAfterwards(InMemoryRateLimitStore):
+        class Counting(InMemoryRateLimitStore):
+            calls: ClassVar[list[str]] = []
+
+            def take(self, *args: Any, **kwargs: Any) -> RateLimitDecision:
+                self.calls.append("take")
+                return super().take(*args, **kwargs)
+
+            def try_take(self, *args: Any) -> bool:
+                self.calls.append("try_take")
+                return super().try_take(*args)
+
             def backlog(self, key: Hashable, now: int) -> int:
-                return 0  # as if another thread reset the bucket in between
+                self.calls.append("backlog")
+                return super().backlog(key, now)
 
-        limiter = RateLimiter(1, store=RefilledAfterwards(), clock=ManualClock())
-        assert limiter.take().allowed
-        assert limiter.take() == RateLimitVerdict(allowed=False, remaining=1.0, retry_after=0.0)
+        limiter = RateLimiter(1, store=Counting(), clock=ManualClock())
+        assert limiter.take(key="k") == (True, 0.0, 0.0)
+        assert limiter.take(key="k") == (False, 0.0, 1.0)
+        assert Counting.calls == ["take", "take"]

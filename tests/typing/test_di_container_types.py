@@ -101,6 +101,15 @@ def test_resolve_concrete_abstract_and_protocol() -> None:
     assert container.resolve(Repository).get() == "rows"
 
 
+def test_built_is_the_service_or_the_default() -> None:
+    """built(T) is a T or None; with a default, a T or the default's type."""
+    container = build()
+    assert_type(container.built(Database), Database | None)
+    assert_type(container.built(Repository), Repository | None)
+    assert_type(container.built(Database, "none"), Database | str)
+    assert container.built(Greeter) is None
+
+
 def test_resolve_rejects_non_types() -> None:
     """Resolving something that is not a type is a type error."""
     with contextlib.suppress(Exception):

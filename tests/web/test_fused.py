@@ -189,6 +189,53 @@ class TestSameAnswers:
         await asyncio.wait_for(guarded(scope, receive, send), 5)
         assert sent[0]["status"] == 408
 
+    @pytest.mark.parametrize(
+        ("version", "headers", "expected"),
+        [
+            ("2", [], 413),  # HTTP/2: a body needs no length header, so it is counted
+            ("1.1", [(b"transfer-encoding", b"chunked")], 413),
+            (None, [], 413),  # the server does not say: counted
+            ("1.1", [(b"content-length", b"0")], 200),  # announced empty: nothing to watch
+        ],
+        ids=["http2", "chunked", "no-version", "length-0"],
+    )
+    async def test_bodies_are_counted_unless_certainly_empty(
+        self,
+        build: Build,
+        version: str | None,
+        headers: list[tuple[bytes, bytes]],
+        expected: int,
+    ) -> None:
+        """A body no header announces is still counted where it can exist; no false 413."""
+        parts = [b"x" * 8, b"x" * 8]
+
+        async def receive() -> Message:
+            if expected == 200:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": parts.pop(), "more_body": bool(parts)}
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            while (await receive()).get("more_body"):
+                pass
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope: dict[str, Any] = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "headers": [(b"host", b"localhost"), *headers],
+        }
+        if version is not None:
+            scope["http_version"] = version
+        await build(app)(scope, receive, send)
+        assert sent[0]["status"] == expected
+
     def test_rate_limit(self, build: Build) -> None:
         """The rate limit's headers, then its 429 problem with the ID and security headers."""
         client = client_for(build)
@@ -267,6 +314,35 @@ class TestPolicies:
         """BodyLimitMiddleware keeps its max_body_size and body_timeout attributes."""
         middleware = BodyLimitMiddleware(FastAPI(), max_body_size=5, body_timeout=2.0)
         assert (middleware.max_body_size, middleware.body_timeout) == (5, 2.0)
+
+
+class TestBodilessRequests:
+    async def test_a_request_without_a_body_gets_the_servers_receive(self) -> None:
+        """HTTP/1.1 without Content-Length or Transfer-Encoding has no body: nothing wraps it."""
+        seen: list[Receive] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            seen.append(receive)
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}  # pragma: no cover
+
+        async def send(message: Message) -> None:
+            pass
+
+        layer = fused(app, body_timeout=1)
+        for method in ("GET", "POST"):
+            scope = {
+                "type": "http",
+                "method": method,
+                "path": "/",
+                "http_version": "1.1",
+                "headers": [(b"host", b"localhost")],
+            }
+            await layer(scope, receive, send)
+        assert seen == [receive, receive]
 
 
 class TestInstruments:

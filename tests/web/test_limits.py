@@ -173,6 +173,96 @@ class TestBodyTimeout:
         client = TestClient(BodyLimitMiddleware(app, body_timeout=5))
         assert client.post("/echo", content=b"abc").json() == 3
 
+    async def test_the_timeout_ends_with_the_body(self) -> None:
+        """Once the body is in, waiting for the client to leave is not a stalled body.
+
+        A streaming response listens for the disconnect for as long as it streams; before,
+        that wait was under body_timeout too, and a response longer than it was cut.
+        """
+        gone = asyncio.Event()
+        heard: list[str] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            assert (await receive())["more_body"] is False
+            heard.append((await receive())["type"])  # waits past body_timeout
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        async def receive() -> dict[str, Any]:
+            if not heard and not gone.is_set():
+                gone.set()
+                return {"type": "http.request", "body": b"{}", "more_body": False}
+            await asyncio.sleep(0.05)  # five timeouts: the client leaves late
+            return {"type": "http.disconnect"}
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        guarded = BodyLimitMiddleware(app, body_timeout=0.01)
+        await asyncio.wait_for(guarded(scope, receive, send), 5)  # type: ignore[arg-type]
+        assert heard == ["http.disconnect"]
+        assert sent[0]["status"] == 200
+
+    async def test_a_part_that_comes_in_time_is_read(self) -> None:
+        """A part the application has to wait for, arriving within the timeout, is served."""
+        parts = [b"ab", b"cd"]
+
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(0)  # not there yet: the timer runs while it comes
+            body = parts.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(parts)}
+
+        read: list[bytes] = []
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            while True:
+                message = await receive()
+                read.append(message["body"])
+                if not message["more_body"]:
+                    break
+
+        async def send(message: dict[str, Any]) -> None:
+            raise AssertionError("nothing is sent")  # pragma: no cover - must not happen
+
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        guarded = BodyLimitMiddleware(app, max_body_size=4, body_timeout=5)
+        await guarded(scope, receive, send)  # type: ignore[arg-type]
+        assert read == [b"ab", b"cd"]
+
+    async def test_cancelled_while_waiting_for_a_part(self) -> None:
+        """A cancellation while a part is awaited reaches the receive and goes on; no 408."""
+        waiting = asyncio.Event()
+        cleaned_up: list[bool] = []
+
+        async def receive() -> dict[str, Any]:
+            waiting.set()
+            try:
+                await asyncio.Event().wait()
+            finally:
+                cleaned_up.append(True)
+            return {}  # pragma: no cover - never reached
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await receive()
+
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)  # pragma: no cover - must not happen
+
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        guarded = BodyLimitMiddleware(app, body_timeout=60)
+        task = asyncio.ensure_future(guarded(scope, receive, send))  # type: ignore[arg-type]
+        await waiting.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert cleaned_up == [True]
+        assert sent == []
+
     def test_timeout_is_checked(self) -> None:
         """A timeout that is not positive is refused."""
         with pytest.raises(ValueError, match="body_timeout"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
 from typing import Any
 
 import pytest
@@ -206,13 +205,6 @@ class TestRateLimit:
             RateLimit(RateLimiter(2, clock=ManualClock()), **kwargs)
 
 
-class RacingLimiter(RateLimiter):
-    """A limiter whose first quick take fails as if a refill landed just after it."""
-
-    def try_acquire(self, tokens: float = 1, *, key: Hashable = None) -> bool:
-        return False
-
-
 class TestDefaultKey:
     def test_socket_address_keys_without_proxies(self) -> None:
         """Without trusted proxies each socket address has its own bucket; headers are ignored."""
@@ -254,12 +246,48 @@ class TestDefaultKey:
         assert socket_address(request(("2001:db8::1", 1))) == "2001:db8::1"
         assert socket_address(request(None)) == "unknown"
 
-    async def test_refill_between_checks_is_allowed(self) -> None:
-        """A request whose quick take lost a race to a refill is still let through."""
-        limit = RateLimit(RacingLimiter(1, per=60, clock=ManualClock()))
-        response: Any = type("R", (), {"headers": {}})()
-        await limit(request(), response)
-        assert response.headers == {"RateLimit-Limit": "1", "RateLimit-Remaining": "0"}
+
+class TestAsgiSpend:
+    """spend_asgi / aspend_asgi: the pure-ASGI layers' way, keyed from the scope."""
+
+    @staticmethod
+    def scope(client: tuple[str, int] | None, *headers: tuple[bytes, bytes]) -> dict[str, Any]:
+        return {"type": "http", "client": client, "headers": list(headers)}
+
+    def test_socket_address_buckets_and_headers(self) -> None:
+        """Each socket address has its bucket; the headers are ASGI bytes; over it, a 429."""
+        limit = RateLimit(RateLimiter(2, per=60, clock=ManualClock()), prefix="api:")
+        assert not limit.does_io
+        first = self.scope(("203.0.113.5", 1), (b"x-forwarded-for", b"198.51.100.1"))
+        assert limit.spend_asgi(first) == [
+            (b"ratelimit-limit", b"2"),
+            (b"ratelimit-remaining", b"1"),
+        ]
+        assert limit.spend_asgi(first)[1] == (b"ratelimit-remaining", b"0")
+        with pytest.raises(RateLimitError) as refused:
+            limit.spend_asgi(self.scope(("203.0.113.5", 2)))
+        assert refused.value.retry_after == 30
+        assert limit.spend_asgi(self.scope(None))[1] == (b"ratelimit-remaining", b"1")
+        assert limit.limiter.available(key="api:203.0.113.5") == 0
+
+    async def test_custom_key_is_given_a_request(self) -> None:
+        """A key function written for a Request gets one built on the scope."""
+        limiter = RateLimiter(1, per=60, clock=ManualClock())
+        limit = RateLimit(limiter, key=lambda request: request.headers["x-api-key"])
+        await limit.aspend_asgi(self.scope(("203.0.113.5", 1), (b"x-api-key", b"k1")))
+        await limit.aspend_asgi(self.scope(("203.0.113.5", 1), (b"x-api-key", b"k2")))
+        with pytest.raises(RateLimitError):
+            await limit.aspend_asgi(self.scope(("203.0.113.6", 1), (b"x-api-key", b"k1")))
+
+    def test_trusted_proxies_key_by_forwarded_address(self) -> None:
+        """With trusted proxies the forwarded client is the key, as for the dependency."""
+        limit = RateLimit(
+            RateLimiter(1, per=60, clock=ManualClock()), trusted_proxies=["10.0.0.0/8"]
+        )
+        limit.spend_asgi(self.scope(("10.0.0.1", 1), (b"x-forwarded-for", b"198.51.100.7")))
+        limit.spend_asgi(self.scope(("10.0.0.1", 1), (b"x-forwarded-for", b"198.51.100.8")))
+        with pytest.raises(RateLimitError):
+            limit.spend_asgi(self.scope(("10.0.0.2", 1), (b"x-forwarded-for", b"198.51.100.7")))
 
 
 def middleware_app(*rules: Any, root_path: str = "") -> TestClient:
@@ -422,6 +450,9 @@ class TestAwaitedStore:
             refused = client.post(path)
             assert refused.status_code == 429
             assert refused.headers["Retry-After"] == "60"
+        assert dependency.does_io
+        assert ruled.does_io
+        assert layered.does_io
         for store in (first, second, third):
             assert store.async_calls == ["atake", "atake"]
             store.armed = False

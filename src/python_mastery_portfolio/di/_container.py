@@ -31,6 +31,7 @@ __all__ = ["ContainerStats", "DIContainer"]
 logger = logging.getLogger(__package__)  # the subpackage is the public logger name
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 _Factory = Callable[
     ...,
@@ -123,6 +124,9 @@ class DIContainer(ClosesOnExit):
             # While the instrumentation hook is on, resolve is swapped for a lookup that
             # reports failures (hooks_changed), so the lookup itself never checks it.
             HOOKS.watch(self)
+        if type(self).built is DIContainer.built:
+            # The same for built: the resolver's C-level dict.get, which never builds.
+            self.built = self._compiler.resolver.get  # type: ignore[method-assign, assignment]  # as resolve
 
     def hooks_changed(self, active: bool) -> None:
         """Swap :meth:`resolve` for a lookup that reports failures, or back (by the hub)."""
@@ -167,6 +171,37 @@ class DIContainer(ClosesOnExit):
         except TypeError:  # unhashable: certainly not registered
             return None
         return None if registration is None else registration.lifetime
+
+    @overload
+    def built(self, service_type: type[T]) -> T | None: ...
+    @overload
+    def built(self, service_type: type[T], default: D) -> T | D: ...
+    @overload
+    def built(self, service_type: Callable[..., T]) -> T | None: ...
+    @overload
+    def built(self, service_type: Callable[..., T], default: D) -> T | D: ...
+    def built(self, service_type: Any, default: Any = None) -> Any:
+        """Return the singleton already built for ``service_type``, or ``default``; never build.
+
+        One dict lookup, for integrations that hand out singletons on a hot path and fall
+        back to :meth:`resolve` or :meth:`aresolve` otherwise: a singleton not built yet,
+        a scoped or transient service, or one whose registration changed (a
+        re-registration or an override forgets what was built, so this never returns a
+        replaced singleton).
+
+        Raises:
+            TypeError: If ``service_type`` is not hashable.
+
+        Example:
+            >>> class Clock: ...
+            >>> container = DIContainer().register(Clock, scope=LifecycleScope.SINGLETON)
+            >>> container.built(Clock) is None
+            True
+            >>> clock = container.resolve(Clock)
+            >>> container.built(Clock) is clock
+            True
+        """
+        return self._compiler.resolver.get(service_type, default)
 
     # -- registration -----------------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import NamedTuple, Protocol, TypedDict, runtime_checkable
+from collections.abc import Callable, Hashable
+from typing import NamedTuple, Protocol, TypedDict, cast, runtime_checkable
 
 from python_mastery_portfolio._internal.checks import require_count
 
@@ -66,6 +66,14 @@ class RateLimitDecision(NamedTuple):
     """Where this request's slot ends on the bucket's line (its ``tat`` once granted); a
     reservation hands it to :meth:`RateLimitStore.release`. When refused, the bucket's
     ``tat`` as it stays."""
+
+
+# RateLimitDecision's constructor is a Python function taking keywords; the hot path
+# builds the tuple directly (about 3x faster), in field order.
+_decision = cast(
+    "Callable[[type[RateLimitDecision], tuple[bool, int, float, int]], RateLimitDecision]",
+    tuple.__new__,  # pyright: ignore[reportUnknownMemberType]  # typeshed's overloads
+)
 
 
 class RateLimitStoreStats(TypedDict):
@@ -324,32 +332,43 @@ class InMemoryRateLimitStore:
             >>> store.take(None, 500, 0, 1000, interval=500, max_wait=None)
             RateLimitDecision(allowed=True, retry_after=500, remaining=0.0, end=1500)
         """
-        with self._lock:
-            start = self._load(key, now)
+        # acquire/try/finally and the bucket lookup inline, as in try_take: an HTTP rate limit
+        # asks this on every request, and one call must cost less than try_take + backlog.
+        lock = self._lock
+        lock.acquire()
+        try:
+            if key is None:
+                start = self._tat
+            else:
+                found = self._tats.get(key)
+                if found is None:
+                    self._make_room(now)
+                    start = now
+                else:
+                    self._tats.move_to_end(key)
+                    start = found
             if start < now:  # noqa: PLR1730 - the bucket is full: the line starts at now
                 start = now
             tat = start + cost
             wait = tat - tolerance - now
             if wait <= 0:
-                self._store(key, tat)
+                if key is None:
+                    self._tat = tat
+                else:
+                    self._tats[key] = tat
                 self._granted += 1
-                return RateLimitDecision(
-                    allowed=True,
-                    retry_after=0,
-                    remaining=max(0.0, (tolerance - (tat - now)) / interval),
-                    end=tat,
-                )
+                # Granted now: tat - now <= tolerance, so what is left is never negative.
+                left = (tolerance - (tat - now)) / interval
+                return _decision(RateLimitDecision, (True, 0, left, tat))
             if max_wait is not None and wait > max_wait:
                 self._refused += 1
-                return RateLimitDecision(
-                    allowed=False,
-                    retry_after=wait,
-                    remaining=max(0.0, (tolerance - (start - now)) / interval),
-                    end=start,
-                )
+                left = max(0.0, (tolerance - (start - now)) / interval)
+                return _decision(RateLimitDecision, (False, wait, left, start))
             self._store(key, tat)
             self._held[key] = self._held.get(key, 0) + 1
-            return RateLimitDecision(allowed=True, retry_after=wait, remaining=0.0, end=tat)
+            return _decision(RateLimitDecision, (True, wait, 0.0, tat))
+        finally:
+            lock.release()
 
     def release(self, key: Hashable, refund: int, tat: int) -> bool:
         """End a reservation, handing back ``refund`` ns if nothing was taken after ``tat``.
@@ -440,9 +459,7 @@ class InMemoryRateLimitStore:
     # -- internals; every method below runs with the lock held --
 
     def _load(self, key: Hashable, now: int) -> int:
-        """Return the ``tat`` of ``key``'s bucket, marking it most recently used."""
-        if key is None:
-            return self._tat
+        """Return the ``tat`` of keyed (not ``None``) ``key``'s bucket, marking it recently used."""
         tats = self._tats
         tat = tats.get(key)
         if tat is None:

@@ -543,27 +543,6 @@ class RateLimiter:
             RateLimitVerdict(allowed=False, remaining=1.0, retry_after=30.0)
         """
         cost = self._interval if tokens == 1 else self._cost(tokens)
-        if self._astore is None:
-            # A store without I/O: try_take, then backlog, at the same now. Two calls of a
-            # fast store cost less than its one ``take`` (which serves waiting callers too).
-            # Only try_take decides and counts; a take by another thread in between can only
-            # make the figures stricter, a reset more lenient: they are headers, not decisions.
-            now = self._now()
-            tau = self._tau
-            store = self._store
-            allowed = store.try_take(key, cost, now, tau)
-            left = tau - store.backlog(key, now)
-            remaining = left / self._interval if left > 0 else 0.0
-            if allowed:
-                if HOOKS.active:
-                    self._report(True, 0.0)  # noqa: FBT003 - granted
-                return _verdict(RateLimitVerdict, (True, remaining, 0.0))
-            # Refused: the tokens are there once the backlog has shrunk by what they lack.
-            wait = cost - left
-            retry_after = wait / NANOSECONDS if wait > 0 else 0.0
-            if HOOKS.active:
-                self._report(False, retry_after)  # noqa: FBT003 - refused
-            return _verdict(RateLimitVerdict, (False, remaining, retry_after))
         decision = self._store.take(
             key, cost, self._now(), self._tau, interval=self._interval, max_wait=0
         )

@@ -49,6 +49,7 @@ from fastapi.routing import APIRoute
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
+from python_mastery_portfolio._internal.sentinels import MISSING
 from python_mastery_portfolio.di_container import DIContainer, LifecycleScope, Scope
 from python_mastery_portfolio.exceptions import ConfigurationError
 
@@ -56,7 +57,9 @@ __all__ = ["Inject", "InjectRoute", "get_container", "install_container", "reque
 
 T = TypeVar("T")
 
-_STATE_KEY = "pmp_container"
+# The installed container, an attribute of the application object: one lookup per request
+# (Starlette's app.state is a Python-level __getattr__, ten times slower).
+_APP_ATTRIBUTE = "_pmp_container"
 _SCOPE_KEY = "pmp.di_scope"  # the request's DI scope, in the ASGI scope
 # FastAPI's per-request AsyncExitStack (>= 0.118): exited after the response was sent,
 # with the endpoint's exception; FastAPI finalises its own yield dependencies on it.
@@ -80,7 +83,7 @@ def install_container(app: Starlette, container: DIContainer) -> None:
         >>> get_container(app) is container
         True
     """
-    setattr(app.state, _STATE_KEY, container)
+    setattr(app, _APP_ATTRIBUTE, container)
 
 
 def get_container(app_or_connection: Starlette | HTTPConnection) -> DIContainer:
@@ -89,16 +92,17 @@ def get_container(app_or_connection: Starlette | HTTPConnection) -> DIContainer:
     Raises:
         ConfigurationError: If none was installed.
     """
+    # Starlette first: a plain class, where HTTPConnection's isinstance goes through ABCMeta.
     app = (
-        app_or_connection.app
-        if isinstance(app_or_connection, HTTPConnection)
-        else app_or_connection
+        app_or_connection
+        if isinstance(app_or_connection, Starlette)
+        else app_or_connection.scope["app"]
     )
-    container: DIContainer | None = getattr(app.state, _STATE_KEY, None)
+    container: DIContainer | None = getattr(app, _APP_ATTRIBUTE, None)
     if container is None:
         raise ConfigurationError(
             "No DIContainer is installed on this application; call install_container(app, ...)",
-            config_key="app.state." + _STATE_KEY,
+            config_key="install_container",
         )
     return container
 
@@ -174,8 +178,11 @@ def Inject(service_type: type[T] | Callable[..., T]) -> Any:  # noqa: N802 - rea
     """
 
     async def resolve(connection: HTTPConnection) -> T:
-        service: T = await _resolve(connection, service_type)
-        return service
+        service: Any = get_container(connection).built(service_type, MISSING)
+        if service is MISSING:
+            service = await _resolve(connection, service_type)
+        found: T = service
+        return found
 
     resolve.__name__ = f"inject_{getattr(service_type, '__name__', 'service')}"
     _INJECTED[resolve] = service_type
@@ -239,8 +246,13 @@ def _direct(endpoint: Callable[..., Any]) -> Callable[..., Any] | None:
 
     async def direct(**values: Any) -> Any:
         connection = values.pop(connection_name)
+        built = get_container(connection).built
         for name, service_type in injected:
-            values[name] = await _resolve(connection, service_type)
+            # A singleton built already is one dict lookup; anything else the usual way.
+            service = built(service_type, MISSING)
+            if service is MISSING:
+                service = await _resolve(connection, service_type)
+            values[name] = service
         return await endpoint(**values)
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

@@ -10,7 +10,8 @@ holding the request for ever.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -113,25 +114,30 @@ class BodyLimit:
             return False  # the server refuses a malformed length before we are called
 
     def receiver(self, receive: Receive) -> Callable[[], Awaitable[Message]]:
-        """Wrap ``receive``: raise :class:`BodyTooLargeError` / :class:`BodyTimeoutError`."""
+        """Wrap ``receive``: raise :class:`BodyTooLargeError` / :class:`BodyTimeoutError`.
+
+        The timeout applies to each part of the body, and only while the body is arriving:
+        once its last part is in, ``receive()`` waits for the client to leave (a streaming
+        response listens so), which may take as long as the response does. A timer is
+        started only when a part has not arrived yet: the usual body, read with the
+        headers, costs none.
+        """
         limit = self.max_body_size
         timeout = self.body_timeout
         received = 0
+        complete = False
 
         async def counting_receive() -> Message:
-            nonlocal received
-            if timeout is None:
+            nonlocal received, complete
+            if timeout is None or complete:
                 message = await receive()
             else:
-                try:
-                    async with asyncio.timeout(timeout):
-                        message = await receive()
-                except TimeoutError:
-                    raise BodyTimeoutError(timeout) from None
+                message = await _within(receive(), timeout)
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise BodyTooLargeError(limit)
+                complete = not message.get("more_body", False)
             return message
 
         return counting_receive
@@ -146,6 +152,55 @@ class BodyLimit:
             error = BodyTooLargeError(self.max_body_size)
         body = problem(error.status_code, detail=error.detail, instance=path)
         return ProblemResponse(body, headers={"Connection": "close"})
+
+
+async def _within(awaitable: Awaitable[Message], seconds: float) -> Message:
+    """Await ``awaitable``; raise :class:`BodyTimeoutError` if it waits more than ``seconds``.
+
+    It is first run up to where it would wait: ready at once, it returns without a timer
+    (``asyncio.timeout`` costs more than the rest of a request's body handling).
+    """
+    steps = awaitable.__await__()
+    try:
+        waiting_on = steps.send(None)
+    except StopIteration as done:
+        message: Message = done.value
+        return message
+    try:
+        async with asyncio.timeout(seconds):
+            return await _Resumed(steps, waiting_on)
+    except TimeoutError:
+        raise BodyTimeoutError(seconds) from None
+
+
+class _Resumed:
+    """The rest of an awaitable already run up to its first wait: ``yield from`` by hand.
+
+    What the task sends is passed on, and what it throws in (a cancellation, or
+    ``GeneratorExit`` when the coroutine is closed) is thrown into the awaitable, so it
+    runs its clean-up and the exception goes on unless the awaitable itself handles it.
+    """
+
+    __slots__ = ("_steps", "_waiting_on")
+
+    def __init__(self, steps: Generator[Any, None, Message], waiting_on: object) -> None:
+        self._steps = steps
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, None, Message]:
+        steps = self._steps
+        waiting_on = self._waiting_on
+        while True:
+            thrown: BaseException | None = None
+            try:
+                yield waiting_on
+            except BaseException as error:  # noqa: BLE001 - thrown into the awaitable, not kept
+                thrown = error
+            try:
+                waiting_on = steps.send(None) if thrown is None else steps.throw(thrown)
+            except StopIteration as done:
+                message: Message = done.value
+                return message
 
 
 def find_content_length(scope: Scope) -> bytes | None:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock
+from python_mastery_portfolio.clock import SYSTEM_CLOCK, Clock, now_reader
 from python_mastery_portfolio.exceptions import RateLimitError
 from python_mastery_portfolio.instrumentation import HOOKS
 from python_mastery_portfolio.web.context import (
@@ -53,6 +52,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # The methods reported to instruments as they are; any other is "_OTHER" (a client can
 # send any token, and an attribute's values must stay bounded).
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+# The HTTP versions whose request bodies are announced by Content-Length or Transfer-Encoding.
+_FRAMED_BY_HEADERS = frozenset({"1.0", "1.1"})
 
 
 class RequestContextMiddleware:
@@ -135,7 +137,7 @@ class RequestContextMiddleware:
         self.app = app
         self._header = header_name.lower().encode("latin-1")
         self._metrics = metrics
-        self._now = clock.now  # bound once: read twice per request
+        self._now = now_reader(clock)  # bound once: read twice per request
         self._id_factory = id_factory
         self._security = security
         self._body_limit = body_limit
@@ -160,6 +162,7 @@ class RequestContextMiddleware:
         # One pass over the headers for everything this layer reads.
         name = self._header
         incoming = host = length = None
+        chunked = False
         for header, value in scope.get("headers", ()):
             if header == b"host":
                 host = value
@@ -167,6 +170,8 @@ class RequestContextMiddleware:
                 length = value
             elif header == name and incoming is None:
                 incoming = value
+            elif header == b"transfer-encoding":
+                chunked = True
         request_id = self._request_id(incoming)
         # A copy, so the ID never leaks into a state dict shared with other requests.
         shared: dict[str, Any] | None = scope.get("state")
@@ -219,17 +224,14 @@ class RequestContextMiddleware:
                 refusal = limit.refusal(path)
             elif (rules := self._rate_limits) is not None and (rate := rules.limit_for(scope)):
                 try:
-                    allowed, remaining = await rate.aspend(Request(scope))
+                    added += (
+                        await rate.aspend_asgi(scope) if rate.does_io else rate.spend_asgi(scope)
+                    )
                 except RateLimitError as error:
                     refusal = error_response(error, path)
-                else:
-                    added += (
-                        (b"ratelimit-limit", allowed.encode("ascii")),
-                        (b"ratelimit-remaining", remaining.encode("ascii")),
-                    )
             if refusal is not None:
                 await refusal(scope, receive, send_with_id)
-            elif limit is None:
+            elif limit is None or _bodiless(scope, length, chunked=chunked):
                 await self.app(scope, receive, send_with_id)
             else:
                 try:
@@ -297,6 +299,18 @@ class RequestContextMiddleware:
                 "duration_ms": round(elapsed * 1000, 3),
             },
         )
+
+
+def _bodiless(scope: Scope, length: bytes | None, *, chunked: bool) -> bool:
+    """Return whether an HTTP request certainly has no body (nothing for a body limit to watch).
+
+    In HTTP/1.x a request without ``Content-Length`` and ``Transfer-Encoding`` has none
+    (RFC 9112, 6.3); in HTTP/2 and 3 a body needs neither header, so there (and when the
+    server does not say which version) it is only ``Content-Length: 0``.
+    """
+    if length is not None:
+        return length == b"0"
+    return not chunked and scope.get("http_version") in _FRAMED_BY_HEADERS
 
 
 def _report(route: str | None, method: str, status: int, elapsed: float) -> None:

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from collections.abc import Callable, Iterable
@@ -67,11 +68,20 @@ def socket_address(connection: HTTPConnection) -> str:
         >>> socket_address(Request({"type": "http", "client": None}))
         'unknown'
     """
-    client = connection.scope.get("client")
+    return _scope_socket_address(connection.scope)
+
+
+def _scope_socket_address(scope: Scope) -> str:
+    client = scope.get("client")
     if client is None or not client[0]:
         return UNKNOWN_CLIENT
     host: str = client[0]
     return host
+
+
+def _key_of_scope(key: Callable[[Request], str], scope: Scope) -> str:
+    """Return ``key``'s bucket key for an ASGI request (a key function takes a Request)."""
+    return key(Request(scope))
 
 
 def _parse_address(text: str) -> _Address | None:
@@ -187,7 +197,16 @@ class RateLimit:
         '60'
     """
 
-    __slots__ = ("_cost", "_key", "_limit", "_limiter", "_local", "_prefix")
+    __slots__ = (
+        "_cost",
+        "_does_io",
+        "_key",
+        "_limit",
+        "_limit_header",
+        "_limiter",
+        "_prefix",
+        "_scope_key",
+    )
 
     def __init__(
         self,
@@ -208,18 +227,34 @@ class RateLimit:
             raise ValueError("give either key or trusted_proxies, not both")
         self._limiter = limiter
         self._cost = cost
-        if key is None:
-            key = ClientAddress(trusted) if trusted else socket_address
+        # The key of an ASGI request, chosen once: the socket address is read from the scope
+        # without building a Request; any other key gets the Request it was written for.
+        if key is None and not trusted:
+            key = socket_address
+            self._scope_key: Callable[[Scope], str] = _scope_socket_address
+        else:
+            if key is None:
+                key = ClientAddress(trusted)
+            self._scope_key = functools.partial(_key_of_scope, key)
         self._key: Callable[[Request], str] = key
         self._prefix = prefix
         self._limit = str(math.floor(limiter.burst))
-        # Decided once: a store without I/O is asked directly, saving a coroutine a request.
-        self._local = not isinstance(limiter.store, AsyncRateLimitStore)
+        self._limit_header = (b"ratelimit-limit", self._limit.encode("ascii"))
+        self._does_io = isinstance(limiter.store, AsyncRateLimitStore)
 
     @property
     def limiter(self) -> RateLimiter:
         """The limiter this dependency spends tokens from."""
         return self._limiter
+
+    @property
+    def does_io(self) -> bool:
+        """Whether the limiter's store does I/O (Redis): on an event loop, await its decisions.
+
+        Then :meth:`aspend` and :meth:`aspend_asgi` await the store; otherwise the synchronous
+        :meth:`spend` and :meth:`spend_asgi` never block, and save a coroutine per request.
+        """
+        return self._does_io
 
     async def __call__(self, request: Request, response: Response) -> None:
         """Spend the request's tokens, or raise ``RateLimitError`` (a 429)."""
@@ -268,12 +303,60 @@ class RateLimit:
             ('2', '1')
         """
         key = self._prefix + self._key(request)
-        if self._local:
-            return self._answer(self._limiter.take(self._cost, key=key))
-        return self._answer(await self._limiter.atake(self._cost, key=key))
+        if self._does_io:
+            return self._answer(await self._limiter.atake(self._cost, key=key))
+        return self._answer(self._limiter.take(self._cost, key=key))
+
+    def spend_asgi(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """Spend an ASGI request's tokens; return the ``RateLimit-*`` headers to add.
+
+        What pure-ASGI layers call (:class:`RateLimitMiddleware`,
+        :class:`~python_mastery_portfolio.web.middleware.RequestContextMiddleware`): the
+        key comes from the scope (no ``Request`` is built for the default key) and the
+        headers are the lower-case bytes an ``http.response.start`` message carries. It
+        never blocks unless the store does I/O (:attr:`does_io`: use :meth:`aspend_asgi`).
+
+        Raises:
+            RateLimitError: If the client's bucket lacks the tokens (a 429).
+
+        Example:
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limit = RateLimit(RateLimiter(2, per=60, clock=ManualClock()))
+            >>> limit.spend_asgi({"type": "http", "client": ("203.0.113.9", 1)})
+            [(b'ratelimit-limit', b'2'), (b'ratelimit-remaining', b'1')]
+        """
+        key = self._prefix + self._scope_key(scope)
+        return self._headers(self._limiter.take(self._cost, key=key))
+
+    async def aspend_asgi(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """Spend an ASGI request's tokens without blocking the loop; as :meth:`spend_asgi`.
+
+        Raises:
+            RateLimitError: If the client's bucket lacks the tokens (a 429).
+
+        Example:
+            >>> import asyncio
+            >>> from python_mastery_portfolio.testing import ManualClock
+            >>> limit = RateLimit(RateLimiter(2, per=60, clock=ManualClock()))
+            >>> asyncio.run(limit.aspend_asgi({"type": "http", "client": ("::1", 1)}))
+            [(b'ratelimit-limit', b'2'), (b'ratelimit-remaining', b'1')]
+        """
+        key = self._prefix + self._scope_key(scope)
+        if self._does_io:
+            return self._headers(await self._limiter.atake(self._cost, key=key))
+        return self._headers(self._limiter.take(self._cost, key=key))
+
+    def _headers(self, verdict: RateLimitVerdict) -> list[tuple[bytes, bytes]]:
+        """Return the ASGI headers of an allowed verdict, or raise the 429's error."""
+        remaining = self._remaining(verdict)
+        return [self._limit_header, (b"ratelimit-remaining", b"%d" % remaining)]
 
     def _answer(self, verdict: RateLimitVerdict) -> tuple[str, str]:
         """Return the headers' values of an allowed verdict, or raise the 429's error."""
+        return self._limit, str(self._remaining(verdict))
+
+    def _remaining(self, verdict: RateLimitVerdict) -> int:
+        """Return the whole tokens left after an allowed verdict, or raise the 429's error."""
         # The epsilon absorbs float error: 0.9999999 tokens left is one token.
         remaining = math.floor(verdict.remaining + 1e-9)
         if not verdict.allowed:
@@ -285,7 +368,7 @@ class RateLimit:
                 limit=self._limiter.burst,
                 remaining=remaining,
             )
-        return self._limit, str(remaining)
+        return remaining
 
 
 class RateLimitRules:
@@ -405,14 +488,10 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            allowed, remaining = await limit.aspend(Request(scope))
+            added = await limit.aspend_asgi(scope) if limit.does_io else limit.spend_asgi(scope)
         except RateLimitError as error:
             await error_response(error, scope["path"])(scope, receive, send)
             return
-        added = (
-            (b"ratelimit-limit", allowed.encode("ascii")),
-            (b"ratelimit-remaining", remaining.encode("ascii")),
-        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
