@@ -543,10 +543,14 @@ class RateLimiter:
             RateLimitVerdict(allowed=False, remaining=1.0, retry_after=30.0)
         """
         cost = self._interval if tokens == 1 else self._cost(tokens)
-        decision = self._store.take(
+        # Unpacked and reported inline (not through _verdict): an HTTP rate limit's hot path.
+        allowed, wait, remaining, _ = self._store.take(
             key, cost, self._now(), self._tau, interval=self._interval, max_wait=0
         )
-        return self._verdict(decision.allowed, decision.retry_after, decision.remaining)
+        retry_after = wait / NANOSECONDS
+        if HOOKS.active:
+            self._report(allowed, retry_after)
+        return _verdict(RateLimitVerdict, (allowed, remaining, retry_after))
 
     async def atake(self, tokens: float = 1, *, key: Hashable = None) -> RateLimitVerdict:
         """Take ``tokens`` tokens if they are there now; never wait, never block the loop.

@@ -9,10 +9,13 @@ from typing import TypedDict
 
 from python_mastery_portfolio._internal.checks import require_count
 
-__all__ = ["UNMATCHED_ROUTE", "RequestMetrics", "RequestMetricsStats"]
+__all__ = ["FOLD_EVERY", "UNMATCHED_ROUTE", "RequestMetrics", "RequestMetricsStats"]
 
 UNMATCHED_ROUTE = "<unmatched>"
 """The route of requests no route template matched (a 404, a mounted app)."""
+
+FOLD_EVERY = 1024
+"""The most finished requests :class:`RequestMetrics` holds before counting them."""
 
 
 class RequestMetricsStats(TypedDict):
@@ -57,6 +60,9 @@ class RequestMetrics:
     def __init__(self, *, window: int = 10_000) -> None:
         require_count("window", window, 1)
         self._lock = threading.Lock()
+        # Finished requests not counted yet: appended without a lock (deque.append is atomic),
+        # counted when read or every FOLD_EVERY requests, so memory stays bounded.
+        self._pending: deque[tuple[int, float, str | None]] = deque()
         self._durations: deque[float] = deque(maxlen=window)
         self._by_status: Counter[int] = Counter()
         self._by_route: Counter[str] = Counter()
@@ -65,26 +71,48 @@ class RequestMetrics:
     def record(self, status: int, seconds: float, *, route: str | None = None) -> None:
         """Record one finished request: its status, duration in seconds and route template.
 
+        Costs one append: every request's hot path calls it. The counting is done by
+        whoever reads the figures next (or by this call, once every
+        :data:`FOLD_EVERY` requests).
+
         Args:
             status: The response status.
             seconds: How long the request took.
             route: The matched route's template (never the raw path); ``None`` when no
                 route matched.
         """
-        with self._lock:
-            self._total += 1
-            self._by_status[status] += 1
-            self._by_route[UNMATCHED_ROUTE if route is None else route] += 1
-            self._durations.append(seconds)
+        pending = self._pending
+        pending.append((status, seconds, route))
+        if len(pending) >= FOLD_EVERY:
+            with self._lock:
+                self._fold()
+
+    def _fold(self) -> None:
+        """Count the pending requests (the lock is held)."""
+        pending = self._pending
+        by_status, by_route, durations = self._by_status, self._by_route, self._durations
+        folded = 0
+        while True:
+            try:
+                status, seconds, route = pending.popleft()
+            except IndexError:
+                break
+            by_status[status] += 1
+            by_route[UNMATCHED_ROUTE if route is None else route] += 1
+            durations.append(seconds)
+            folded += 1
+        self._total += folded
 
     def by_status(self) -> dict[str, int]:
         """Return the request count per status, keyed by the status as a string, sorted."""
         with self._lock:
+            self._fold()
             return {str(status): count for status, count in sorted(self._by_status.items())}
 
     def by_route(self) -> dict[str, int]:
         """Return the request count per route template, sorted by template."""
         with self._lock:
+            self._fold()
             return dict(sorted(self._by_route.items()))
 
     def stats(self) -> RequestMetricsStats:
@@ -93,6 +121,7 @@ class RequestMetrics:
         Percentiles are 0.0 before the first request.
         """
         with self._lock:
+            self._fold()
             durations = sorted(self._durations)
             total = self._total
 
@@ -113,6 +142,7 @@ class RequestMetrics:
     def reset(self) -> None:
         """Forget every recorded request."""
         with self._lock:
+            self._fold()
             self._durations.clear()
             self._by_status.clear()
             self._by_route.clear()
