@@ -143,12 +143,12 @@ class RequestContextMiddleware:
         self._body_limit = body_limit
         self._rate_limits = rate_limits
 
-    def _request_id(self, value: bytes | None) -> str:
-        if value is not None:
-            incoming = value.decode("latin-1")
-            if is_safe_request_id(incoming):
-                return incoming
-            logger.debug("Replacing an unsafe incoming request ID")
+    def _request_id(self, value: bytes) -> str:
+        """Return the client's request ID if it is safe, else a new one."""
+        incoming = value.decode("latin-1")
+        if is_safe_request_id(incoming):
+            return incoming
+        logger.debug("Replacing an unsafe incoming request ID")
         return self._id_factory()
 
     async def __call__(  # noqa: PLR0912, PLR0915 - the hot path: one frame per request
@@ -172,7 +172,7 @@ class RequestContextMiddleware:
                 incoming = value
             elif header == b"transfer-encoding":
                 chunked = True
-        request_id = self._request_id(incoming)
+        request_id = self._id_factory() if incoming is None else self._request_id(incoming)
         # A copy, so the ID never leaks into a state dict shared with other requests.
         shared: dict[str, Any] | None = scope.get("state")
         state = {} if shared is None else shared.copy()
@@ -220,7 +220,7 @@ class RequestContextMiddleware:
             refusal: Response | None = None
             if security is not None and not security.allows(host):
                 refusal = security.refusal(path)
-            elif limit is not None and limit.announced_too_large(length):
+            elif limit is not None and length is not None and limit.announced_too_large(length):
                 refusal = limit.refusal(path)
             elif (rules := self._rate_limits) is not None and (rate := rules.limit_for(scope)):
                 try:
