@@ -206,6 +206,8 @@ class RateLimit:
         "_limiter",
         "_prefix",
         "_scope_key",
+        "_socket_key",
+        "_take",
     )
 
     def __init__(
@@ -226,10 +228,12 @@ class RateLimit:
         if key is not None and trusted:
             raise ValueError("give either key or trusted_proxies, not both")
         self._limiter = limiter
+        self._take = limiter.take  # bound once: spend_asgi's hot path
         self._cost = cost
         # The key of an ASGI request, chosen once: the socket address is read from the scope
         # without building a Request; any other key gets the Request it was written for.
-        if key is None and not trusted:
+        self._socket_key = key is None and not trusted  # read inline by spend_asgi
+        if self._socket_key:
             key = socket_address
             self._scope_key: Callable[[Scope], str] = _scope_socket_address
         else:
@@ -325,7 +329,12 @@ class RateLimit:
             >>> limit.spend_asgi({"type": "http", "client": ("203.0.113.9", 1)})
             [(b'ratelimit-limit', b'2'), (b'ratelimit-remaining', b'1')]
         """
-        verdict = self._limiter.take(self._cost, key=self._prefix + self._scope_key(scope))
+        if self._socket_key:  # _scope_socket_address, inline: every limited request runs it
+            client = scope.get("client")
+            key = client[0] if client is not None and client[0] else UNKNOWN_CLIENT
+        else:
+            key = self._scope_key(scope)
+        verdict = self._take(self._cost, key=self._prefix + key)
         if verdict[0]:  # allowed (indexed: the hot path of every limited request)
             # The epsilon absorbs float error: 0.9999999 tokens left is one token.
             left = b"%d" % math.floor(verdict[1] + 1e-9)
