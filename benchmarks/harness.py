@@ -57,6 +57,10 @@ class Scenario:
     measure: Callable[[Contender], float] | None = None  # for non-timing scenarios
     note: str = ""
     logging_enabled: bool = False  # the run disables logging unless a scenario needs it
+    # A full run's rounds and seconds per batch, where the defaults are too few: an operation
+    # whose time varies a lot (a thread hand-off per request) needs more samples.
+    rounds: int | None = None
+    batch_seconds: float | None = None
 
 
 @dataclass
