@@ -332,8 +332,31 @@ class InMemoryRateLimitStore:
             >>> store.take(None, 500, 0, 1000, interval=500, max_wait=None)
             RateLimitDecision(allowed=True, retry_after=500, remaining=0.0, end=1500)
         """
-        # acquire/try/finally and the bucket lookup inline, as in try_take: an HTTP rate limit
-        # asks this on every request, and one call must cost less than try_take + backlog.
+        return _decision(
+            RateLimitDecision, self.decide(key, cost, now, tolerance, interval, max_wait)
+        )
+
+    def decide(  # noqa: PLR0917 - take's arguments, positional for the hot path
+        self,
+        key: Hashable,
+        cost: int,
+        now: int,
+        tolerance: int,
+        interval: int,
+        max_wait: int | None,
+    ) -> tuple[bool, int, float, int]:
+        """Decide as :meth:`take` does; return the decision's fields as a plain tuple.
+
+        :class:`~python_mastery_portfolio.resilience.RateLimiter` calls this on this store
+        (an HTTP rate limit asks on every request): a plain tuple and positional arguments
+        cost less than building a :class:`RateLimitDecision`.
+
+        Example:
+            >>> InMemoryRateLimitStore().decide("k", 1000, 0, 2000, 1000, 0)
+            (True, 0, 1.0, 1000)
+        """
+        # acquire/try/finally and the bucket lookup inline, as in try_take: one call must
+        # cost less than try_take + backlog.
         lock = self._lock
         lock.acquire()
         try:
@@ -358,15 +381,13 @@ class InMemoryRateLimitStore:
                     self._tats[key] = tat
                 self._granted += 1
                 # Granted now: tat - now <= tolerance, so what is left is never negative.
-                left = (tolerance - (tat - now)) / interval
-                return _decision(RateLimitDecision, (True, 0, left, tat))
+                return True, 0, (tolerance - (tat - now)) / interval, tat
             if max_wait is not None and wait > max_wait:
                 self._refused += 1
-                left = max(0.0, (tolerance - (start - now)) / interval)
-                return _decision(RateLimitDecision, (False, wait, left, start))
+                return False, wait, max(0.0, (tolerance - (start - now)) / interval), start
             self._store(key, tat)
             self._held[key] = self._held.get(key, 0) + 1
-            return _decision(RateLimitDecision, (True, wait, 0.0, tat))
+            return True, wait, 0.0, tat
         finally:
             lock.release()
 

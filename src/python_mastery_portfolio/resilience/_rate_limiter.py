@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import itertools
 import logging
 import math
@@ -119,6 +120,19 @@ _verdict = cast(
     "Callable[[type[RateLimitVerdict], tuple[bool, float, float]], RateLimitVerdict]",
     tuple.__new__,  # pyright: ignore[reportUnknownMemberType]  # typeshed's overloads
 )
+
+
+def _take_through(  # noqa: PLR0917 - InMemoryRateLimitStore.decide's arguments
+    store: RateLimitStore,
+    key: Hashable,
+    cost: int,
+    now: int,
+    tolerance: int,
+    interval: int,
+    max_wait: int | None,
+) -> tuple[bool, int, float, int]:
+    """Ask any store's ``take``, called as :meth:`InMemoryRateLimitStore.decide` is."""
+    return store.take(key, cost, now, tolerance, interval=interval, max_wait=max_wait)
 
 
 def ns_reader(clock: Clock) -> Callable[[], int]:
@@ -232,6 +246,7 @@ class RateLimiter:
         "_burst",
         "_cancelled",
         "_clock",
+        "_decide",
         "_inflight",
         "_interval",
         "_labels",
@@ -292,6 +307,13 @@ class RateLimiter:
         # Bound once: try_acquire is the hot path. While the instrumentation hook is on it is
         # swapped for a reporting variant (hooks_changed), so the hot path never checks it.
         self._try_take: Callable[[Hashable, int, int, int], bool] = store.try_take
+        # take's one store call: the default store's plain-tuple decide (exactly that class:
+        # a subclass may override take), any other store's take.
+        self._decide: Callable[..., tuple[bool, int, float, int]] = (
+            store.decide
+            if type(store) is InMemoryRateLimitStore
+            else functools.partial(_take_through, store)
+        )
         name = "RateLimiter" if name is None else name
         self._labels = (
             {"limiter": name},
@@ -544,8 +566,8 @@ class RateLimiter:
         """
         cost = self._interval if tokens == 1 else self._cost(tokens)
         # Unpacked and reported inline (not through _verdict): an HTTP rate limit's hot path.
-        allowed, wait, remaining, _ = self._store.take(
-            key, cost, self._now(), self._tau, interval=self._interval, max_wait=0
+        allowed, wait, remaining, _ = self._decide(
+            key, cost, self._now(), self._tau, self._interval, 0
         )
         retry_after = wait / NANOSECONDS
         if HOOKS.active:
