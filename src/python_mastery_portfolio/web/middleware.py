@@ -33,7 +33,7 @@ from python_mastery_portfolio.web.log import escape_controls
 from python_mastery_portfolio.web.metrics import UNMATCHED_ROUTE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from starlette.responses import Response
 
@@ -199,7 +199,8 @@ class RequestContextMiddleware:
         status = 500
         started = False
 
-        async def send_with_id(message: Message) -> None:
+        # A plain function handing back send's awaitable: no coroutine of its own per message.
+        def send_with_id(message: Message) -> Awaitable[None]:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 started = True
@@ -208,7 +209,7 @@ class RequestContextMiddleware:
                 headers = [item for item in message.get("headers", ()) if item[0] != name]
                 headers += added
                 message = {**message, "headers": headers}
-            await send(message)
+            return send(message)
 
         now = self._now
         start = now()
