@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import gc
 import queue
 import threading
@@ -299,3 +301,152 @@ class TestWorkerPool:
         assert [future.result(TIMEOUT) for future in queued] == [1, 2, 4, 8, 16]
         thread.join(TIMEOUT)
         assert not thread.is_alive()
+
+
+request_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_var", default="none")
+
+
+class TestAsubmit:
+    """asubmit: run on the pool, await on the event loop."""
+
+    async def test_result_in_the_callers_context(self) -> None:
+        """The call sees the caller's context variables; its result is awaited."""
+        request_var.set("r-1")
+        with WorkerPool(2) as pool:
+            assert await pool.asubmit(request_var.get) == "r-1"
+            assert await pool.asubmit(pow, 2, 10) == 1024
+            assert await pool.asubmit(int, "ff", base=16) == 255
+        assert pool.stats()["completed"] == 3
+
+    async def test_failure_reaches_the_awaiting_coroutine(self) -> None:
+        """An exception is raised where the future is awaited, noted with the pool and call."""
+        with WorkerPool(1, name="db") as pool:
+            with pytest.raises(ZeroDivisionError) as raised:
+                await pool.asubmit(divmod, 1, 0)
+            assert any("WorkerPool 'db'" in note for note in raised.value.__notes__)
+
+            def stop() -> None:
+                raise StopIteration
+
+            with pytest.raises(RuntimeError, match="StopIteration") as replaced:
+                await pool.asubmit(stop)
+            assert isinstance(replaced.value.__cause__, StopIteration)
+        assert pool.stats()["failed"] == 2
+
+    async def test_interrupts_are_not_swallowed(self) -> None:
+        """SystemExit raised by the call reaches the awaiting coroutine as it is."""
+
+        def leave() -> None:
+            raise SystemExit(3)
+
+        with WorkerPool(1) as pool:
+            with pytest.raises(SystemExit):
+                await pool.asubmit(leave)
+
+    async def test_cancelled_before_a_worker_takes_it_is_skipped(self) -> None:
+        """Cancelling a queued call means it never runs."""
+        release = threading.Event()
+        ran: list[str] = []
+        with WorkerPool(1) as pool:
+            busy = pool.submit(release.wait, TIMEOUT)
+            queued = pool.asubmit(ran.append, "queued")
+            queued.cancel()
+            release.set()
+            assert busy.result(TIMEOUT)
+        assert ran == []
+        assert pool.stats()["completed"] == 1
+
+    @pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
+    async def test_cancelled_while_running_drops_the_outcome(self, fails: bool) -> None:
+        """A call already running finishes; its outcome lands on a cancelled future, silently."""
+        started, release = threading.Event(), threading.Event()
+        errors: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: errors.append(context))
+
+        def slow() -> str:
+            started.set()
+            release.wait(TIMEOUT)
+            if fails:
+                raise ValueError("late")
+            return "late"
+
+        with WorkerPool(1) as pool:
+            future = pool.asubmit(slow)
+            await asyncio.to_thread(started.wait, TIMEOUT)
+            future.cancel()
+            release.set()
+            assert await pool.asubmit(str, "next") == "next"  # after slow's outcome was posted
+        assert future.cancelled()
+        assert errors == []
+        loop.set_exception_handler(None)
+
+    def test_a_closed_loop_does_not_kill_the_worker(self) -> None:
+        """An outcome for a loop that has ended is dropped; the worker goes on."""
+        started, release = threading.Event(), threading.Event()
+
+        def slow() -> str:
+            started.set()
+            release.wait(TIMEOUT)
+            return "late"
+
+        with WorkerPool(1) as pool:
+
+            async def abandon() -> None:
+                pool.asubmit(slow)
+                await asyncio.to_thread(started.wait, TIMEOUT)
+
+            asyncio.run(abandon())  # the loop closes while slow still runs
+            release.set()
+            assert pool.submit(str.upper, "alive").result(TIMEOUT) == "ALIVE"
+            assert pool.stats()["workers"] == 1
+        assert pool.stats()["completed"] == 2
+
+    async def test_shutdown_cancel_pending_cancels_the_awaited_future(self) -> None:
+        release = threading.Event()
+        pool = WorkerPool(1)
+        busy = pool.submit(release.wait, TIMEOUT)
+        await asyncio.to_thread(wait_until, lambda: pool.stats()["running"] == 1)
+        queued = pool.asubmit(str, "never")
+        pool.shutdown(wait=False, cancel_pending=True)
+        with pytest.raises(asyncio.CancelledError):
+            await queued
+        release.set()
+        assert busy.result(TIMEOUT)
+        pool.shutdown()
+
+    async def test_refusals(self) -> None:
+        """Outside a loop, after shutdown, or with a full bounded queue: at once, no waiting."""
+        release = threading.Event()
+        with WorkerPool(1, max_queue=1) as pool:
+            busy = pool.submit(release.wait, TIMEOUT)
+            await asyncio.to_thread(wait_until, lambda: pool.stats()["running"] == 1)
+            queued = pool.asubmit(str, "queued")
+            with pytest.raises(queue.Full):
+                pool.asubmit(str, "one too many")
+            release.set()
+            assert await queued == "queued"
+            assert busy.result(TIMEOUT)
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            pool.asubmit(str, "late")
+
+    def test_outside_an_event_loop_is_refused(self) -> None:
+        with WorkerPool(1) as pool, pytest.raises(RuntimeError, match="no running event loop"):
+            pool.asubmit(str, "no loop")
+        assert pool.stats()["completed"] == 0
+
+    def test_many_loops_in_many_threads(self) -> None:
+        """Coroutines on several event loops in several threads share one pool."""
+        with WorkerPool(4) as pool:
+
+            def one_loop(index: int) -> list[int]:
+                async def main() -> list[int]:
+                    futures = [pool.asubmit(pow, index, n) for n in range(50)]
+                    return list(await asyncio.gather(*futures))
+
+                return asyncio.run(main())
+
+            results = run_threads(8, one_loop)
+        raise_first(results)
+        assert results == [[index**n for n in range(50)] for index in range(8)]
+        assert pool.stats()["completed"] == 400

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from concurrent.futures import Future
 from typing import assert_type
 
@@ -55,6 +56,16 @@ def test_thread_types() -> None:
         assert_type(pool.submit(compute, 3), Future[float])
         assert_type(pool.map(compute, [1]), list[float])
         assert_type(pool.stats(), WorkerPoolStats)
+
+
+async def test_worker_pool_asubmit_types() -> None:
+    """asubmit keeps the call's signature (ParamSpec) and result type."""
+    with WorkerPool(1) as pool:
+        future = pool.asubmit(compute, 3)
+        assert_type(future, asyncio.Future[float])
+        assert_type(await future, float)
+        with contextlib.suppress(TypeError):
+            await pool.asubmit(compute, "three")  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_pool_and_buffer_types() -> None:

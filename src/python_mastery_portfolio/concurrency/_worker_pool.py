@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import queue
 import threading
 import weakref
@@ -9,13 +11,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any, TypedDict, TypeVar
+from typing import Any, ParamSpec, Protocol, TypedDict, TypeVar
 
 from python_mastery_portfolio._internal.callables import qualified_name
 from python_mastery_portfolio._internal.checks import require_count
 
 __all__ = ["WorkerPool", "WorkerPoolStats"]
 
+P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -35,7 +38,19 @@ class WorkerPoolStats(TypedDict):
     """Tasks that raised (each failed only its own future)."""
 
 
-_Task = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+class _Completion(Protocol):
+    """Where a worker puts a task's outcome: a ``Future``, or a :class:`_LoopCompletion`."""
+
+    def set_running_or_notify_cancel(self) -> bool: ...
+    def set_result(self, result: Any) -> None: ...
+    def set_exception(self, exception: BaseException | None) -> None: ...
+    def cancel(self) -> bool: ...
+
+
+# A call, where its outcome goes, and the context it runs in (None: the worker's own).
+_Task = tuple[
+    _Completion, Callable[..., Any], tuple[Any, ...], dict[str, Any], contextvars.Context | None
+]
 
 
 class WorkerPool:
@@ -117,6 +132,41 @@ class WorkerPool:
             'DONE'
         """
         future: Future[R] = Future()
+        self._enqueue((future, fn, args, kwargs, None), block=block)
+        return future
+
+    def asubmit(
+        self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Future[R]:
+        """Queue ``fn(*args, **kwargs)`` from a coroutine; return an asyncio future to await.
+
+        The call runs in a worker, in a copy of the caller's context (as
+        :func:`asyncio.to_thread`: context variables such as the request ID go with it), and
+        its outcome is handed to the event loop in one ``call_soon_threadsafe``: no
+        :class:`concurrent.futures.Future` to chain, which makes a round trip cheaper than
+        ``loop.run_in_executor``. Cancelling the future before a worker takes the call skips
+        it; after, the call finishes and its outcome is dropped. A full bounded queue raises
+        :class:`queue.Full` at once: the event loop never waits for room.
+
+        Raises:
+            RuntimeError: If no event loop is running, or the pool is shut down.
+            queue.Full: If the queue is bounded and full.
+
+        Example:
+            >>> async def main() -> int:
+            ...     with WorkerPool(1) as pool:
+            ...         return await pool.asubmit(pow, 2, 10)
+            >>> asyncio.run(main())
+            1024
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        context = contextvars.copy_context()
+        self._enqueue((_LoopCompletion(loop, future), fn, args, kwargs, context), block=False)
+        return future
+
+    def _enqueue(self, task: _Task, *, block: bool) -> None:
+        """Queue ``task``, waiting for room in a bounded queue if ``block``."""
         state = self._state
         with state.lock:
             while True:
@@ -129,9 +179,8 @@ class WorkerPool:
                         f"WorkerPool {self._name!r} queue is full (max_queue={self._max_queue})"
                     )
                 state.not_full.wait()
-            state.queue.append((future, fn, args, kwargs))
+            state.queue.append(task)
             state.not_empty.notify()
-        return future
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """Call ``fn`` on every item in the workers; return the results in input order.
@@ -229,6 +278,62 @@ class _State:
             self.not_full.notify_all()  # blocked submitters fail instead of waiting forever
 
 
+class _LoopCompletion:
+    """A task's outcome, handed from a worker to the asyncio future of :meth:`WorkerPool.asubmit`.
+
+    Every method runs in a worker thread (or the thread shutting the pool down) and touches
+    the future only through the loop's ``call_soon_threadsafe``; a loop closed meanwhile has
+    nobody waiting, so the outcome is dropped.
+    """
+
+    __slots__ = ("_future", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self._loop = loop
+        self._future = future
+
+    def set_running_or_notify_cancel(self) -> bool:
+        # Read from the worker thread: at worst a cancellation lands just after, and the
+        # outcome is then dropped on the loop (the future is done).
+        return not self._future.cancelled()
+
+    def set_result(self, result: Any) -> None:
+        self._post(_deliver, result)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._post(_fail, exception)
+
+    def cancel(self) -> bool:
+        self._post(_cancel, None)
+        return True
+
+    def _post(self, settle: Callable[[asyncio.Future[Any], Any], None], value: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(settle, self._future, value)
+        except RuntimeError:  # the loop is closed: nobody awaits the future any more
+            return
+
+
+def _deliver(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # cancelled while the call ran: its result is dropped
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(error, StopIteration):
+        # An asyncio future refuses StopIteration (it would end the awaiting coroutine).
+        replaced = RuntimeError(f"the call raised {error!r}")
+        replaced.__cause__ = error
+        error = replaced
+    future.set_exception(error)
+
+
+def _cancel(future: asyncio.Future[Any], _: object) -> None:
+    future.cancel()
+
+
 def _work(state: _State) -> None:
     """One worker thread: run queued tasks until the pool is closed and the queue empty."""
     while True:
@@ -238,14 +343,14 @@ def _work(state: _State) -> None:
             if not state.queue:
                 state.alive -= 1
                 return
-            future, fn, args, kwargs = state.queue.popleft()
+            future, fn, args, kwargs, context = state.queue.popleft()
             state.not_full.notify()
             if not future.set_running_or_notify_cancel():
                 continue  # cancelled while queued
             state.running += 1
         # Run in a helper so that nothing of the finished task (not even its result) stays
         # referenced by this frame while the worker waits for the next one.
-        ok = _run(state, future, fn, args, kwargs)
+        ok = _run(state, future, fn, args, kwargs, context)
         with state.lock:
             state.running -= 1
             if ok:
@@ -254,16 +359,17 @@ def _work(state: _State) -> None:
                 state.failed += 1
 
 
-def _run(
+def _run(  # noqa: PLR0917 - one queued task's parts, unpacked by the worker
     state: _State,
-    future: Future[Any],
+    future: _Completion,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    context: contextvars.Context | None,
 ) -> bool:
     """Run one task into its future; return whether it returned."""
     try:
-        result = fn(*args, **kwargs)
+        result = fn(*args, **kwargs) if context is None else context.run(fn, *args, **kwargs)
     except BaseException as error:  # noqa: BLE001 - it fails this task's future only
         error.add_note(f"in WorkerPool {state.name!r} task {qualified_name(fn)}")
         future.set_exception(error)
