@@ -555,6 +555,52 @@ def _parallel_executor_map() -> Prepared:
     return _parallel(run)
 
 
+def _thread_trip(call: Callable[[], Awaitable[int]], close: Callable[[], None]) -> Prepared:
+    results: list[int] = []
+
+    async def op() -> None:
+        results.append(await call())
+        if len(results) > 1000:
+            del results[:-1]
+
+    async def shutdown() -> None:
+        close()
+
+    def verify() -> None:
+        _check(results[-1:] == [1], "the call did not come back")
+
+    return Prepared(op, verify, is_async=True, close=shutdown)
+
+
+def _thread_trip_ours() -> Prepared:
+    from python_mastery_portfolio.concurrency import WorkerPool
+
+    pool = WorkerPool(4)
+    return _thread_trip(lambda: pool.asubmit(abs, -1), pool.shutdown)
+
+
+def _thread_trip_executor() -> Prepared:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    executor = ThreadPoolExecutor(4)
+    return _thread_trip(
+        lambda: asyncio.get_running_loop().run_in_executor(executor, abs, -1), executor.shutdown
+    )
+
+
+def _thread_trip_to_thread() -> Prepared:
+    import asyncio
+
+    return _thread_trip(lambda: asyncio.to_thread(abs, -1), lambda: None)
+
+
+def _thread_trip_anyio() -> Prepared:
+    import anyio.to_thread
+
+    return _thread_trip(lambda: anyio.to_thread.run_sync(abs, -1), lambda: None)
+
+
 def _pool_cycle_ours() -> Prepared:
     from python_mastery_portfolio.concurrency import AsyncConnectionPool
 
@@ -949,6 +995,24 @@ def all_scenarios() -> list[Scenario]:
                 Contender(OURS, _parallel_ours),
                 Contender("ThreadPoolExecutor.map", _parallel_executor_map, None, 1.2),
             ],
+        ),
+        Scenario(
+            "thread_round_trip",
+            "Await one call run on a 4-thread pool (WorkerPool.asubmit)",
+            [
+                Contender(OURS, _thread_trip_ours),
+                Contender(
+                    "loop.run_in_executor(ThreadPoolExecutor)", _thread_trip_executor, None, 0.8
+                ),
+                Contender("asyncio.to_thread", _thread_trip_to_thread, None, 0.8),
+                Contender("anyio.to_thread.run_sync", _thread_trip_anyio, "anyio", 0.8),
+            ],
+            note="One `abs(-1)` per op, awaited before the next, from the event loop to a pool "
+            "thread and back: the hand-off the reference service makes for every database call. "
+            "Ours hands the outcome back in one `call_soon_threadsafe`; `run_in_executor` chains "
+            "a `concurrent.futures.Future` to an asyncio one; `asyncio.to_thread` is "
+            "`run_in_executor` on the default executor with the context copied; anyio's worker "
+            "threads post back as ours do, behind a capacity limiter and a cancel scope.",
         ),
         Scenario(
             "pool_acquire_release",
