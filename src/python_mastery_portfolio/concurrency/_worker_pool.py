@@ -153,6 +153,7 @@ class WorkerPool:
             queue.Full: If the queue is bounded and full.
 
         Example:
+            >>> import asyncio
             >>> async def main() -> int:
             ...     with WorkerPool(1) as pool:
             ...         return await pool.asubmit(pow, 2, 10)
