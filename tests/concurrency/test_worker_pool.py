@@ -450,3 +450,31 @@ class TestAsubmit:
         raise_first(results)
         assert results == [[index**n for n in range(50)] for index in range(8)]
         assert pool.stats()["completed"] == 400
+
+    async def test_an_idle_worker_keeps_nothing_of_its_last_call(self) -> None:
+        """The call's result, arguments and future go once it is done (as ThreadPoolExecutor)."""
+
+        class Payload:
+            pass
+
+        def fail(payload: Payload) -> None:
+            raise ValueError("with a traceback that holds the worker's frames")
+
+        with WorkerPool(1) as pool:
+            result = await pool.asubmit(Payload)
+            argument = Payload()
+            await pool.asubmit(id, argument)
+            failed_with = Payload()
+            with pytest.raises(ValueError, match="traceback"):
+                await pool.asubmit(fail, failed_with)
+            sync_result = pool.submit(Payload).result(TIMEOUT)
+            refs = [weakref.ref(item) for item in (result, argument, failed_with, sync_result)]
+            del result, argument, failed_with, sync_result
+            gc_was_enabled = gc.isenabled()
+            gc.disable()  # freed by reference counting alone: no cycle keeps them
+            try:
+                await asyncio.to_thread(wait_until, lambda: pool.stats()["running"] == 0)
+                assert [ref() for ref in refs] == [None, None, None, None]
+            finally:
+                if gc_was_enabled:
+                    gc.enable()

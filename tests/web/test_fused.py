@@ -196,8 +196,10 @@ class TestSameAnswers:
             ("1.1", [(b"transfer-encoding", b"chunked")], 413),
             (None, [], 413),  # the server does not say: counted
             ("1.1", [(b"content-length", b"0")], 200),  # announced empty: nothing to watch
+            # Transfer-Encoding wins over Content-Length (h11 frames it so): still counted.
+            ("1.1", [(b"content-length", b"0"), (b"transfer-encoding", b"chunked")], 413),
         ],
-        ids=["http2", "chunked", "no-version", "length-0"],
+        ids=["http2", "chunked", "no-version", "length-0", "length-0-and-chunked"],
     )
     async def test_bodies_are_counted_unless_certainly_empty(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -12,7 +12,13 @@ from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
 
 from python_mastery_portfolio.web.errors import install_error_handlers
-from python_mastery_portfolio.web.limits import BodyLimitMiddleware, BodyTooLargeError
+from python_mastery_portfolio.web.limits import (
+    BodyLimit,
+    BodyLimitMiddleware,
+    BodyTimeoutError,
+    BodyTooLargeError,
+    _Resumed,
+)
 
 
 def chunks(*parts: bytes) -> Iterator[bytes]:
@@ -262,6 +268,90 @@ class TestBodyTimeout:
             await task
         assert cleaned_up == [True]
         assert sent == []
+
+    async def test_a_receive_awaitable_that_is_only_an_iterator(self) -> None:
+        """__await__ may return any iterator (PEP 492): one without send or throw works too."""
+        message = {"type": "http.request", "body": b"abc", "more_body": False}
+
+        class Polled:
+            """Ready after a few polls; a bare iterator, as some servers' awaitables are."""
+
+            def __init__(self, polls: int) -> None:
+                self.polls = polls
+
+            def __await__(self) -> Polled:
+                return self
+
+            def __iter__(self) -> Polled:
+                return self
+
+            def __next__(self) -> None:
+                if self.polls == 0:
+                    raise StopIteration(message)
+                self.polls -= 1
+
+        limit = BodyLimit(10, body_timeout=5)
+        assert await limit.receiver(lambda: Polled(0))() == message  # type: ignore[arg-type, return-value]
+        assert await limit.receiver(lambda: Polled(3))() == message  # type: ignore[arg-type, return-value]
+        with pytest.raises(BodyTimeoutError):
+            await BodyLimit(10, body_timeout=0.01).receiver(lambda: Polled(10**9))()  # type: ignore[arg-type, return-value]
+        task = asyncio.ensure_future(limit.receiver(lambda: Polled(10**9))())  # type: ignore[arg-type, return-value]
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    def test_resumed_passes_throw_and_close_on(self) -> None:
+        """What is thrown in during the first wait reaches the awaitable as yield from would."""
+
+        def receive(*, ends_on_error: bool) -> Generator[str, None, dict[str, Any]]:
+            try:
+                yield "first"
+            except KeyError:
+                if ends_on_error:
+                    return {"type": "http.disconnect"}
+                yield "handled"  # it handles the error and waits again
+            yield "second"
+            return {"type": "http.request"}
+
+        def resumed(*, ends_on_error: bool) -> tuple[Any, Any]:
+            steps = receive(ends_on_error=ends_on_error)
+            first = next(steps)
+            awaiting = _Resumed(steps, first).__await__()
+            assert next(awaiting) == "first"
+            return steps, awaiting
+
+        _, awaiting = resumed(ends_on_error=True)
+        with pytest.raises(StopIteration) as ended:
+            awaiting.throw(KeyError("k"))
+        assert ended.value.value == {"type": "http.disconnect"}
+
+        _, awaiting = resumed(ends_on_error=False)
+        assert awaiting.throw(KeyError("k")) == "handled"
+        assert next(awaiting) == "second"  # from here on, yield from delegates
+        with pytest.raises(StopIteration) as ended:
+            next(awaiting)
+        assert ended.value.value == {"type": "http.request"}
+
+        steps, awaiting = resumed(ends_on_error=False)
+        awaiting.close()  # GeneratorExit closes the awaitable too
+        assert steps.gi_frame is None
+
+    def test_resumed_without_throw_or_close_lets_the_exception_go_on(self) -> None:
+        class Bare:
+            def __iter__(self) -> Bare:
+                return self
+
+            def __next__(self) -> None:
+                return None
+
+        resumed = _Resumed(Bare(), None).__await__()  # type: ignore[arg-type]
+        next(resumed)
+        with pytest.raises(asyncio.CancelledError):
+            resumed.throw(asyncio.CancelledError())
+        resumed = _Resumed(Bare(), None).__await__()  # type: ignore[arg-type]
+        next(resumed)
+        resumed.close()
 
     def test_timeout_is_checked(self) -> None:
         """A timeout that is not positive is refused."""

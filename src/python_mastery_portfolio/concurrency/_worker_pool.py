@@ -349,9 +349,11 @@ def _work(state: _State) -> None:
             if not future.set_running_or_notify_cancel():
                 continue  # cancelled while queued
             state.running += 1
-        # Run in a helper so that nothing of the finished task (not even its result) stays
-        # referenced by this frame while the worker waits for the next one.
+        # Run in a helper (its result never reaches this frame), then let go of the task:
+        # nothing of it (future, result, function, arguments) stays referenced while the
+        # worker waits for the next one.
         ok = _run(state, future, fn, args, kwargs, context)
+        del future, fn, args, kwargs, context
         with state.lock:
             state.running -= 1
             if ok:
@@ -374,6 +376,9 @@ def _run(  # noqa: PLR0917 - one queued task's parts, unpacked by the worker
     except BaseException as error:  # noqa: BLE001 - it fails this task's future only
         error.add_note(f"in WorkerPool {state.name!r} task {qualified_name(fn)}")
         future.set_exception(error)
+        # The error's traceback holds this frame: without these locals it holds no cycle
+        # back to the error through the future, so the arguments go without the collector.
+        del future, fn, args, kwargs
         return False
     future.set_result(result)
     return True

@@ -162,7 +162,8 @@ async def _within(awaitable: Awaitable[Message], seconds: float) -> Message:
     """
     steps = awaitable.__await__()
     try:
-        waiting_on = steps.send(None)
+        # next(), not send(None): __await__ need only return an iterator (PEP 492).
+        waiting_on = next(steps)
     except StopIteration as done:
         message: Message = done.value
         return message
@@ -174,11 +175,12 @@ async def _within(awaitable: Awaitable[Message], seconds: float) -> Message:
 
 
 class _Resumed:
-    """The rest of an awaitable already run up to its first wait: ``yield from`` by hand.
+    """The rest of an awaitable already run up to its first wait.
 
-    What the task sends is passed on, and what it throws in (a cancellation, or
-    ``GeneratorExit`` when the coroutine is closed) is thrown into the awaitable, so it
-    runs its clean-up and the exception goes on unless the awaitable itself handles it.
+    Its first wait is handed to the task; what the task throws in meanwhile (a
+    cancellation, the timeout's) goes to the awaitable as ``yield from`` would pass it
+    (``GeneratorExit`` closes it; an iterator without ``throw`` lets the exception go on);
+    from the first resumption on, ``yield from`` itself delegates.
     """
 
     __slots__ = ("_steps", "_waiting_on")
@@ -191,16 +193,26 @@ class _Resumed:
         steps = self._steps
         waiting_on = self._waiting_on
         while True:
-            thrown: BaseException | None = None
             try:
                 yield waiting_on
-            except BaseException as error:  # noqa: BLE001 - thrown into the awaitable, not kept
-                thrown = error
-            try:
-                waiting_on = steps.send(None) if thrown is None else steps.throw(thrown)
-            except StopIteration as done:
-                message: Message = done.value
-                return message
+            except GeneratorExit:
+                close = getattr(steps, "close", None)
+                if close is not None:
+                    close()
+                raise
+            except BaseException as error:
+                throw = getattr(steps, "throw", None)
+                if throw is None:
+                    raise
+                try:
+                    waiting_on = throw(error)
+                except StopIteration as done:
+                    thrown_result: Message = done.value
+                    return thrown_result
+            else:
+                break
+        result: Message = yield from steps
+        return result
 
 
 def find_content_length(scope: Scope) -> bytes | None:

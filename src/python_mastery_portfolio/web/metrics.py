@@ -91,16 +91,14 @@ class RequestMetrics:
         """Count the pending requests (the lock is held)."""
         pending = self._pending
         by_status, by_route, durations = self._by_status, self._by_route, self._durations
-        folded = 0
-        while True:
-            try:
-                status, seconds, route = pending.popleft()
-            except IndexError:
-                break
+        # What is pending now, not what keeps arriving: one fold's work (under the lock) is
+        # bounded, whatever other threads append meanwhile.
+        folded = len(pending)
+        for _ in range(folded):
+            status, seconds, route = pending.popleft()
             by_status[status] += 1
             by_route[UNMATCHED_ROUTE if route is None else route] += 1
             durations.append(seconds)
-            folded += 1
         self._total += folded
 
     def by_status(self) -> dict[str, int]:

@@ -309,9 +309,13 @@ def _bodiless(scope: Scope, length: bytes | None, *, chunked: bool) -> bool:
     (RFC 9112, 6.3); in HTTP/2 and 3 a body needs neither header, so there (and when the
     server does not say which version) it is only ``Content-Length: 0``.
     """
+    if chunked:
+        # Transfer-Encoding wins over a Content-Length sent with it (RFC 9112, 6.3), as some
+        # servers (h11) frame it: "Content-Length: 0" with a chunked body is still a body.
+        return False
     if length is not None:
         return length == b"0"
-    return not chunked and scope.get("http_version") in _FRAMED_BY_HEADERS
+    return scope.get("http_version") in _FRAMED_BY_HEADERS
 
 
 def _report(route: str | None, method: str, status: int, elapsed: float) -> None:
