@@ -97,22 +97,21 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     partial = args.quick or bool(args.only)
     results_dir: Path = args.results or (scratch / "results" if partial else DEFAULT_RESULTS)
     docs: Path = args.docs or (scratch / "benchmarks.md" if partial else DEFAULT_DOCS)
-    rounds, target = (5, 0.004) if args.quick else (21, 0.03)
-    total = sum(
-        (s.rounds if s.rounds and not args.quick else rounds) * len(s.contenders) for s in scenarios
-    )
+
+    def timing(scenario: Scenario) -> tuple[int, float]:
+        """Rounds and seconds per batch: quick, a full run's, or what the scenario asks."""
+        if args.quick:
+            return 5, 0.004
+        return scenario.rounds or 21, scenario.batch_seconds or 0.03
+
+    total = sum(timing(s)[0] * len(s.contenders) for s in scenarios)
     collected: list[tuple[Scenario, list[Result]]] = []
     with progress_bar(total) as bar:
         for scenario in scenarios:
             logging.disable(logging.NOTSET if scenario.logging_enabled else logging.CRITICAL)
-            full = not args.quick
+            rounds, target = timing(scenario)
             results = run_scenario(
-                scenario,
-                rounds=scenario.rounds if full and scenario.rounds else rounds,
-                target_seconds=scenario.batch_seconds
-                if full and scenario.batch_seconds
-                else target,
-                advance=bar(scenario.name),
+                scenario, rounds=rounds, target_seconds=target, advance=bar(scenario.name)
             )
             write_json(results_dir, scenario, results, args.quick)
             collected.append((scenario, results))

@@ -565,14 +565,10 @@ class RateLimiter:
             RateLimitVerdict(allowed=False, remaining=1.0, retry_after=30.0)
         """
         cost = self._interval if tokens == 1 else self._cost(tokens)
-        # Unpacked and reported inline (not through _verdict): an HTTP rate limit's hot path.
         allowed, wait, remaining, _ = self._decide(
             key, cost, self._now(), self._tau, self._interval, 0
         )
-        retry_after = wait / NANOSECONDS
-        if HOOKS.active:
-            self._report(allowed, retry_after)
-        return _verdict(RateLimitVerdict, (allowed, remaining, retry_after))
+        return self._verdict(allowed, wait, remaining)
 
     async def atake(self, tokens: float = 1, *, key: Hashable = None) -> RateLimitVerdict:
         """Take ``tokens`` tokens if they are there now; never wait, never block the loop.

@@ -38,7 +38,7 @@ import functools
 import inspect
 import typing
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, TypeVar
@@ -178,28 +178,27 @@ def Inject(service_type: type[T] | Callable[..., T]) -> Any:  # noqa: N802 - rea
     """
 
     async def resolve(connection: HTTPConnection) -> T:
-        service: Any = get_container(connection).built(service_type, MISSING)
-        if service is MISSING:
-            service = await _resolve(connection, service_type)
-        found: T = service
-        return found
+        service: T = await _resolve(connection, service_type)
+        return service
 
     resolve.__name__ = f"inject_{getattr(service_type, '__name__', 'service')}"
     _INJECTED[resolve] = service_type
     return Depends(resolve)
 
 
-def _resolve(connection: HTTPConnection, service_type: Any) -> Awaitable[Any]:
-    # Not a coroutine itself: it hands back the container's or scope's, one frame less
-    # per injected parameter (the callers await it at once).
+async def _resolve(connection: HTTPConnection, service_type: Any) -> Any:
+    """Return ``service_type`` for this request: a built singleton at once, else resolved."""
+    container = get_container(connection)
+    # Looked up per request, not kept: an override or re-registration forgets it.
+    service = container.built(service_type, MISSING)
+    if service is not MISSING:
+        return service
     scope: Scope | None = connection.scope.get(_SCOPE_KEY)
     if scope is None:
-        # Looked up per request, not once: an override may change the lifetime.
-        container = get_container(connection)
         if container.lifetime(service_type) is _SINGLETON:
-            return container.aresolve(service_type)
+            return await container.aresolve(service_type)
         scope = _open_scope(connection, container)
-    return scope.aresolve(service_type)
+    return await scope.aresolve(service_type)
 
 
 def _injected_service(parameter: inspect.Parameter) -> tuple[bool, Any]:
@@ -246,13 +245,8 @@ def _direct(endpoint: Callable[..., Any]) -> Callable[..., Any] | None:
 
     async def direct(**values: Any) -> Any:
         connection = values.pop(connection_name)
-        built = get_container(connection).built
         for name, service_type in injected:
-            # A singleton built already is one dict lookup; anything else the usual way.
-            service = built(service_type, MISSING)
-            if service is MISSING:
-                service = await _resolve(connection, service_type)
-            values[name] = service
+            values[name] = await _resolve(connection, service_type)
         return await endpoint(**values)
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):

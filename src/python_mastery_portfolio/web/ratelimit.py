@@ -206,8 +206,6 @@ class RateLimit:
         "_limiter",
         "_prefix",
         "_scope_key",
-        "_socket_key",
-        "_take",
     )
 
     def __init__(
@@ -228,12 +226,10 @@ class RateLimit:
         if key is not None and trusted:
             raise ValueError("give either key or trusted_proxies, not both")
         self._limiter = limiter
-        self._take = limiter.take  # bound once: spend_asgi's hot path
         self._cost = cost
         # The key of an ASGI request, chosen once: the socket address is read from the scope
         # without building a Request; any other key gets the Request it was written for.
-        self._socket_key = key is None and not trusted  # read inline by spend_asgi
-        if self._socket_key:
+        if key is None and not trusted:
             key = socket_address
             self._scope_key: Callable[[Scope], str] = _scope_socket_address
         else:
@@ -291,9 +287,9 @@ class RateLimit:
 
         :class:`RateLimitMiddleware`, the dependency and
         :class:`~python_mastery_portfolio.web.middleware.RequestContextMiddleware` await it:
-        a limiter over an :class:`~python_mastery_portfolio.resilience.AsyncRateLimitStore`
-        (Redis) is awaited (:meth:`RateLimiter.atake`), any other called directly
-        (:meth:`RateLimiter.take`; decided once, when the limit is built).
+        it asks :meth:`RateLimiter.atake`, which awaits an
+        :class:`~python_mastery_portfolio.resilience.AsyncRateLimitStore` (Redis) and calls
+        any other store directly (decided once, when the limiter is built).
 
         Raises:
             RateLimitError: If the client's bucket lacks the tokens (a 429).
@@ -307,9 +303,7 @@ class RateLimit:
             ('2', '1')
         """
         key = self._prefix + self._key(request)
-        if self._does_io:
-            return self._answer(await self._limiter.atake(self._cost, key=key))
-        return self._answer(self._limiter.take(self._cost, key=key))
+        return self._answer(await self._limiter.atake(self._cost, key=key))
 
     def spend_asgi(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         """Spend an ASGI request's tokens; return the ``RateLimit-*`` headers to add.
@@ -329,17 +323,8 @@ class RateLimit:
             >>> limit.spend_asgi({"type": "http", "client": ("203.0.113.9", 1)})
             [(b'ratelimit-limit', b'2'), (b'ratelimit-remaining', b'1')]
         """
-        if self._socket_key:  # _scope_socket_address, inline: every limited request runs it
-            client = scope.get("client")
-            key = client[0] if client is not None and client[0] else UNKNOWN_CLIENT
-        else:
-            key = self._scope_key(scope)
-        verdict = self._take(self._cost, key=self._prefix + key)
-        if verdict[0]:  # allowed (indexed: the hot path of every limited request)
-            # The epsilon absorbs float error: 0.9999999 tokens left is one token.
-            left = b"%d" % math.floor(verdict[1] + 1e-9)
-            return [self._limit_header, (b"ratelimit-remaining", left)]
-        return self._headers(verdict)
+        key = self._prefix + self._scope_key(scope)
+        return self._headers(self._limiter.take(self._cost, key=key))
 
     async def aspend_asgi(self, scope: Scope) -> list[tuple[bytes, bytes]]:
         """Spend an ASGI request's tokens without blocking the loop; as :meth:`spend_asgi`.
@@ -355,9 +340,7 @@ class RateLimit:
             [(b'ratelimit-limit', b'2'), (b'ratelimit-remaining', b'1')]
         """
         key = self._prefix + self._scope_key(scope)
-        if self._does_io:
-            return self._headers(await self._limiter.atake(self._cost, key=key))
-        return self._headers(self._limiter.take(self._cost, key=key))
+        return self._headers(await self._limiter.atake(self._cost, key=key))
 
     def _headers(self, verdict: RateLimitVerdict) -> list[tuple[bytes, bytes]]:
         """Return the ASGI headers of an allowed verdict, or raise the 429's error."""
