@@ -134,7 +134,6 @@ class RedisBreakerStateStore:
     __slots__ = (
         "__weakref__",
         "_applied_at",
-        "_backend_errors",
         "_clock",
         "_conn",
         "_events",
@@ -189,7 +188,6 @@ class RedisBreakerStateStore:
         self._events: deque[Transition] = deque()
         self._sent = 0  # steps sent so far
         self._applied_at = 0  # steps sent when the view was last moved
-        self._backend_errors = 0
         self._faults = FaultLog("RedisBreakerStateStore", namespace, clock)
 
     @property
@@ -210,7 +208,7 @@ class RedisBreakerStateStore:
     @property
     def backend_errors(self) -> int:
         """Redis calls of this process that failed or timed out."""
-        return self._backend_errors
+        return self._faults.errors
 
     def __repr__(self) -> str:
         return (
@@ -330,7 +328,6 @@ class RedisBreakerStateStore:
         doing: str | None = None,
     ) -> None:
         with self._lock:
-            self._backend_errors += 1
             # Do not ask again at once: one failed refresh per interval, not one per call.
             self._expires = self._clock.now() + self._refresh
         self._faults.fault(operation, error, policy, outcome, doing=doing)
@@ -490,7 +487,7 @@ class RedisBreakerStateStore:
             counts = [int(value) for value in reply[6 + int(reply[5]) :]]
         stats: dict[str, Any] = dict(zip(_STAT_FIELDS, counts, strict=True))
         stats["state"] = self._seen_state
-        stats["backend_errors"] = self._backend_errors
+        stats["backend_errors"] = self._faults.errors
         return stats  # type: ignore[return-value]  # built from _STAT_FIELDS plus two
 
     def close(self) -> None:

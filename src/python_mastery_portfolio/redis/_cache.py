@@ -187,7 +187,6 @@ class RedisCache(Generic[K, V]):
         self._pending_misses = 0
         self._last_flush = clock.now()
         self._known = (0, 0, 0)  # hits, misses, size as last read from Redis
-        self._backend_errors = 0
         self._rejected = 0
         self._faults = FaultLog("RedisCache", namespace, clock)
         self._reject_gate = WarningGate(clock)
@@ -218,13 +217,9 @@ class RedisCache(Generic[K, V]):
     # -- faults and counting ---------------------------------------------------------------
 
     def _fault(self, operation: str, error: BaseException, *, doing: str | None = None) -> None:
-        with self._lock:
-            self._backend_errors += 1
         self._faults.fault(operation, error, "fail_open", "failing open", doing=doing)
 
     def _raise_fault(self, operation: str, error: BaseException) -> None:
-        with self._lock:
-            self._backend_errors += 1
         self._faults.fault(operation, error, "raise", "raising")
 
     def _decode(self, data: bytes, default: Any) -> Any:
@@ -318,7 +313,8 @@ class RedisCache(Generic[K, V]):
         with self._lock:
             hits = self._known[0] + self._pending_hits
             misses = self._known[1] + self._pending_misses
-            backend_errors, rejected = self._backend_errors, self._rejected
+            rejected = self._rejected
+        backend_errors = self._faults.errors
         lookups = hits + misses
         return {
             "hits": hits,

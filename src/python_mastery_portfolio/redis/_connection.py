@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import weakref
 from typing import Any, Final, Literal
 
@@ -249,14 +250,21 @@ class FaultLog:
     :meth:`recovered`.
     """
 
-    __slots__ = ("_failed", "_gate", "_name", "_store", "down")
+    __slots__ = ("_errors", "_failed", "_gate", "_lock", "_name", "_store", "down")
 
     def __init__(self, store: str, name: object, clock: Clock) -> None:
         self._store = store
         self._name = name
         self._gate = WarningGate(clock)
+        self._lock = threading.Lock()  # faults are rare: the counts are exact under threads
+        self._errors = 0
         self._failed = 0
         self.down = False
+
+    @property
+    def errors(self) -> int:
+        """Faults reported since the part was made: its ``backend_errors``."""
+        return self._errors
 
     def fault(
         self,
@@ -269,7 +277,9 @@ class FaultLog:
     ) -> None:
         """Report a failed ``operation`` (logged as ``doing``) and what followed (``outcome``)."""
         self.down = True
-        self._failed += 1
+        with self._lock:
+            self._errors += 1
+            self._failed += 1
         if HOOKS.active:
             HOOKS.count("store.errors", 1, {"store": self._store, "operation": operation})
             HOOKS.event(
@@ -298,7 +308,8 @@ class FaultLog:
         Threads racing out of an outage may each log it: no lock on this path.
         """
         self.down = False
-        failed, self._failed = self._failed, 0
+        with self._lock:
+            failed, self._failed = self._failed, 0
         logger.info(
             "%s %r: Redis reachable again (%d failed calls before)", self._store, self._name, failed
         )

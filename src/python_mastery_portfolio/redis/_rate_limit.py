@@ -125,7 +125,6 @@ class RedisRateLimitStore:
 
     __slots__ = (
         "__weakref__",
-        "_backend_errors",
         "_conn",
         "_default_bytes",
         "_default_name",
@@ -190,7 +189,6 @@ class RedisRateLimitStore:
         self._lock = ForkSafeLock()
         self._offset = 0  # caller's time minus the server's (0 with time_source="caller")
         self._held = 0  # reservations made by this store and not yet released
-        self._backend_errors = 0
         self._pending_granted = 0  # decisions not yet added to the namespace's counters
         self._pending_refused = 0
         self._last_flush = time.monotonic()
@@ -220,7 +218,7 @@ class RedisRateLimitStore:
     @property
     def backend_errors(self) -> int:
         """Redis calls of this process that failed or timed out."""
-        return self._backend_errors
+        return self._faults.errors
 
     def __repr__(self) -> str:
         return (
@@ -240,8 +238,6 @@ class RedisRateLimitStore:
         *,
         doing: str | None = None,
     ) -> None:
-        with self._lock:
-            self._backend_errors += 1
         self._faults.fault(operation, error, policy, outcome, doing=doing)
 
     def _tally(self, *, granted: bool) -> bool:
