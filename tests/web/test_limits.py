@@ -20,6 +20,16 @@ from python_mastery_portfolio.web.limits import (
     _Resumed,
 )
 
+# A body timeout that fires at the event loop's next turn: a test sees a timer started or not
+# without waiting for real time to pass.
+NEXT_TURN = 1e-9
+
+
+async def turns(count: int = 3) -> None:
+    """Let the event loop turn ``count`` times (a client that answers a little later)."""
+    for _ in range(count):
+        await asyncio.sleep(0)
+
 
 def chunks(*parts: bytes) -> Iterator[bytes]:
     """A body sent chunked: no Content-Length."""
@@ -134,7 +144,7 @@ class TestBodyTimeout:
         async def echo(request: Request) -> int:
             return len(await request.body())
 
-        guarded = BodyLimitMiddleware(app, max_body_size=100, body_timeout=0.01)
+        guarded = BodyLimitMiddleware(app, max_body_size=100, body_timeout=NEXT_TURN)
         sent: list[dict[str, Any]] = []
 
         async def send(message: dict[str, Any]) -> None:
@@ -157,7 +167,7 @@ class TestBodyTimeout:
             while (await receive()).get("more_body"):
                 pass
 
-        guarded = BodyLimitMiddleware(app, body_timeout=0.01)
+        guarded = BodyLimitMiddleware(app, body_timeout=NEXT_TURN)
         sent: list[dict[str, Any]] = []
 
         async def send(message: dict[str, Any]) -> None:
@@ -198,7 +208,7 @@ class TestBodyTimeout:
             if not heard and not gone.is_set():
                 gone.set()
                 return {"type": "http.request", "body": b"{}", "more_body": False}
-            await asyncio.sleep(0.05)  # five timeouts: the client leaves late
+            await turns()  # the client leaves after a body timeout would have fired
             return {"type": "http.disconnect"}
 
         sent: list[dict[str, Any]] = []
@@ -207,7 +217,7 @@ class TestBodyTimeout:
             sent.append(message)
 
         scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
-        guarded = BodyLimitMiddleware(app, body_timeout=0.01)
+        guarded = BodyLimitMiddleware(app, body_timeout=NEXT_TURN)
         await asyncio.wait_for(guarded(scope, receive, send), 5)  # type: ignore[arg-type]
         assert heard == ["http.disconnect"]
         assert sent[0]["status"] == 200
@@ -294,7 +304,7 @@ class TestBodyTimeout:
         assert await limit.receiver(lambda: Polled(0))() == message  # type: ignore[arg-type, return-value]
         assert await limit.receiver(lambda: Polled(3))() == message  # type: ignore[arg-type, return-value]
         with pytest.raises(BodyTimeoutError):
-            await BodyLimit(10, body_timeout=0.01).receiver(lambda: Polled(10**9))()  # type: ignore[arg-type, return-value]
+            await BodyLimit(10, body_timeout=NEXT_TURN).receiver(lambda: Polled(10**9))()  # type: ignore[arg-type, return-value]
         task = asyncio.ensure_future(limit.receiver(lambda: Polled(10**9))())  # type: ignore[arg-type, return-value]
         await asyncio.sleep(0)
         task.cancel()
